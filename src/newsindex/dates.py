@@ -1,0 +1,91 @@
+"""Dates as users and corpora write them: story dates in many shapes, range bounds at any granularity."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import date, datetime, time, timedelta, timezone
+from email.utils import parsedate_to_datetime
+
+# "2019", "2019-10", "2019-10-23" (also with / or . between, or none: "20191023")
+_PARTIAL_DATE = re.compile(r"^(?P<year>\d{4})(?:[-/.]?(?P<month>\d{1,2})(?:[-/.]?(?P<day>\d{1,2}))?)?$")
+
+# "Wed, 23 Oct 2019 10:00:00 +0000": dateutil reads a zero offset as local time, the email module does not
+_RFC_2822 = re.compile(r"^(?:[A-Z][a-z]{2}, )?\d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d")
+
+
+class DateError(ValueError):
+    """A date that cannot be read or does not exist (2019-02-30)."""
+
+
+def parse_published(text: str) -> date:
+    """Read a story's date: ISO 8601, RFC 2822, "Oct 23, 2019", "23 October 2019", "26-FEB-1987 15:01:01.79".
+
+    A date alone gives a `date`, a date with a time gives a `datetime` (time-zone aware when the text says).
+    """
+    text = text.strip()
+    if not text:
+        raise DateError("empty date")
+    try:
+        return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    if _RFC_2822.search(text):
+        try:
+            return parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            pass
+    from dateutil import parser  # imported here: it is slow to load and most corpora never need it
+
+    try:
+        parsed = parser.parse(text, default=datetime(1, 1, 1))
+    except (ValueError, OverflowError, parser.ParserError) as error:
+        raise DateError(f"unreadable date {text!r} ({error})") from error
+    if parsed.year == 1:
+        raise DateError(f"date {text!r} has no year")
+    if parsed.time() == time(0) and parsed.tzinfo is None and not re.search(r"\d:\d", text):
+        return parsed.date()
+    return parsed
+
+
+def parse_bound(text: str, *, end: bool = False) -> datetime:
+    """Read a range bound: YYYY, YYYY-MM, YYYY-MM-DD or a full timestamp.
+
+    With `end`, a partial date means the last moment of its period ("2019-10" → Oct 31, 23:59:59),
+    so both ends of a range are inclusive.
+    """
+    text = text.strip()
+    match = _PARTIAL_DATE.match(text)
+    if match:
+        year, month, day = int(match["year"]), match["month"], match["day"]
+        try:
+            if month is None:
+                first, last = date(year, 1, 1), date(year, 12, 31)
+            elif day is None:
+                days = calendar.monthrange(year, int(month))[1] if 1 <= int(month) <= 12 else 0
+                first, last = date(year, int(month), 1), date(year, int(month), days)
+            else:
+                first = last = date(year, int(month), int(day))
+        except ValueError as error:
+            raise DateError(f"no such date {text!r}: {error}") from None
+        if end:
+            return datetime.combine(last, time.max)
+        return datetime.combine(first, time.min)
+    value = parse_published(text)
+    if isinstance(value, datetime):
+        return value
+    return datetime.combine(value, time.max if end else time.min)
+
+
+def to_seconds(value: date) -> int:
+    """Seconds since 1970 (UTC) for a date (its midnight) or datetime (naive ones are taken as UTC)."""
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time.min)
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return calendar.timegm(value.timetuple())
+
+
+def from_seconds(seconds: int) -> datetime:
+    """The naive UTC datetime for seconds since 1970."""
+    return datetime(1970, 1, 1) + timedelta(seconds=seconds)

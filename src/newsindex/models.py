@@ -1,0 +1,189 @@
+"""The three nouns of newsindex: Story, Hit and SearchResults (plus what readers report)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+# A sentence ends at . ! or ? (maybe closed by a quote or bracket) followed by space and a capital,
+# a digit or an opening quote; the abbreviation check below keeps "U.S. officials" in one sentence.
+_SENTENCE_END = re.compile(r"""[.!?]["'”’)\]]*\s+(?=["“‘'(]?[A-Z0-9])""")
+_ABBREVIATION = re.compile(
+    r"(?:\b[A-Z]\.|\b(?:Mr|Mrs|Ms|Dr|Prof|Gen|Col|Lt|Sgt|Capt|Gov|Sen|Rep|St|Jr|Sr|Inc|Corp|Co|Ltd|No|vs|Jan|Feb|"
+    r"Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.)$"
+)
+_LEAD_MAX_CHARS = 400
+
+
+@dataclass(frozen=True, slots=True)
+class Credit:
+    """One part of a wire credit line, e.g. role "Editing" with names ("David Holmes",)."""
+
+    role: str
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """A news story as newsindex knows it; only `id` and `body` are always present."""
+
+    id: str
+    body: str
+    headline: str | None = None
+    published: date | None = None  # a date, or a datetime when the source gives a time
+    bylines: tuple[str, ...] = ()
+    location: str | None = None
+    source: str | None = None
+    credits: tuple[Credit, ...] = ()
+    path: str | None = None
+
+    @property
+    def lead(self) -> str:
+        """The first sentence of the body, dateline removed: what the text format shows as headline."""
+        return lead_sentence(self.body)
+
+    @property
+    def title(self) -> str:
+        """The headline when there is one, otherwise the lead sentence."""
+        return self.headline or self.lead
+
+    def to_dict(self) -> dict[str, Any]:
+        """The story as JSON-ready data (dates in ISO 8601, credits as role → names)."""
+        return {
+            "id": self.id,
+            "headline": self.headline,
+            "published": self.published.isoformat() if self.published else None,
+            "bylines": list(self.bylines),
+            "location": self.location,
+            "source": self.source,
+            "credits": {credit.role: list(credit.names) for credit in self.credits},
+            "lead": self.lead,
+            "body": self.body,
+            "path": self.path,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A story that matched a query; rank 1 is the best match."""
+
+    story: Story
+    score: float
+    rank: int
+    snippet: str = ""  # an HTML fragment: the text escaped, matched words in <mark>…</mark>
+
+    def to_dict(self) -> dict[str, Any]:
+        """The hit as JSON-ready data: the story's fields without its body, plus score and snippet."""
+        story = self.story
+        return {
+            "id": story.id,
+            "rank": self.rank,
+            "score": round(self.score, 4),
+            "published": story.published.isoformat() if story.published else None,
+            "headline": story.headline,
+            "lead": story.lead,
+            "bylines": list(story.bylines),
+            "location": story.location,
+            "source": story.source,
+            "snippet": self.snippet,
+            "path": story.path,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResults:
+    """One page of ranked hits and how many stories matched in all."""
+
+    query: str
+    total: int
+    hits: tuple[Hit, ...]
+    page: int = 1
+    limit: int = 10
+    took_ms: float = 0.0
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.hits)
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The results as JSON-ready data, the shape of `newsindex search --json`."""
+        return {
+            "query": self.query,
+            "total": self.total,
+            "page": self.page,
+            "limit": self.limit,
+            "took_ms": round(self.took_ms, 2),
+            "hits": [hit.to_dict() for hit in self.hits],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why an input file or record was skipped, or read only in part ("degraded")."""
+
+    path: str
+    reason: str
+    kind: Literal["skipped", "degraded"] = "skipped"
+    record: int | None = None  # 1-based line or row for multi-story files
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.record}" if self.record is not None else self.path
+        return f"{where}: {self.reason}"
+
+
+@dataclass(slots=True)
+class IndexReport:
+    """What one `add` run did: counts by outcome, problems by input, time taken."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def skipped(self) -> int:
+        """How many inputs were skipped outright (degraded ones were still indexed)."""
+        return sum(1 for problem in self.problems if problem.kind == "skipped")
+
+    @property
+    def written(self) -> int:
+        """How many stories this run wrote to the index."""
+        return self.added + self.updated
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data."""
+        rate = (self.written + self.unchanged) / self.seconds if self.seconds else 0.0
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "skipped": self.skipped,
+            "problems": [
+                {"path": p.path, "record": p.record, "kind": p.kind, "reason": p.reason} for p in self.problems
+            ],
+            "seconds": round(self.seconds, 3),
+            "stories_per_second": round(rate, 1),
+        }
+
+
+def lead_sentence(body: str) -> str:
+    """The first sentence of `body` after its dateline, at most a few hundred characters."""
+    from newsindex.dateline import split_dateline  # a sibling with no imports of ours
+
+    text = split_dateline(body)[1].lstrip()
+    paragraph = text.split("\n", 1)[0].strip()
+    for match in _SENTENCE_END.finditer(paragraph):
+        if not _ABBREVIATION.search(paragraph[: match.start() + 1]):
+            paragraph = paragraph[: match.end()].rstrip()
+            break
+    if len(paragraph) > _LEAD_MAX_CHARS:
+        cut = paragraph.rfind(" ", 0, _LEAD_MAX_CHARS)
+        paragraph = paragraph[: cut if cut > 0 else _LEAD_MAX_CHARS] + "…"
+    return paragraph
