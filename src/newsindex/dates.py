@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from email.utils import parsedate_to_datetime
 
 # "2019", "2019-10", "2019-10-23" (also with / or . between, or none: "20191023")
@@ -38,7 +38,7 @@ def parse_published(text: str) -> date:
     from dateutil import parser  # imported here: it is slow to load and most corpora never need it
 
     try:
-        parsed = parser.parse(text, default=datetime(1, 1, 1))
+        parsed: datetime = parser.parse(text, default=datetime(1, 1, 1))
     except (ValueError, OverflowError, parser.ParserError) as error:
         raise DateError(f"unreadable date {text!r} ({error})") from error
     if parsed.year == 1:
@@ -82,7 +82,7 @@ def to_seconds(value: date) -> int:
     if not isinstance(value, datetime):
         value = datetime.combine(value, time.min)
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(UTC).replace(tzinfo=None)
     return calendar.timegm(value.timetuple())
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Literal
 
 # A sentence ends at . ! or ? (maybe closed by a quote or bracket) followed by space and a capital,
@@ -187,3 +187,30 @@ def lead_sentence(body: str) -> str:
         cut = paragraph.rfind(" ", 0, _LEAD_MAX_CHARS)
         paragraph = paragraph[: cut if cut > 0 else _LEAD_MAX_CHARS] + "…"
     return paragraph
+
+
+@dataclass(frozen=True, slots=True)
+class IndexStats:
+    """What an index holds: story count, date span, stories per year, most frequent names."""
+
+    stories: int
+    first_published: date | None
+    last_published: date | None
+    undated: int
+    years: tuple[tuple[int, int], ...]  # (year, stories), every year in the span, zeros included
+    top_bylines: tuple[tuple[str, int], ...]
+    top_locations: tuple[tuple[str, int], ...]
+    top_sources: tuple[tuple[str, int], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stats as JSON-ready data, the shape of `newsindex stats --json`."""
+        return {
+            "stories": self.stories,
+            "first_published": self.first_published.isoformat() if self.first_published else None,
+            "last_published": self.last_published.isoformat() if self.last_published else None,
+            "undated": self.undated,
+            "years": {str(year): count for year, count in self.years},
+            "top_bylines": [{"name": name, "stories": count} for name, count in self.top_bylines],
+            "top_locations": [{"name": name, "stories": count} for name, count in self.top_locations],
+            "top_sources": [{"name": name, "stories": count} for name, count in self.top_sources],
+        }

@@ -1,0 +1,77 @@
+"""newsindex: full-text search over a news corpus, on Whoosh.
+
+from newsindex import NewsIndex
+index = NewsIndex.open("index")
+results = index.search("Albania Iran", start="2019-10-01", end="2019-10", limit=10)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from newsindex.errors import (
+        IndexBusyError,
+        IndexDamagedError,
+        IndexIOError,
+        IndexMissingError,
+        NewsIndexError,
+        QueryError,
+        QueryRejectedError,
+        UsageError,
+    )
+    from newsindex.index import NewsIndex
+    from newsindex.models import Credit, Hit, IndexReport, IndexStats, Problem, SearchResults, Story
+    from newsindex.readers import read_stories
+
+__version__ = "0.1.0"
+
+# Where each public name lives. Names load on first use, so that `newsindex --help` does not pay for
+# importing Whoosh (the largest fixed cost of a command).
+_HOMES = {
+    "NewsIndex": "newsindex.index",
+    "read_stories": "newsindex.readers",
+    **dict.fromkeys(
+        ["Credit", "Hit", "IndexReport", "IndexStats", "Problem", "SearchResults", "Story"], "newsindex.models"
+    ),
+    **dict.fromkeys(
+        [
+            "IndexBusyError",
+            "IndexDamagedError",
+            "IndexIOError",
+            "IndexMissingError",
+            "NewsIndexError",
+            "QueryError",
+            "QueryRejectedError",
+            "UsageError",
+        ],
+        "newsindex.errors",
+    ),
+}
+
+__all__ = [
+    "Credit",
+    "Hit",
+    "IndexBusyError",
+    "IndexDamagedError",
+    "IndexIOError",
+    "IndexMissingError",
+    "IndexReport",
+    "IndexStats",
+    "NewsIndex",
+    "NewsIndexError",
+    "Problem",
+    "QueryError",
+    "QueryRejectedError",
+    "SearchResults",
+    "Story",
+    "UsageError",
+    "read_stories",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'newsindex' has no attribute {name!r}")

@@ -1,0 +1,5 @@
+"""`python -m newsindex` runs the command line."""
+
+from newsindex.cli import main
+
+main()

@@ -1,0 +1,358 @@
+"""The `newsindex` command: arguments → NewsIndex → text for people or JSON for programs.
+
+Heavy modules (Whoosh, Rich) are imported inside the commands that need them: `newsindex --help`
+should not pay for them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from newsindex.errors import (
+    IndexBusyError,
+    IndexDamagedError,
+    IndexIOError,
+    IndexMissingError,
+    InputError,
+    NewsIndexError,
+    QueryError,
+    QueryRejectedError,
+    UsageError,
+)
+
+if TYPE_CHECKING:
+    from newsindex.index import NewsIndex
+    from newsindex.models import IndexReport, SearchResults, Story
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_BUSY = 3
+EXIT_INDEX = 4
+EXIT_IO = 5
+EXIT_QUERY_REJECTED = 6
+EXIT_SKIPPED = 7
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES: dict[type[NewsIndexError], int] = {
+    UsageError: EXIT_USAGE,
+    QueryError: EXIT_USAGE,
+    IndexBusyError: EXIT_BUSY,
+    IndexMissingError: EXIT_INDEX,
+    IndexDamagedError: EXIT_INDEX,
+    IndexIOError: EXIT_IO,
+    QueryRejectedError: EXIT_QUERY_REJECTED,
+    InputError: EXIT_SKIPPED,
+}
+_MAX_PROBLEM_LINES = 50
+
+app = typer.Typer(
+    help="Full-text search over a folder of news stories.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class SortOrder(StrEnum):
+    relevance = "relevance"
+    date = "date"
+    newest = "-date"
+
+
+IndexOption = Annotated[
+    str,
+    typer.Option("--index", "-i", envvar="NEWSINDEX_INDEX", help="Index folder.", show_envvar=True),
+]
+DebugOption = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+@contextmanager
+def reported_errors(debug: bool) -> Iterator[None]:
+    """Turn every failure into one `Error: …` line on stderr and the exit code of the contract."""
+    try:
+        yield
+    except NewsIndexError as error:
+        _fail(str(error), EXIT_CODES.get(type(error), EXIT_INTERNAL), debug)
+    except KeyboardInterrupt:
+        _fail("interrupted; the index keeps its last commit", EXIT_INTERRUPTED, debug)
+    except OSError as error:
+        _fail(f"I/O error: {error.strerror or error} ({error.filename or 'no file named'})", EXIT_IO, debug)
+    except typer.Exit:
+        raise
+    except Exception as error:
+        _fail(f"internal error: {type(error).__name__}: {error} (run with --debug for details)", EXIT_INTERNAL, debug)
+
+
+def _fail(message: str, code: int, debug: bool) -> None:
+    if debug:
+        traceback.print_exc(file=sys.stderr)
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+# -- index --------------------------------------------------------------------------------------------
+
+
+@app.command()
+def index(
+    corpus: Annotated[
+        list[str], typer.Argument(help="Files, folders or globs of stories; - reads JSON Lines from stdin.")
+    ],
+    index_path: IndexOption = "index",
+    format: Annotated[
+        Optional[str], typer.Option("--format", help="Force the input format: text, jsonl or csv.")
+    ] = None,
+    prune: Annotated[bool, typer.Option("--prune", help="Remove stories whose files are gone.")] = False,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Start from an empty index (the old one stays until done).")
+    ] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 7 if any input was skipped.")] = False,
+    lock_timeout: Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait for another writer.")] = 30.0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")] = False,
+    as_json: JsonOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Index stories: new ones are added, changed ones updated, unchanged ones skipped."""
+    with reported_errors(debug):
+        from newsindex.index import NewsIndex
+
+        news = NewsIndex.open_or_create(index_path)
+        with _progress(quiet) as on_file:
+            if rebuild:
+                report = news.rebuild_files(corpus, format=format, lock_timeout=lock_timeout, on_file=on_file)
+            else:
+                report = news.add_files(corpus, format=format, prune=prune, lock_timeout=lock_timeout, on_file=on_file)
+        _print_problems(report)
+        if as_json:
+            typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        elif not quiet:
+            typer.echo(_summary(report, news.count()), err=True)
+        if strict and report.skipped:
+            raise InputError(f"{report.skipped} input(s) skipped (--strict)")
+
+
+@contextmanager
+def _progress(quiet: bool) -> Iterator[Any]:
+    """A progress bar over the input files on stderr, only for people watching a terminal."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("Indexing"), BarColumn(), MofNCompleteColumn(), TextColumn("files"), TimeRemainingColumn())
+    with Progress(*columns, transient=True, console=_stderr_console()) as bar:
+        task = bar.add_task("index", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _print_problems(report: IndexReport) -> None:
+    for problem in report.problems[:_MAX_PROBLEM_LINES]:
+        label = "skipped" if problem.kind == "skipped" else "warning"
+        typer.echo(f"{label}: {problem}", err=True)
+    if len(report.problems) > _MAX_PROBLEM_LINES:
+        typer.echo(f"… and {len(report.problems) - _MAX_PROBLEM_LINES} more (use --json for all)", err=True)
+
+
+def _summary(report: IndexReport, stories: int) -> str:
+    reasons: dict[str, int] = {}
+    for problem in report.problems:
+        if problem.kind == "skipped":
+            reason = re.sub(r"\s*\(.*|:.*", "", problem.reason)
+            reasons[reason] = reasons.get(reason, 0) + 1
+    skipped = f"{report.skipped} skipped" + (
+        f" ({', '.join(f'{n} {r}' for r, n in reasons.items())})" if reasons else ""
+    )
+    rate = (report.written + report.unchanged) / report.seconds if report.seconds else 0.0
+    return (
+        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, {report.removed} removed, "
+        f"{skipped} in {report.seconds:.1f} s ({rate:,.0f} stories/s); the index holds {stories:,} stories"
+    )
+
+
+# -- search -------------------------------------------------------------------------------------------
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help='Words, "phrases", AND/OR/NOT, field:value, date:[2019-01 TO 2019-06].')],
+    index_path: IndexOption = "index",
+    start: Annotated[
+        Optional[str], typer.Option("--from", help="Earliest date, inclusive: YYYY, YYYY-MM, YYYY-MM-DD.")
+    ] = None,
+    end: Annotated[
+        Optional[str], typer.Option("--to", help="Latest date, inclusive: --to 2019-10 includes Oct 31.")
+    ] = None,
+    byline: Annotated[
+        Optional[list[str]], typer.Option("--byline", help="Only stories by this reporter (repeatable).")
+    ] = None,
+    location: Annotated[Optional[str], typer.Option("--location", help="Only stories datelined here.")] = None,
+    source: Annotated[Optional[str], typer.Option("--source", help="Only stories from this agency or outlet.")] = None,
+    require_all: Annotated[bool, typer.Option("--all", help="Every word must match.")] = False,
+    sort: Annotated[
+        SortOrder, typer.Option("--sort", help="relevance, date (oldest first) or -date.")
+    ] = SortOrder.relevance,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="Stories per page.")] = 10,
+    page: Annotated[int, typer.Option("--page", min=1, help="Page number.")] = 1,
+    as_json: JsonOption = False,
+    as_jsonl: Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per hit.")] = False,
+    debug: DebugOption = False,
+) -> None:
+    """Search the index: ranked stories with date, location, bylines and a snippet."""
+    with reported_errors(debug):
+        results = _open(index_path).search(
+            query,
+            start=start,
+            end=end,
+            bylines=byline or (),
+            location=location,
+            source=source,
+            require_all=require_all,
+            sort=sort.value,
+            limit=limit,
+            page=page,
+        )
+        if as_json:
+            typer.echo(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
+        elif as_jsonl:
+            for hit in results.hits:
+                typer.echo(json.dumps(hit.to_dict(), ensure_ascii=False))
+        else:
+            typer.echo(_render_results(results, color=_wants_color()))
+
+
+def _open(index_path: str) -> NewsIndex:
+    from newsindex.index import NewsIndex
+
+    return NewsIndex.open(index_path)
+
+
+def _wants_color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def _render_results(results: SearchResults, *, color: bool) -> str:
+    blocks = []
+    for hit in results.hits:
+        story = hit.story
+        facts = [story.published.isoformat()[:10] if story.published else "undated"]
+        facts += [value for value in (story.location, ", ".join(story.bylines), story.source) if value]
+        title = story.title
+        blocks.append(
+            "\n".join(
+                [
+                    f"{hit.rank:>3}. {' · '.join(facts)}   [{hit.score:.2f}]",
+                    f"     {typer.style(title, bold=True) if color else title}",
+                    f"     {_terminal_snippet(hit.snippet, color)}",
+                    f"     id: {story.id}",
+                ]
+            )
+        )
+    first = (results.page - 1) * results.limit + 1
+    if results.hits:
+        blocks.append(
+            f"Stories {first}-{first + len(results.hits) - 1} of {results.total:,} ({results.took_ms:.0f} ms)"
+        )
+    elif results.total:
+        blocks.append(f"No stories on page {results.page}; {results.total:,} in all")
+    else:
+        blocks.append("No stories matched.")
+    return "\n\n".join(blocks)
+
+
+def _terminal_snippet(snippet: str, color: bool) -> str:
+    import html
+
+    def mark(match: re.Match[str]) -> str:
+        word = html.unescape(match.group(1))
+        return typer.style(word, fg="yellow", bold=True) if color else f"*{word}*"
+
+    marked = re.sub(r"<mark>(.*?)</mark>", mark, snippet)
+    return html.unescape(marked)
+
+
+# -- show, stats ----------------------------------------------------------------------------------------
+
+
+@app.command()
+def show(
+    story_id: Annotated[str, typer.Argument(metavar="ID", help="The story's id, as search prints it.")],
+    index_path: IndexOption = "index",
+    as_json: JsonOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Print one story in full."""
+    with reported_errors(debug):
+        story = _open(index_path).get(story_id)
+        if story is None:
+            raise UsageError(f"no story with id {story_id!r} in {index_path}; search prints the ids")
+        typer.echo(json.dumps(story.to_dict(), ensure_ascii=False, indent=2) if as_json else _render_story(story))
+
+
+def _render_story(story: Story) -> str:
+    lines = [f"id:        {story.id}"]
+    if story.headline:
+        lines.append(f"headline:  {story.headline}")
+    lines += [
+        f"published: {story.published.isoformat() if story.published else 'undated'}",
+        f"bylines:   {', '.join(story.bylines) or '-'}",
+        f"location:  {story.location or '-'}",
+        f"source:    {story.source or '-'}",
+    ]
+    lines += [f"{credit.role.lower() + ':':<10} {', '.join(credit.names)}" for credit in story.credits]
+    if story.path:
+        lines.append(f"path:      {story.path}")
+    return "\n".join(lines) + "\n\n" + story.body
+
+
+@app.command()
+def stats(
+    index_path: IndexOption = "index",
+    top: Annotated[int, typer.Option("--top", min=1, help="How many bylines, locations and sources to list.")] = 10,
+    as_json: JsonOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Print what the index holds: story count, date span, stories per year, top names."""
+    with reported_errors(debug):
+        summary = _open(index_path).stats(top=top)
+        if as_json:
+            typer.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
+            return
+        first = summary.first_published.isoformat() if summary.first_published else "-"
+        last = summary.last_published.isoformat() if summary.last_published else "-"
+        lines = [f"stories:   {summary.stories:,} ({summary.undated:,} undated)", f"published: {first} to {last}"]
+        peak = max((count for _, count in summary.years), default=0)
+        for year, count in summary.years:
+            bar = "█" * round(30 * count / peak) if peak else ""
+            lines.append(f"  {year}  {count:>8,}  {bar}")
+        for title, values in (
+            ("bylines", summary.top_bylines),
+            ("locations", summary.top_locations),
+            ("sources", summary.top_sources),
+        ):
+            lines.append(f"top {title}:")
+            lines += [f"  {count:>8,}  {name}" for name, count in values] or ["  -"]
+        typer.echo("\n".join(lines))
+
+
+def main() -> None:
+    """Run the command line (the `newsindex` console script)."""
+    app()

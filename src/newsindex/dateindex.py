@@ -1,0 +1,140 @@
+"""Date ranges answered from the `published` column, not term by term.
+
+Each index segment's dates are read once into two arrays sorted by date (kept in a small cache keyed
+by the segment's id, which never changes for a segment), so a range is two binary searches. Ranges
+become either a filter handed to Whoosh's collector (the fast path: scoring keeps its shortcuts) or,
+inside a query such as `iran OR date:2019`, a leaf query of their own.
+"""
+
+from __future__ import annotations
+
+import threading
+from array import array
+from bisect import bisect_left, bisect_right
+from collections import OrderedDict
+from typing import Any
+
+from whoosh.matching import ListMatcher, NullMatcher
+from whoosh.query import qcore
+
+from newsindex.dates import DateError, parse_bound, to_seconds
+from newsindex.errors import QueryError
+from newsindex.schema import PublishedField
+
+_CACHE_SEGMENTS = 64
+_cache: OrderedDict[tuple[str, str], tuple[array[int], array[int]]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+class PublishedRange(qcore.Query):  # type: ignore[misc]
+    """Stories published from `start` to `end` (seconds since 1970, inclusive; None is open)."""
+
+    def __init__(self, fieldname: str, start: int | None, end: int | None, boost: float = 1.0) -> None:
+        self.fieldname = fieldname
+        self.start = start
+        self.end = end
+        self.boost = boost
+
+    @classmethod
+    def from_text(
+        cls,
+        fieldname: str,
+        start: str | None,
+        end: str | None,
+        *,
+        start_exclusive: bool = False,
+        end_exclusive: bool = False,
+    ) -> PublishedRange:
+        """The range between two user-written bounds; a partial end date means the end of its period."""
+        try:
+            low = to_seconds(parse_bound(start, end=start_exclusive)) + start_exclusive if start else None
+            high = to_seconds(parse_bound(end, end=not end_exclusive)) - end_exclusive if end else None
+        except DateError as error:
+            raise QueryError(f"{error}: write dates as YYYY, YYYY-MM, YYYY-MM-DD or a full timestamp") from None
+        return cls(fieldname, low, high)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PublishedRange) and (self.fieldname, self.start, self.end) == (
+            other.fieldname,
+            other.start,
+            other.end,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.fieldname, self.start, self.end))
+
+    def __repr__(self) -> str:
+        return f"PublishedRange({self.fieldname!r}, {self.start!r}, {self.end!r})"
+
+    def __unicode__(self) -> str:
+        return f"{self.fieldname}:[{self.start} TO {self.end}]"
+
+    __str__ = __unicode__
+
+    def is_leaf(self) -> bool:
+        return True
+
+    def estimate_size(self, ixreader: Any) -> int:
+        return int(ixreader.doc_count_all())
+
+    def matcher(self, searcher: Any, context: Any = None) -> Any:
+        """Matches the segment's stories in the range; a date adds nothing to a story's score."""
+        docnums = segment_docnums(searcher.reader(), self.fieldname, self.start, self.end)
+        return _UnscoredMatcher(docnums) if docnums else NullMatcher()
+
+
+class _UnscoredMatcher(ListMatcher):  # type: ignore[misc]
+    def score(self) -> float:
+        return 0.0
+
+    def supports_block_quality(self) -> bool:
+        return False
+
+
+def segment_docnums(reader: Any, fieldname: str, start: int | None, end: int | None) -> list[int]:
+    """Live document numbers of one segment whose date is in [start, end], in document order."""
+    dates, docnums = _sorted_dates(reader, fieldname)
+    low = 0 if start is None else bisect_left(dates, start)
+    high = len(dates) if end is None else bisect_right(dates, end)
+    found = sorted(docnums[low:high])
+    if reader.has_deletions():
+        found = [docnum for docnum in found if not reader.is_deleted(docnum)]
+    return found
+
+
+def live_dates(reader: Any, fieldname: str) -> list[int]:
+    """The dates of one segment's live stories, sorted (stories without a date left out)."""
+    dates, docnums = _sorted_dates(reader, fieldname)
+    if not reader.has_deletions():
+        return list(dates)
+    return [value for value, docnum in zip(dates, docnums, strict=True) if not reader.is_deleted(docnum)]
+
+
+def date_filter(searcher: Any, fieldname: str, start: int | None, end: int | None) -> set[int]:
+    """Global document numbers of the searcher's stories dated in [start, end]."""
+    allowed: set[int] = set()
+    for leaf, offset in searcher.leaf_searchers():
+        allowed.update(docnum + offset for docnum in segment_docnums(leaf.reader(), fieldname, start, end))
+    return allowed
+
+
+def _sorted_dates(reader: Any, fieldname: str) -> tuple[array[int], array[int]]:
+    if not reader.has_column(fieldname):
+        return array("q"), array("q")
+    key = (reader.segment().segment_id(), fieldname)
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    column = reader.column_reader(fieldname, translate=False)
+    values = [column[docnum] for docnum in range(reader.doc_count_all())]
+    order = sorted(
+        (docnum for docnum, value in enumerate(values) if value != PublishedField.MISSING),
+        key=values.__getitem__,
+    )
+    entry = (array("q", (values[docnum] for docnum in order)), array("q", order))
+    with _cache_lock:
+        _cache[key] = entry
+        while len(_cache) > _CACHE_SEGMENTS:
+            _cache.popitem(last=False)
+    return entry

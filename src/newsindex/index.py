@@ -1,0 +1,413 @@
+"""NewsIndex: create, open, add, search, get — the facade over a Whoosh index folder."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+from whoosh import highlight
+from whoosh import index as whoosh_index
+from whoosh.searching import Searcher
+
+from newsindex.dateindex import date_filter, live_dates
+from newsindex.dates import DateError, from_seconds, parse_bound, to_seconds
+from newsindex.errors import IndexDamagedError, IndexMissingError, QueryError, UsageError
+from newsindex.indexer import Indexer, write_lock
+from newsindex.models import Hit, IndexReport, IndexStats, Problem, SearchResults, Story
+from newsindex.query import QueryPlan, parse_query
+from newsindex.readers import find_sources, read_source
+from newsindex.schema import SCHEMA_VERSION, build_schema, story_from_stored
+
+MANIFEST = "newsindex.json"
+Sort = Literal["relevance", "date", "-date"]
+SORTS: tuple[str, ...] = ("relevance", "date", "-date")
+MAX_LIMIT = 1000
+_SNIPPET_CHARS = 240
+
+
+class NewsIndex:
+    """A searchable collection of news stories in one folder; safe to share between threads."""
+
+    def __init__(self, path: Path, whoosh_ix: Any, manifest: dict[str, Any]) -> None:
+        self._path = path
+        self._whoosh = whoosh_ix
+        self._manifest = manifest
+
+    # -- opening ------------------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], *, overwrite: bool = False) -> NewsIndex:
+        """Make a new empty index in folder `path` (created if needed); UsageError if one is there."""
+        folder = Path(path)
+        if _read_manifest(folder) is not None and not overwrite:
+            raise UsageError(f"an index already exists at {folder}: open it, or rebuild it with --rebuild")
+        folder.mkdir(parents=True, exist_ok=True)
+        manifest = {"format": "newsindex", "schema_version": SCHEMA_VERSION, "index_name": _new_index_name()}
+        whoosh_ix = whoosh_index.create_in(str(folder), build_schema(), indexname=manifest["index_name"])
+        old = _read_manifest(folder)
+        _write_manifest(folder, manifest)
+        if old is not None:
+            _remove_whoosh_files(folder, old["index_name"])
+        return cls(folder, whoosh_ix, manifest)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> NewsIndex:
+        """Open the index in folder `path`: IndexMissingError if there is none, IndexDamagedError if unreadable."""
+        folder = Path(path)
+        manifest = _read_manifest(folder)
+        if manifest is None:
+            raise IndexMissingError(f"no index at {folder}: build one with `newsindex index CORPUS --index {folder}`")
+        try:
+            whoosh_ix = whoosh_index.open_dir(str(folder), indexname=manifest["index_name"])
+        except Exception as error:
+            raise IndexDamagedError(
+                f"index at {folder} cannot be opened ({type(error).__name__}: {error}); "
+                f"rebuild it with `newsindex index --rebuild CORPUS --index {folder}`"
+            ) from error
+        return cls(folder, whoosh_ix, manifest)
+
+    @classmethod
+    def open_or_create(cls, path: str | os.PathLike[str]) -> NewsIndex:
+        """Open the index in `path`, or make an empty one there if there is none."""
+        if _read_manifest(Path(path)) is None:
+            return cls.create(path)
+        return cls.open(path)
+
+    @property
+    def path(self) -> Path:
+        """The index folder."""
+        return self._path
+
+    def __enter__(self) -> NewsIndex:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the index (searches open and close their own readers, so this is cheap)."""
+        self._whoosh.close()
+
+    # -- writing ------------------------------------------------------------------------------------
+
+    def add(
+        self,
+        stories: Iterable[Story],
+        *,
+        lock_timeout: float = 30.0,
+        on_story: Callable[[Story], None] | None = None,
+    ) -> IndexReport:
+        """Add stories, replacing changed ones with the same id and skipping unchanged ones."""
+        with Indexer(self._whoosh, lock_timeout=lock_timeout, on_story=on_story) as indexer:
+            for story in stories:
+                indexer.put(story)
+        return indexer.report
+
+    def add_files(
+        self,
+        paths: Sequence[str],
+        *,
+        format: str | None = None,
+        prune: bool = False,
+        lock_timeout: float = 30.0,
+        on_file: Callable[[int, int], None] | None = None,
+        on_story: Callable[[Story], None] | None = None,
+    ) -> IndexReport:
+        """Index files, folders and globs incrementally: new and changed stories are written, unchanged skipped.
+
+        With `prune`, stories once read from files under `paths` that are gone now are removed.
+        `on_file(done, total)` reports progress through the input files.
+        """
+        problems: list[Problem] = []
+        sources = list(find_sources(paths, format=format, on_problem=problems.append))
+        with Indexer(self._whoosh, lock_timeout=lock_timeout, on_story=on_story) as indexer:
+            indexer.report.problems = problems
+            for done, source in enumerate(sources, start=1):
+                if not indexer.is_unchanged_file(source.path, source.stamp):
+                    for story in read_source(source, on_problem=problems.append):
+                        indexer.put(story, stamp=source.stamp)
+                if on_file:
+                    on_file(done, len(sources))
+            if prune:
+                indexer.prune(path for path in paths if path != "-")
+        return indexer.report
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    def search(
+        self,
+        text: str,
+        *,
+        start: str | date | None = None,
+        end: str | date | None = None,
+        bylines: Iterable[str] = (),
+        location: str | None = None,
+        source: str | None = None,
+        require_all: bool = False,
+        sort: Sort = "relevance",
+        limit: int = 10,
+        page: int = 1,
+    ) -> SearchResults:
+        """The stories best matching `text`, one page of them, best first (or by date with `sort`).
+
+        `start` and `end` are inclusive and may be partial: end="2019-10" includes all of October 2019.
+        Stories matching every word rank above stories matching only some; `require_all` drops the latter.
+        """
+        started = time.perf_counter()
+        if sort not in SORTS:
+            raise UsageError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
+        if not 1 <= limit <= MAX_LIMIT:
+            raise UsageError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+        if page < 1:
+            raise UsageError(f"page must be 1 or more, not {page}")
+        plan = parse_query(
+            text,
+            self._whoosh.schema,
+            require_all=require_all,
+            start=_bound(start, end=False),
+            end=_bound(end, end=True),
+            bylines=bylines,
+            location=location,
+            source=source,
+        )
+        if sort == "relevance" and not plan.has_words:
+            sort = "-date"  # nothing to rank by: newest first
+        with self._searcher() as searcher:
+            allowed = _allowed_docnums(searcher, plan)
+            wanted = page * limit
+            if sort == "relevance":
+                found = _ranked(searcher, plan, allowed, wanted)
+            else:
+                found = _by_date(searcher, plan.query, allowed, wanted, newest_first=sort == "-date")
+            total = _count(searcher, plan.query, allowed)
+            terms = plan.terms()
+            analyzer = searcher.schema["body"].analyzer
+            hits = []
+            for rank, (docnum, score) in enumerate(found[wanted - limit : wanted], start=wanted - limit + 1):
+                story = story_from_stored(searcher.stored_fields(docnum))
+                hits.append(Hit(story=story, score=score, rank=rank, snippet=_snippet(story, terms, analyzer)))
+        took_ms = (time.perf_counter() - started) * 1000
+        return SearchResults(query=text, total=total, hits=tuple(hits), page=page, limit=limit, took_ms=took_ms)
+
+    def get(self, story_id: str) -> Story | None:
+        """The story with this id, or None."""
+        with self._searcher() as searcher:
+            stored = searcher.document(id=story_id)
+        return story_from_stored(stored) if stored else None
+
+    def count(self) -> int:
+        """How many stories the index holds."""
+        return int(self._whoosh.doc_count())
+
+    def stats(self, *, top: int = 10) -> IndexStats:
+        """Story count, date span, stories per year and the most frequent bylines, locations and sources."""
+        with self._searcher() as searcher:
+            reader = searcher.reader()
+            dated = [
+                from_seconds(value)
+                for leaf, _ in searcher.leaf_searchers()
+                for value in live_dates(leaf.reader(), "published")
+            ]
+            years = Counter(moment.year for moment in dated)
+            span = range(min(years), max(years) + 1) if years else range(0)
+            return IndexStats(
+                stories=reader.doc_count(),
+                first_published=min(dated).date() if dated else None,
+                last_published=max(dated).date() if dated else None,
+                undated=reader.doc_count() - len(dated),
+                years=tuple((year, years.get(year, 0)) for year in span),
+                top_bylines=_top_values(reader, "byline_exact", top),
+                top_locations=_top_values(reader, "location_exact", top),
+                top_sources=_top_values(reader, "source_exact", top),
+            )
+
+    @contextmanager
+    def _searcher(self) -> Iterator[Searcher]:
+        # A searcher per call: Whoosh searchers are not safe to share between threads, and a fresh one
+        # sees the latest commit (of this or any other process).
+        self._follow_rebuild()
+        with self._whoosh.searcher() as searcher:
+            yield searcher
+
+    def _follow_rebuild(self) -> None:
+        """After a rebuild (here or in another process) the manifest names a new Whoosh index: switch to it."""
+        manifest = _read_manifest(self._path)
+        if manifest is not None and manifest["index_name"] != self._manifest["index_name"]:
+            fresh = NewsIndex.open(self._path)
+            self._whoosh, self._manifest = fresh._whoosh, fresh._manifest
+
+    def rebuild_files(
+        self,
+        paths: Sequence[str],
+        *,
+        format: str | None = None,
+        lock_timeout: float = 30.0,
+        on_file: Callable[[int, int], None] | None = None,
+        on_story: Callable[[Story], None] | None = None,
+    ) -> IndexReport:
+        """Index `paths` from scratch into a fresh index that replaces this one only once it is complete.
+
+        Until then searches see the old stories; a crash or Ctrl-C leaves the old index as it was.
+        """
+        with write_lock(self._whoosh, timeout=lock_timeout):  # no other writer until the switch
+            name = _new_index_name()
+            fresh = NewsIndex(self._path, whoosh_index.create_in(str(self._path), build_schema(), indexname=name), {})
+            try:
+                report = fresh.add_files(paths, format=format, on_file=on_file, on_story=on_story)
+            except BaseException:
+                fresh.close()
+                _remove_whoosh_files(self._path, name)
+                raise
+            old_name = self._manifest["index_name"]
+            _write_manifest(self._path, {**self._manifest, "index_name": name})
+        self._whoosh.close()
+        self._whoosh, self._manifest = fresh._whoosh, {**self._manifest, "index_name": name}
+        _remove_whoosh_files(self._path, old_name)
+        return report
+
+
+# -- searching, the Whoosh side ----------------------------------------------------------------------
+
+
+def _bound(value: str | date | None, *, end: bool) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, date):
+        return to_seconds(parse_bound(value.isoformat(), end=end))
+    try:
+        return to_seconds(parse_bound(value, end=end))
+    except DateError as error:
+        side = "end" if end else "start"
+        raise QueryError(f"invalid {side} date: {error}; use YYYY, YYYY-MM, YYYY-MM-DD or a timestamp") from None
+
+
+def _allowed_docnums(searcher: Searcher, plan: QueryPlan) -> set[int] | None:
+    """The stories that pass the plan's date range and filters (None: every story passes)."""
+    allowed: set[int] | None = None
+    if plan.start is not None or plan.end is not None:
+        allowed = date_filter(searcher, "published", plan.start, plan.end)
+    for filter_query in plan.filters:
+        matching = set(searcher.docs_for_query(filter_query))
+        allowed = matching if allowed is None else allowed & matching
+    return allowed
+
+
+def _ranked(searcher: Searcher, plan: QueryPlan, allowed: set[int] | None, wanted: int) -> list[tuple[int, float]]:
+    """The top `wanted` (docnum, score): stories matching every word first, then those matching some."""
+    found: list[tuple[int, float]] = []
+    for tier in (plan.ranked_first, plan.query):
+        if tier is None or len(found) >= wanted:
+            continue
+        already = {docnum for docnum, _ in found}
+        results = searcher.search(tier, limit=wanted - len(found), filter=allowed, mask=already or None)
+        found.extend((hit.docnum, float(hit.score)) for hit in results)
+    return found
+
+
+def _by_date(
+    searcher: Searcher, query: Any, allowed: set[int] | None, wanted: int, *, newest_first: bool
+) -> list[tuple[int, float]]:
+    """The first `wanted` matches by date; stories without a date come last either way."""
+    dated = date_filter(searcher, "published", None, None)
+    first = dated if allowed is None else allowed & dated
+    results = searcher.search(query, limit=wanted, filter=first, sortedby="published", reverse=newest_first)
+    found = [(hit.docnum, 0.0) for hit in results]
+    if len(found) < wanted:
+        results = searcher.search(query, limit=wanted - len(found), filter=allowed, mask=dated)
+        found.extend((hit.docnum, 0.0) for hit in results)
+    return found
+
+
+def _count(searcher: Searcher, query: Any, allowed: set[int] | None) -> int:
+    if allowed is None:
+        return sum(1 for _ in searcher.docs_for_query(query))
+    return sum(1 for docnum in searcher.docs_for_query(query) if docnum in allowed)
+
+
+class _MarkFormatter(highlight.Formatter):  # type: ignore[misc]
+    """Matched words in <mark>, everything HTML-escaped: a snippet safe to put in a page."""
+
+    between = " … "
+
+    def _text(self, text: str) -> str:
+        return html.escape(text, quote=False)
+
+    def format_token(self, text: str, token: Any, replace: bool = False) -> str:
+        return f"<mark>{html.escape(highlight.get_text(text, token, replace), quote=False)}</mark>"
+
+
+def _snippet(story: Story, terms: set[str], analyzer: Any) -> str:
+    """The passages of the body where the query's words are densest, or the lead when none occurs."""
+    if terms:
+        fragmenter = highlight.ContextFragmenter(maxchars=_SNIPPET_CHARS, surround=70)
+        marked = highlight.highlight(story.body, terms, analyzer, fragmenter, _MarkFormatter(), top=2)
+        if marked:
+            return " ".join(marked.split())
+    return html.escape(story.lead, quote=False)
+
+
+def _top_values(reader: Any, fieldname: str, top: int) -> tuple[tuple[str, int], ...]:
+    counts: Counter[str] = Counter()
+    for term in reader.lexicon(fieldname):
+        postings = reader.postings(fieldname, term)
+        counts[term.decode("utf-8")] = sum(1 for _ in postings.all_ids())
+    return tuple((name, count) for name, count in counts.most_common(top) if count)
+
+
+# -- the folder ---------------------------------------------------------------------------------------
+
+
+def _new_index_name() -> str:
+    return f"stories_{uuid.uuid4().hex[:12]}"
+
+
+def _read_manifest(folder: Path) -> dict[str, Any] | None:
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        raise IndexDamagedError(f"{folder / MANIFEST} is unreadable ({error}); rebuild the index") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != "newsindex" or "index_name" not in manifest:
+        raise IndexDamagedError(f"{folder / MANIFEST} is not a newsindex manifest; rebuild the index")
+    if manifest.get("schema_version") != SCHEMA_VERSION:
+        raise IndexDamagedError(
+            f"index at {folder} was built by another newsindex version (schema {manifest.get('schema_version')}, "
+            f"this one reads {SCHEMA_VERSION}); rebuild it with `newsindex index --rebuild CORPUS`"
+        )
+    return manifest
+
+
+def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    """Replace the manifest atomically: readers see the old one or the new one, never half of one."""
+    temporary = folder / f".{MANIFEST}.{os.getpid()}.tmp"
+    with open(temporary, "w", encoding="utf-8") as file:
+        json.dump(manifest, file, indent=2)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, folder / MANIFEST)
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _remove_whoosh_files(folder: Path, index_name: str) -> None:
+    """Delete the files of a replaced Whoosh index (its TOCs, segments and lock)."""
+    for entry in folder.iterdir():
+        if entry.name.startswith((f"_{index_name}_", f"{index_name}_")) and entry.is_file():
+            entry.unlink(missing_ok=True)

@@ -1,0 +1,245 @@
+"""The write path: stories → Whoosh documents, in batches, each batch one commit.
+
+Whoosh quirks handled here: a writer that raised once is poisoned (later commits write damaged
+segments), so a batch is kept in memory until it commits and, when one story makes Whoosh raise, the
+writer is cancelled and the batch replayed without that story. Lock waits end in IndexBusyError with
+a message, not Whoosh's empty LockError.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from whoosh.index import LockError
+from whoosh.util.filelock import try_for
+from whoosh.writing import IndexWriter
+
+from newsindex.errors import IndexBusyError, IndexDamagedError
+from newsindex.models import IndexReport, Problem, Story
+from newsindex.schema import story_digest, story_to_document
+
+BATCH_STORIES = 5_000  # stories per commit: a crash loses at most this much work
+WRITER_MEMORY_MB = 256  # Whoosh's in-memory posting pool per writer before it spills to disk
+
+
+@dataclass(slots=True)
+class _Known:
+    """What the index holds about one story: enough to skip it, update it or prune it."""
+
+    digest: str
+    stamp: str | None
+    path: str | None
+
+
+class Indexer:
+    """One indexing run over an open Whoosh index: add, update, skip, prune; commits in batches.
+
+    Use as a context manager: leaving it normally commits the last batch; leaving it by an exception
+    (Ctrl-C included) cancels the uncommitted batch, so the index stays at its last commit.
+    """
+
+    def __init__(
+        self,
+        whoosh_index: Any,
+        *,
+        lock_timeout: float = 30.0,
+        batch_stories: int = BATCH_STORIES,
+        on_story: Callable[[Story], None] | None = None,
+    ) -> None:
+        self._index = whoosh_index
+        self._lock_timeout = lock_timeout
+        self._batch_stories = batch_stories
+        self._on_story = on_story
+        self.report = IndexReport()
+        self._started = time.perf_counter()
+        self._writer: IndexWriter | None = None
+        self._batch: list[tuple[str, Any]] = []  # ("add", document) / ("delete", story id) since last commit
+        self._batch_paths: dict[str, str | None] = {}  # story id → input path, to name a story Whoosh rejects
+        self._known: dict[str, _Known] = {}
+        self._seen: dict[str, str | None] = {}  # story ids met in this run → the input they came from
+        self._stamps: dict[str, str] = {}  # input path → its stamp when last indexed
+        self._ids_by_path: dict[str, list[str]] = {}
+        self._live_at_start = 0
+
+    def __enter__(self) -> Indexer:
+        self._writer = self._open_writer()
+        self._load_known()
+        return self
+
+    def __exit__(self, error_type: type[BaseException] | None, *_: object) -> None:
+        if error_type is None:
+            self._commit()
+            self._check_count()
+        elif self._writer is not None:
+            self._writer.cancel()
+            self._writer = None
+        self.report.seconds = time.perf_counter() - self._started
+
+    # -- what the index already holds -------------------------------------------------------------
+
+    def _load_known(self) -> None:
+        with self._index.reader() as reader:
+            self._live_at_start = reader.doc_count()
+            for leaf, _offset in _leaf_readers(reader):
+                columns = {name: _column(leaf, name) for name in ("id", "digest", "stamp", "path")}
+                for docnum in range(leaf.doc_count_all()):
+                    if leaf.has_deletions() and leaf.is_deleted(docnum):
+                        continue
+                    story_id = columns["id"][docnum]
+                    path = columns["path"][docnum] or None
+                    stamp = columns["stamp"][docnum] or None
+                    self._known[story_id] = _Known(columns["digest"][docnum], stamp, path)
+                    if path:
+                        self._ids_by_path.setdefault(path, []).append(story_id)
+                        if stamp:
+                            self._stamps[path] = stamp
+
+    def is_unchanged_file(self, path: str, stamp: str | None) -> bool:
+        """True (and its stories counted unchanged) when `path` was indexed with this same size and mtime."""
+        if stamp is None or self._stamps.get(path) != stamp:
+            return False
+        for story_id in self._ids_by_path.get(path, ()):
+            if story_id not in self._seen:
+                self._seen[story_id] = path
+                self.report.unchanged += 1
+        return True
+
+    # -- writing ------------------------------------------------------------------------------------
+
+    def put(self, story: Story, *, stamp: str | None = None) -> None:
+        """Add `story`, replace the indexed story with its id if it changed, or skip it if not."""
+        if story.id in self._seen:
+            first = self._seen[story.id] or "an earlier record"
+            self.report.problems.append(
+                Problem(
+                    story.path or "-", f"duplicate id {story.id!r} (also in {first}); the later one is kept", "degraded"
+                )
+            )
+        self._seen[story.id] = story.path
+        digest = story_digest(story)
+        known = self._known.get(story.id)
+        if known is not None and known.digest == digest and known.stamp == stamp:
+            self.report.unchanged += 1
+            return
+        try:
+            document = story_to_document(story, digest=digest, stamp=stamp)
+        except (ValueError, OverflowError) as error:  # e.g. a date Whoosh cannot hold
+            self.report.problems.append(Problem(story.path or story.id, f"story {story.id!r} not indexed: {error}"))
+            return
+        if known is not None:
+            self._apply(("delete", story.id))
+        if self._apply(("add", document), path=story.path):
+            if known is None:
+                self.report.added += 1
+            elif known.digest == digest:
+                self.report.unchanged += 1  # same story, its file was touched: stored again with the new stamp
+            else:
+                self.report.updated += 1
+            self._known[story.id] = _Known(digest, stamp, story.path)
+            if self._on_story:
+                self._on_story(story)
+        if len(self._batch) >= self._batch_stories:
+            self._commit()
+            self._writer = self._open_writer()
+
+    def prune(self, roots: Iterable[str]) -> None:
+        """Delete stories read from files under `roots` that this run did not see (their files are gone)."""
+        prefixes = tuple(os.path.join(os.path.abspath(root), "") for root in roots)
+        files = tuple(os.path.abspath(root) for root in roots)
+        for story_id, known in list(self._known.items()):
+            if story_id in self._seen or not known.path:
+                continue
+            if known.path in files or known.path.startswith(prefixes):
+                self._apply(("delete", story_id))
+                del self._known[story_id]
+                self.report.removed += 1
+
+    def _apply(self, operation: tuple[str, Any], *, path: str | None = None) -> bool:
+        """Run one operation on the writer; on a Whoosh error, drop it and replay the batch in a fresh writer."""
+        try:
+            _run(self._writer, operation)
+        except Exception as error:
+            if operation[0] != "add":
+                raise
+            story_id = operation[1]["id"]
+            self.report.problems.append(
+                Problem(path or story_id, f"story {story_id!r} not indexed: Whoosh raised {error!r}")
+            )
+            self._replay()
+            return False
+        self._batch.append(operation)
+        return True
+
+    def _replay(self) -> None:
+        assert self._writer is not None
+        self._writer.cancel()
+        self._writer = self._open_writer()
+        for operation in self._batch:
+            _run(self._writer, operation)
+
+    def _commit(self) -> None:
+        assert self._writer is not None
+        self._writer.commit()
+        self._writer = None
+        self._batch = []
+
+    def _open_writer(self) -> IndexWriter:
+        try:
+            return self._index.writer(timeout=self._lock_timeout, delay=0.1, limitmb=WRITER_MEMORY_MB)
+        except LockError:
+            raise _busy(self._lock_timeout) from None
+
+    def _check_count(self) -> None:
+        expected = len(self._known)
+        actual = self._index.doc_count()
+        if actual != expected:
+            raise IndexDamagedError(
+                f"index holds {actual} stories after commit, expected {expected}; run `newsindex check`"
+            )
+
+
+@contextmanager
+def write_lock(whoosh_index: Any, *, timeout: float) -> Iterator[None]:
+    """Hold the index's write lock (no writer but ours) for the duration of the block."""
+    lock = whoosh_index.lock("WRITELOCK")
+    if not try_for(lock.acquire, timeout=timeout, delay=0.1):
+        raise _busy(timeout)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _busy(timeout: float) -> IndexBusyError:
+    return IndexBusyError(
+        f"index is busy: another process is writing to it and did not finish within {timeout:g} s; "
+        "try again later or raise --lock-timeout"
+    )
+
+
+def _run(writer: Any, operation: tuple[str, Any]) -> None:
+    kind, payload = operation
+    if kind == "add":
+        writer.add_document(**payload)
+    else:
+        writer.delete_by_term("id", payload)
+
+
+def _leaf_readers(reader: Any) -> list[tuple[Any, int]]:
+    return list(reader.leaf_readers())
+
+
+def _column(reader: Any, name: str) -> Any:
+    if not reader.has_column(name):
+        return _Blank()
+    return reader.column_reader(name)
+
+
+class _Blank:
+    def __getitem__(self, _docnum: int) -> str:
+        return ""

@@ -1,0 +1,177 @@
+"""User text → a query plan: what must match, what ranks first, and the date range to filter by."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from whoosh import qparser, query
+from whoosh.fields import Schema
+
+from newsindex.dateindex import PublishedRange
+from newsindex.errors import QueryError
+from newsindex.schema import FIELD_ALIASES, NAME_FIELDS, TEXT_FIELDS, NewsAnalyzer
+
+# Field names start with a letter, so "10:30" stays a time and is searched as words.
+_FIELD_PREFIX = r"(?P<text>[A-Za-z_]\w*|[*]):"
+_FILTER_FIELDS = frozenset(NAME_FIELDS) | {"published", "id"}
+_NAMES = NewsAnalyzer(stemming=False)
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """How to run one search.
+
+    `query` is what a story must match; `ranked_first`, when set, is the stricter query (every word)
+    whose matches rank above the rest; `filters` must all match and add nothing to the score;
+    `start`/`end` (seconds since 1970, inclusive) is the date range, answered from the date column.
+    """
+
+    text: str
+    query: Any
+    ranked_first: Any | None
+    filters: tuple[Any, ...]
+    start: int | None
+    end: int | None
+    has_words: bool
+
+    def terms(self) -> set[str]:
+        """The searched words (stemmed as indexed), for highlighting."""
+        words: set[str] = set()
+        for fieldname, text in self.query.iter_all_terms():
+            if fieldname in TEXT_FIELDS:
+                words.add(text.decode("utf-8") if isinstance(text, bytes) else text)
+        return words
+
+
+def parse_query(
+    text: str,
+    schema: Schema,
+    *,
+    require_all: bool = False,
+    start: int | None = None,
+    end: int | None = None,
+    bylines: Iterable[str] = (),
+    location: str | None = None,
+    source: str | None = None,
+) -> QueryPlan:
+    """Read the user's query text and keyword filters into a QueryPlan; QueryError when unreadable."""
+    _check_balanced(text)
+    parsed = _parser(schema).parse(text, normalize=False) if text.strip() else query.NullQuery
+    _raise_first_error(parsed, schema)
+
+    words: list[Any] = []
+    required: list[Any] = []
+    for clause in _top_level_clauses(parsed):
+        if isinstance(clause, PublishedRange):
+            start, end = _narrow(start, end, clause)
+        elif isinstance(clause, query.Not) or _is_filter(clause):
+            required.append(clause)
+        else:
+            words.append(clause)
+
+    filters = list(_name_filters(bylines, location, source))
+    for clause in required:  # negations and field filters written in the text filter too
+        filters.append(clause)
+    words = [clause.normalize() for clause in words]
+    words = [clause for clause in words if clause is not query.NullQuery]
+    if not words and not filters and start is None and end is None:
+        raise QueryError(f"nothing to search for in {text!r}: give some words, a phrase or a filter")
+
+    every_word = query.And(words).normalize() if words else None
+    any_word = query.Or(words).normalize() if words else None
+    main = every_word if require_all or len(words) < 2 else any_word
+    ranked_first = None if main is every_word else every_word
+    return QueryPlan(
+        text=text,
+        query=main if main is not None else query.Every(),
+        ranked_first=ranked_first,
+        filters=tuple(filters),
+        start=start,
+        end=end,
+        has_words=bool(words),
+    )
+
+
+def _parser(schema: Schema) -> qparser.QueryParser:
+    parser = qparser.MultifieldParser(list(TEXT_FIELDS), schema, fieldboosts=TEXT_FIELDS, group=qparser.AndGroup)
+    parser.remove_plugin_class(qparser.FieldsPlugin)
+    parser.add_plugin(qparser.FieldsPlugin(expr=_FIELD_PREFIX, remove_unknown=False))
+    parser.add_plugin(qparser.PlusMinusPlugin())
+    parser.add_plugin(qparser.GtLtPlugin())
+    aliases: dict[str, list[str]] = {}
+    for alias, fieldname in FIELD_ALIASES.items():
+        if alias != fieldname:
+            aliases.setdefault(fieldname, []).append(alias)
+    parser.add_plugin(qparser.FieldAliasPlugin(aliases))
+    return parser
+
+
+def _check_balanced(text: str) -> None:
+    if text.count('"') % 2:
+        raise QueryError(f'unbalanced quote in {text!r}: close the phrase with another "')
+    depth = 0
+    for char in re.sub(r'"[^"]*"', "", text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            break
+    if depth:
+        raise QueryError(f"unbalanced parenthesis in {text!r}: every ( needs a )")
+
+
+def _raise_first_error(node: Any, schema: Schema) -> None:
+    """Whoosh turns a bad clause into an empty one with an `error` note; we turn it into an error."""
+    error = getattr(node, "error", None)
+    if error:
+        raise QueryError(f"{error}") from None
+    fieldname = getattr(node, "fieldname", None)
+    if fieldname and fieldname not in schema.names():
+        known = ", ".join(sorted({alias for alias in FIELD_ALIASES if alias in set(FIELD_ALIASES.values())}))
+        raise QueryError(f"unknown field {fieldname!r}: use one of {known}, or put the words in quotes")
+    for child in node.children() if hasattr(node, "children") else ():
+        _raise_first_error(child, schema)
+
+
+def _top_level_clauses(parsed: Any) -> Iterator[Any]:
+    """The clauses of the implicit top-level AND (Whoosh nests single groups: unwrap them)."""
+    if isinstance(parsed, query.And):
+        for child in parsed.subqueries:
+            yield from _top_level_clauses(child) if isinstance(child, query.And) else (child,)
+    elif parsed is not query.NullQuery:
+        yield parsed
+
+
+def _is_filter(clause: Any) -> bool:
+    fieldnames = {name for name, _ in clause.iter_all_terms()} if clause.has_terms() else set()
+    fieldname = getattr(clause, "fieldname", None)
+    if fieldname:
+        fieldnames.add(fieldname)
+    return bool(fieldnames) and fieldnames <= _FILTER_FIELDS
+
+
+def _narrow(start: int | None, end: int | None, clause: PublishedRange) -> tuple[int | None, int | None]:
+    if clause.start is not None:
+        start = clause.start if start is None else max(start, clause.start)
+    if clause.end is not None:
+        end = clause.end if end is None else min(end, clause.end)
+    return start, end
+
+
+def _name_filters(bylines: Iterable[str], location: str | None, source: str | None) -> Iterator[Any]:
+    """One filter per option: any of the given bylines, the location, the source (as name words)."""
+    names = [name for name in bylines if name.strip()]
+    if names:
+        yield query.Or([_name_query("byline", name) for name in names])
+    if location:
+        yield _name_query("location", location)
+    if source:
+        yield _name_query("source", source)
+
+
+def _name_query(fieldname: str, name: str) -> Any:
+    words = [token.text for token in _NAMES(name)]
+    if not words:
+        raise QueryError(f"no words in the {fieldname} filter {name!r}")
+    return query.Term(fieldname, words[0]) if len(words) == 1 else query.Phrase(fieldname, words)

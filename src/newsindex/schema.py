@@ -1,0 +1,293 @@
+"""Whoosh fields and analysis, and the conversion of stories to index documents and back.
+
+Whoosh pickles the schema into the index, so every class and function named here must stay importable
+under its name (`newsindex.schema.stem`, `newsindex.schema.NewsAnalyzer`, …) for old indexes to open.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import zlib
+from collections.abc import Iterator
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+
+import Stemmer
+from whoosh import columns, fields
+from whoosh.analysis import Analyzer, Token
+from whoosh.analysis.filters import STOP_WORDS
+from whoosh.support.charset import accent_map
+
+from newsindex.dates import parse_published, to_seconds
+from newsindex.models import Credit, Story
+
+SCHEMA_VERSION = 1
+
+# Words are runs of letters and digits, with inner dots kept ("U.S", "3.5"); hyphens and apostrophes split.
+_WORD = re.compile(r"\w+(?:\.?\w+)*")
+_STOP_WORDS = frozenset(STOP_WORDS)
+_ACCENTS = accent_map
+_stemmers = threading.local()  # PyStemmer objects are not thread-safe: one per thread
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """The Snowball English stem of a lower-case word ("attacks" → "attack", "running" → "run")."""
+    stemmer = getattr(_stemmers, "english", None)
+    if stemmer is None:
+        stemmer = _stemmers.english = Stemmer.Stemmer("english")
+    return str(stemmer.stemWord(word))
+
+
+def fold(word: str) -> str:
+    """Lower-case `word` and strip its accents ("Rajavi" → "rajavi", "Tiranë" → "tirane")."""
+    word = word.lower()
+    return word if word.isascii() else word.translate(_ACCENTS)
+
+
+class NewsAnalyzer(Analyzer):  # type: ignore[misc]
+    """Tokenise, fold case and accents, drop stop words, stem: one pass, one regex, cached stems.
+
+    Whoosh's usual chain (RegexTokenizer | LowercaseFilter | StopFilter | StemFilter) is a stack of
+    generators doing the same work; this is the whole chain in one loop. With `stemming=False` it
+    keeps every word whole, for names (bylines, places, agencies).
+    """
+
+    def __init__(self, stemming: bool = True) -> None:
+        self.stemming = stemming
+
+    def __call__(  # type: ignore[no-untyped-def]
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs,
+    ) -> Iterator[Token]:
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        stops = _STOP_WORDS if self.stemming else frozenset()
+        stemming = self.stemming
+        pos = start_pos
+        matches = _WORD.finditer(value) if tokenize else [re.match(r"(?s).+", value)]
+        for match in matches:
+            if match is None:
+                continue
+            word = fold(match.group())
+            stopped = word in stops or (stemming and len(word) < 2)
+            if stopped and removestops:
+                continue
+            token.text = stem(word) if stemming else word
+            token.stopped = stopped
+            token.boost = 1.0
+            if keeporiginal:
+                token.original = match.group()
+            if positions:
+                token.pos = pos
+                pos += 1
+            if chars:
+                token.startchar = start_char + match.start()
+                token.endchar = start_char + match.end()
+            yield token
+
+
+class PublishedField(fields.FieldType):  # type: ignore[misc]
+    """Story dates as seconds since 1970 in a column, with no terms in the index.
+
+    Whoosh's DATETIME field answers a range by expanding it term by term; newsindex answers from this
+    column instead (see `newsindex.dateindex`), so the field needs no postings at all.
+    """
+
+    MISSING = -(2**63)  # the column value of a story without a date
+    indexed = False
+    stored = False
+
+    def __init__(self) -> None:
+        self.column_type = columns.NumericColumn("q", default=self.MISSING)
+
+    def to_column_value(self, value: int) -> int:
+        return value
+
+    def from_column_value(self, value: int) -> int:
+        return value
+
+    def self_parsing(self) -> bool:
+        return True
+
+    def parse_query(self, fieldname: str, qstring: str, boost: float = 1.0) -> Any:
+        """`date:2019-10` means the whole period."""
+        from newsindex.dateindex import PublishedRange
+
+        return PublishedRange.from_text(fieldname, qstring, qstring)
+
+    def parse_range(  # type: ignore[no-untyped-def]
+        self, fieldname: str, start, end, startexcl: bool, endexcl: bool, boost: float = 1.0
+    ) -> Any:
+        """`date:[2019-01 TO 2019-06]`, open ends allowed, `>`/`<` exclusive of the whole period."""
+        from newsindex.dateindex import PublishedRange
+
+        return PublishedRange.from_text(fieldname, start, end, start_exclusive=startexcl, end_exclusive=endexcl)
+
+
+class ColumnField(fields.FieldType):  # type: ignore[misc]
+    """A per-story string kept in a column only: fast to read for every story, not searchable."""
+
+    indexed = False
+    stored = False
+
+    def __init__(self) -> None:
+        self.column_type = columns.VarBytesColumn()
+
+    def to_column_value(self, value: str) -> bytes:
+        return value.encode("utf-8")
+
+    def from_column_value(self, value: bytes) -> str:
+        return value.decode("utf-8")
+
+
+def _text(stemming: bool = True) -> fields.TEXT:
+    return fields.TEXT(analyzer=NewsAnalyzer(stemming), phrase=True)
+
+
+def build_schema() -> fields.Schema:
+    """The fields of a newsindex index."""
+    return fields.Schema(
+        id=fields.ID(unique=True, stored=True, sortable=True),
+        headline=_text(),
+        lead=_text(),
+        body=_text(),
+        published=PublishedField(),
+        byline=_text(stemming=False),
+        location=_text(stemming=False),
+        source=_text(stemming=False),
+        byline_exact=_tab_keyword(),
+        location_exact=_tab_keyword(),
+        source_exact=_tab_keyword(),
+        digest=ColumnField(),
+        stamp=ColumnField(),
+        path=ColumnField(),
+        story=fields.STORED(),
+    )
+
+
+class TabSplitAnalyzer(Analyzer):  # type: ignore[misc]
+    """Whole values separated by tabs, case kept: "Benet Koleka\tDavid Holmes" → two terms."""
+
+    def __call__(  # type: ignore[no-untyped-def]
+        self, value: str, positions: bool = False, chars: bool = False, mode: str = "", **kwargs
+    ) -> Iterator[Token]:
+        token = Token(positions, chars, mode=mode, **kwargs)
+        for pos, part in enumerate(part for part in value.split("\t") if part.strip()):
+            token.text = part.strip()
+            token.boost = 1.0
+            token.stopped = False
+            if positions:
+                token.pos = pos
+            yield token
+
+
+def _tab_keyword() -> fields.KEYWORD:
+    # Exact values with their case, for filters, facets and stats; several per story, tab-separated.
+    field = fields.KEYWORD(scorable=False, lowercase=False)
+    field.analyzer = TabSplitAnalyzer()
+    return field
+
+
+# Fields searched by words when a query names none, with the weight of a match in each.
+TEXT_FIELDS = {"headline": 3.0, "lead": 2.0, "body": 1.0}
+# Names users may write before a colon, and the field each one means.
+FIELD_ALIASES = {
+    "headline": "headline",
+    "title": "headline",
+    "lead": "lead",
+    "body": "body",
+    "text": "body",
+    "byline": "byline",
+    "bylines": "byline",
+    "by": "byline",
+    "author": "byline",
+    "location": "location",
+    "dateline": "location",
+    "place": "location",
+    "source": "source",
+    "agency": "source",
+    "date": "published",
+    "published": "published",
+    "id": "id",
+}
+# The name fields, each with its exact-value twin.
+NAME_FIELDS = {"byline": "byline_exact", "location": "location_exact", "source": "source_exact"}
+
+
+def story_digest(story: Story) -> str:
+    """A hash of everything indexed about a story, to tell a changed story from an unchanged one."""
+    import hashlib
+
+    payload = json.dumps(_story_data(story), sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.blake2b(payload, digest_size=16).hexdigest()
+
+
+def story_to_document(story: Story, *, digest: str, stamp: str | None) -> dict[str, Any]:
+    """The Whoosh document for a story: searchable fields plus the compressed story itself."""
+    document: dict[str, Any] = {
+        "id": story.id,
+        "lead": story.lead,
+        "body": story.body,
+        "digest": digest,
+        "story": zlib.compress(json.dumps(_story_data(story), ensure_ascii=False).encode("utf-8"), 6),
+    }
+    if story.headline:
+        document["headline"] = story.headline
+    if story.published is not None:
+        document["published"] = to_seconds(story.published)
+    for field, values in (
+        ("byline", story.bylines),
+        ("location", (story.location,) if story.location else ()),
+        ("source", (story.source,) if story.source else ()),
+    ):
+        if values:
+            document[field] = "\n".join(values)
+            document[NAME_FIELDS[field]] = "\t".join(values)
+    if stamp:
+        document["stamp"] = stamp
+    if story.path:
+        document["path"] = story.path
+    return document
+
+
+def story_from_stored(stored: dict[str, Any]) -> Story:
+    """Rebuild a Story from the stored fields of its Whoosh document."""
+    data = json.loads(zlib.decompress(stored["story"]))
+    published = data.get("published")
+    return Story(
+        id=stored["id"],
+        body=data["body"],
+        headline=data.get("headline"),
+        published=parse_published(published) if published else None,
+        bylines=tuple(data.get("bylines", ())),
+        location=data.get("location"),
+        source=data.get("source"),
+        credits=tuple(Credit(role, tuple(names)) for role, names in data.get("credits", ())),
+        path=data.get("path"),
+    )
+
+
+def _story_data(story: Story) -> dict[str, Any]:
+    published: date | datetime | None = story.published
+    return {
+        "body": story.body,
+        "headline": story.headline,
+        "published": published.isoformat() if published else None,
+        "bylines": list(story.bylines),
+        "location": story.location,
+        "source": story.source,
+        "credits": [[credit.role, list(credit.names)] for credit in story.credits],
+        "path": story.path,
+    }

@@ -1,0 +1,166 @@
+"""Indexing: add, update, skip, prune, rebuild; a bad story in a batch; locks; opening."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import write_story
+from newsindex import IndexBusyError, IndexDamagedError, IndexMissingError, NewsIndex, Story, UsageError
+from newsindex.indexer import write_lock
+from newsindex.schema import NewsAnalyzer
+
+
+def test_first_run_adds_every_story(tmp_path: Path, corpus: Path) -> None:
+    news = NewsIndex.create(tmp_path / "index")
+    report = news.add_files([str(corpus)])
+    assert (report.added, report.updated, report.unchanged, report.skipped) == (10, 0, 0, 0)
+    assert news.count() == 10
+
+
+def test_a_second_run_skips_unchanged_files(news: NewsIndex, corpus: Path) -> None:
+    report = news.add_files([str(corpus)])
+    assert (report.added, report.updated, report.unchanged) == (0, 0, 10)
+    assert news.count() == 10
+
+
+def test_changed_files_are_updated_and_new_ones_added(news: NewsIndex, corpus: Path) -> None:
+    write_story(corpus, "iran-oil.txt", "DUBAI (Reuters) - Iran cut oil exports in July.", date="2019-07-01")
+    write_story(corpus, "sub/new-story.txt", "ROME (Reuters) - Italy passed a budget.", date="2021-01-05")
+    report = news.add_files([str(corpus)])
+    assert (report.added, report.updated, report.unchanged) == (1, 1, 9)
+    assert news.count() == 11
+    assert [hit.story.id for hit in news.search("cut").hits] == ["iran-oil.txt"]
+    assert news.get("sub/new-story.txt") is not None
+
+
+def test_a_touched_but_unchanged_file_is_not_counted_as_updated(news: NewsIndex, corpus: Path) -> None:
+    path = corpus / "iran-oil.txt"
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    report = news.add_files([str(corpus)])
+    assert (report.added, report.updated, report.unchanged) == (0, 0, 10)
+
+
+def test_repeated_runs_never_duplicate_a_story(news: NewsIndex, corpus: Path) -> None:
+    for _ in range(3):
+        news.add_files([str(corpus)])
+        news.add_files([str(corpus / "iran-oil.txt")], prune=False)
+    assert news.count() == 10
+    assert news.search("kharg").total == 1
+
+
+def test_prune_removes_stories_whose_files_are_gone(news: NewsIndex, corpus: Path) -> None:
+    (corpus / "iran-oil.txt").unlink()
+    assert news.add_files([str(corpus)]).removed == 0  # without --prune nothing is removed
+    assert news.count() == 10
+    report = news.add_files([str(corpus)], prune=True)
+    assert report.removed == 1
+    assert news.get("iran-oil.txt") is None
+    assert news.count() == 9
+
+
+def test_prune_leaves_stories_from_other_folders(tmp_path: Path, news: NewsIndex, corpus: Path) -> None:
+    other = tmp_path / "other"
+    write_story(other, "rome.txt", "ROME (Reuters) - Italy passed a budget.", date="2021-01-05")
+    news.add_files([str(other)])
+    (other / "rome.txt").unlink()
+    write_story(other, "milan.txt", "MILAN (Reuters) - Fashion week opened.", date="2021-02-05")
+    report = news.add_files([str(other)], prune=True)
+    assert (report.added, report.removed) == (1, 1)
+    assert news.count() == 11  # the ten stories of the first folder are untouched
+
+
+def test_rebuild_replaces_the_index_with_only_the_given_stories(tmp_path: Path, news: NewsIndex) -> None:
+    other = tmp_path / "other"
+    write_story(other, "rome.txt", "ROME (Reuters) - Italy passed a budget.", date="2021-01-05")
+    report = news.rebuild_files([str(other)])
+    assert report.added == 1
+    assert news.count() == 1
+    assert NewsIndex.open(news.path).count() == 1
+    leftovers = [name for name in os.listdir(news.path) if name.endswith(".seg") or name.endswith(".toc")]
+    assert all(NewsIndex.open(news.path)._manifest["index_name"] in name for name in leftovers)
+
+
+def test_a_failed_rebuild_keeps_the_old_index(tmp_path: Path, news: NewsIndex) -> None:
+    with pytest.raises(UsageError):
+        news.rebuild_files([str(tmp_path / "missing")])
+    assert NewsIndex.open(news.path).count() == 10
+
+
+def test_a_story_whoosh_rejects_costs_only_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = NewsAnalyzer.__call__
+
+    def poisoned(self: NewsAnalyzer, value: str, **kwargs: object):  # type: ignore[no-untyped-def]
+        if "poison" in value:
+            raise RuntimeError("analysis failed")
+        return original(self, value, **kwargs)
+
+    monkeypatch.setattr(NewsAnalyzer, "__call__", poisoned)
+    stories = [Story(id=f"good-{n}", body=f"Story number {n} about harbours.") for n in range(5)]
+    stories.insert(3, Story(id="bad", body="A poison pill in the batch."))
+    news = NewsIndex.create(tmp_path / "index")
+    report = news.add(stories)
+    assert report.added == 5
+    assert [problem.reason for problem in report.problems] == [
+        "story 'bad' not indexed: Whoosh raised RuntimeError('analysis failed')"
+    ]
+    monkeypatch.setattr(NewsAnalyzer, "__call__", original)
+    reopened = NewsIndex.open(news.path)
+    assert reopened.count() == 5
+    assert sorted(hit.story.id for hit in reopened.search("harbours", limit=10).hits) == [f"good-{n}" for n in range(5)]
+
+
+def test_batches_commit_as_they_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("newsindex.indexer.BATCH_STORIES", 3)
+    news = NewsIndex.create(tmp_path / "index")
+    news.add(Story(id=f"s{n}", body=f"Story {n} about ports.") for n in range(10))
+    assert news.count() == 10
+    assert news.search("ports", limit=20).total == 10
+
+
+def test_a_busy_index_fails_with_a_message_after_the_timeout(news: NewsIndex) -> None:
+    with write_lock(news._whoosh, timeout=1), pytest.raises(IndexBusyError, match="index is busy"):
+        news.add([Story(id="x", body="Too late.")], lock_timeout=0.2)
+    assert news.add([Story(id="x", body="In time.")]).added == 1
+
+
+def test_open_a_missing_index(tmp_path: Path) -> None:
+    with pytest.raises(IndexMissingError, match="no index at"):
+        NewsIndex.open(tmp_path / "nowhere")
+
+
+def test_open_a_folder_that_is_not_an_index(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("hello")
+    with pytest.raises(IndexMissingError):
+        NewsIndex.open(tmp_path)
+
+
+def test_create_refuses_to_overwrite(news: NewsIndex) -> None:
+    with pytest.raises(UsageError, match="already exists"):
+        NewsIndex.create(news.path)
+
+
+@pytest.mark.parametrize("manifest", ["{not json", '{"format": "other"}', '{"format": "newsindex", "index_name": "x"}'])
+def test_a_damaged_manifest_is_reported(news: NewsIndex, manifest: str) -> None:
+    (news.path / "newsindex.json").write_text(manifest)
+    with pytest.raises(IndexDamagedError):
+        NewsIndex.open(news.path)
+
+
+def test_missing_segments_are_reported_not_read_as_empty(news: NewsIndex) -> None:
+    for name in os.listdir(news.path):
+        if name.endswith(".toc"):
+            os.remove(news.path / name)
+    with pytest.raises(IndexDamagedError, match="cannot be opened"):
+        NewsIndex.open(news.path)
+
+
+def test_the_seed_story_is_found(tmp_path: Path) -> None:
+    seeds = Path(__file__).parent.parent / "seeds"
+    news = NewsIndex.create(tmp_path / "index")
+    news.add_files([str(seeds)])
+    hit = news.search("Albania Iran", start="2019-10-01", end="2019-10").hits[0]
+    assert hit.story.id == "000_4cb0f0b9dca24e99.txt"
+    assert (hit.story.bylines, hit.story.location, hit.story.source) == (("Benet Koleka",), "Tirana", "Reuters")
