@@ -184,11 +184,14 @@ class NewsIndex:
         with self._searcher() as searcher:
             allowed = _allowed_docnums(searcher, plan)
             wanted = page * limit
-            if sort == "relevance":
+            if allowed is not None and not allowed:  # Whoosh reads an empty filter as no filter at all
+                found, total = [], 0
+            elif sort == "relevance":
                 found = _ranked(searcher, plan, allowed, wanted)
             else:
                 found = _by_date(searcher, plan.query, allowed, wanted, newest_first=sort == "-date")
-            total = _count(searcher, plan.query, allowed)
+            if allowed is None or allowed:
+                total = _count(searcher, plan.query, allowed)
             terms = plan.terms()
             analyzer = searcher.schema["body"].analyzer
             hits = []

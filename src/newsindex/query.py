@@ -99,7 +99,8 @@ def _parser(schema: Schema) -> qparser.QueryParser:
     parser = qparser.MultifieldParser(list(TEXT_FIELDS), schema, fieldboosts=TEXT_FIELDS, group=qparser.AndGroup)
     parser.remove_plugin_class(qparser.FieldsPlugin)
     parser.add_plugin(qparser.FieldsPlugin(expr=_FIELD_PREFIX, remove_unknown=False))
-    parser.add_plugin(qparser.PlusMinusPlugin())
+    # "-word" excludes, "+word" requires, but only at the start of a word: "2019-10" and "al-Qaeda" stay whole
+    parser.add_plugin(qparser.PlusMinusPlugin(plusexpr=r"(?<![^\s(])\+", minusexpr=r"(?<![^\s(])-"))
     parser.add_plugin(qparser.GtLtPlugin())
     aliases: dict[str, list[str]] = {}
     for alias, fieldname in FIELD_ALIASES.items():
@@ -138,17 +139,18 @@ def _top_level_clauses(parsed: Any) -> Iterator[Any]:
     """The clauses of the implicit top-level AND (Whoosh nests single groups: unwrap them)."""
     if isinstance(parsed, query.And):
         for child in parsed.subqueries:
-            yield from _top_level_clauses(child) if isinstance(child, query.And) else (child,)
+            yield from _top_level_clauses(child) if isinstance(child, (query.And, query.AndNot)) else (child,)
+    elif isinstance(parsed, query.AndNot):  # "-word" clauses gathered by Whoosh's plus/minus plugin
+        yield from _top_level_clauses(parsed.a)
+        yield query.Not(parsed.b)
     elif parsed is not query.NullQuery:
         yield parsed
 
 
 def _is_filter(clause: Any) -> bool:
-    fieldnames = {name for name, _ in clause.iter_all_terms()} if clause.has_terms() else set()
-    fieldname = getattr(clause, "fieldname", None)
-    if fieldname:
-        fieldnames.add(fieldname)
-    return bool(fieldnames) and fieldnames <= _FILTER_FIELDS
+    """A clause made only of field clauses (byline:, location:, source:, date:, id:) filters, not ranks."""
+    leaves = [clause] if clause.is_leaf() else list(clause.leaves())
+    return bool(leaves) and all(getattr(leaf, "fieldname", None) in _FILTER_FIELDS for leaf in leaves)
 
 
 def _narrow(start: int | None, end: int | None, clause: PublishedRange) -> tuple[int | None, int | None]:
