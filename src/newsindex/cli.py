@@ -184,7 +184,7 @@ def _summary(report: IndexReport, stories: int) -> str:
     rate = (report.written + report.unchanged) / report.seconds if report.seconds else 0.0
     return (
         f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, {report.removed} removed, "
-        f"{skipped} in {report.seconds:.1f} s ({rate:,.0f} stories/s); the index holds {stories:,} stories"
+        f"{skipped} in {report.seconds:.1f} s ({rate:,.0f} stories/s); the index holds {stories:,} {'story' if stories == 1 else 'stories'}"
     )
 
 
