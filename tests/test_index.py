@@ -164,3 +164,21 @@ def test_the_seed_story_is_found(tmp_path: Path) -> None:
     hit = news.search("Albania Iran", start="2019-10-01", end="2019-10").hits[0]
     assert hit.story.id == "000_4cb0f0b9dca24e99.txt"
     assert (hit.story.bylines, hit.story.location, hit.story.source) == (("Benet Koleka",), "Tirana", "Reuters")
+
+
+def test_prune_removes_records_gone_from_a_file_that_is_still_there(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text('{"id": "a", "text": "Alpha story."}\n{"id": "b", "text": "Beta story."}\n')
+    news = NewsIndex.create(tmp_path / "index")
+    news.add_files([str(feed)])
+    feed.write_text('{"id": "a", "text": "Alpha story."}\n')
+    report = news.add_files([str(feed)], prune=True)
+    assert (report.unchanged, report.removed) == (1, 1)
+    assert news.get("b") is None
+
+
+def test_prune_with_a_glob_removes_only_stories_whose_files_are_gone(news: NewsIndex, corpus: Path) -> None:
+    (corpus / "iran-oil.txt").unlink()
+    report = news.add_files([str(corpus / "albania-*.txt")], prune=True)
+    assert report.removed == 1  # iran-oil.txt is gone; the files the glob does not match stay indexed
+    assert news.count() == 9

@@ -18,7 +18,13 @@ def ids(news: NewsIndex, text: str, **options: object) -> list[str]:
         # both words first (headline/lead match above a passing mention), then stories with one word
         (
             "Albania Iran",
-            ["albania-iran-ties.txt", "albania-iran-deep.txt", "albania-football.txt", "undated-iran.txt", "iran-oil.txt"],
+            [
+                "albania-iran-ties.txt",
+                "albania-iran-deep.txt",
+                "albania-football.txt",
+                "undated-iran.txt",
+                "iran-oil.txt",
+            ],
         ),
         ("attack", ["running-attacks.txt", "albania-iran-ties.txt"]),  # stemming: attacks, attacking
         ("running stopped", ["running-attacks.txt"]),  # PyStemmer: running → run, stopped → stop

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import time
@@ -14,7 +13,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from whoosh import highlight
 from whoosh import index as whoosh_index
 from whoosh.searching import Searcher
 
@@ -24,14 +22,15 @@ from newsindex.errors import IndexDamagedError, IndexMissingError, QueryError, U
 from newsindex.indexer import Indexer, write_lock
 from newsindex.models import Hit, IndexReport, IndexStats, Problem, SearchResults, Story
 from newsindex.query import QueryPlan, parse_query
-from newsindex.readers import find_sources, read_source
+from newsindex.readers import read_source
 from newsindex.schema import SCHEMA_VERSION, build_schema, story_from_stored
+from newsindex.snippets import snippet
+from newsindex.sources import find_sources, roots
 
 MANIFEST = "newsindex.json"
 Sort = Literal["relevance", "date", "-date"]
 SORTS: tuple[str, ...] = ("relevance", "date", "-date")
 MAX_LIMIT = 1000
-_SNIPPET_CHARS = 240
 
 
 class NewsIndex:
@@ -132,13 +131,13 @@ class NewsIndex:
         with Indexer(self._whoosh, lock_timeout=lock_timeout, on_story=on_story) as indexer:
             indexer.report.problems = problems
             for done, source in enumerate(sources, start=1):
-                if not indexer.is_unchanged_file(source.path, source.stamp):
+                if indexer.begin_file(source.path, source.stamp):
                     for story in read_source(source, on_problem=problems.append):
                         indexer.put(story, stamp=source.stamp)
                 if on_file:
                     on_file(done, len(sources))
             if prune:
-                indexer.prune(path for path in paths if path != "-")
+                indexer.prune(roots(paths))
         return indexer.report
 
     # -- reading ------------------------------------------------------------------------------------
@@ -197,7 +196,8 @@ class NewsIndex:
             hits = []
             for rank, (docnum, score) in enumerate(found[wanted - limit : wanted], start=wanted - limit + 1):
                 story = story_from_stored(searcher.stored_fields(docnum))
-                hits.append(Hit(story=story, score=score, rank=rank, snippet=_snippet(story, terms, analyzer)))
+                marked = snippet(story.body, terms, analyzer, fallback=story.lead)
+                hits.append(Hit(story=story, score=score, rank=rank, snippet=marked))
         took_ms = (time.perf_counter() - started) * 1000
         return SearchResults(query=text, total=total, hits=tuple(hits), page=page, limit=limit, took_ms=took_ms)
 
@@ -334,28 +334,6 @@ def _count(searcher: Searcher, query: Any, allowed: set[int] | None) -> int:
     if allowed is None:
         return sum(1 for _ in searcher.docs_for_query(query))
     return sum(1 for docnum in searcher.docs_for_query(query) if docnum in allowed)
-
-
-class _MarkFormatter(highlight.Formatter):  # type: ignore[misc]
-    """Matched words in <mark>, everything HTML-escaped: a snippet safe to put in a page."""
-
-    between = " … "
-
-    def _text(self, text: str) -> str:
-        return html.escape(text, quote=False)
-
-    def format_token(self, text: str, token: Any, replace: bool = False) -> str:
-        return f"<mark>{html.escape(highlight.get_text(text, token, replace), quote=False)}</mark>"
-
-
-def _snippet(story: Story, terms: set[str], analyzer: Any) -> str:
-    """The passages of the body where the query's words are densest, or the lead when none occurs."""
-    if terms:
-        fragmenter = highlight.ContextFragmenter(maxchars=_SNIPPET_CHARS, surround=70)
-        marked = highlight.highlight(story.body, terms, analyzer, fragmenter, _MarkFormatter(), top=2)
-        if marked:
-            return " ".join(marked.split())
-    return html.escape(story.lead, quote=False)
 
 
 def _top_values(reader: Any, fieldname: str, top: int) -> tuple[tuple[str, int], ...]:

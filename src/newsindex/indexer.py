@@ -64,6 +64,7 @@ class Indexer:
         self._seen: dict[str, str | None] = {}  # story ids met in this run → the input they came from
         self._stamps: dict[str, str] = {}  # input path → its stamp when last indexed
         self._ids_by_path: dict[str, list[str]] = {}
+        self._read_paths: set[str] = set()  # input files met in this run
         self._live_at_start = 0
 
     def __enter__(self) -> Indexer:
@@ -99,15 +100,16 @@ class Indexer:
                         if stamp:
                             self._stamps[path] = stamp
 
-    def is_unchanged_file(self, path: str, stamp: str | None) -> bool:
-        """True (and its stories counted unchanged) when `path` was indexed with this same size and mtime."""
+    def begin_file(self, path: str, stamp: str | None) -> bool:
+        """Note that `path` is read in this run; False (its stories counted unchanged) if it is as last indexed."""
+        self._read_paths.add(path)
         if stamp is None or self._stamps.get(path) != stamp:
-            return False
+            return True
         for story_id in self._ids_by_path.get(path, ()):
             if story_id not in self._seen:
                 self._seen[story_id] = path
                 self.report.unchanged += 1
-        return True
+        return False
 
     # -- writing ------------------------------------------------------------------------------------
 
@@ -148,13 +150,13 @@ class Indexer:
             self._writer = self._open_writer()
 
     def prune(self, roots: Iterable[str]) -> None:
-        """Delete stories read from files under `roots` that this run did not see (their files are gone)."""
-        prefixes = tuple(os.path.join(os.path.abspath(root), "") for root in roots)
-        files = tuple(os.path.abspath(root) for root in roots)
+        """Delete stories read from files under `roots` that are gone: the file was deleted, or it was
+        read in this run and no longer holds the story."""
+        roots = [os.path.abspath(root) for root in roots]
         for story_id, known in list(self._known.items()):
-            if story_id in self._seen or not known.path:
+            if story_id in self._seen or not known.path or not _is_under(known.path, roots):
                 continue
-            if known.path in files or known.path.startswith(prefixes):
+            if known.path in self._read_paths or not os.path.exists(known.path):
                 self._apply(("delete", story_id))
                 del self._known[story_id]
                 self.report.removed += 1
@@ -228,6 +230,10 @@ def _run(writer: Any, operation: tuple[str, Any]) -> None:
         writer.add_document(**payload)
     else:
         writer.delete_by_term("id", payload)
+
+
+def _is_under(path: str, roots: list[str]) -> bool:
+    return any(path == root or path.startswith(os.path.join(root, "")) for root in roots)
 
 
 def _leaf_readers(reader: Any) -> list[tuple[Any, int]]:
