@@ -182,3 +182,39 @@ def test_prune_with_a_glob_removes_only_stories_whose_files_are_gone(news: NewsI
     report = news.add_files([str(corpus / "albania-*.txt")], prune=True)
     assert report.removed == 1  # iran-oil.txt is gone; the files the glob does not match stay indexed
     assert news.count() == 9
+
+
+def test_parallel_indexing_gives_the_same_index(tmp_path: Path, corpus: Path) -> None:
+    serial = NewsIndex.create(tmp_path / "serial")
+    serial.add_files([str(corpus)], procs=1)
+    parallel = NewsIndex.create(tmp_path / "parallel")
+    report = parallel.add_files([str(corpus)], procs=2)
+    assert report.added == 10
+    for query in ("Albania Iran", "attack", '"iranian agents"', "date:2019"):
+        assert [hit.story.id for hit in parallel.search(query).hits] == [
+            hit.story.id for hit in serial.search(query).hits
+        ]
+
+
+def test_a_story_that_kills_a_worker_process_costs_only_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = NewsAnalyzer.__call__
+
+    def poisoned(self: NewsAnalyzer, value: str, **kwargs: object):  # type: ignore[no-untyped-def]
+        if "poison" in value:
+            raise RuntimeError("analysis failed")
+        return original(self, value, **kwargs)
+
+    monkeypatch.setattr(NewsAnalyzer, "__call__", poisoned)  # inherited by the forked workers
+    feed = tmp_path / "feed.jsonl"
+    lines = [f'{{"id": "good-{n}", "date": "2020-01-01", "text": "Story {n} about harbours."}}' for n in range(152)]
+    lines.insert(77, '{"id": "bad", "date": "2020-01-01", "text": "A poison pill among good stories."}')
+    feed.write_text("\n".join(lines) + "\n")
+    news = NewsIndex.create(tmp_path / "index")
+    report = news.add_files([str(feed)], procs=2)
+    assert report.added == 152
+    assert [problem.reason for problem in report.problems] == [
+        "story 'bad' not indexed: Whoosh raised RuntimeError('analysis failed')"
+    ]
+    monkeypatch.setattr(NewsAnalyzer, "__call__", original)
+    assert NewsIndex.open(news.path).search("harbours", limit=1000).total == 152
+    assert news.get("good-0") == next(iter(news.search("story 0 harbours", require_all=True).hits)).story

@@ -121,6 +121,9 @@ def index(
     ] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 7 if any input was skipped.")] = False,
     lock_timeout: Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait for another writer.")] = 30.0,
+    procs: Annotated[
+        Optional[int], typer.Option("--procs", min=1, help="Worker processes (default: every core for large inputs).")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")] = False,
     as_json: JsonOption = False,
     debug: DebugOption = False,
@@ -132,9 +135,13 @@ def index(
         news = NewsIndex.open_or_create(index_path)
         with _progress(quiet) as on_file:
             if rebuild:
-                report = news.rebuild_files(corpus, format=format, lock_timeout=lock_timeout, on_file=on_file)
+                report = news.rebuild_files(
+                    corpus, format=format, procs=procs, lock_timeout=lock_timeout, on_file=on_file
+                )
             else:
-                report = news.add_files(corpus, format=format, prune=prune, lock_timeout=lock_timeout, on_file=on_file)
+                report = news.add_files(
+                    corpus, format=format, prune=prune, procs=procs, lock_timeout=lock_timeout, on_file=on_file
+                )
         _print_problems(report)
         if as_json:
             typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))

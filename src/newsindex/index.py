@@ -31,6 +31,7 @@ MANIFEST = "newsindex.json"
 Sort = Literal["relevance", "date", "-date"]
 SORTS: tuple[str, ...] = ("relevance", "date", "-date")
 MAX_LIMIT = 1000
+PARALLEL_MIN_BYTES = 4 * 1024 * 1024  # below this much input, starting worker processes costs more than it saves
 
 
 class NewsIndex:
@@ -117,6 +118,7 @@ class NewsIndex:
         *,
         format: str | None = None,
         prune: bool = False,
+        procs: int | None = None,
         lock_timeout: float = 30.0,
         on_file: Callable[[int, int], None] | None = None,
         on_story: Callable[[Story], None] | None = None,
@@ -124,11 +126,15 @@ class NewsIndex:
         """Index files, folders and globs incrementally: new and changed stories are written, unchanged skipped.
 
         With `prune`, stories once read from files under `paths` that are gone now are removed.
+        `procs` worker processes analyse the stories (default: every core when there is much to read).
         `on_file(done, total)` reports progress through the input files.
         """
         problems: list[Problem] = []
         sources = list(find_sources(paths, format=format, on_problem=problems.append))
-        with Indexer(self._whoosh, lock_timeout=lock_timeout, on_story=on_story) as indexer:
+        if procs is None:
+            size = sum(source.size or PARALLEL_MIN_BYTES for source in sources)
+            procs = (os.cpu_count() or 1) if size >= PARALLEL_MIN_BYTES else 1
+        with Indexer(self._whoosh, lock_timeout=lock_timeout, on_story=on_story, procs=procs) as indexer:
             indexer.report.problems = problems
             for done, source in enumerate(sources, start=1):
                 if indexer.begin_file(source.path, source.stamp):
@@ -253,6 +259,7 @@ class NewsIndex:
         paths: Sequence[str],
         *,
         format: str | None = None,
+        procs: int | None = None,
         lock_timeout: float = 30.0,
         on_file: Callable[[int, int], None] | None = None,
         on_story: Callable[[Story], None] | None = None,
@@ -265,7 +272,7 @@ class NewsIndex:
             name = _new_index_name()
             fresh = NewsIndex(self._path, whoosh_index.create_in(str(self._path), build_schema(), indexname=name), {})
             try:
-                report = fresh.add_files(paths, format=format, on_file=on_file, on_story=on_story)
+                report = fresh.add_files(paths, format=format, procs=procs, on_file=on_file, on_story=on_story)
             except BaseException:
                 fresh.close()
                 _remove_whoosh_files(self._path, name)

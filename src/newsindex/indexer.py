@@ -24,7 +24,8 @@ from newsindex.models import IndexReport, Problem, Story
 from newsindex.schema import story_digest, story_to_document
 
 BATCH_STORIES = 5_000  # stories per commit: a crash loses at most this much work
-WRITER_MEMORY_MB = 256  # Whoosh's in-memory posting pool per writer before it spills to disk
+WRITER_MEMORY_MB = 128  # Whoosh's in-memory posting pool per writer (and per worker) before it spills to disk
+PARALLEL_BATCH = 100  # stories per job handed to a worker process: small jobs keep the workers evenly busy
 
 
 @dataclass(slots=True)
@@ -50,6 +51,7 @@ class Indexer:
         lock_timeout: float = 30.0,
         batch_stories: int = BATCH_STORIES,
         on_story: Callable[[Story], None] | None = None,
+        procs: int = 1,
     ) -> None:
         self._index = whoosh_index
         self._lock_timeout = lock_timeout
@@ -58,14 +60,14 @@ class Indexer:
         self.report = IndexReport()
         self._started = time.perf_counter()
         self._writer: IndexWriter | None = None
-        self._batch: list[tuple[str, Any]] = []  # ("add", document) / ("delete", story id) since last commit
-        self._batch_paths: dict[str, str | None] = {}  # story id → input path, to name a story Whoosh rejects
+        self._batch: list[_Change] = []  # the changes since the last commit, to replay if a writer fails
         self._known: dict[str, _Known] = {}
         self._seen: dict[str, str | None] = {}  # story ids met in this run → the input they came from
         self._stamps: dict[str, str] = {}  # input path → its stamp when last indexed
         self._ids_by_path: dict[str, list[str]] = {}
         self._read_paths: set[str] = set()  # input files met in this run
-        self._live_at_start = 0
+        self._procs = procs
+        self._writer_procs = 1
 
     def __enter__(self) -> Indexer:
         self._writer = self._open_writer()
@@ -85,7 +87,6 @@ class Indexer:
 
     def _load_known(self) -> None:
         with self._index.reader() as reader:
-            self._live_at_start = reader.doc_count()
             for leaf, _offset in _leaf_readers(reader):
                 columns = {name: _column(leaf, name) for name in ("id", "digest", "stamp", "path")}
                 for docnum in range(leaf.doc_count_all()):
@@ -117,11 +118,8 @@ class Indexer:
         """Add `story`, replace the indexed story with its id if it changed, or skip it if not."""
         if story.id in self._seen:
             first = self._seen[story.id] or "an earlier record"
-            self.report.problems.append(
-                Problem(
-                    story.path or "-", f"duplicate id {story.id!r} (also in {first}); the later one is kept", "degraded"
-                )
-            )
+            problem = f"duplicate id {story.id!r} (also in {first}); the later one is kept"
+            self.report.problems.append(Problem(story.path or "-", problem, "degraded"))
         self._seen[story.id] = story.path
         digest = story_digest(story)
         known = self._known.get(story.id)
@@ -133,15 +131,11 @@ class Indexer:
         except (ValueError, OverflowError) as error:  # e.g. a date Whoosh cannot hold
             self.report.problems.append(Problem(story.path or story.id, f"story {story.id!r} not indexed: {error}"))
             return
-        if known is not None:
-            self._apply(("delete", story.id))
-        if self._apply(("add", document), path=story.path):
-            if known is None:
-                self.report.added += 1
-            elif known.digest == digest:
-                self.report.unchanged += 1  # same story, its file was touched: stored again with the new stamp
-            else:
-                self.report.updated += 1
+        # A touched file with the same story is stored again for its new stamp, but counted unchanged.
+        outcome = "added" if known is None else "unchanged" if known.digest == digest else "updated"
+        change = _Change(story.id, story.path, outcome, document, replaces=known)
+        if self._apply(change):
+            self._count(change, +1)
             self._known[story.id] = _Known(digest, stamp, story.path)
             if self._on_story:
                 self._on_story(story)
@@ -157,44 +151,81 @@ class Indexer:
             if story_id in self._seen or not known.path or not _is_under(known.path, roots):
                 continue
             if known.path in self._read_paths or not os.path.exists(known.path):
-                self._apply(("delete", story_id))
+                self._apply(_Change(story_id, known.path, "removed", None, replaces=known))
                 del self._known[story_id]
                 self.report.removed += 1
 
-    def _apply(self, operation: tuple[str, Any], *, path: str | None = None) -> bool:
-        """Run one operation on the writer; on a Whoosh error, drop it and replay the batch in a fresh writer."""
+    def _count(self, change: _Change, step: int) -> None:
+        if change.outcome != "removed":
+            setattr(self.report, change.outcome, getattr(self.report, change.outcome) + step)
+
+    def _apply(self, change: _Change) -> bool:
+        """Write one change; if Whoosh raises, report the story and replay the batch without it."""
         try:
-            _run(self._writer, operation)
+            change.write(self._writer)
         except Exception as error:
-            if operation[0] != "add":
-                raise
-            story_id = operation[1]["id"]
             self.report.problems.append(
-                Problem(path or story_id, f"story {story_id!r} not indexed: Whoosh raised {error!r}")
+                Problem(
+                    change.path or change.story_id, f"story {change.story_id!r} not indexed: Whoosh raised {error!r}"
+                )
             )
             self._replay()
             return False
-        self._batch.append(operation)
+        self._batch.append(change)
         return True
 
     def _replay(self) -> None:
+        """A Whoosh writer that raised is poisoned: cancel it and write the batch again in a fresh one."""
         assert self._writer is not None
         self._writer.cancel()
-        self._writer = self._open_writer()
-        for operation in self._batch:
-            _run(self._writer, operation)
+        self._writer = self._open_writer(procs=1)
+        for change in self._batch:
+            change.write(self._writer)
 
     def _commit(self) -> None:
         assert self._writer is not None
+        parallel = self._writer_procs > 1
         self._writer.commit()
         self._writer = None
+        if parallel:
+            self._rescue_lost()
         self._batch = []
 
-    def _open_writer(self) -> IndexWriter:
+    def _rescue_lost(self) -> None:
+        """Write again, in this process, the stories of the batch that a Whoosh worker process dropped.
+
+        A worker that raises on one story dies silently with its whole share of the batch; here the bad
+        story raises where it can be told apart from the good ones.
+        """
+        with self._index.searcher() as searcher:
+            lost = [
+                change
+                for change in self._batch
+                if change.document is not None and searcher.document_number(id=change.story_id) is None
+            ]
+        if not lost:
+            return
+        self._batch = []
+        self._writer = self._open_writer(procs=1)
+        for change in lost:
+            if not self._apply(change.without_replacing()):
+                self._count(change, -1)
+                del self._known[change.story_id]  # an old version went with the committed batch
+        self._writer.commit()
+        self._writer = None
+
+    def _open_writer(self, procs: int | None = None) -> IndexWriter:
+        procs = self._procs if procs is None else procs
+        options: dict[str, Any] = {"timeout": self._lock_timeout, "delay": 0.1, "limitmb": WRITER_MEMORY_MB}
+        if procs > 1:
+            # Whoosh's multi-process writer: analysis in `procs` worker processes, one segment each
+            options.update(procs=procs, multisegment=True, batchsize=PARALLEL_BATCH)
         try:
-            return self._index.writer(timeout=self._lock_timeout, delay=0.1, limitmb=WRITER_MEMORY_MB)
+            writer = self._index.writer(**options)
         except LockError:
             raise _busy(self._lock_timeout) from None
+        self._writer_procs = procs
+        return writer
 
     def _check_count(self) -> None:
         expected = len(self._known)
@@ -224,12 +255,24 @@ def _busy(timeout: float) -> IndexBusyError:
     )
 
 
-def _run(writer: Any, operation: tuple[str, Any]) -> None:
-    kind, payload = operation
-    if kind == "add":
-        writer.add_document(**payload)
-    else:
-        writer.delete_by_term("id", payload)
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """One story's change to the index: its old version deleted (if any), its new document added (if any)."""
+
+    story_id: str
+    path: str | None
+    outcome: str  # the IndexReport counter it adds to: added, updated, unchanged or removed
+    document: dict[str, Any] | None
+    replaces: _Known | None
+
+    def write(self, writer: Any) -> None:
+        if self.replaces is not None:
+            writer.delete_by_term("id", self.story_id)
+        if self.document is not None:
+            writer.add_document(**self.document)
+
+    def without_replacing(self) -> _Change:
+        return _Change(self.story_id, self.path, self.outcome, self.document, None)
 
 
 def _is_under(path: str, roots: list[str]) -> bool:
