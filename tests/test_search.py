@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from newsindex import NewsIndex, QueryError, UsageError
+from newsindex import NewsIndex, QueryError, Story, UsageError
 
 
 def ids(news: NewsIndex, text: str, **options: object) -> list[str]:
@@ -220,3 +222,14 @@ def test_stats(news: NewsIndex) -> None:
     assert dict(stats.years) == {2017: 2, 2018: 1, 2019: 4, 2020: 2}
     assert stats.top_locations[0] == ("Paris", 2) or stats.top_locations[0] == ("Tirana", 2)
     assert ("Jane Doe", 2) in stats.top_bylines
+
+
+def test_the_lead_sentence_weighs_more_than_the_rest_of_the_body(tmp_path: Path) -> None:
+    filler = "Markets were calm and trading was thin across the region."
+    stories = [
+        Story(id="late", body=f"ROME (Reuters) - {filler} {filler}\n\nThe harbour reopened on Monday."),
+        Story(id="lead", body=f"ROME (Reuters) - The harbour reopened on Monday.\n\n{filler} {filler}"),
+    ]
+    news = NewsIndex.create(tmp_path / "index")
+    news.add(stories)
+    assert [hit.story.id for hit in news.search("harbour").hits] == ["lead", "late"]

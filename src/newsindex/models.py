@@ -175,18 +175,27 @@ class IndexReport:
 
 def lead_sentence(body: str) -> str:
     """The first sentence of `body` after its dateline, at most a few hundred characters."""
+    start, end = lead_span(body)
+    lead = body[start:end].strip()
+    if len(lead) > _LEAD_MAX_CHARS:
+        cut = lead.rfind(" ", 0, _LEAD_MAX_CHARS)
+        lead = lead[: cut if cut > 0 else _LEAD_MAX_CHARS] + "…"
+    return lead
+
+
+def lead_span(body: str) -> tuple[int, int]:
+    """Where the lead sentence lies in `body`: (start, end) character offsets, the dateline skipped."""
     from newsindex.dateline import split_dateline  # a sibling with no imports of ours
 
-    text = split_dateline(body)[1].lstrip()
-    paragraph = text.split("\n", 1)[0].strip()
-    for match in _SENTENCE_END.finditer(paragraph):
-        if not _ABBREVIATION.search(paragraph[: match.start() + 1]):
-            paragraph = paragraph[: match.end()].rstrip()
-            break
-    if len(paragraph) > _LEAD_MAX_CHARS:
-        cut = paragraph.rfind(" ", 0, _LEAD_MAX_CHARS)
-        paragraph = paragraph[: cut if cut > 0 else _LEAD_MAX_CHARS] + "…"
-    return paragraph
+    rest = split_dateline(body)[1]
+    start = len(body) - len(rest)
+    start += len(rest) - len(rest.lstrip())
+    newline = body.find("\n", start)
+    paragraph_end = len(body) if newline < 0 else newline
+    for match in _SENTENCE_END.finditer(body, start, paragraph_end):
+        if not _ABBREVIATION.search(body[start : match.start() + 1]):
+            return start, match.end()
+    return start, paragraph_end
 
 
 @dataclass(frozen=True, slots=True)

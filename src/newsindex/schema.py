@@ -22,7 +22,7 @@ from whoosh.analysis.filters import STOP_WORDS
 from whoosh.support.charset import accent_map
 
 from newsindex.dates import parse_published, to_seconds
-from newsindex.models import Credit, Story
+from newsindex.models import Credit, Story, lead_span
 
 SCHEMA_VERSION = 1
 
@@ -53,11 +53,14 @@ class NewsAnalyzer(Analyzer):  # type: ignore[misc]
 
     Whoosh's usual chain (RegexTokenizer | LowercaseFilter | StopFilter | StemFilter) is a stack of
     generators doing the same work; this is the whole chain in one loop. With `stemming=False` it
-    keeps every word whole, for names (bylines, places, agencies).
+    keeps every word whole, for names (bylines, places, agencies). With a `lead_boost`, words of the
+    lead sentence count that many times when indexed: the lead weighs more in ranking without the
+    cost of a field of its own.
     """
 
-    def __init__(self, stemming: bool = True) -> None:
+    def __init__(self, stemming: bool = True, lead_boost: float = 1.0) -> None:
         self.stemming = stemming
+        self.lead_boost = lead_boost
 
     def __call__(  # type: ignore[no-untyped-def]
         self,
@@ -75,6 +78,7 @@ class NewsAnalyzer(Analyzer):  # type: ignore[misc]
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         stops = _STOP_WORDS if self.stemming else frozenset()
         stemming = self.stemming
+        lead_end = lead_span(value)[1] if self.lead_boost != 1.0 and mode == "index" else -1
         pos = start_pos
         matches = _WORD.finditer(value) if tokenize else [re.match(r"(?s).+", value)]
         for match in matches:
@@ -86,7 +90,7 @@ class NewsAnalyzer(Analyzer):  # type: ignore[misc]
                 continue
             token.text = stem(word) if stemming else word
             token.stopped = stopped
-            token.boost = 1.0
+            token.boost = self.lead_boost if match.start() < lead_end else 1.0
             if keeporiginal:
                 token.original = match.group()
             if positions:
@@ -152,8 +156,8 @@ class ColumnField(fields.FieldType):  # type: ignore[misc]
         return value.decode("utf-8")
 
 
-def _text(stemming: bool = True) -> fields.TEXT:
-    return fields.TEXT(analyzer=NewsAnalyzer(stemming), phrase=True)
+def _text(stemming: bool = True, lead_boost: float = 1.0) -> fields.TEXT:
+    return fields.TEXT(analyzer=NewsAnalyzer(stemming, lead_boost), phrase=True)
 
 
 def build_schema() -> fields.Schema:
@@ -161,8 +165,7 @@ def build_schema() -> fields.Schema:
     return fields.Schema(
         id=fields.ID(unique=True, stored=True, sortable=True),
         headline=_text(),
-        lead=_text(),
-        body=_text(),
+        body=_text(lead_boost=LEAD_BOOST),
         published=PublishedField(),
         byline=_text(stemming=False),
         location=_text(stemming=False),
@@ -201,12 +204,12 @@ def _tab_keyword() -> fields.KEYWORD:
 
 
 # Fields searched by words when a query names none, with the weight of a match in each.
-TEXT_FIELDS = {"headline": 3.0, "lead": 2.0, "body": 1.0}
+TEXT_FIELDS = {"headline": 3.0, "body": 1.0}
+LEAD_BOOST = 2.0  # a word of the lead sentence counts twice in the body
 # Names users may write before a colon, and the field each one means.
 FIELD_ALIASES = {
     "headline": "headline",
     "title": "headline",
-    "lead": "lead",
     "body": "body",
     "text": "body",
     "byline": "byline",
@@ -238,7 +241,6 @@ def story_to_document(story: Story, *, digest: str, stamp: str | None) -> dict[s
     """The Whoosh document for a story: searchable fields plus the compressed story itself."""
     document: dict[str, Any] = {
         "id": story.id,
-        "lead": story.lead,
         "body": story.body,
         "digest": digest,
         "story": zlib.compress(json.dumps(_story_data(story), ensure_ascii=False).encode("utf-8"), 6),
