@@ -116,6 +116,8 @@ def test_batches_commit_as_they_go(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr("newsindex.indexer.BATCH_STORIES", 3)
     news = NewsIndex.create(tmp_path / "index")
     news.add(Story(id=f"s{n}", body=f"Story {n} about ports.") for n in range(10))
+    assert len([name for name in os.listdir(news.path) if name.endswith(".toc")]) == 1
+    assert news._whoosh.latest_generation() >= 4  # one commit per batch of three, and the last one
     assert news.count() == 10
     assert news.search("ports", limit=20).total == 10
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
+import weakref
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -41,6 +43,11 @@ class NewsIndex:
         self._path = path
         self._whoosh = whoosh_ix
         self._manifest = manifest
+        # One Whoosh searcher per thread (a searcher is not safe to share), kept between calls because
+        # opening one costs more than most searches; each is refreshed when a commit lands.
+        self._local = threading.local()
+        self._searchers = _Searchers()
+        weakref.finalize(self, self._searchers.close_all)  # files closed even if close() never is
 
     # -- opening ------------------------------------------------------------------------------------
 
@@ -94,7 +101,8 @@ class NewsIndex:
         self.close()
 
     def close(self) -> None:
-        """Release the index (searches open and close their own readers, so this is cheap)."""
+        """Release the index's open files; a later call on this object opens them again."""
+        self._searchers.close_all()
         self._whoosh.close()
 
     # -- writing ------------------------------------------------------------------------------------
@@ -241,17 +249,22 @@ class NewsIndex:
 
     @contextmanager
     def _searcher(self) -> Iterator[Searcher]:
-        # A searcher per call: Whoosh searchers are not safe to share between threads, and a fresh one
-        # sees the latest commit (of this or any other process).
+        """This thread's searcher, brought up to the latest commit (of this or any other process)."""
         self._follow_rebuild()
-        with self._whoosh.searcher() as searcher:
-            yield searcher
+        searcher: Searcher | None = getattr(self._local, "searcher", None)
+        if searcher is None or searcher.is_closed or searcher._ix is not self._whoosh:
+            searcher = self._searchers.add(self._whoosh.searcher())
+        elif not searcher.up_to_date():
+            searcher = self._searchers.replace(searcher, searcher.refresh())
+        self._local.searcher = searcher
+        yield searcher
 
     def _follow_rebuild(self) -> None:
         """After a rebuild (here or in another process) the manifest names a new Whoosh index: switch to it."""
         manifest = _read_manifest(self._path)
         if manifest is not None and manifest["index_name"] != self._manifest["index_name"]:
             fresh = NewsIndex.open(self._path)
+            self._searchers.close_all()
             self._whoosh, self._manifest = fresh._whoosh, fresh._manifest
 
     def rebuild_files(
@@ -279,10 +292,34 @@ class NewsIndex:
                 raise
             old_name = self._manifest["index_name"]
             _write_manifest(self._path, {**self._manifest, "index_name": name})
-        self._whoosh.close()
+        self.close()
         self._whoosh, self._manifest = fresh._whoosh, {**self._manifest, "index_name": name}
         _remove_whoosh_files(self._path, old_name)
         return report
+
+
+class _Searchers:
+    """The Whoosh searchers a NewsIndex has opened, one per thread, so that they can all be closed."""
+
+    def __init__(self) -> None:
+        self._open: list[Searcher] = []
+        self._lock = threading.Lock()
+
+    def add(self, searcher: Searcher) -> Searcher:
+        with self._lock:
+            self._open.append(searcher)
+        return searcher
+
+    def replace(self, old: Searcher, new: Searcher) -> Searcher:
+        with self._lock:
+            self._open = [new if known is old else known for known in self._open]
+        return new
+
+    def close_all(self) -> None:
+        with self._lock:
+            searchers, self._open = self._open, []
+        for searcher in searchers:
+            searcher.close()
 
 
 # -- searching, the Whoosh side ----------------------------------------------------------------------

@@ -21,9 +21,12 @@ from whoosh.writing import IndexWriter
 
 from newsindex.errors import IndexBusyError, IndexDamagedError
 from newsindex.models import IndexReport, Problem, Story
-from newsindex.schema import story_digest, story_to_document
+from newsindex.schema import story_digest, story_from_stored, story_to_document
 
 BATCH_STORIES = 5_000  # stories per commit: a crash loses at most this much work
+# With worker processes each commit adds a segment per worker, and every segment repeats the term
+# dictionary: bigger batches keep the index small and queries fast (50,000 stories is about a minute).
+PARALLEL_BATCH_STORIES = 50_000
 WRITER_MEMORY_MB = 128  # Whoosh's in-memory posting pool per writer (and per worker) before it spills to disk
 PARALLEL_BATCH = 100  # stories per job handed to a worker process: small jobs keep the workers evenly busy
 
@@ -49,13 +52,13 @@ class Indexer:
         whoosh_index: Any,
         *,
         lock_timeout: float = 30.0,
-        batch_stories: int = BATCH_STORIES,
+        batch_stories: int | None = None,
         on_story: Callable[[Story], None] | None = None,
         procs: int = 1,
     ) -> None:
         self._index = whoosh_index
         self._lock_timeout = lock_timeout
-        self._batch_stories = batch_stories
+        self._batch_stories = batch_stories or (PARALLEL_BATCH_STORIES if procs > 1 else BATCH_STORIES)
         self._on_story = on_story
         self.report = IndexReport()
         self._started = time.perf_counter()
@@ -171,7 +174,9 @@ class Indexer:
             )
             self._replay()
             return False
-        self._batch.append(change)
+        # Kept until commit, to replay in a fresh writer; a worker process has its own copy, so here a
+        # slim one (the compressed story) is enough to rebuild the document if the worker dies.
+        self._batch.append(change.slim() if self._writer_procs > 1 else change)
         return True
 
     def _replay(self) -> None:
@@ -208,7 +213,7 @@ class Indexer:
         self._batch = []
         self._writer = self._open_writer(procs=1)
         for change in lost:
-            if not self._apply(change.without_replacing()):
+            if not self._apply(change.rebuilt()):
                 self._count(change, -1)
                 del self._known[change.story_id]  # an old version went with the committed batch
         self._writer.commit()
@@ -216,7 +221,14 @@ class Indexer:
 
     def _open_writer(self, procs: int | None = None) -> IndexWriter:
         procs = self._procs if procs is None else procs
-        options: dict[str, Any] = {"timeout": self._lock_timeout, "delay": 0.1, "limitmb": WRITER_MEMORY_MB}
+        # Separate segment files, not one compound file: Whoosh reads a compound file's parts by copying each
+        # part whole into memory, which costs every search milliseconds per open.
+        options: dict[str, Any] = {
+            "timeout": self._lock_timeout,
+            "delay": 0.1,
+            "limitmb": WRITER_MEMORY_MB,
+            "compound": False,
+        }
         if procs > 1:
             # Whoosh's multi-process writer: analysis in `procs` worker processes, one segment each
             options.update(procs=procs, multisegment=True, batchsize=PARALLEL_BATCH)
@@ -271,8 +283,19 @@ class _Change:
         if self.document is not None:
             writer.add_document(**self.document)
 
-    def without_replacing(self) -> _Change:
-        return _Change(self.story_id, self.path, self.outcome, self.document, None)
+    def slim(self) -> _Change:
+        """This change with only the stored fields of its document (enough for `rebuilt`)."""
+        if self.document is None:
+            return self
+        kept = {name: self.document[name] for name in ("id", "story", "digest", "stamp") if name in self.document}
+        return _Change(self.story_id, self.path, self.outcome, kept, self.replaces)
+
+    def rebuilt(self) -> _Change:
+        """The add-only change with the full document, rebuilt from a slim one's stored story."""
+        assert self.document is not None
+        story = story_from_stored(self.document)
+        document = story_to_document(story, digest=self.document["digest"], stamp=self.document.get("stamp"))
+        return _Change(self.story_id, self.path, self.outcome, document, None)
 
 
 def _is_under(path: str, roots: list[str]) -> bool:

@@ -58,6 +58,8 @@ class NewsAnalyzer(Analyzer):  # type: ignore[misc]
     cost of a field of its own.
     """
 
+    lead_boost = 1.0  # class default: analyzers pickled into older indexes lack the attribute
+
     def __init__(self, stemming: bool = True, lead_boost: float = 1.0) -> None:
         self.stemming = stemming
         self.lead_boost = lead_boost
