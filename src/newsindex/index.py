@@ -6,8 +6,8 @@ import json
 import os
 import threading
 import time
-import weakref
 import uuid
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
