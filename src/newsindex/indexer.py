@@ -287,7 +287,9 @@ class _Change:
         """This change with only the stored fields of its document (enough for `rebuilt`)."""
         if self.document is None:
             return self
-        kept = {name: self.document[name] for name in ("id", "story", "digest", "stamp") if name in self.document}
+        kept: dict[str, Any] = {
+            name: self.document[name] for name in ("id", "story", "digest", "stamp") if name in self.document
+        }
         return _Change(self.story_id, self.path, self.outcome, kept, self.replaces)
 
     def rebuilt(self) -> _Change:
