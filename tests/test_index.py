@@ -34,6 +34,8 @@ def test_changed_files_are_updated_and_new_ones_added(news: NewsIndex, corpus: P
     assert news.count() == 11
     assert [hit.story.id for hit in news.search("cut").hits] == ["iran-oil.txt"]
     assert news.get("sub/new-story.txt") is not None
+    # totals count the live version only: the old one's words are gone, words of both count once
+    assert (news.search("kharg").total, news.search("iran OR kharg").total, news.search("exports").total) == (0, 4, 1)
 
 
 def test_a_touched_but_unchanged_file_is_not_counted_as_updated(news: NewsIndex, corpus: Path) -> None:

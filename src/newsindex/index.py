@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from whoosh import index as whoosh_index
+from whoosh import query as query_module
+from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.matching.wrappers import FilterMatcher
 from whoosh.searching import Searcher
 
 from newsindex.dateindex import date_filter, live_dates
@@ -375,9 +378,52 @@ def _by_date(
 
 
 def _count(searcher: Searcher, query: Any, allowed: set[int] | None) -> int:
-    if allowed is None:
-        return sum(1 for _ in searcher.docs_for_query(query))
-    return sum(1 for docnum in searcher.docs_for_query(query) if docnum in allowed)
+    """How many stories match `query` (and are `allowed`)."""
+    matching = _union_of_terms(searcher, query)
+    if matching is None:
+        matching = set(searcher.docs_for_query(query))
+    return len(matching if allowed is None else matching & allowed)
+
+
+def _union_of_terms(searcher: Searcher, query: Any) -> set[int] | None:
+    """The stories matching any term of an OR-of-terms query, read a postings block at a time.
+
+    Counting through Whoosh's matchers costs a Python call per story per term; plain keyword queries
+    (terms OR-ed across fields) are most queries and can be counted from the postings directly.
+    None when the query has other parts (phrases, AND, NOT, ranges).
+    """
+    if not _is_or_of_terms(query):
+        return None
+    found: set[int] = set()
+    for leaf, offset in searcher.leaf_searchers():
+        reader = leaf.reader()
+        for term in query.leaves():
+            if (term.fieldname, term.text) not in reader:
+                continue
+            docnums = _posting_docnums(reader.postings(term.fieldname, term.text))
+            found.update(docnums if offset == 0 else (docnum + offset for docnum in docnums))
+    return found
+
+
+def _is_or_of_terms(query: Any) -> bool:
+    if isinstance(query, query_module.Term):
+        return type(query) is query_module.Term  # not a Prefix, Wildcard or other subclass
+    return isinstance(query, query_module.Or) and all(_is_or_of_terms(child) for child in query.children())
+
+
+def _posting_docnums(matcher: Any) -> Iterable[int]:
+    # Whoosh is frozen code: its W3 posting matcher keeps each block's ids in `_ids`.
+    deleted: set[int] | frozenset[int] = frozenset()
+    if isinstance(matcher, FilterMatcher) and matcher._exclude:  # deletions in the segment
+        deleted, matcher = matcher._ids, matcher.child
+    if not isinstance(matcher, W3LeafMatcher):
+        return [docnum for docnum in matcher.all_ids() if docnum not in deleted]
+    docnums: list[int] = []
+    while matcher.is_active():
+        matcher._read_ids()
+        docnums.extend(matcher._ids)
+        matcher._next_block()
+    return [docnum for docnum in docnums if docnum not in deleted] if deleted else docnums
 
 
 def _top_values(reader: Any, fieldname: str, top: int) -> tuple[tuple[str, int], ...]:
