@@ -28,7 +28,7 @@ from newsindex.indexer import Indexer, write_lock
 from newsindex.models import Hit, IndexReport, IndexStats, Problem, SearchResults, Story
 from newsindex.query import QueryPlan, parse_query
 from newsindex.readers import read_source
-from newsindex.schema import SCHEMA_VERSION, build_schema, story_from_stored
+from newsindex.schema import SCHEMA_VERSION, build_schema, index_words, story_from_stored
 from newsindex.snippets import snippet
 from newsindex.sources import find_sources, roots
 
@@ -209,11 +209,10 @@ class NewsIndex:
             if allowed is None or allowed:
                 total = _count(searcher, plan.query, allowed)
             terms = plan.terms()
-            analyzer = searcher.schema["body"].analyzer
             hits = []
             for rank, (docnum, score) in enumerate(found[wanted - limit : wanted], start=wanted - limit + 1):
                 story = story_from_stored(searcher.stored_fields(docnum))
-                marked = snippet(story.body, terms, analyzer, fallback=story.lead)
+                marked = snippet(story.body, terms, index_words(story.body), fallback=story.lead)
                 hits.append(Hit(story=story, score=score, rank=rank, snippet=marked))
         took_ms = (time.perf_counter() - started) * 1000
         return SearchResults(query=text, total=total, hits=tuple(hits), page=page, limit=limit, took_ms=took_ms)

@@ -42,6 +42,18 @@ def stem(word: str) -> str:
     return str(stemmer.stemWord(word))
 
 
+@lru_cache(maxsize=500_000)
+def index_term(word: str) -> str:
+    """The term a word of text is indexed as: folded and stemmed ("Attacks" → "attack")."""
+    return stem(fold(word))
+
+
+def index_words(text: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, term) for every word of `text`, common words included: for marking matches."""
+    for match in _WORD.finditer(text):
+        yield match.start(), match.end(), index_term(match.group())
+
+
 def fold(word: str) -> str:
     """Lower-case `word` and strip its accents ("Rajavi" → "rajavi", "Tiranë" → "tirane")."""
     word = word.lower()

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
 
 SNIPPET_CHARS = 260
 _LEAD_IN = 100  # a passage starts at its sentence when the sentence began at most this far back
 
 
-def snippet(text: str, terms: set[str], analyze: Callable[..., Iterable[Any]], *, fallback: str = "") -> str:
+def snippet(text: str, terms: set[str], words: Iterable[tuple[int, int, str]], *, fallback: str = "") -> str:
     """An HTML fragment of `text` around its best run of `terms`: text escaped, matches in <mark>.
 
-    `analyze` is the index's analyzer (so "attacks" in the text matches the stemmed term "attack");
-    with no match at all, the escaped `fallback` is returned.
+    `words` are (start, end, term) for the words of `text`, as the index analyses them (so "attacks"
+    matches the stemmed term "attack"); with no match at all, the escaped `fallback` is returned.
     """
-    matches = [
-        (token.startchar, token.endchar, token.text)
-        for token in analyze(text, chars=True, removestops=False)
-        if token.text in terms
-    ]
+    matches = [word for word in words if word[2] in terms]
     if not matches:
         return html.escape(fallback, quote=False)
     start, end = _window(text, matches)
