@@ -15,9 +15,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from whoosh import index as whoosh_index
 from whoosh import query as query_module
 from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.index import FileIndex
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.searching import Searcher
 
@@ -31,6 +31,7 @@ from newsindex.readers import read_source
 from newsindex.schema import SCHEMA_VERSION, build_schema, index_words, story_from_stored
 from newsindex.snippets import snippet
 from newsindex.sources import find_sources, roots
+from newsindex.storage import DurableStorage, check_trusted, make_private, sync_folder
 
 MANIFEST = "newsindex.json"
 Sort = Literal["relevance", "date", "-date"]
@@ -42,10 +43,13 @@ PARALLEL_MIN_BYTES = 4 * 1024 * 1024  # below this much input, starting worker p
 class NewsIndex:
     """A searchable collection of news stories in one folder; safe to share between threads."""
 
-    def __init__(self, path: Path, whoosh_ix: Any, manifest: dict[str, Any]) -> None:
+    def __init__(
+        self, path: Path, whoosh_ix: Any, manifest: dict[str, Any], *, other_live: frozenset[str] = frozenset()
+    ) -> None:
         self._path = path
         self._whoosh = whoosh_ix
         self._manifest = manifest
+        self._other_live = other_live  # during a rebuild, the index being replaced
         # One Whoosh searcher per thread (a searcher is not safe to share), kept between calls because
         # opening one costs more than most searches; each is refreshed when a commit lands.
         self._local = threading.local()
@@ -55,29 +59,35 @@ class NewsIndex:
     # -- opening ------------------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, path: str | os.PathLike[str], *, overwrite: bool = False) -> NewsIndex:
-        """Make a new empty index in folder `path` (created if needed); UsageError if one is there."""
+    def create(cls, path: str | os.PathLike[str], *, overwrite: bool = False, fsync: bool = True) -> NewsIndex:
+        """Make a new empty index in folder `path` (created if needed); UsageError if one is there.
+
+        With `fsync=False` commits are not forced to disk: faster, for throwaway indexes only.
+        """
         folder = Path(path)
-        if _read_manifest(folder) is not None and not overwrite:
+        old = _read_manifest(folder)
+        if old is not None and not overwrite:
             raise UsageError(f"an index already exists at {folder}: open it, or rebuild it with --rebuild")
         folder.mkdir(parents=True, exist_ok=True)
-        manifest = {"format": "newsindex", "schema_version": SCHEMA_VERSION, "index_name": _new_index_name()}
-        whoosh_ix = whoosh_index.create_in(str(folder), build_schema(), indexname=manifest["index_name"])
-        old = _read_manifest(folder)
+        make_private(folder)
+        name = _new_index_name()
+        manifest = {"format": "newsindex", "schema_version": SCHEMA_VERSION, "index_name": name}
+        whoosh_ix = _create_whoosh(folder, name, fsync=fsync)
         _write_manifest(folder, manifest)
         if old is not None:
             _remove_whoosh_files(folder, old["index_name"])
         return cls(folder, whoosh_ix, manifest)
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> NewsIndex:
+    def open(cls, path: str | os.PathLike[str], *, fsync: bool = True) -> NewsIndex:
         """Open the index in folder `path`: IndexMissingError if there is none, IndexDamagedError if unreadable."""
         folder = Path(path)
         manifest = _read_manifest(folder)
         if manifest is None:
             raise IndexMissingError(f"no index at {folder}: build one with `newsindex index CORPUS --index {folder}`")
+        check_trusted(folder)  # before Whoosh unpickles anything
         try:
-            whoosh_ix = whoosh_index.open_dir(str(folder), indexname=manifest["index_name"])
+            whoosh_ix = FileIndex(DurableStorage(str(folder), fsync=fsync), indexname=manifest["index_name"])
         except Exception as error:
             raise IndexDamagedError(
                 f"index at {folder} cannot be opened ({type(error).__name__}: {error}); "
@@ -86,11 +96,11 @@ class NewsIndex:
         return cls(folder, whoosh_ix, manifest)
 
     @classmethod
-    def open_or_create(cls, path: str | os.PathLike[str]) -> NewsIndex:
+    def open_or_create(cls, path: str | os.PathLike[str], *, fsync: bool = True) -> NewsIndex:
         """Open the index in `path`, or make an empty one there if there is none."""
         if _read_manifest(Path(path)) is None:
-            return cls.create(path)
-        return cls.open(path)
+            return cls.create(path, fsync=fsync)
+        return cls.open(path, fsync=fsync)
 
     @property
     def path(self) -> Path:
@@ -118,7 +128,9 @@ class NewsIndex:
         on_story: Callable[[Story], None] | None = None,
     ) -> IndexReport:
         """Add stories, replacing changed ones with the same id and skipping unchanged ones."""
-        with Indexer(self._whoosh, lock_timeout=lock_timeout, on_story=on_story) as indexer:
+        with Indexer(
+            self._whoosh, lock_timeout=lock_timeout, on_story=on_story, other_live=self._other_live
+        ) as indexer:
             for story in stories:
                 indexer.put(story)
         return indexer.report
@@ -145,7 +157,9 @@ class NewsIndex:
         if procs is None:
             size = sum(source.size or PARALLEL_MIN_BYTES for source in sources)
             procs = (os.cpu_count() or 1) if size >= PARALLEL_MIN_BYTES else 1
-        with Indexer(self._whoosh, lock_timeout=lock_timeout, on_story=on_story, procs=procs) as indexer:
+        with Indexer(
+            self._whoosh, lock_timeout=lock_timeout, on_story=on_story, procs=procs, other_live=self._other_live
+        ) as indexer:
             indexer.report.problems = problems
             for done, source in enumerate(sources, start=1):
                 if indexer.begin_file(source.path, source.stamp):
@@ -285,14 +299,18 @@ class NewsIndex:
         """
         with write_lock(self._whoosh, timeout=lock_timeout):  # no other writer until the switch
             name = _new_index_name()
-            fresh = NewsIndex(self._path, whoosh_index.create_in(str(self._path), build_schema(), indexname=name), {})
+            old_name = self._manifest["index_name"]
+            fsync = self._whoosh.storage.fsync
+            whoosh_ix = _create_whoosh(self._path, name, fsync=fsync)
+            fresh = NewsIndex(
+                self._path, whoosh_ix, {**self._manifest, "index_name": name}, other_live=frozenset({old_name})
+            )
             try:
                 report = fresh.add_files(paths, format=format, procs=procs, on_file=on_file, on_story=on_story)
             except BaseException:
                 fresh.close()
                 _remove_whoosh_files(self._path, name)
                 raise
-            old_name = self._manifest["index_name"]
             _write_manifest(self._path, {**self._manifest, "index_name": name})
         self.close()
         self._whoosh, self._manifest = fresh._whoosh, {**self._manifest, "index_name": name}
@@ -436,6 +454,10 @@ def _top_values(reader: Any, fieldname: str, top: int) -> tuple[tuple[str, int],
 # -- the folder ---------------------------------------------------------------------------------------
 
 
+def _create_whoosh(folder: Path, name: str, *, fsync: bool) -> Any:
+    return FileIndex.create(DurableStorage(str(folder), fsync=fsync), build_schema(), indexname=name)
+
+
 def _new_index_name() -> str:
     return f"stories_{uuid.uuid4().hex[:12]}"
 
@@ -465,15 +487,7 @@ def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
         file.flush()
         os.fsync(file.fileno())
     os.replace(temporary, folder / MANIFEST)
-    _fsync_folder(folder)
-
-
-def _fsync_folder(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    sync_folder(folder)
 
 
 def _remove_whoosh_files(folder: Path, index_name: str) -> None:

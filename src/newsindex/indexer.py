@@ -8,20 +8,23 @@ a message, not Whoosh's empty LockError.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from whoosh.index import LockError
 from whoosh.util.filelock import try_for
 from whoosh.writing import IndexWriter
 
-from newsindex.errors import IndexBusyError, IndexDamagedError
+from newsindex.errors import IndexBusyError, IndexDamagedError, IndexIOError
 from newsindex.models import IndexReport, Problem, Story
 from newsindex.schema import story_digest, story_from_stored, story_to_document
+from newsindex.storage import remove_leftovers
 
 BATCH_STORIES = 5_000  # stories per commit: a crash loses at most this much work
 # With worker processes each commit adds a segment per worker, and every segment repeats the term
@@ -55,8 +58,10 @@ class Indexer:
         batch_stories: int | None = None,
         on_story: Callable[[Story], None] | None = None,
         procs: int = 1,
+        other_live: frozenset[str] = frozenset(),
     ) -> None:
         self._index = whoosh_index
+        self._other_live = other_live
         self._lock_timeout = lock_timeout
         self._batch_stories = batch_stories or (PARALLEL_BATCH_STORIES if procs > 1 else BATCH_STORIES)
         self._on_story = on_story
@@ -73,18 +78,61 @@ class Indexer:
         self._writer_procs = 1
 
     def __enter__(self) -> Indexer:
-        self._writer = self._open_writer()
-        self._load_known()
+        # The write lock is ours for the whole run, batches included; Whoosh's writers run without it.
+        self._lock = _acquire(self._index, self._lock_timeout)
+        try:
+            self._remove_leftovers()
+            self._writer = self._open_writer()
+            self._load_known()
+        except BaseException as error:
+            self._release(failed=True)
+            if isinstance(error, OSError) and not isinstance(error, IndexIOError):
+                raise self._io_error(error) from error
+            raise
         return self
 
-    def __exit__(self, error_type: type[BaseException] | None, *_: object) -> None:
-        if error_type is None:
-            self._commit()
-            self._check_count()
-        elif self._writer is not None:
-            self._writer.cancel()
-            self._writer = None
-        self.report.seconds = time.perf_counter() - self._started
+    def __exit__(self, error_type: type[BaseException] | None, error: BaseException | None, _: object) -> None:
+        try:
+            if error is None:
+                self._commit()
+                self._check_count()
+        except OSError as commit_error:
+            error = commit_error
+        finally:
+            self._release(failed=error is not None)
+            self.report.seconds = time.perf_counter() - self._started
+        if isinstance(error, OSError) and not isinstance(error, IndexIOError):
+            raise self._io_error(error) from error  # disk full, read-only, no permission: exit 5, not a bug
+
+    def _io_error(self, error: OSError) -> IndexIOError:
+        return IndexIOError(
+            f"could not write to {self._index.storage.folder}: {error.strerror or error}; the index keeps its "
+            "last commit (free some space or fix the permission, then run again)"
+        )
+
+    def _release(self, *, failed: bool) -> None:
+        """Cancel an unfinished writer, clear what it left, and let go of the lock."""
+        try:
+            if self._writer is not None:
+                writer, self._writer = self._writer, None
+                with suppress(Exception):  # a writer whose commit failed half-way may refuse to cancel
+                    writer.cancel()
+                del writer
+            if failed:
+                _collect_leaked_files()
+            self._remove_leftovers()  # also what a writer that failed to start left
+        finally:
+            self._lock.release()
+
+    def _remove_leftovers(self) -> None:
+        toc = self._index._read_toc()
+        remove_leftovers(
+            Path(self._index.storage.folder),
+            self._index.indexname,
+            toc.generation,
+            {segment.segment_id() for segment in toc.segments},
+            other_live=self._other_live,
+        )
 
     # -- what the index already holds -------------------------------------------------------------
 
@@ -166,6 +214,8 @@ class Indexer:
         """Write one change; if Whoosh raises, report the story and replay the batch without it."""
         try:
             change.write(self._writer)
+        except OSError:
+            raise  # the disk's fault, not the story's
         except Exception as error:
             self.report.problems.append(
                 Problem(
@@ -223,19 +273,11 @@ class Indexer:
         procs = self._procs if procs is None else procs
         # Separate segment files, not one compound file: Whoosh reads a compound file's parts by copying each
         # part whole into memory, which costs every search milliseconds per open.
-        options: dict[str, Any] = {
-            "timeout": self._lock_timeout,
-            "delay": 0.1,
-            "limitmb": WRITER_MEMORY_MB,
-            "compound": False,
-        }
+        options: dict[str, Any] = {"_lk": False, "limitmb": WRITER_MEMORY_MB, "compound": False}
         if procs > 1:
             # Whoosh's multi-process writer: analysis in `procs` worker processes, one segment each
             options.update(procs=procs, multisegment=True, batchsize=PARALLEL_BATCH)
-        try:
-            writer = self._index.writer(**options)
-        except LockError:
-            raise _busy(self._lock_timeout) from None
+        writer = self._index.writer(**options)
         self._writer_procs = procs
         return writer
 
@@ -248,16 +290,28 @@ class Indexer:
             )
 
 
+def _collect_leaked_files() -> None:
+    """Close now the files a failed Whoosh writer leaves open (it never closes them itself)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+
+
 @contextmanager
 def write_lock(whoosh_index: Any, *, timeout: float) -> Iterator[None]:
     """Hold the index's write lock (no writer but ours) for the duration of the block."""
-    lock = whoosh_index.lock("WRITELOCK")
-    if not try_for(lock.acquire, timeout=timeout, delay=0.1):
-        raise _busy(timeout)
+    lock = _acquire(whoosh_index, timeout)
     try:
         yield
     finally:
         lock.release()
+
+
+def _acquire(whoosh_index: Any, timeout: float) -> Any:
+    lock = whoosh_index.lock("WRITELOCK")
+    if not try_for(lock.acquire, timeout=timeout, delay=0.1):
+        raise _busy(timeout)
+    return lock
 
 
 def _busy(timeout: float) -> IndexBusyError:
