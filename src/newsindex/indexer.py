@@ -8,8 +8,12 @@ a message, not Whoosh's empty LockError.
 
 from __future__ import annotations
 
+import ctypes
 import gc
+import multiprocessing
 import os
+import signal
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.util.filelock import try_for
 from whoosh.writing import IndexWriter
 
@@ -277,7 +282,7 @@ class Indexer:
         if procs > 1:
             # Whoosh's multi-process writer: analysis in `procs` worker processes, one segment each
             options.update(procs=procs, multisegment=True, batchsize=PARALLEL_BATCH)
-        writer = self._index.writer(**options)
+        writer = _ParallelWriter(self._index, **options) if procs > 1 else self._index.writer(**options)
         self._writer_procs = procs
         return writer
 
@@ -288,6 +293,40 @@ class Indexer:
             raise IndexDamagedError(
                 f"index holds {actual} stories after commit, expected {expected}; run `newsindex check`"
             )
+
+
+class _WorkerTask(SubWriterTask):  # type: ignore[misc]
+    """A Whoosh worker process that dies with the indexing process.
+
+    Whoosh's own outlive a killed parent and keep the write lock they inherited for a minute or more.
+    """
+
+    def run(self) -> None:
+        _die_with_parent()
+        super().run()
+
+
+class _ParallelWriter(MpWriter):  # type: ignore[misc]
+    """Whoosh's multi-process writer, with workers that die with their parent."""
+
+    def _new_task(self) -> _WorkerTask:
+        task = _WorkerTask(
+            self.storage, self.indexname, self.jobqueue, self.resultqueue, self.subargs, self.multisegment
+        )
+        self.tasks.append(task)
+        task.start()
+        return task
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies (prctl PR_SET_PDEATHSIG); elsewhere, nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:  # the parent died before the prctl call
+        os._exit(1)
 
 
 def _collect_leaked_files() -> None:
