@@ -17,16 +17,17 @@ from typing import Any, Literal
 
 from whoosh import query as query_module
 from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.collectors import FilterCollector, WrappingCollector
 from whoosh.index import FileIndex
 from whoosh.matching.wrappers import FilterMatcher
-from whoosh.searching import Searcher
+from whoosh.searching import Searcher, TimeLimit
 
 from newsindex.dateindex import date_filter, live_dates
 from newsindex.dates import DateError, from_seconds, parse_bound, to_seconds
-from newsindex.errors import IndexDamagedError, IndexMissingError, QueryError, UsageError
+from newsindex.errors import IndexDamagedError, IndexMissingError, QueryError, QueryRejectedError, UsageError
 from newsindex.indexer import Indexer, write_lock
 from newsindex.models import Hit, IndexReport, IndexStats, Problem, SearchResults, Story
-from newsindex.query import QueryPlan, parse_query
+from newsindex.query import SEARCH_SECONDS, QueryPlan, check_expansion, parse_query
 from newsindex.readers import read_source
 from newsindex.schema import SCHEMA_VERSION, build_schema, index_words, story_from_stored
 from newsindex.snippets import snippet
@@ -212,6 +213,7 @@ class NewsIndex:
         if sort == "relevance" and not plan.has_words:
             sort = "-date"  # nothing to rank by: newest first
         with self._searcher() as searcher:
+            check_expansion(plan, searcher.reader())
             allowed = _allowed_docnums(searcher, plan)
             wanted = page * limit
             if allowed is not None and not allowed:  # Whoosh reads an empty filter as no filter at all
@@ -375,7 +377,7 @@ def _ranked(searcher: Searcher, plan: QueryPlan, allowed: set[int] | None, wante
         if tier is None or len(found) >= wanted:
             continue
         already = {docnum for docnum, _ in found}
-        results = searcher.search(tier, limit=wanted - len(found), filter=allowed, mask=already or None)
+        results = _timed_search(searcher, tier, limit=wanted - len(found), filter=allowed, mask=already or None)
         found.extend((hit.docnum, float(hit.score)) for hit in results)
     return found
 
@@ -386,12 +388,50 @@ def _by_date(
     """The first `wanted` matches by date; stories without a date come last either way."""
     dated = date_filter(searcher, "published", None, None)
     first = dated if allowed is None else allowed & dated
-    results = searcher.search(query, limit=wanted, filter=first, sortedby="published", reverse=newest_first)
+    results = _timed_search(searcher, query, limit=wanted, filter=first, sortedby="published", reverse=newest_first)
     found = [(hit.docnum, 0.0) for hit in results]
     if len(found) < wanted:
-        results = searcher.search(query, limit=wanted - len(found), filter=allowed, mask=dated)
+        results = _timed_search(searcher, query, limit=wanted - len(found), filter=allowed, mask=dated)
         found.extend((hit.docnum, 0.0) for hit in results)
     return found
+
+
+def _timed_search(
+    searcher: Searcher, query: Any, *, filter: set[int] | None = None, mask: set[int] | None = None, **options: Any
+) -> Any:
+    """Whoosh's search, stopped with QueryRejectedError after SEARCH_SECONDS."""
+    if filter is not None and not filter:
+        return []  # Whoosh reads an empty filter as no filter at all
+    # The deadline wraps the ranking collector, the filter wraps both: Whoosh's own TimeLimitCollector
+    # would bypass the filter, which lives in FilterCollector.collect_matches.
+    collector: Any = _Deadline(searcher.collector(**options), SEARCH_SECONDS)
+    if filter is not None or mask:
+        collector = FilterCollector(collector, allow=filter, restrict=mask or None)
+    try:
+        searcher.search_with_collector(query, collector)
+    except TimeLimit:
+        raise QueryRejectedError(
+            f"the search took longer than {SEARCH_SECONDS:g} s and was stopped: make the query more specific"
+        ) from None
+    return collector.results()
+
+
+class _Deadline(WrappingCollector):  # type: ignore[misc]
+    """Raises TimeLimit when a search collects past its deadline."""
+
+    def __init__(self, child: Any, seconds: float) -> None:
+        super().__init__(child)
+        self._seconds = seconds
+        self._deadline = 0.0
+
+    def prepare(self, top_searcher: Any, q: Any, context: Any) -> None:
+        self._deadline = time.monotonic() + self._seconds
+        super().prepare(top_searcher, q, context)
+
+    def collect(self, sub_docnum: int) -> Any:
+        if time.monotonic() > self._deadline:
+            raise TimeLimit
+        return self.child.collect(sub_docnum)
 
 
 def _count(searcher: Searcher, query: Any, allowed: set[int] | None) -> int:
