@@ -124,6 +124,9 @@ def index(
     procs: Annotated[
         Optional[int], typer.Option("--procs", min=1, help="Worker processes (default: every core for large inputs).")
     ] = None,
+    no_fsync: Annotated[
+        bool, typer.Option("--no-fsync", help="Do not force commits to disk: faster, for throwaway indexes only.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")] = False,
     as_json: JsonOption = False,
     debug: DebugOption = False,
@@ -132,7 +135,7 @@ def index(
     with reported_errors(debug):
         from newsindex.index import NewsIndex
 
-        news = NewsIndex.open_or_create(index_path)
+        news = NewsIndex.open_or_create(index_path, fsync=not no_fsync)
         with _progress(quiet) as on_file:
             if rebuild:
                 report = news.rebuild_files(
@@ -358,6 +361,30 @@ def stats(
             lines.append(f"top {title}:")
             lines += [f"  {count:>8,}  {name}" for name, count in values] or ["  -"]
         typer.echo("\n".join(lines))
+
+
+@app.command()
+def check(
+    index_path: IndexOption = "index",
+    as_json: JsonOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Verify the index: every file against its checksum, every segment read through. Exit 4 if damaged."""
+    with reported_errors(debug):
+        from newsindex.index import NewsIndex
+
+        report = NewsIndex.check(index_path)
+        if as_json:
+            typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        elif report.is_whole:
+            typer.echo(f"OK: {report.stories:,} stories, {report.files} files ({report.bytes:,} bytes) verified")
+        for problem in report.problems:
+            typer.echo(f"damaged: {problem}", err=True)
+        if not report.is_whole:
+            raise IndexDamagedError(
+                f"{len(report.problems)} problem(s) in {index_path}; rebuild it with "
+                f"`newsindex index --rebuild CORPUS --index {index_path}`"
+            )
 
 
 def main() -> None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import struct
 import threading
 import time
 import uuid
 import weakref
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,17 +27,34 @@ from whoosh.searching import Searcher, TimeLimit
 
 from newsindex.dateindex import date_filter, live_dates
 from newsindex.dates import DateError, from_seconds, parse_bound, to_seconds
-from newsindex.errors import IndexDamagedError, IndexMissingError, QueryError, QueryRejectedError, UsageError
+from newsindex.errors import (
+    IndexDamagedError,
+    IndexMissingError,
+    NewsIndexError,
+    QueryError,
+    QueryRejectedError,
+    UsageError,
+)
 from newsindex.indexer import Indexer, write_lock
-from newsindex.models import Hit, IndexReport, IndexStats, Problem, SearchResults, Story
+from newsindex.models import CheckReport, Hit, IndexReport, IndexStats, Problem, SearchResults, Story
 from newsindex.query import SEARCH_SECONDS, QueryPlan, check_expansion, parse_query
 from newsindex.readers import read_source
 from newsindex.schema import SCHEMA_VERSION, build_schema, index_words, story_from_stored
 from newsindex.snippets import snippet
 from newsindex.sources import find_sources, roots
-from newsindex.storage import DurableStorage, check_trusted, make_private, sync_folder
+from newsindex.storage import (
+    DurableStorage,
+    check_trusted,
+    damaged_files,
+    make_private,
+    read_checksums,
+    record_checksums,
+    sync_folder,
+)
 
 MANIFEST = "newsindex.json"
+# What reading a damaged file raises inside Whoosh (decompression, unpacking, unpickling, decoding).
+_DAMAGE = (zlib.error, struct.error, EOFError, pickle.UnpicklingError, UnicodeDecodeError)
 Sort = Literal["relevance", "date", "-date"]
 SORTS: tuple[str, ...] = ("relevance", "date", "-date")
 MAX_LIMIT = 1000
@@ -87,6 +107,13 @@ class NewsIndex:
         if manifest is None:
             raise IndexMissingError(f"no index at {folder}: build one with `newsindex index CORPUS --index {folder}`")
         check_trusted(folder)  # before Whoosh unpickles anything
+        problems = damaged_files(folder, manifest["index_name"])
+        if problems:
+            more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+            raise IndexDamagedError(
+                f"index at {folder} is damaged: {problems[0]}{more}; "
+                f"rebuild it with `newsindex index --rebuild CORPUS --index {folder}`"
+            )
         try:
             whoosh_ix = FileIndex(DurableStorage(str(folder), fsync=fsync), indexname=manifest["index_name"])
         except Exception as error:
@@ -102,6 +129,33 @@ class NewsIndex:
         if _read_manifest(Path(path)) is None:
             return cls.create(path, fsync=fsync)
         return cls.open(path, fsync=fsync)
+
+    @classmethod
+    def check(cls, path: str | os.PathLike[str]) -> CheckReport:
+        """Verify an index in full: every file against its checksum, then every segment read through.
+
+        Works on an index that `open` refuses; IndexMissingError if there is none.
+        """
+        folder = Path(path)
+        manifest = _read_manifest(folder)
+        if manifest is None:
+            raise IndexMissingError(f"no index at {folder}")
+        check_trusted(folder)
+        name = manifest["index_name"]
+        problems = damaged_files(folder, name, full=True)
+        record = read_checksums(folder, name) or {"files": {}}
+        stories = 0
+        if not problems:
+            try:
+                news = cls.open(folder, fsync=False)
+                stories = news.count()
+                with news._searcher() as searcher:
+                    problems += _read_through(searcher)
+                news.close()
+            except NewsIndexError as error:
+                problems.append(str(error))
+        sizes = [info["size"] for info in record["files"].values()]
+        return CheckReport(stories=stories, files=len(sizes), bytes=sum(sizes), problems=tuple(problems))
 
     @property
     def path(self) -> Path:
@@ -275,7 +329,13 @@ class NewsIndex:
         elif not searcher.up_to_date():
             searcher = self._searchers.replace(searcher, searcher.refresh())
         self._local.searcher = searcher
-        yield searcher
+        try:
+            yield searcher
+        except _DAMAGE as error:
+            raise IndexDamagedError(
+                f"index at {self._path} could not be read ({type(error).__name__}: {error}); "
+                f"run `newsindex check --index {self._path}`"
+            ) from error
 
     def _follow_rebuild(self) -> None:
         """After a rebuild (here or in another process) the manifest names a new Whoosh index: switch to it."""
@@ -345,6 +405,29 @@ class _Searchers:
 
 
 # -- searching, the Whoosh side ----------------------------------------------------------------------
+
+
+def _read_through(searcher: Searcher) -> list[str]:
+    """Read every stored story, column and posting list of every segment; one line per failure."""
+    problems = []
+    for leaf, _ in searcher.leaf_searchers():
+        reader = leaf.reader()
+        segment = reader.segment().segment_id()
+        try:
+            for docnum in range(reader.doc_count_all()):
+                if not reader.is_deleted(docnum):
+                    story_from_stored(reader.stored_fields(docnum))
+            for fieldname in reader.schema.names():
+                if reader.has_column(fieldname):
+                    column = reader.column_reader(fieldname)
+                    for docnum in range(reader.doc_count_all()):
+                        column[docnum]
+                if reader.schema[fieldname].indexed:
+                    for term in reader.lexicon(fieldname):
+                        _posting_docnums(reader.postings(fieldname, term))
+        except Exception as error:
+            problems.append(f"segment {segment} cannot be read: {type(error).__name__}: {error}")
+    return problems
 
 
 def _bound(value: str | date | None, *, end: bool) -> int | None:
@@ -495,7 +578,9 @@ def _top_values(reader: Any, fieldname: str, top: int) -> tuple[tuple[str, int],
 
 
 def _create_whoosh(folder: Path, name: str, *, fsync: bool) -> Any:
-    return FileIndex.create(DurableStorage(str(folder), fsync=fsync), build_schema(), indexname=name)
+    whoosh_ix = FileIndex.create(DurableStorage(str(folder), fsync=fsync), build_schema(), indexname=name)
+    record_checksums(whoosh_ix)
+    return whoosh_ix
 
 
 def _new_index_name() -> str:

@@ -29,7 +29,7 @@ from whoosh.writing import IndexWriter
 from newsindex.errors import IndexBusyError, IndexDamagedError, IndexIOError
 from newsindex.models import IndexReport, Problem, Story
 from newsindex.schema import story_digest, story_from_stored, story_to_document
-from newsindex.storage import remove_leftovers
+from newsindex.storage import record_checksums, remove_leftovers
 
 BATCH_STORIES = 5_000  # stories per commit: a crash loses at most this much work
 # With worker processes each commit adds a segment per worker, and every segment repeats the term
@@ -247,6 +247,7 @@ class Indexer:
         parallel = self._writer_procs > 1
         self._writer.commit()
         self._writer = None
+        record_checksums(self._index)
         if parallel:
             self._rescue_lost()
         self._batch = []
@@ -273,6 +274,7 @@ class Indexer:
                 del self._known[change.story_id]  # an old version went with the committed batch
         self._writer.commit()
         self._writer = None
+        record_checksums(self._index)
 
     def _open_writer(self, procs: int | None = None) -> IndexWriter:
         procs = self._procs if procs is None else procs

@@ -223,3 +223,28 @@ class IndexStats:
             "top_locations": [{"name": name, "stories": count} for name, count in self.top_locations],
             "top_sources": [{"name": name, "stories": count} for name, count in self.top_sources],
         }
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    """What `newsindex check` found: the problems (none when the index is whole) and what was read."""
+
+    stories: int
+    files: int
+    bytes: int
+    problems: tuple[str, ...]
+
+    @property
+    def is_whole(self) -> bool:
+        """True when every file matches its checksum and every segment could be read."""
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data."""
+        return {
+            "whole": self.is_whole,
+            "stories": self.stories,
+            "files": self.files,
+            "bytes": self.bytes,
+            "problems": list(self.problems),
+        }

@@ -7,10 +7,12 @@ every rename, so the TOC rename that makes a commit visible comes after everythi
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import stat
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +93,7 @@ def remove_leftovers(
             continue
         is_leftover = (
             (name.endswith(".tmp") and entry.is_dir())  # Whoosh's temporary storage
-            or (name.startswith(".newsindex.json.") and name.endswith(".tmp"))  # an unfinished manifest
+            or (name.startswith((".newsindex.json.", f".{SUMS}.")) and name.endswith(".tmp"))  # unfinished records
             or any_index.match(name) is not None  # an old or unfinished TOC, an orphan segment, a replaced index
         )
         if not is_leftover:
@@ -132,3 +134,97 @@ def make_private(folder: Path) -> None:
 
 class UntrustedIndexError(IndexDamagedError):
     """The index folder could have been tampered with by another user."""
+
+
+SUMS = "newsindex.sums.json"
+VERIFY_ON_OPEN_BYTES = 32 * 1024 * 1024  # indexes up to this size are checksummed in full at every open
+
+
+def record_checksums(whoosh_index: Any) -> None:
+    """Write the size and CRC-32 of every file the current TOC names, after a commit (atomically).
+
+    Segment files never change once written, so only new files are read; `newsindex check` and the
+    check at open compare the folder with this record.
+    """
+    folder = Path(whoosh_index.storage.folder)
+    toc = whoosh_index._read_toc()
+    previous = read_checksums(folder, whoosh_index.indexname) or {"files": {}}
+    files: dict[str, dict[str, int]] = {}
+    for name in _toc_files(folder, whoosh_index.indexname, toc):
+        size = (folder / name).stat().st_size
+        known = previous["files"].get(name)
+        if known and known["size"] == size and not name.endswith(".toc"):
+            files[name] = known
+        else:
+            files[name] = {"size": size, "crc32": _crc32(folder / name)}
+    record = {"index_name": whoosh_index.indexname, "generation": toc.generation, "files": files}
+    temporary = folder / f".{SUMS}.{os.getpid()}.tmp"
+    temporary.write_text(json.dumps(record, indent=1), encoding="utf-8")
+    durable = getattr(whoosh_index.storage, "fsync", True)
+    if durable:
+        with open(temporary, "rb") as file:
+            os.fsync(file.fileno())
+    os.replace(temporary, folder / SUMS)
+    if durable:
+        sync_folder(folder)
+
+
+def read_checksums(folder: Path, index_name: str) -> dict[str, Any] | None:
+    """The checksum record of `index_name`, or None (none yet, or it belongs to another index)."""
+    try:
+        record = json.loads((folder / SUMS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("index_name") != index_name:
+        return None
+    return record
+
+
+def damaged_files(folder: Path, index_name: str, *, full: bool | None = None) -> list[str]:
+    """What is wrong with the files of the last recorded commit, one line each (empty: all well).
+
+    Sizes are always compared; contents (CRC-32) when `full`, or by default when the index is small.
+    """
+    record = read_checksums(folder, index_name)
+    if record is None:
+        return []
+    on_disk = _latest_generation(folder, index_name)
+    if on_disk < record["generation"]:
+        missing = f"_{index_name}_{record['generation']}.toc"
+        return [f"{missing} is missing: the index's table of contents is gone"]
+    if on_disk > record["generation"]:
+        return []  # a commit landed after the record was written (or is landing now): nothing to compare
+    files = record["files"]
+    if full is None:
+        full = sum(info["size"] for info in files.values()) <= VERIFY_ON_OPEN_BYTES
+    problems = []
+    for name, info in sorted(files.items()):
+        path = folder / name
+        if not path.exists():
+            problems.append(f"{name} is missing")
+        elif path.stat().st_size != info["size"]:
+            problems.append(f"{name} has {path.stat().st_size:,} bytes, {info['size']:,} were written")
+        elif full and _crc32(path) != info["crc32"]:
+            problems.append(f"{name} is damaged: its contents changed since they were written")
+    return problems
+
+
+def _toc_files(folder: Path, index_name: str, toc: Any) -> list[str]:
+    names = [f"_{index_name}_{toc.generation}.toc"]
+    prefixes = tuple(f"{segment.segment_id()}." for segment in toc.segments)
+    names += sorted(entry.name for entry in folder.iterdir() if entry.name.startswith(prefixes))
+    return names
+
+
+def _latest_generation(folder: Path, index_name: str) -> int:
+    pattern = re.compile(rf"^_{re.escape(index_name)}_(\d+)\.toc$")
+    generations = [int(match.group(1)) for entry in folder.iterdir() if (match := pattern.match(entry.name))]
+    return max(generations, default=-1)
+
+
+def _crc32(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 20):
+            crc = zlib.crc32(chunk, crc)
+    return crc
