@@ -188,12 +188,14 @@ def test_prune_with_a_glob_removes_only_stories_whose_files_are_gone(news: NewsI
     assert news.count() == 9
 
 
-def test_parallel_indexing_gives_the_same_index(tmp_path: Path, corpus: Path) -> None:
+def test_parallel_indexing_gives_the_same_index(tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("newsindex.indexer.PARALLEL_BATCH", 2)  # hand the workers jobs of two stories
     serial = NewsIndex.create(tmp_path / "serial")
     serial.add_files([str(corpus)], procs=1)
     parallel = NewsIndex.create(tmp_path / "parallel")
     report = parallel.add_files([str(corpus)], procs=2)
     assert report.added == 10
+    assert len(parallel._whoosh._read_toc().segments) >= 2  # the workers wrote segments of their own
     for query in ("Albania Iran", "attack", '"iranian agents"', "date:2019"):
         assert [hit.story.id for hit in parallel.search(query).hits] == [
             hit.story.id for hit in serial.search(query).hits

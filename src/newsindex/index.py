@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from whoosh import query as query_module
 from whoosh.codec.whoosh3 import W3LeafMatcher
@@ -53,6 +53,8 @@ from newsindex.storage import (
 )
 
 MANIFEST = "newsindex.json"
+_READ_ATTEMPTS = 4
+_T = TypeVar("_T")
 # What reading a damaged file raises inside Whoosh (decompression, unpacking, unpickling, decoding).
 _DAMAGE = (zlib.error, struct.error, EOFError, pickle.UnpicklingError, UnicodeDecodeError)
 Sort = Literal["relevance", "date", "-date"]
@@ -69,6 +71,7 @@ class NewsIndex:
     ) -> None:
         self._path = path
         self._whoosh = whoosh_ix
+        self._schema = whoosh_ix.schema  # fixed at creation; Whoosh would re-read the TOC for it each time
         self._manifest = manifest
         self._other_live = other_live  # during a rebuild, the index being replaced
         # One Whoosh searcher per thread (a searcher is not safe to share), kept between calls because
@@ -256,7 +259,7 @@ class NewsIndex:
             raise UsageError(f"page must be 1 or more, not {page}")
         plan = parse_query(
             text,
-            self._whoosh.schema,
+            self._schema,
             require_all=require_all,
             start=_bound(start, end=False),
             end=_bound(end, end=True),
@@ -264,60 +267,40 @@ class NewsIndex:
             location=location,
             source=source,
         )
-        if sort == "relevance" and not plan.has_words:
-            sort = "-date"  # nothing to rank by: newest first
-        with self._searcher() as searcher:
-            check_expansion(plan, searcher.reader())
-            allowed = _allowed_docnums(searcher, plan)
-            wanted = page * limit
-            if allowed is not None and not allowed:  # Whoosh reads an empty filter as no filter at all
-                found, total = [], 0
-            elif sort == "relevance":
-                found = _ranked(searcher, plan, allowed, wanted)
-            else:
-                found = _by_date(searcher, plan.query, allowed, wanted, newest_first=sort == "-date")
-            if allowed is None or allowed:
-                total = _count(searcher, plan.query, allowed)
-            terms = plan.terms()
-            hits = []
-            for rank, (docnum, score) in enumerate(found[wanted - limit : wanted], start=wanted - limit + 1):
-                story = story_from_stored(searcher.stored_fields(docnum))
-                marked = snippet(story.body, terms, index_words(story.body), fallback=story.lead)
-                hits.append(Hit(story=story, score=score, rank=rank, snippet=marked))
+        order = "-date" if sort == "relevance" and not plan.has_words else sort  # nothing to rank by: newest first
+        total, hits = self._reading(lambda searcher: _page(searcher, plan, order, limit, page))
         took_ms = (time.perf_counter() - started) * 1000
-        return SearchResults(query=text, total=total, hits=tuple(hits), page=page, limit=limit, took_ms=took_ms)
+        return SearchResults(query=text, total=total, hits=hits, page=page, limit=limit, took_ms=took_ms)
 
     def get(self, story_id: str) -> Story | None:
         """The story with this id, or None."""
-        with self._searcher() as searcher:
-            stored = searcher.document(id=story_id)
+        stored = self._reading(lambda searcher: searcher.document(id=story_id))
         return story_from_stored(stored) if stored else None
 
     def count(self) -> int:
         """How many stories the index holds."""
-        return int(self._whoosh.doc_count())
+        return int(self._reading(lambda searcher: searcher.doc_count()))
 
     def stats(self, *, top: int = 10) -> IndexStats:
         """Story count, date span, stories per year and the most frequent bylines, locations and sources."""
-        with self._searcher() as searcher:
-            reader = searcher.reader()
-            dated = [
-                from_seconds(value)
-                for leaf, _ in searcher.leaf_searchers()
-                for value in live_dates(leaf.reader(), "published")
-            ]
-            years = Counter(moment.year for moment in dated)
-            span = range(min(years), max(years) + 1) if years else range(0)
-            return IndexStats(
-                stories=reader.doc_count(),
-                first_published=min(dated).date() if dated else None,
-                last_published=max(dated).date() if dated else None,
-                undated=reader.doc_count() - len(dated),
-                years=tuple((year, years.get(year, 0)) for year in span),
-                top_bylines=_top_values(reader, "byline_exact", top),
-                top_locations=_top_values(reader, "location_exact", top),
-                top_sources=_top_values(reader, "source_exact", top),
-            )
+        return self._reading(lambda searcher: _stats(searcher, top))
+
+    def _reading(self, work: Callable[[Searcher], _T]) -> _T:
+        """Run `work` on this thread's searcher; again on a fresh one if a commit removed files under it.
+
+        Whoosh deletes the files of replaced segments as soon as a commit lands, and opens some files
+        only when first needed: a searcher opened just before a commit may find them gone.
+        """
+        for attempt in range(_READ_ATTEMPTS):
+            try:
+                with self._searcher() as searcher:
+                    return work(searcher)
+            except FileNotFoundError:
+                self._local.searcher = None
+                if attempt == _READ_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     @contextmanager
     def _searcher(self) -> Iterator[Searcher]:
@@ -327,7 +310,9 @@ class NewsIndex:
         if searcher is None or searcher.is_closed or searcher._ix is not self._whoosh:
             searcher = self._searchers.add(self._whoosh.searcher())
         elif not searcher.up_to_date():
-            searcher = self._searchers.replace(searcher, searcher.refresh())
+            # A new searcher, not Whoosh's refresh(): refresh reuses the readers of segments it already had
+            # and so misses deletions made in them since (and it fails outright on an empty index).
+            searcher = self._searchers.replace(searcher, self._whoosh.searcher())
         self._local.searcher = searcher
         try:
             yield searcher
@@ -343,7 +328,7 @@ class NewsIndex:
         if manifest is not None and manifest["index_name"] != self._manifest["index_name"]:
             fresh = NewsIndex.open(self._path)
             self._searchers.close_all()
-            self._whoosh, self._manifest = fresh._whoosh, fresh._manifest
+            self._whoosh, self._schema, self._manifest = fresh._whoosh, fresh._schema, fresh._manifest
 
     def rebuild_files(
         self,
@@ -375,7 +360,8 @@ class NewsIndex:
                 raise
             _write_manifest(self._path, {**self._manifest, "index_name": name})
         self.close()
-        self._whoosh, self._manifest = fresh._whoosh, {**self._manifest, "index_name": name}
+        self._whoosh, self._schema = fresh._whoosh, fresh._schema
+        self._manifest = {**self._manifest, "index_name": name}
         _remove_whoosh_files(self._path, old_name)
         return report
 
@@ -395,6 +381,7 @@ class _Searchers:
     def replace(self, old: Searcher, new: Searcher) -> Searcher:
         with self._lock:
             self._open = [new if known is old else known for known in self._open]
+        old.close()
         return new
 
     def close_all(self) -> None:
@@ -407,11 +394,52 @@ class _Searchers:
 # -- searching, the Whoosh side ----------------------------------------------------------------------
 
 
+def _page(searcher: Searcher, plan: QueryPlan, order: str, limit: int, page: int) -> tuple[int, tuple[Hit, ...]]:
+    """The total and one page of hits of `plan`, ranked by `order`."""
+    check_expansion(plan, searcher.reader())
+    allowed = _allowed_docnums(searcher, plan)
+    if allowed is not None and not allowed:  # Whoosh reads an empty filter as no filter at all
+        return 0, ()
+    wanted = page * limit
+    if order == "relevance":
+        found = _ranked(searcher, plan, allowed, wanted)
+    else:
+        found = _by_date(searcher, plan.query, allowed, wanted, newest_first=order == "-date")
+    terms = plan.terms()
+    hits = []
+    for rank, (docnum, score) in enumerate(found[wanted - limit : wanted], start=wanted - limit + 1):
+        story = story_from_stored(searcher.stored_fields(docnum))
+        marked = snippet(story.body, terms, index_words(story.body), fallback=story.lead)
+        hits.append(Hit(story=story, score=score, rank=rank, snippet=marked))
+    return _count(searcher, plan.query, allowed), tuple(hits)
+
+
+def _stats(searcher: Searcher, top: int) -> IndexStats:
+    reader = searcher.reader()
+    dated = [
+        from_seconds(value) for leaf, _ in searcher.leaf_searchers() for value in live_dates(leaf.reader(), "published")
+    ]
+    years = Counter(moment.year for moment in dated)
+    span = range(min(years), max(years) + 1) if years else range(0)
+    return IndexStats(
+        stories=reader.doc_count(),
+        first_published=min(dated).date() if dated else None,
+        last_published=max(dated).date() if dated else None,
+        undated=reader.doc_count() - len(dated),
+        years=tuple((year, years.get(year, 0)) for year in span),
+        top_bylines=_top_values(reader, "byline_exact", top),
+        top_locations=_top_values(reader, "location_exact", top),
+        top_sources=_top_values(reader, "source_exact", top),
+    )
+
+
 def _read_through(searcher: Searcher) -> list[str]:
     """Read every stored story, column and posting list of every segment; one line per failure."""
     problems = []
     for leaf, _ in searcher.leaf_searchers():
         reader = leaf.reader()
+        if reader.segment() is None:  # an empty index has no segment to read
+            continue
         segment = reader.segment().segment_id()
         try:
             for docnum in range(reader.doc_count_all()):

@@ -280,11 +280,15 @@ class Indexer:
         procs = self._procs if procs is None else procs
         # Separate segment files, not one compound file: Whoosh reads a compound file's parts by copying each
         # part whole into memory, which costs every search milliseconds per open.
-        options: dict[str, Any] = {"_lk": False, "limitmb": WRITER_MEMORY_MB, "compound": False}
+        options: dict[str, Any] = {"limitmb": WRITER_MEMORY_MB, "compound": False}
         if procs > 1:
             # Whoosh's multi-process writer: analysis in `procs` worker processes, one segment each
-            options.update(procs=procs, multisegment=True, batchsize=PARALLEL_BATCH)
-        writer = _ParallelWriter(self._index, **options) if procs > 1 else self._index.writer(**options)
+            writer = _ParallelWriter(
+                self._index, _lk=False, procs=procs, multisegment=True, batchsize=PARALLEL_BATCH, subargs=options,
+                **options,
+            )  # fmt: skip
+        else:
+            writer = self._index.writer(_lk=False, **options)
         self._writer_procs = procs
         return writer
 
