@@ -149,13 +149,15 @@ def test_worker_processes_die_with_a_killed_indexer(tmp_path: Path) -> None:
     index = tmp_path / "index"
     process = subprocess.Popen([sys.executable, "-m", "newsindex", "index", str(feed), "-i", str(index), "-q",
                                 "--procs", "2"])  # fmt: skip
-    deadline = time.monotonic() + 30
-    while len(children_of(process.pid)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    workers = children_of(process.pid)
-    assert len(workers) >= 2, "the indexer never started its workers"
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    try:
+        deadline = time.monotonic() + 30
+        while len(children_of(process.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = children_of(process.pid)
+        assert len(workers) >= 2, "the indexer never started its workers"
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
     deadline = time.monotonic() + 5
     while any(alive(worker) for worker in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
