@@ -204,3 +204,51 @@ def test_help_lists_the_commands() -> None:
     assert result.exit_code == 0
     for command in ("index", "search", "show", "stats"):
         assert command in result.stdout
+
+
+def test_a_rejected_query_exits_6(index_path: str) -> None:
+    result = runner.invoke(app, ["search", "*", "-i", index_path])
+    assert result.exit_code == 6
+    assert result.stderr.startswith("Error: a bare * would list every story")
+
+
+def test_interrupted_indexing_exits_130_and_keeps_the_index(
+    tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = str(tmp_path / "index")
+    assert runner.invoke(app, ["index", str(corpus), "-i", index, "-q"]).exit_code == 0
+    write_story(corpus, "extra.txt", "ROME (Reuters) - A new story.", date="2022-02-02")
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("newsindex.indexer.Indexer.put", interrupted)
+    result = runner.invoke(app, ["index", str(corpus), "-i", index, "-q"])
+    assert result.exit_code == 130
+    assert result.stderr == "Error: interrupted; the index keeps its last commit\n"
+    monkeypatch.undo()
+    assert json.loads(runner.invoke(app, ["stats", "-i", index, "--json"]).stdout)["stories"] == 10
+
+
+def test_an_unwritable_index_exits_5(tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from newsindex.storage import DurableStorage
+
+    index = str(tmp_path / "index")
+    assert runner.invoke(app, ["index", str(SEED.parent), "-i", index, "-q"]).exit_code == 0
+
+    def no_space(self: DurableStorage, operation: str, name: str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(DurableStorage, "before", no_space)
+    result = runner.invoke(app, ["index", str(corpus), "-i", index, "-q"])
+    assert result.exit_code == 5
+    assert "No space left on device; the index keeps its last commit" in result.stderr
+
+
+def test_check_reports_a_whole_index(index_path: str) -> None:
+    result = runner.invoke(app, ["check", "-i", index_path, "--json"])
+    assert result.exit_code == 0
+    report = json.loads(result.stdout)
+    assert (report["whole"], report["stories"], report["problems"]) == (True, 10, [])

@@ -56,8 +56,8 @@ def test_leftovers_of_crashed_commits_are_removed_before_writing(tmp_path: Path)
     assert len(after) <= len(before) + 20  # the new segment's files, nothing more
 
 
-# Failing at a segment file's creation, its flush, the TOC's rename. When the disk fills while Whoosh
-# builds a writer, Whoosh leaks the open temporary file it had made (closed by the garbage collector).
+# Failing at a segment file's creation, its flush, the TOC's rename. When a commit fails half-way, Whoosh
+# leaves the files it had open for the garbage collector to close (newsindex collects them straight after).
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize("failing", ["create", "sync", "rename"])
 def test_a_full_disk_leaves_the_last_commit_and_releases_the_lock(

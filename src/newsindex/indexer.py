@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import time
+import traceback
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -90,6 +91,9 @@ class Indexer:
             self._writer = self._open_writer()
             self._load_known()
         except BaseException as error:
+            # A writer that failed half-built is referenced only from the traceback's frames: let it go,
+            # so that the files it opened are closed now rather than whenever the collector runs.
+            traceback.clear_frames(error.__traceback__)
             self._release(failed=True)
             if isinstance(error, OSError) and not isinstance(error, IndexIOError):
                 raise self._io_error(error) from error
@@ -102,6 +106,7 @@ class Indexer:
                 self._commit()
                 self._check_count()
         except OSError as commit_error:
+            traceback.clear_frames(commit_error.__traceback__)  # let go of the failed writer's files
             error = commit_error
         finally:
             self._release(failed=error is not None)
