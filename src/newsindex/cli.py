@@ -85,7 +85,8 @@ def reported_errors(debug: bool) -> Iterator[None]:
     try:
         yield
     except NewsIndexError as error:
-        _fail(str(error), EXIT_CODES.get(type(error), EXIT_INTERNAL), debug)
+        code = next((EXIT_CODES[kind] for kind in type(error).__mro__ if kind in EXIT_CODES), EXIT_INTERNAL)
+        _fail(str(error), code, debug)
     except KeyboardInterrupt:
         _fail("interrupted; the index keeps its last commit", EXIT_INTERRUPTED, debug)
     except OSError as error:

@@ -18,6 +18,7 @@ from newsindex.sources import (
     FORMATS,
     KEY_ALIASES,
     TEXT_HEADER,
+    UTF16_BOMS,
     ByteStream,
     ProblemHandler,
     Source,
@@ -65,6 +66,8 @@ def read_source(source: Source, *, on_problem: ProblemHandler | None = None) -> 
         with open_bytes(source.path) as stream:
             head = read_head(stream)
             problem = head_problem(head)
+            if head.startswith(UTF16_BOMS) and source.format != "text":
+                problem = "UTF-16 text: convert it to UTF-8 first (iconv -f UTF-16 -t UTF-8)"
             if problem:
                 report(Problem(source.path, problem))
                 return
@@ -110,6 +113,8 @@ class _Decoder:
         self._fell_back = False
 
     def __call__(self, data: bytes) -> str:
+        if data.startswith(UTF16_BOMS):  # a whole file of the text format, saved as UTF-16
+            return data.decode("utf-16", errors="replace")
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError:

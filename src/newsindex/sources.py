@@ -30,6 +30,7 @@ _STDIN = "-"
 _SNIFF_BYTES = 8 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 _UTF8_BOM = b"\xef\xbb\xbf"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # Windows tools save "Unicode" text as UTF-16 with one of these
 _EXTENSIONS = {
     ".txt": "text",
     ".text": "text",
@@ -279,6 +280,8 @@ def _sniff_file(path: str, report: ProblemHandler) -> str | None:
 
 
 def _sniff(head: bytes) -> str | None:
+    if head.startswith(UTF16_BOMS):
+        head = head.decode("utf-16", errors="ignore").encode("utf-8")
     first_line = head.decode("utf-8", errors="replace").lstrip().split("\n", 1)[0].strip()
     if TEXT_HEADER.fullmatch(first_line):
         return "text"
@@ -328,6 +331,8 @@ def head_problem(head: bytes) -> str | None:
     """Why a file whose first bytes are `head` cannot hold stories, or None."""
     if len(head) < _SNIFF_BYTES and not head.strip():
         return "empty file"
+    if head.startswith(UTF16_BOMS):
+        return None  # NUL bytes are how UTF-16 writes ASCII, not a sign of binary data
     if b"\0" in head:
         return "binary file"
     return None
