@@ -13,6 +13,18 @@ from newsindex.indexer import write_lock
 from newsindex.schema import NewsAnalyzer
 
 
+def poison_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make Whoosh raise while analysing any text with the word "poison" in it."""
+    original = NewsAnalyzer.__call__
+
+    def poisoned(self: NewsAnalyzer, value: str, **kwargs: object):  # type: ignore[no-untyped-def]
+        if "poison" in value:
+            raise RuntimeError("analysis failed")
+        return original(self, value, **kwargs)
+
+    monkeypatch.setattr(NewsAnalyzer, "__call__", poisoned)
+
+
 def test_first_run_adds_every_story(tmp_path: Path, corpus: Path) -> None:
     news = NewsIndex.create(tmp_path / "index")
     report = news.add_files([str(corpus)])
@@ -92,14 +104,7 @@ def test_a_failed_rebuild_keeps_the_old_index(tmp_path: Path, news: NewsIndex) -
 
 
 def test_a_story_whoosh_rejects_costs_only_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    original = NewsAnalyzer.__call__
-
-    def poisoned(self: NewsAnalyzer, value: str, **kwargs: object):  # type: ignore[no-untyped-def]
-        if "poison" in value:
-            raise RuntimeError("analysis failed")
-        return original(self, value, **kwargs)
-
-    monkeypatch.setattr(NewsAnalyzer, "__call__", poisoned)
+    poison_analysis(monkeypatch)
     stories = [Story(id=f"good-{n}", body=f"Story number {n} about harbours.") for n in range(5)]
     stories.insert(3, Story(id="bad", body="A poison pill in the batch."))
     news = NewsIndex.create(tmp_path / "index")
@@ -108,7 +113,7 @@ def test_a_story_whoosh_rejects_costs_only_itself(tmp_path: Path, monkeypatch: p
     assert [problem.reason for problem in report.problems] == [
         "story 'bad' not indexed: Whoosh raised RuntimeError('analysis failed')"
     ]
-    monkeypatch.setattr(NewsAnalyzer, "__call__", original)
+    monkeypatch.undo()
     reopened = NewsIndex.open(news.path)
     assert reopened.count() == 5
     assert sorted(hit.story.id for hit in reopened.search("harbours", limit=10).hits) == [f"good-{n}" for n in range(5)]
@@ -203,14 +208,7 @@ def test_parallel_indexing_gives_the_same_index(tmp_path: Path, corpus: Path, mo
 
 
 def test_a_story_that_kills_a_worker_process_costs_only_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    original = NewsAnalyzer.__call__
-
-    def poisoned(self: NewsAnalyzer, value: str, **kwargs: object):  # type: ignore[no-untyped-def]
-        if "poison" in value:
-            raise RuntimeError("analysis failed")
-        return original(self, value, **kwargs)
-
-    monkeypatch.setattr(NewsAnalyzer, "__call__", poisoned)  # inherited by the forked workers
+    poison_analysis(monkeypatch)  # inherited by the forked workers
     feed = tmp_path / "feed.jsonl"
     lines = [f'{{"id": "good-{n}", "date": "2020-01-01", "text": "Story {n} about harbours."}}' for n in range(152)]
     lines.insert(77, '{"id": "bad", "date": "2020-01-01", "text": "A poison pill among good stories."}')
@@ -221,6 +219,6 @@ def test_a_story_that_kills_a_worker_process_costs_only_itself(tmp_path: Path, m
     assert [problem.reason for problem in report.problems] == [
         "story 'bad' not indexed: Whoosh raised RuntimeError('analysis failed')"
     ]
-    monkeypatch.setattr(NewsAnalyzer, "__call__", original)
+    monkeypatch.undo()
     assert NewsIndex.open(news.path).search("harbours", limit=1000).total == 152
     assert news.get("good-0") == next(iter(news.search("story 0 harbours", require_all=True).hits)).story
