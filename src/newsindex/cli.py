@@ -391,3 +391,41 @@ def check(
 def main() -> None:
     """Run the command line (the `newsindex` console script)."""
     app()
+
+
+# -- serve ------------------------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    index_path: IndexOption = "index",
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on; 0.0.0.0 lets other machines in.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Server processes (each answers searches).")] = 1,
+    access_log: Annotated[bool, typer.Option("--access-log", help="Log every request on stderr.")] = False,
+    debug: DebugOption = False,
+) -> None:
+    """Serve the search page and the JSON API over HTTP, read-only, until Ctrl-C (needs newsindex[serve])."""
+    with reported_errors(debug):
+        try:
+            from newsindex.server import serve as serve_index
+        except ImportError as error:
+            if error.name not in {"fastapi", "starlette", "uvicorn", "pydantic", "anyio"}:
+                raise
+            raise UsageError(
+                f"`newsindex serve` needs the serve extra ({error.name} is missing): pip install 'newsindex[serve]'"
+            ) from None
+        from newsindex.index import NewsIndex
+
+        stories = NewsIndex.open(index_path).count()  # a missing or damaged index fails here, exit 4
+        if host not in {"127.0.0.1", "localhost", "::1"}:
+            typer.echo(f"Warning: listening on {host}: other machines can search this index", err=True)
+        shown = f"[{host}]" if ":" in host else host
+        typer.echo(
+            f"Serving {stories:,} {'story' if stories == 1 else 'stories'} from {index_path} "
+            f"at http://{shown}:{port}/ (Ctrl-C stops)",
+            err=True,
+        )
+        serve_index(index_path, host=host, port=port, workers=workers, access_log=access_log)

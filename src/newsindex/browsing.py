@@ -1,0 +1,263 @@
+"""What the search page needs beyond `NewsIndex.search`: facets, timelines, similar stories, plain text.
+
+INTERIM: these are stand-ins computed from the public API only, until the search-features issue gives
+NewsIndex facets per query, timelines, similar stories, duplicate collapsing and a plain-text mode.
+Each function here is meant to be replaced by a NewsIndex method of the same job, then deleted:
+
+- facets and timelines count the best `SAMPLE_LIMIT` matching stories (one `search` page of 1,000),
+  not all of them: `Scan.exact` says whether every matching story was counted;
+- similar stories are a search for the words of a story's headline and lead;
+- duplicates are folded only among the stories of one page, by identical title;
+- plain text is the query with every syntax character and field prefix taken out.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+from newsindex.errors import QueryError
+from newsindex.index import MAX_LIMIT, NewsIndex
+from newsindex.models import Hit, SearchResults, Story
+
+SAMPLE_LIMIT = 1000  # one search page; each counted story costs ~0.4 ms (its stored fields and a snippet)
+FACETS = ("bylines", "locations", "sources", "years")
+Period = Literal["year", "month", "day"]
+PERIODS: tuple[str, ...] = ("year", "month", "day")
+_PERIOD_CHARS = {"year": 4, "month": 7, "day": 10}
+_CACHE_SIZE = 64
+_CACHE_SECONDS = 60.0
+
+# Field names the query language knows (query.py): `location:tirana` in plain text searches "tirana".
+_FIELD_NAMES = (
+    "author|authors|by|byline|bylines|location|dateline|place|source|agency|headline|title|body|text|date|published|id"
+)
+_FIELD_PREFIX = re.compile(rf"\b(?:{_FIELD_NAMES}):", re.IGNORECASE)
+_SYNTAX = re.compile(r"""["():^*?~\[\]{}<>=\\/!&|]""")
+_OPERATOR = re.compile(r"\b(AND|OR|NOT|TO)\b")
+_LEADING_SIGN = re.compile(r"(?:(?<=\s)|^)[-+]+")
+_SIMILAR_WORDS = 16
+_WORD = re.compile(r"[^\W\d_][\w'’-]*[^\W_]|[^\W\d_]", re.UNICODE)
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """The filters of one search, as `NewsIndex.search` takes them (everything but paging and order)."""
+
+    text: str = ""
+    start: str | None = None
+    end: str | None = None
+    bylines: tuple[str, ...] = ()
+    location: str | None = None
+    source: str | None = None
+    require_all: bool = False
+
+    @property
+    def is_empty(self) -> bool:
+        """True when there is no text and no filter: every story of the index matches."""
+        return not (self.text.strip() or self.start or self.end or self.bylines or self.location or self.source)
+
+    def search(self, news: NewsIndex, *, sort: Any = "relevance", limit: int = 10, page: int = 1) -> SearchResults:
+        """Run these filters on `news`."""
+        return news.search(
+            self.text,
+            start=self.start,
+            end=self.end,
+            bylines=self.bylines,
+            location=self.location,
+            source=self.source,
+            require_all=self.require_all,
+            sort=sort,
+            limit=limit,
+            page=page,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What facets and timelines need of one story."""
+
+    published: date | None
+    bylines: tuple[str, ...]
+    location: str | None
+    source: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """The facts of the best matching stories, and how many matched in all."""
+
+    total: int
+    facts: tuple[_Facts, ...]
+
+    @property
+    def exact(self) -> bool:
+        """True when every matching story was counted."""
+        return len(self.facts) >= self.total
+
+    def facets(self, names: Iterable[str], *, top: int = 10) -> dict[str, list[dict[str, Any]]]:
+        """Story counts per byline, location, source or year, most frequent first (years in order)."""
+        counters: dict[str, Counter[str]] = {name: Counter() for name in names}
+        for fact in self.facts:
+            if "bylines" in counters:
+                counters["bylines"].update(set(fact.bylines))
+            if "locations" in counters and fact.location:
+                counters["locations"][fact.location] += 1
+            if "sources" in counters and fact.source:
+                counters["sources"][fact.source] += 1
+            if "years" in counters and fact.published:
+                counters["years"][str(fact.published.year)] += 1
+        result = {}
+        for name, counter in counters.items():
+            if name == "years":
+                pairs = sorted(counter.items())
+            else:
+                pairs = sorted(counter.items(), key=lambda pair: (-pair[1], pair[0].casefold()))[:top]
+            result[name] = [{"name": value, "stories": count} for value, count in pairs]
+        return result
+
+    def timeline(self, period: str) -> list[dict[str, Any]]:
+        """Story counts per year, month or day, in order, empty periods between included."""
+        counts = Counter(fact.published.isoformat()[: _PERIOD_CHARS[period]] for fact in self.facts if fact.published)
+        return [{"period": key, "stories": counts.get(key, 0)} for key in _periods_between(counts, period)]
+
+    @property
+    def undated(self) -> int:
+        """How many of the counted stories have no date."""
+        return sum(1 for fact in self.facts if fact.published is None)
+
+
+def scan(news: NewsIndex, filters: Filters) -> Scan:
+    """The facts of the best `SAMPLE_LIMIT` stories matching `filters` (cached until the index changes)."""
+    return _SCANS.get(news, filters)
+
+
+def whole_index_facets(news: NewsIndex, *, top: int = 10) -> tuple[int, dict[str, list[dict[str, Any]]]]:
+    """Exact facets of the whole index, from its stats: (stories, facets)."""
+    stats = news.stats(top=top)
+    return stats.stories, {
+        "bylines": [{"name": name, "stories": count} for name, count in stats.top_bylines],
+        "locations": [{"name": name, "stories": count} for name, count in stats.top_locations],
+        "sources": [{"name": name, "stories": count} for name, count in stats.top_sources],
+        "years": [{"name": str(year), "stories": count} for year, count in stats.years],
+    }
+
+
+def similar_stories(news: NewsIndex, story: Story, *, limit: int = 5) -> tuple[Hit, ...]:
+    """Other stories sharing the most words with `story`'s headline and lead, best first."""
+    words: list[str] = []
+    seen: set[str] = set()
+    for word in _WORD.findall(f"{story.headline or ''} {story.lead}"):
+        key = word.casefold()
+        if key not in seen and len(key) > 2 and key not in {"and", "or", "not", "to"}:
+            seen.add(key)
+            words.append(plain_text(word))
+    words = [word for word in words if word][:_SIMILAR_WORDS]
+    if not words:
+        return ()
+    try:
+        found = news.search(" ".join(words), limit=min(limit + 1, MAX_LIMIT))
+    except QueryError:  # only common words: nothing to compare by
+        return ()
+    others = [hit for hit in found.hits if hit.story.id != story.id][:limit]
+    return tuple(
+        Hit(story=hit.story, score=hit.score, rank=rank, snippet=hit.snippet) for rank, hit in enumerate(others, 1)
+    )
+
+
+def plain_text(text: str) -> str:
+    """`text` with nothing left that the query language reads as syntax: quotes, brackets, operators, fields."""
+    text = _FIELD_PREFIX.sub(" ", text)
+    text = _SYNTAX.sub(" ", text)
+    text = text.replace(":", " ")
+    text = _OPERATOR.sub(lambda match: match.group(1).lower(), text)
+    text = _LEADING_SIGN.sub("", text)
+    return " ".join(text.split())
+
+
+def collapse_versions(hits: Sequence[Hit]) -> list[tuple[Hit, list[Hit]]]:
+    """The hits of one page with later versions of the same story (same title) folded into the first."""
+    groups: dict[str, tuple[Hit, list[Hit]]] = {}
+    for hit in hits:
+        key = " ".join(_WORD.findall(hit.story.title.casefold()))
+        if key in groups:
+            groups[key][1].append(hit)
+        else:
+            groups[key] = (hit, [])
+    return list(groups.values())
+
+
+def _periods_between(counts: Counter[str], period: str) -> list[str]:
+    if not counts:
+        return []
+    first, last = min(counts), max(counts)
+    if period == "year":
+        return [str(year) for year in range(int(first), int(last) + 1)]
+    if period == "month":
+        keys = []
+        year, month = int(first[:4]), int(first[5:7])
+        while f"{year:04d}-{month:02d}" <= last:
+            keys.append(f"{year:04d}-{month:02d}")
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        return keys
+    start, end = date.fromisoformat(first), date.fromisoformat(last)
+    if (end - start).days > 3660:  # ten years of days: list only the days that have stories
+        return sorted(counts)
+    return [date.fromordinal(day).isoformat() for day in range(start.toordinal(), end.toordinal() + 1)]
+
+
+class _ScanCache:
+    """Scans of recent searches: the page asks for facets and a timeline of the same search, then pages."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple[Any, ...], tuple[float, Scan]] = OrderedDict()
+
+    def get(self, news: NewsIndex, filters: Filters) -> Scan:
+        key = (str(news.path), _index_version(news), filters)
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and now - entry[0] < _CACHE_SECONDS:
+                self._entries.move_to_end(key)
+                return entry[1]
+        result = _scan(news, filters, SAMPLE_LIMIT)
+        with self._lock:
+            self._entries[key] = (now, result)
+            while len(self._entries) > _CACHE_SIZE:
+                self._entries.popitem(last=False)
+        return result
+
+
+def _scan(news: NewsIndex, filters: Filters, cap: int) -> Scan:
+    """Page through the matching stories, best first, until `cap` of them are counted or none are left."""
+    facts: list[_Facts] = []
+    page_size = min(cap, MAX_LIMIT)
+    total, page = 0, 1
+    while len(facts) < cap:
+        found = filters.search(news, limit=page_size, page=page)
+        total = found.total
+        facts += (
+            _Facts(hit.story.published, hit.story.bylines, hit.story.location, hit.story.source) for hit in found.hits
+        )
+        if len(found.hits) < page_size:
+            break
+        page += 1
+    return Scan(total=total, facts=tuple(facts[:cap]))
+
+
+def _index_version(news: NewsIndex) -> int:
+    """Changes with every commit: a commit adds and removes files in the index folder, which moves its mtime."""
+    try:
+        return news.path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+_SCANS = _ScanCache()

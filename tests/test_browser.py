@@ -1,0 +1,339 @@
+"""The search page in a real headless Chromium, driven by Playwright, against a server on a free port.
+
+Skipped when Playwright or a Chromium executable is missing (`.ci/run` installs Debian's chromium).
+Saves screenshots of the results page under build/screenshots/ for review.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import CORPUS, write_story
+from newsindex import NewsIndex
+
+pytest.importorskip("uvicorn", reason="the serve extra is not installed: pip install '.[serve]'")
+sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed: pip install '.[test]'")
+
+import uvicorn  # noqa: E402
+
+from newsindex.server import create_app  # noqa: E402
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
+# What is known to work here for a root user on a machine with no network but the loopback.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def find_chromium() -> str | None:
+    """A Chromium executable: $NEWSINDEX_CHROMIUM, else the first of the usual names on PATH."""
+    named = os.environ.get("NEWSINDEX_CHROMIUM")
+    if named:
+        return named if Path(named).is_file() else None
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+CHROMIUM = find_chromium()
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="no Chromium executable found: `apt-get install chromium` (or set NEWSINDEX_CHROMIUM); .ci/run installs it",
+)
+
+# More stories than the shared corpus: several pages of Reuters copy, many years, a second version.
+MORE_STORIES: dict[str, tuple[str, str | None, str]] = {
+    "albania-iran-ties-update.txt": (
+        "2019-10-24",
+        "Benet Koleka",
+        "TIRANA (Reuters) - Albania expelled two Iran diplomats on Wednesday, accusing Iran of plotting attacks.\n\n"
+        "Updates with reaction from Tehran, which called the expulsions baseless.",
+    ),
+    "albania-iran-embassy-2018.txt": (
+        "2018-12-19",
+        "Benet Koleka",
+        "TIRANA (Reuters) - Albania expelled Iran's ambassador and another diplomat for harming national security, "
+        "the foreign ministry said on Wednesday.\n\nThe two had been warned repeatedly, officials said.",
+    ),
+    "iran-albania-mek-2017.txt": (
+        "2017-09-12",
+        "Parisa Hafezi",
+        "DUBAI (Reuters) - Iran accused Albania of sheltering an exiled opposition group whose members moved to a "
+        "camp near Tirana.\n\nTehran says the group is a terrorist organisation.",
+    ),
+    "albania-protest-2019.txt": (
+        "2019-05-11",
+        "Benet Koleka",
+        "TIRANA (Reuters) - Thousands of Albanians marched on parliament demanding the government resign, "
+        "the latest in a series of protests.\n\nPolice used tear gas to disperse the crowd.",
+    ),
+    "albania-quake-2019.txt": (
+        "2019-11-26",
+        "Fatos Bytyci",
+        "DURRES (Reuters) - A powerful earthquake struck Albania before dawn, killing at least 20 people and "
+        "collapsing buildings in the port city of Durres.\n\nRescuers searched the rubble through the day.",
+    ),
+    "kosovo-albania-2020.txt": (
+        "2020-01-17",
+        "Fatos Bytyci",
+        "PRISTINA (Reuters) - Kosovo and Albania agreed to remove border checks and open a joint customs point.\n\n"
+        "(Reporting by Fatos Bytyci; Editing by Peter Graff)",
+    ),
+    "iran-nuclear-2020.txt": (
+        "2020-01-06",
+        "Parisa Hafezi",
+        "DUBAI (Reuters) - Iran said it would no longer observe limits on uranium enrichment under its 2015 "
+        "nuclear deal.\n\nEuropean powers urged Tehran to reconsider.",
+    ),
+    "iran-sanctions-2018.txt": (
+        "2018-11-05",
+        "Parisa Hafezi",
+        "DUBAI (Reuters) - U.S. sanctions on Iran's oil and banking sectors came into force, and Iran vowed to "
+        "keep selling oil.\n\nCrude prices rose slightly.",
+    ),
+    "iran-protests-2019.txt": (
+        "2019-11-17",
+        "Babak Dehghanpisheh",
+        "BEIRUT (Reuters) - Protests spread across Iran after the government raised fuel prices, and authorities "
+        "restricted internet access.\n\nState media reported arrests in several cities.",
+    ),
+    "greece-albania-2018.txt": (
+        "2018-04-02",
+        "Renee Maltezou",
+        "ATHENS (Reuters) - Greece and Albania began talks on their maritime border and on the rights of "
+        "minorities.\n\n(Reporting by Renee Maltezou; Editing by Alison Williams)",
+    ),
+    "geneva-talks-2019.txt": (
+        "2019-07-02",
+        "Stephanie Nebehay",
+        "GENEVA (Reuters) - Diplomats from Iran and European powers met in Geneva to discuss the nuclear deal.\n\n"
+        "No agreement was reached, a spokesman said.",
+    ),
+    "paris-iran-plot-2018.txt": (
+        "2018-10-02",
+        "John Irish",
+        "PARIS (Reuters) - France froze assets of Iran's intelligence ministry over a foiled bomb plot against an "
+        "exiled opposition rally near Paris.\n\nTehran denied any involvement.",
+    ),
+    "tirana-football-2020.txt": (
+        "2020-09-05",
+        None,
+        "TIRANA (Reuters) - Albania drew with Lithuania in the Nations League, with fans kept out of the stadium.",
+    ),
+    "rome-albania-2020.txt": (
+        "2020-03-28",
+        "Crispian Balmer",
+        "ROME (Reuters) - Albanian doctors and nurses arrived in Italy to help hospitals in Lombardy fight the "
+        "coronavirus outbreak.\n\n(Reporting by Crispian Balmer; Editing by Frances Kerry)",
+    ),
+    "vienna-iran-2019.txt": (
+        "2019-06-28",
+        "Francois Murphy",
+        "VIENNA (Reuters) - Iran and the remaining parties to its nuclear deal held talks in Vienna, with Iran "
+        "saying progress was made.\n\n(Reporting by Francois Murphy; Editing by Mark Heinrich)",
+    ),
+    "tirana-budget-2019.txt": (
+        "2019-12-11",
+        "Benet Koleka",
+        "TIRANA (Reuters) - Albania's parliament approved a budget for 2020 that raises spending on "
+        "reconstruction after the earthquake.",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The server over a small corpus, on a free port of the loopback, in a thread of this process."""
+    folder = tmp_path_factory.mktemp("browser")
+    for name, (date, by, body) in {**CORPUS, **MORE_STORIES}.items():
+        write_story(folder / "stories", name, body, date=date, by=by)
+    NewsIndex.create(folder / "index").add_files([str(folder / "stories")])
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(folder / "index"), log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the module."""
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, server_url: str) -> Iterator[Any]:
+    """A fresh page that fails the test if it asks anything of another host."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    opened.set_default_timeout(10_000)
+    elsewhere: list[str] = []
+    opened.on("request", lambda request: None if request.url.startswith(server_url) else elsewhere.append(request.url))
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    context.close()
+    assert not elsewhere, f"the page asked other hosts: {elsewhere}"
+    assert not errors, f"script errors: {errors}"
+
+
+def expect(locator: Any) -> Any:
+    return sync_api.expect(locator)
+
+
+def params(page: Any) -> dict[str, list[str]]:
+    from urllib.parse import parse_qs, urlsplit
+
+    return parse_qs(urlsplit(page.url).query)
+
+
+def test_search_refine_open_a_story_and_go_back(page: Any, server_url: str) -> None:
+    page.goto(server_url)
+    expect(page.locator("#results-status")).to_contain_text("26 stories from 2017-05-05 to 2020-09-05")
+
+    page.fill("#q", "Albania Iran")
+    page.press("#q", "Enter")
+    first = page.locator(".hit").first
+    expect(first.locator("h2")).to_have_text(
+        "Albania expelled two Iran diplomats on Wednesday, accusing Iran of plotting attacks."
+    )
+    assert params(page)["q"] == ["Albania Iran"]
+    expect(first.locator("mark").first).to_be_visible()
+    expect(first.locator(".versions summary")).to_have_text("+1 similar version")
+    expect(page.locator("#timeline svg a")).not_to_have_count(0)
+    expect(page.locator("#results-status")).to_contain_text("Stories 1–10 of 19")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "serve-results.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / "serve-results-top.png"))  # the first screen, small enough for docs
+
+    page.locator('#facets button[data-facet="locations"][data-value="Tirana"]').click()
+    expect(page.locator("#active")).to_contain_text("in Tirana")
+    assert params(page)["location"] == ["Tirana"]
+    metas = page.locator(".hit .meta")
+    expect(metas).to_have_count(5)
+    assert all("Tirana" in text for text in metas.all_inner_texts())
+
+    page.fill("#from", "2019-01-01")
+    expect(page.locator("#active")).to_contain_text("2019-01-01 to …")
+    assert params(page)["from"] == ["2019-01-01"]
+    expect(metas).to_have_count(3)
+    assert all(text >= "2019" for text in page.locator(".hit .meta .date").all_inner_texts())
+
+    page.locator(".hit h2 a").first.click()
+    expect(page.locator("#story-title")).to_have_text(
+        "Albania expelled two Iran diplomats on Wednesday, accusing Iran of plotting attacks."
+    )
+    expect(page.locator("#story-body p").first).to_contain_text("TIRANA (Reuters)")
+    expect(page.locator("#similar li")).not_to_have_count(0)
+    expect(page.locator("#results")).to_be_hidden()
+    assert params(page)["story"] == ["albania-iran-ties-update.txt"]  # the best of the two versions
+
+    page.go_back()
+    expect(page.locator("#results")).to_be_visible()
+    expect(page.locator("#story")).to_be_hidden()
+    expect(page.locator("#from")).to_have_value("2019-01-01")
+    expect(page.locator("#q")).to_have_value("Albania Iran")
+    expect(metas).to_have_count(3)
+
+    page.go_back()
+    expect(page.locator("#from")).to_have_value("")
+    expect(metas).to_have_count(5)
+    page.go_back()
+    expect(page.locator("#active")).to_be_empty()
+    expect(page.locator("#results-status")).to_contain_text("Stories 1–10 of 19")
+
+
+def test_pages_timeline_and_shared_links(page: Any, server_url: str) -> None:
+    page.goto(f"{server_url}/?source=Reuters&sort=-date")  # a shared link: the whole state is in the URL
+    status = page.locator("#results-status")
+    expect(status).to_contain_text("Stories 1–10 of 24")
+    expect(page.locator("#sort")).to_have_value("-date")
+    page.get_by_role("link", name="Next page").click()
+    expect(status).to_contain_text("Stories 11–20 of 24")
+    assert params(page)["page"] == ["2"]
+    page.go_back()
+    expect(status).to_contain_text("Stories 1–10 of 24")
+
+    page.locator('#timeline a[aria-label^="2018"]').click()
+    expect(status).to_contain_text("of 5")
+    assert (params(page)["from"], params(page)["to"]) == (["2018-01-01"], ["2018-12-31"])
+    expect(page.locator("#to")).to_have_value("2018-12-31")
+
+
+def test_keyboard_and_query_syntax(page: Any, server_url: str) -> None:
+    page.goto(server_url)
+    expect(page.locator("#results-status")).to_contain_text("26 stories")
+    page.keyboard.press("/")
+    expect(page.locator("#q")).to_be_focused()
+
+    page.get_by_role("button", name="Query syntax").click()
+    expect(page.locator("#syntax")).to_be_visible()
+    page.get_by_role("button", name="location:tirana").click()
+    expect(page.locator("#syntax")).to_be_hidden()
+    expect(page.locator("#q")).to_have_value("location:tirana")
+    expect(page.locator("#results-status")).to_contain_text("of 7")
+
+    page.locator(".hit h2 a").first.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#story-title")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.locator("#results")).to_be_visible()
+    expect(page.locator("#results-status")).to_contain_text("of 7")
+
+
+def test_a_bad_query_says_what_is_wrong(page: Any, server_url: str) -> None:
+    page.goto(server_url)
+    page.fill("#q", '"albania')
+    page.press("#q", "Enter")
+    expect(page.get_by_role("alert")).to_contain_text("unbalanced quote")
+    page.check("#plain")
+    expect(page.get_by_role("alert")).to_be_hidden()
+    expect(page.locator(".hit").first).to_be_visible()
+
+
+def test_phone_layout_fits_the_screen(browser: Any, server_url: str) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+    phone = context.new_page()
+    try:
+        phone.goto(f"{server_url}/?q=albania")
+        expect(phone.locator(".hit").first).to_be_visible()
+        width = phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert width <= 0, f"the page is {width}px wider than a phone"
+        expect(phone.locator("#facets")).to_be_hidden()  # folded under "Refine"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        phone.screenshot(path=str(SCREENSHOTS / "serve-phone.png"))
+        phone.get_by_text("Refine", exact=True).click()
+        expect(phone.locator("#facets")).to_be_visible()
+        assert re.search(r"q=albania", phone.url)
+    finally:
+        context.close()
