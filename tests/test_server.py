@@ -227,6 +227,13 @@ def test_timeline_fills_empty_periods_and_picks_a_scale(client: TestClient) -> N
     assert days["buckets"] == [{"period": "2017-05-05", "stories": 1}, {"period": "2017-05-06", "stories": 1}]
 
 
+def test_search_gives_the_timeline_when_asked(client: TestClient) -> None:
+    alone = client.get("/api/timeline", params={"q": "albania", "by": "auto"}).json()
+    body = client.get("/api/search", params={"q": "albania", "timeline": "auto"}).json()
+    assert body["timeline"] == alone
+    assert "facets" not in body
+
+
 def test_timeline_takes_the_search_filters(client: TestClient) -> None:
     body = client.get("/api/timeline", params={"q": "", "bylines": "jane doe", "from": "2019-06"}).json()
     assert body["buckets"] == [{"period": "2019", "stories": 1}]
@@ -338,9 +345,15 @@ def test_openapi_describes_every_route(client: TestClient) -> None:
     search = spec["paths"]["/api/search"]["get"]
     names = {parameter["name"] for parameter in search["parameters"]}
     assert names == {"q", "from", "to", "bylines", "location", "source", "all", "sort", "page", "limit", "facet",
-                     "plain", "collapse"}  # fmt: skip
+                     "plain", "collapse", "timeline"}  # fmt: skip
     assert {"200", "400", "503"} <= set(search["responses"])
     assert client.get("/docs").status_code == 404  # the interactive docs would load scripts from a CDN
+
+
+def test_readme_documents_every_route(client: TestClient) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    for path in client.get("/openapi.json").json()["paths"]:
+        assert f"`{path.replace('{story_id}', '{id}')}" in readme, f"README's API reference lacks {path}"
 
 
 def test_page_is_served_with_its_files_and_a_strict_policy(client: TestClient) -> None:

@@ -4,7 +4,7 @@ INTERIM: these are stand-ins computed from the public API only, until the search
 NewsIndex facets per query, timelines, similar stories, duplicate collapsing and a plain-text mode.
 Each function here is meant to be replaced by a NewsIndex method of the same job, then deleted:
 
-- facets and timelines count the best `SAMPLE_LIMIT` matching stories (one `search` page of 1,000),
+- facets and timelines count the best `SAMPLE_LIMIT` (500) matching stories, paging through `search`,
   not all of them: `Scan.exact` says whether every matching story was counted;
 - similar stories are a search for the words of a story's headline and lead;
 - duplicates are folded only among the stories of one page, by identical title;
@@ -26,7 +26,9 @@ from newsindex.errors import QueryError
 from newsindex.index import MAX_LIMIT, NewsIndex
 from newsindex.models import Hit, SearchResults, Story
 
-SAMPLE_LIMIT = 1000  # one search page; each counted story costs ~0.4 ms (its stored fields and a snippet)
+# Each counted story costs ~0.4-0.7 ms (its stored fields and a snippet): 500 keep a facet pass near a
+# third of a second on 100,000 stories (benchmarks/RESULTS-serve.md).
+SAMPLE_LIMIT = 500
 FACETS = ("bylines", "locations", "sources", "years")
 Period = Literal["year", "month", "day"]
 PERIODS: tuple[str, ...] = ("year", "month", "day")
@@ -213,26 +215,42 @@ def _periods_between(counts: Counter[str], period: str) -> list[str]:
 
 
 class _ScanCache:
-    """Scans of recent searches: the page asks for facets and a timeline of the same search, then pages."""
+    """Scans of recent searches: the page asks for facets and a timeline of the same search at once, then pages.
+
+    A scan asked for while the same one is running waits for it instead of doing the work twice.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: OrderedDict[tuple[Any, ...], tuple[float, Scan]] = OrderedDict()
+        self._running: dict[tuple[Any, ...], threading.Lock] = {}
 
     def get(self, news: NewsIndex, filters: Filters) -> Scan:
         key = (str(news.path), _index_version(news), filters)
-        now = time.monotonic()
+        found = self._cached(key)
+        if found is not None:
+            return found
+        with self._lock:
+            running = self._running.setdefault(key, threading.Lock())
+        with running:
+            found = self._cached(key)  # done by the scan this one waited for
+            if found is None:
+                found = _scan(news, filters, SAMPLE_LIMIT)
+                with self._lock:
+                    self._entries[key] = (time.monotonic(), found)
+                    while len(self._entries) > _CACHE_SIZE:
+                        self._entries.popitem(last=False)
+        with self._lock:
+            self._running.pop(key, None)
+        return found
+
+    def _cached(self, key: tuple[Any, ...]) -> Scan | None:
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None and now - entry[0] < _CACHE_SECONDS:
-                self._entries.move_to_end(key)
-                return entry[1]
-        result = _scan(news, filters, SAMPLE_LIMIT)
-        with self._lock:
-            self._entries[key] = (now, result)
-            while len(self._entries) > _CACHE_SIZE:
-                self._entries.popitem(last=False)
-        return result
+            if entry is None or time.monotonic() - entry[0] >= _CACHE_SECONDS:
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
 
 
 def _scan(news: NewsIndex, filters: Filters, cap: int) -> Scan:

@@ -23,12 +23,12 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from newsindex import __version__
-from newsindex.browsing import FACETS, Filters, collapse_versions, plain_text, scan
+from newsindex.browsing import FACETS, Filters, Scan, collapse_versions, plain_text, scan
 from newsindex.browsing import similar_stories as find_similar
 from newsindex.errors import (
     IndexBusyError,
@@ -97,6 +97,8 @@ class Version(BaseModel):
 
 
 class HitBody(BaseModel):
+    model_config = ConfigDict(extra="allow")  # the keys of Hit.to_dict(), which may grow
+
     id: str
     rank: int
     score: float
@@ -116,6 +118,21 @@ class FacetValue(BaseModel):
     stories: int
 
 
+class Bucket(BaseModel):
+    period: str
+    stories: int
+
+
+class TimelineBody(BaseModel):
+    query: str
+    by: str
+    total: int
+    counted: int
+    exact: bool
+    undated: int
+    buckets: list[Bucket]
+
+
 class SearchBody(BaseModel):
     query: str
     plain: bool
@@ -128,9 +145,12 @@ class SearchBody(BaseModel):
     facets: dict[str, list[FacetValue]] | None = None
     facets_exact: bool | None = None
     facets_counted: int | None = None
+    timeline: TimelineBody | None = None
 
 
 class StoryBody(BaseModel):
+    model_config = ConfigDict(extra="allow")  # the keys of Story.to_dict(), which may grow
+
     id: str
     headline: str | None
     published: str | None
@@ -146,21 +166,6 @@ class StoryBody(BaseModel):
 class SimilarBody(BaseModel):
     id: str
     hits: list[HitBody]
-
-
-class Bucket(BaseModel):
-    period: str
-    stories: int
-
-
-class TimelineBody(BaseModel):
-    query: str
-    by: str
-    total: int
-    counted: int
-    exact: bool
-    undated: int
-    buckets: list[Bucket]
 
 
 class NameCount(BaseModel):
@@ -259,6 +264,9 @@ def create_app(index_path: str | os.PathLike[str]) -> ASGIApp:
         collapse: Annotated[
             bool, Query(description="Fold versions of a story on this page into its first hit.")
         ] = False,
+        timeline: Annotated[
+            By | None, Query(description="Add the timeline of /api/timeline, by year, month, day or auto.")
+        ] = None,
     ) -> dict[str, Any]:
         """Search: one page of ranked stories, with facet counts when asked for."""
         if page * limit > MAX_DEPTH:
@@ -273,11 +281,14 @@ def create_app(index_path: str | os.PathLike[str]) -> ASGIApp:
         body["pages"] = min(math.ceil(results.total / limit), MAX_DEPTH // limit)
         if collapse:
             body["hits"] = [_hit_with_versions(hit, versions) for hit, versions in collapse_versions(results.hits)]
-        if facet:
-            found = scan(news, filters)
-            body["facets"] = found.facets(FACETS if "all" in facet else dict.fromkeys(facet))
-            body["facets_exact"] = found.exact
-            body["facets_counted"] = len(found.facts)
+        if facet or timeline:
+            found = scan(news, filters)  # one pass for both: the page asks for both at once
+            if facet:
+                body["facets"] = found.facets(FACETS if "all" in facet else dict.fromkeys(facet))
+                body["facets_exact"] = found.exact
+                body["facets_counted"] = len(found.facts)
+            if timeline:
+                body["timeline"] = _timeline(q, found, timeline)
         return body
 
     @app.get(
@@ -321,7 +332,7 @@ def create_app(index_path: str | os.PathLike[str]) -> ASGIApp:
         all: bool = False,
         plain: bool = False,
     ) -> dict[str, Any]:
-        """Matching stories per year, month or day (interim: of the best 1,000 when more match)."""
+        """Matching stories per year, month or day (interim: of the best 500 when more match)."""
         filters = _filters(q, start, end, bylines, location, source, all, plain)
         news = holder.get()
         if filters.is_empty:  # the whole index: exact, from its stats
@@ -333,17 +344,7 @@ def create_app(index_path: str | os.PathLike[str]) -> ASGIApp:
             buckets = [{"period": str(year), "stories": count} for year, count in stats.years]
             return {"query": q, "by": "year", "total": stats.stories, "counted": stats.stories, "exact": True,
                     "undated": stats.undated, "buckets": buckets}  # fmt: skip
-        found = scan(news, filters)
-        period = _auto_period(found) if by == "auto" else by
-        return {
-            "query": q,
-            "by": period,
-            "total": found.total,
-            "counted": len(found.facts),
-            "exact": found.exact,
-            "undated": found.undated,
-            "buckets": found.timeline(period),
-        }
+        return _timeline(q, scan(news, filters), by)
 
     @app.get(
         "/api/stats", response_model=None, responses={200: {"model": StatsBody}, 503: _ERRORS[503]}, tags=["index"]
@@ -456,7 +457,20 @@ def _hit_with_versions(hit: Hit, versions: list[Hit]) -> dict[str, Any]:
     return body
 
 
-def _auto_period(found: Any) -> str:
+def _timeline(query: str, found: Scan, by: str) -> dict[str, Any]:
+    period = _auto_period(found) if by == "auto" else by
+    return {
+        "query": query,
+        "by": period,
+        "total": found.total,
+        "counted": len(found.facts),
+        "exact": found.exact,
+        "undated": found.undated,
+        "buckets": found.timeline(period),
+    }
+
+
+def _auto_period(found: Scan) -> str:
     dated = [fact.published for fact in found.facts if fact.published]
     if not dated:
         return "year"

@@ -121,17 +121,13 @@ async function render() {
   $("results").setAttribute("aria-busy", "true");
   try {
     if (hasSearch(state)) {
-      const params = searchParams(state, { sort: state.sort, page: String(state.page), limit: String(PAGE_SIZE), collapse: "1" });
-      params.append("facet", "all");
-      const [results, timeline] = await Promise.all([
-        api("/api/search", params),
-        api("/api/timeline", searchParams(state, { by: "auto" })),
-      ]);
+      const params = searchParams(state, { sort: state.sort, page: String(state.page), limit: String(PAGE_SIZE), collapse: "1", facet: "all", timeline: "auto" });
+      const results = await api("/api/search", params);
       if (mine !== generation) return;
       renderResults(state, results);
       renderFacets(state, results.facets, results.facets_exact ? "" :
         `Counts over the best ${numberFormat.format(results.facets_counted)} of ${numberFormat.format(results.total)} stories.`);
-      renderTimeline(timeline);
+      renderTimeline(results.timeline);
     } else {
       const stats = await api("/api/stats", "top=10");
       if (mine !== generation) return;
