@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         QueryRejectedError,
         UsageError,
     )
+    from newsindex.export import ExportReport, export_stories, opensearch_mapping, select_stories
     from newsindex.index import NewsIndex
     from newsindex.models import Credit, Hit, IndexReport, IndexStats, Problem, SearchResults, Story
     from newsindex.readers import read_stories
@@ -32,6 +33,7 @@ __version__ = "0.1.0"
 _HOMES = {
     "NewsIndex": "newsindex.index",
     "read_stories": "newsindex.readers",
+    **dict.fromkeys(["ExportReport", "export_stories", "opensearch_mapping", "select_stories"], "newsindex.export"),
     **dict.fromkeys(
         ["Credit", "Hit", "IndexReport", "IndexStats", "Problem", "SearchResults", "Story"], "newsindex.models"
     ),
@@ -52,6 +54,7 @@ _HOMES = {
 
 __all__ = [
     "Credit",
+    "ExportReport",
     "Hit",
     "IndexBusyError",
     "IndexDamagedError",
@@ -67,7 +70,10 @@ __all__ = [
     "SearchResults",
     "Story",
     "UsageError",
+    "export_stories",
+    "opensearch_mapping",
     "read_stories",
+    "select_stories",
 ]
 
 

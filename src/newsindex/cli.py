@@ -429,3 +429,61 @@ def serve(
             err=True,
         )
         serve_index(index_path, host=host, port=port, workers=workers, access_log=access_log)
+
+
+# -- export ---------------------------------------------------------------------------------------------
+
+
+@app.command()
+def export(
+    output: Annotated[
+        str,
+        typer.Option(
+            "--output",
+            "-o",
+            help="File to write (- for stdout with jsonl and csv); opensearch writes PATH-0001.ndjson, PATH-0002…",
+        ),
+    ],
+    query: Annotated[str, typer.Argument(help="Only stories matching this query (default: every story).")] = "",
+    index_path: IndexOption = "index",
+    format: Annotated[str, typer.Option("--format", help="jsonl, csv or opensearch (bulk NDJSON).")] = "jsonl",
+    start: Annotated[Optional[str], typer.Option("--from", help="Earliest date, inclusive.")] = None,
+    end: Annotated[Optional[str], typer.Option("--to", help="Latest date, inclusive.")] = None,
+    byline: Annotated[
+        Optional[list[str]], typer.Option("--byline", help="Only stories by this reporter (repeatable).")
+    ] = None,
+    location: Annotated[Optional[str], typer.Option("--location", help="Only stories datelined here.")] = None,
+    source: Annotated[Optional[str], typer.Option("--source", help="Only stories from this agency or outlet.")] = None,
+    require_all: Annotated[bool, typer.Option("--all", help="Every word must match.")] = False,
+    chunk_mb: Annotated[
+        Optional[float], typer.Option("--chunk-mb", help="opensearch: at most this many MiB per file (default 50).")
+    ] = None,
+    mapping: Annotated[
+        Optional[str], typer.Option("--mapping", help="Also write the OpenSearch/Elasticsearch index mapping here.")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace existing files.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
+    debug: DebugOption = False,
+) -> None:
+    """Export stories, all or those matching, with every field: JSON Lines, CSV or OpenSearch bulk files."""
+    with reported_errors(debug):
+        from newsindex.export import DEFAULT_CHUNK_MB, export_stories, select_stories, write_mapping
+
+        news = _open(index_path)
+        if mapping:
+            write_mapping(mapping, force=force)
+        stories = select_stories(
+            news, query, start=start, end=end, bylines=byline or (), location=location, source=source,
+            require_all=require_all,
+        )  # fmt: skip
+        destination = sys.stdout if output == "-" else output
+        chunk = DEFAULT_CHUNK_MB if chunk_mb is None else chunk_mb
+        report = export_stories(stories, destination, format=format, chunk_mb=chunk, force=force)
+        if not quiet:
+            where = ", ".join(report.files[:3]) + (f" … {report.files[-1]}" if len(report.files) > 3 else "")
+            typer.echo(
+                f"Exported {report.stories:,} {'story' if report.stories == 1 else 'stories'} "
+                f"({report.bytes / 1024 / 1024:,.1f} MiB) to {where or 'stdout'}"
+                + (f"; mapping in {mapping}" if mapping else ""),
+                err=True,
+            )

@@ -60,15 +60,21 @@ def split_credits(body: str) -> tuple[str, list[tuple[str, list[str]]]]:
     match = _CREDIT_LINE.search(body)
     if not match:
         return body, []
+    credits = credit_parts(match["inner"])
+    if not credits:
+        return body, []
+    return body[: match.start()].rstrip(), credits
+
+
+def credit_parts(text: str) -> list[tuple[str, list[str]]]:
+    """ "Reporting by A and B; Editing by C" → [("Reporting", ["A", "B"]), ("Editing", ["C"])]."""
     credits = []
-    for part in match["inner"].split(";"):
+    for part in text.split(";"):
         part_match = _CREDIT_PART.match(part)
         if part_match:
             role = part_match["role"].strip().capitalize()
             credits.append((role, split_names(part_match["names"])))
-    if not credits:
-        return body, []
-    return body[: match.start()].rstrip(), credits
+    return credits
 
 
 def split_names(text: str) -> list[str]:

@@ -38,6 +38,8 @@ class Story:
     source: str | None = None
     credits: tuple[Credit, ...] = ()
     path: str | None = None
+    topics: tuple[str, ...] = ()  # subject codes, categories and tags as the source gives them
+    countries: tuple[str, ...] = ()  # country codes the source tags the story with (Reuters PLACES, RCV1)
 
     @property
     def lead(self) -> str:
@@ -59,6 +61,8 @@ class Story:
             "location": self.location,
             "source": self.source,
             "credits": {credit.role: list(credit.names) for credit in self.credits},
+            "topics": list(self.topics),
+            "countries": list(self.countries),
             "lead": self.lead,
             "body": self.body,
             "path": self.path,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib
 import itertools
 import json
 import re
@@ -11,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from newsindex.dateline import readable_place, split_credits, split_dateline, split_names
+from newsindex.dateline import credit_parts, readable_place, split_credits, split_dateline, split_names
 from newsindex.dates import parse_published
 from newsindex.models import Credit, Problem, Story
 from newsindex.sources import (
@@ -62,18 +63,28 @@ _BODY_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and 
 def read_source(source: Source, *, on_problem: ProblemHandler | None = None) -> Iterator[Story]:
     """The stories in one source; bad files and records go to `on_problem` and the reading goes on."""
     report = on_problem or ignore_problem
+    if source.format == "zip":
+        from newsindex.archives import read_zip
+
+        yield from read_zip(source, report)
+        return
     try:
         with open_bytes(source.path) as stream:
-            head = read_head(stream)
-            problem = head_problem(head)
-            if head.startswith(UTF16_BOMS) and source.format != "text":
-                problem = "UTF-16 text: convert it to UTF-8 first (iconv -f UTF-16 -t UTF-8)"
-            if problem:
-                report(Problem(source.path, problem))
-                return
-            yield from _READERS[source.format](_Replayed(head, stream), source, report)
+            yield from read_stream(stream, source, report)
     except (OSError, EOFError, zlib.error) as error:  # unreadable, vanished, or a truncated/corrupt .gz
         report(Problem(source.path, f"cannot read ({describe_error(error)})"))
+
+
+def read_stream(stream: ByteStream, source: Source, report: ProblemHandler) -> Iterator[Story]:
+    """The stories in the bytes of one source (a file, stdin, a member of an archive), in `source.format`."""
+    head = read_head(stream)
+    problem = head_problem(head)
+    if head.startswith(UTF16_BOMS) and source.format != "text":
+        problem = "UTF-16 text: convert it to UTF-8 first (iconv -f UTF-16 -t UTF-8)"
+    if problem:
+        report(Problem(source.path, problem))
+        return
+    yield from _reader(source.format)(_Replayed(head, stream), source, report)
 
 
 def read_stories(*paths: str, format: str | None = None, on_problem: ProblemHandler | None = None) -> Iterator[Story]:
@@ -278,11 +289,22 @@ def _csv_delimiter(path: str, head: bytes) -> str:
     return guess_delimiter(head.split(b"\n", 1)[0].decode("utf-8", errors="replace"))
 
 
-_READERS: dict[str, Callable[[_Replayed, Source, ProblemHandler], Iterator[Story]]] = {
+Reader = Callable[[_Replayed, Source, ProblemHandler], Iterator[Story]]
+
+_READERS: dict[str, Reader] = {
     "text": _read_text,
     "jsonl": _read_jsonl,
     "csv": _read_csv,
 }
+# The other formats' readers live in a module per family, imported when a file of theirs is met.
+_FAMILIES = {"reuters": "archives", "newsml": "archives", "feed": "web", "html": "web", "warc": "web"}
+
+
+def _reader(format: str) -> Reader:
+    if format in _FAMILIES:
+        family: dict[str, Reader] = importlib.import_module(f"newsindex.{_FAMILIES[format]}").READERS
+        return family[format]
+    return _READERS[format]
 
 
 # ── Records → stories ────────────────────────────────────────────────────────────────────────────────
@@ -325,6 +347,8 @@ def _record_story(record: Mapping[str, object], fallback_id: str, where: _Where)
         location=location,
         agency=_text_field(fields, "source", where),
         credits=_credits(fields.get("credits")),
+        topics=_labels(fields.get("topics"), "topics", where),
+        countries=_labels(fields.get("countries"), "countries", where),
     )
 
 
@@ -339,6 +363,8 @@ def _story(
     location: str | None = None,
     agency: str | None = None,
     credits: tuple[Credit, ...] | None = None,
+    topics: tuple[str, ...] = (),
+    countries: tuple[str, ...] = (),
 ) -> Story:
     """The Story; the credit line leaves the body, and the dateline fills in place and agency when missing."""
     body, credit_line = split_credits(body)
@@ -355,6 +381,8 @@ def _story(
         source=agency or (dateline.source if dateline else None),
         credits=credits,
         path=where.path,
+        topics=topics,
+        countries=countries,
     )
 
 
@@ -437,8 +465,8 @@ def _names(text: str) -> tuple[str, ...]:
 def _bylines(value: object, where: _Where) -> tuple[str, ...]:
     if value is None:
         return ()
-    if isinstance(value, str):
-        return _names(value)
+    if isinstance(value, str):  # "A and B", "A, B and C"; "A; B" as newsindex export writes them
+        return tuple(itertools.chain.from_iterable(_names(part) for part in value.split(";")))
     if isinstance(value, list):
         names = (_one_line(_BY_PREFIX.sub("", item)) for item in value if isinstance(item, str))
         return tuple(name for name in names if name)
@@ -447,7 +475,10 @@ def _bylines(value: object, where: _Where) -> tuple[str, ...]:
 
 
 def _credits(value: object) -> tuple[Credit, ...] | None:
-    """Credits given as role → names; None (use the body's credit line) when absent or unusable."""
+    """Credits given as role → names, or as the text of a credit line ("Reporting by A; Editing by B");
+    None (use the body's credit line) when absent or unusable."""
+    if isinstance(value, str):
+        value = dict(credit_parts(value.strip().strip("()")))
     if not isinstance(value, dict):
         return None
     credits = []
@@ -460,6 +491,19 @@ def _credits(value: object) -> tuple[Credit, ...] | None:
             if role_text and cleaned:
                 credits.append(Credit(role_text, cleaned))
     return tuple(credits) or None
+
+
+def _labels(value: object, name: str, where: _Where) -> tuple[str, ...]:
+    """Topics or countries: a list, or text with the values between ; , or |."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = re.split(r"[;,|]", value)
+    if isinstance(value, list):
+        labels = (_one_line(item) for item in value if isinstance(item, str))
+        return tuple(dict.fromkeys(label for label in labels if label))
+    where.degraded(f"ignored {name} (expected text or a list, got {_json_type(value)})")
+    return ()
 
 
 def _published(value: object, where: _Where) -> date | None:

@@ -22,7 +22,8 @@ from newsindex.models import Problem
 
 __all__ = ["FORMATS", "ProblemHandler", "Source", "find_sources", "roots"]
 
-FORMATS = ("text", "jsonl", "csv")
+# "zip" is a container: its members are read by name or content, or in the format forced with it.
+FORMATS = ("text", "jsonl", "csv", "reuters", "newsml", "feed", "html", "warc", "zip")
 
 ProblemHandler = Callable[[Problem], None]
 
@@ -39,7 +40,24 @@ _EXTENSIONS = {
     ".json": "jsonl",
     ".csv": "csv",
     ".tsv": "csv",
-}
+    ".sgm": "reuters",
+    ".sgml": "reuters",
+    ".rss": "feed",
+    ".atom": "feed",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+    ".warc": "warc",
+    ".zip": "zip",
+}  # .xml is NewsML, RSS or Atom: told apart by content
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a member, or the end record of an empty archive
+# The markup formats by the name of their DOCTYPE or first element.
+_MARKUP_ROOTS = {"lewis": "reuters", "reuters": "reuters", "newsitem": "newsml", "rss": "feed", "feed": "feed"}
+_MARKUP_ROOTS |= {"html": "html", "rdf:rdf": "feed"}  # an rdf:RDF root is RSS 1.0 only with its namespace
+_PROLOG_PART = re.compile(
+    r"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE\s+(?P<doctype>[\w:.-]+)[^>]*>)", re.DOTALL | re.IGNORECASE
+)
+_FIRST_ELEMENT = re.compile(r"\s*<(?P<name>[A-Za-z_][\w:.-]*)")
 
 # Record keys and CSV columns, matched after field_key(); the first alias present wins.
 KEY_ALIASES: dict[str, tuple[str, ...]] = {
@@ -51,6 +69,8 @@ KEY_ALIASES: dict[str, tuple[str, ...]] = {
     "source": ("source", "agency", "publisher", "outlet"),
     "body": ("body", "text", "content", "article", "story"),
     "credits": ("credits",),
+    "topics": ("topics", "categories", "tags", "subjects", "keywords"),
+    "countries": ("countries",),
 }
 _KNOWN_KEYS = frozenset(itertools.chain.from_iterable(KEY_ALIASES.values()))
 
@@ -75,12 +95,15 @@ class Source:
 
     path: str  # absolute path of the file, or "-" for stdin
     id_base: str  # path relative to the root argument (posix "/"); a file argument's name; "-" for stdin
-    format: str  # "text" | "jsonl" | "csv"
+    format: str  # one of FORMATS
     size: int | None = None
     mtime_ns: int | None = None
+    member_format: str | None = None  # for a zip archive: the format its members are read in (None: each its own)
 
     def __post_init__(self) -> None:
         _check_format(self.format)
+        if self.member_format is not None:
+            _check_format(self.member_format)
 
     @property
     def stamp(self) -> str | None:
@@ -253,13 +276,18 @@ def _source(path: str, id_base: str, format: str | None, report: ProblemHandler)
     if not stat.S_ISREG(status.st_mode):
         report(Problem(absolute, "not a regular file"))  # a pipe would be used up by sniffing
         return None
-    chosen = format or _format_from_name(absolute) or _sniff_file(absolute, report)
+    by_name = format_from_name(absolute)
+    if by_name == "zip":  # a container whatever the format forced: that format is its members'
+        member_format = format if format != "zip" else None
+        return Source(absolute, id_base, "zip", status.st_size, status.st_mtime_ns, member_format)
+    chosen = format or by_name or _sniff_file(absolute, report)
     if chosen is None:
         return None
     return Source(absolute, id_base, chosen, status.st_size, status.st_mtime_ns)
 
 
-def _format_from_name(path: str) -> str | None:
+def format_from_name(path: str) -> str | None:
+    """The format a file's extension names (".gz" looked through), or None."""
     name = path.lower().removesuffix(".gz")
     return _EXTENSIONS.get(os.path.splitext(name)[1])
 
@@ -272,16 +300,35 @@ def _sniff_file(path: str, report: ProblemHandler) -> str | None:
     except (OSError, EOFError, zlib.error) as error:
         report(Problem(path, f"cannot read ({describe_error(error)})"))
         return None
+    format, problem = sniff_head(head)
+    if format is None:
+        report(Problem(path, problem))
+    return format
+
+
+def sniff_head(head: bytes) -> tuple[str | None, str]:
+    """The format the first bytes of a file look like, or None and why the file cannot be read."""
+    if head.startswith(_ZIP_MAGIC):
+        return "zip", ""
     problem = head_problem(head)
     format = None if problem else _sniff(head)
-    if format is None:
-        report(Problem(path, problem or "binary file"))
-    return format
+    if format is None and not problem:
+        problem = _unknown_markup(head) or "binary file"
+    return format, problem or ""
 
 
 def _sniff(head: bytes) -> str | None:
     if head.startswith(UTF16_BOMS):
         head = head.decode("utf-16", errors="ignore").encode("utf-8")
+    if head.lstrip().startswith(b"WARC/"):
+        return "warc"
+    if head.lstrip().startswith(b"<"):
+        root = markup_root(head)
+        format = _MARKUP_ROOTS.get(root or "")
+        if root == "rdf:rdf" and b"purl.org/rss/1.0" not in head:
+            format = None
+        if format is not None or head.lstrip().startswith(b"<?xml"):
+            return format  # XML of a kind we do not read is no text story either
     first_line = head.decode("utf-8", errors="replace").lstrip().split("\n", 1)[0].strip()
     if TEXT_HEADER.fullmatch(first_line):
         return "text"
@@ -294,6 +341,26 @@ def _sniff(head: bytes) -> str | None:
     if len(head.translate(None, _NOT_CONTROL_BYTES)) * 50 <= len(head):
         return "text"
     return None
+
+
+def markup_root(head: bytes) -> str | None:
+    """The lower-case name of the DOCTYPE or first element of a markup document ("rss", "newsitem"), or None."""
+    text = head.decode("latin-1")  # every byte is a character: enough to see ASCII tag names in any 8-bit encoding
+    position = 0
+    while match := _PROLOG_PART.match(text, position):
+        if match["doctype"]:
+            return match["doctype"].lower()
+        position = match.end()
+    element = _FIRST_ELEMENT.match(text, position)
+    return element["name"].lower() if element else None
+
+
+def _unknown_markup(head: bytes) -> str | None:
+    """Why an XML file is not read: it is none of the kinds newsindex knows."""
+    if not head.lstrip().startswith(b"<?xml"):
+        return None
+    root = markup_root(head)
+    return f"XML of an unknown kind ({f'<{root}>' if root else 'no root element'}; expected NewsML, RSS or Atom)"
 
 
 # ── Shared with readers.py: the bytes of a file, and what each format looks like ─────────────────────
