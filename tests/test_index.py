@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from conftest import write_story
-from newsindex import IndexBusyError, IndexDamagedError, IndexMissingError, NewsIndex, Story, UsageError
+from newsindex import Credit, IndexBusyError, IndexDamagedError, IndexMissingError, NewsIndex, Story, UsageError
 from newsindex.indexer import write_lock
 from newsindex.schema import NewsAnalyzer
 
@@ -222,3 +223,22 @@ def test_a_story_that_kills_a_worker_process_costs_only_itself(tmp_path: Path, m
     monkeypatch.undo()
     assert NewsIndex.open(news.path).search("harbours", limit=1000).total == 152
     assert news.get("good-0") == next(iter(news.search("story 0 harbours", require_all=True).hits)).story
+
+
+def test_every_story_field_survives_the_index(tmp_path: Path) -> None:
+    story = Story(
+        id="full",
+        body="ROME (Reuters) - Every field.",
+        headline="A headline",
+        published=date(2020, 2, 29),
+        bylines=("Jane Doe", "John Smith"),
+        location="Rome",
+        source="Reuters",
+        credits=(Credit("Editing", ("Ann Lee",)),),
+        path="/corpus/full.txt",
+        topics=("acq", "earn"),
+        countries=("it",),
+    )
+    news = NewsIndex.create(tmp_path / "index")
+    news.add([story])
+    assert NewsIndex.open(news.path).get("full") == story

@@ -292,12 +292,14 @@ def story_from_stored(stored: dict[str, Any]) -> Story:
         source=data.get("source"),
         credits=tuple(Credit(role, tuple(names)) for role, names in data.get("credits", ())),
         path=data.get("path"),
+        topics=tuple(data.get("topics", ())),
+        countries=tuple(data.get("countries", ())),
     )
 
 
 def _story_data(story: Story) -> dict[str, Any]:
     published: date | datetime | None = story.published
-    return {
+    data: dict[str, Any] = {
         "body": story.body,
         "headline": story.headline,
         "published": published.isoformat() if published else None,
@@ -307,3 +309,8 @@ def _story_data(story: Story) -> dict[str, Any]:
         "credits": [[credit.role, list(credit.names)] for credit in story.credits],
         "path": story.path,
     }
+    # Only when present, so that the stories of formats without them keep their digests.
+    data.update(
+        {name: list(values) for name, values in (("topics", story.topics), ("countries", story.countries)) if values}
+    )
+    return data
