@@ -54,6 +54,7 @@ def find_chromium() -> str | None:
 
 
 CHROMIUM = find_chromium()
+sync_api.expect.set_options(timeout=10_000)  # a loaded CI machine may be slow; a broken page still fails
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None,
     reason="no Chromium executable found: `apt-get install chromium` (or set NEWSINDEX_CHROMIUM); .ci/run installs it",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import socket
@@ -172,9 +174,12 @@ def test_collapse_folds_versions_of_a_story_into_the_first(client: TestClient, n
 
 
 def test_search_sees_commits_of_other_writers(client: TestClient, index_path: str) -> None:
-    assert client.get("/api/search", params={"q": "zebra"}).json()["total"] == 0
-    NewsIndex.open(index_path).add([Story(id="zoo", body="PARIS (Reuters) - A zebra escaped from the zoo.")])
-    assert ids(client.get("/api/search", params={"q": "zebra"}).json()) == ["zoo"]
+    before = client.get("/api/search", params={"q": "paris", "facet": "locations"}).json()
+    assert before["facets"]["locations"] == [{"name": "Paris", "stories": 2}]
+    NewsIndex.open(index_path).add([Story(id="zoo", body="PARIS - A zebra escaped from the zoo.", location="Paris")])
+    after = client.get("/api/search", params={"q": "paris", "facet": "locations"}).json()
+    assert "zoo" in ids(after)
+    assert after["facets"]["locations"] == [{"name": "Paris", "stories": 3}]  # the cached counts were dropped
 
 
 # -- stories, similar, timeline, stats, health ------------------------------------------------------
@@ -409,17 +414,26 @@ def test_serve_answers_until_interrupted(index_path: str, workers: int) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONWARNINGS": ""},
+        start_new_session=True,  # its worker processes can be killed with it, whatever happens
     )
     try:
         health = _wait_for(f"http://127.0.0.1:{port}/health")
         assert health == b'{"status":"ok","stories":10}'
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as page:
             assert b"newsindex" in page.read()
+        # A commit by this process is seen by the server's processes, facets included.
+        search = f"http://127.0.0.1:{port}/api/search?q=zebra&facet=locations"
+        assert json.loads(_wait_for(search))["total"] == 0
+        NewsIndex.open(index_path).add([Story(id="zoo", body="PARIS - A zebra escaped.", location="Paris")])
+        for _ in range(2 * workers):  # whichever worker answers
+            found = json.loads(_wait_for(search))
+            assert (found["total"], found["facets"]["locations"]) == (1, [{"name": "Paris", "stories": 1}])
         server.send_signal(signal.SIGINT)
         _, stderr = server.communicate(timeout=20)
     finally:
-        if server.poll() is None:
-            server.kill()
+        with contextlib.suppress(ProcessLookupError):  # whatever of its group is left: workers hold its pipes
+            os.killpg(server.pid, signal.SIGKILL)
+        if server.returncode is None:
             server.communicate()
     assert server.returncode == 0, stderr.decode()
     assert f"Serving 10 stories from {index_path} at http://127.0.0.1:{port}/" in stderr.decode()
