@@ -369,7 +369,7 @@ function renderTimeline(timeline) {
   // Ticks in between: each year (of a chart by month) or month (by day), thinned to about eight.
   const ticks = buckets
     .map((bucket, i) => ({ i, text: timeline.by === "year" ? bucket.period : bucket.period.endsWith("-01") ? bucket.period.slice(0, -3) : "" }))
-    .filter((tick) => tick.text && tick.i * step > 60 && (buckets.length - tick.i) * step > 60);
+    .filter((tick) => tick.text && tick.i > 0 && tick.i < buckets.length - 1 && tick.i * step > 60 && (buckets.length - tick.i) * step > 60);
   const every = Math.max(1, Math.ceil(ticks.length / Math.max(1, Math.floor(width / 110))));
   ticks.forEach((tick, n) => { if (n % every === 0) label(tick.i * step + step / 2, "middle", tick.text); });
   const peakLabel = svg("text", { x: 2, y: 11 });
