@@ -252,3 +252,15 @@ def test_check_reports_a_whole_index(index_path: str) -> None:
     assert result.exit_code == 0
     report = json.loads(result.stdout)
     assert (report["whole"], report["stories"], report["problems"]) == (True, 10, [])
+
+
+def test_an_internal_error_exits_1_with_one_line(index_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("something we did not foresee")
+
+    monkeypatch.setattr("newsindex.index.NewsIndex.search", broken)
+    result = runner.invoke(app, ["search", "iran", "-i", index_path])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: internal error: RuntimeError: something we did not foresee (run with --debug for details)\n"
+    )
