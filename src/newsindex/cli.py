@@ -487,3 +487,134 @@ def export(
                 + (f"; mapping in {mapping}" if mapping else ""),
                 err=True,
             )
+
+
+# -- batch, evaluate --------------------------------------------------------------------------------------
+
+
+class RunFormat(StrEnum):
+    trec = "trec"
+    jsonl = "jsonl"
+
+
+class QrelsFormat(StrEnum):
+    trec = "trec"
+    cran = "cran"
+    cisi = "cisi"
+
+
+@app.command("batch")
+def batch_command(
+    topics: Annotated[str, typer.Argument(metavar="QUERIES.tsv", help="Topics, one `id TAB text` per line.")],
+    index_path: IndexOption = "index",
+    format: Annotated[
+        RunFormat, typer.Option("--format", help="trec (qid Q0 docid rank score tag) or jsonl (one hit per line).")
+    ] = RunFormat.trec,
+    run_tag: Annotated[str, typer.Option("--run-tag", help="The run's name, last column of a TREC run.")] = "newsindex",
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="Stories per topic.")] = 1000,
+    output: Annotated[
+        Optional[str], typer.Option("--output", "-o", help="Write the run to this file (default: stdout).")
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 7 if any topic was skipped.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
+    debug: DebugOption = False,
+) -> None:
+    """Search every topic of a file (query syntax taken out) and write the hits as a TREC run or JSON Lines."""
+    with reported_errors(debug):
+        import time
+
+        from newsindex.batch import Topic, read_topics, run_topics
+        from newsindex.evaluation import trec_run_lines
+        from newsindex.models import Problem
+
+        if format is RunFormat.trec:
+            list(trec_run_lines("-", (), run_tag))  # a bad tag fails before any search
+        skipped: list[Problem] = []
+
+        def skip(problem: Problem) -> None:
+            skipped.append(problem)
+            typer.echo(f"skipped: {problem}", err=True)
+
+        def failed(topic: Topic, error: Exception) -> None:
+            skip(Problem(topics, f"topic {topic.id}: {error}", record=topic.line))
+
+        started = time.perf_counter()
+        queries = read_topics(topics, on_problem=skip)
+        news = _open(index_path)
+        ran = hits = 0
+        with _run_output(output) as out:
+            for topic, results in run_topics(news, queries, limit=limit, on_failure=failed):
+                ran += 1
+                hits += len(results.hits)
+                if format is RunFormat.trec:
+                    ranked = ((hit.story.id, hit.score) for hit in results.hits)
+                    out.writelines(line + "\n" for line in trec_run_lines(topic.id, ranked, run_tag))
+                else:
+                    out.writelines(
+                        json.dumps({"qid": topic.id, **hit.to_dict()}, ensure_ascii=False) + "\n"
+                        for hit in results.hits
+                    )
+        if not quiet:
+            typer.echo(
+                f"{ran:,} of {len(queries):,} topics run, {hits:,} hits, {len(skipped)} skipped "
+                f"in {time.perf_counter() - started:.1f} s" + (f"; run in {output}" if output else ""),
+                err=True,
+            )
+        if strict and skipped:
+            raise InputError(f"{len(skipped)} topic(s) or line(s) skipped (--strict)")
+
+
+@contextmanager
+def _run_output(output: str | None) -> Iterator[Any]:
+    """stdout, or a file that appears under its name only once the whole run is written."""
+    if output is None or output == "-":
+        yield sys.stdout
+        return
+    partial = f"{output}.partial"
+    try:
+        with open(partial, "w", encoding="utf-8") as file:
+            yield file
+        os.replace(partial, output)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+
+
+@app.command("evaluate")
+def evaluate_command(
+    run: Annotated[str, typer.Argument(metavar="RUN", help="A TREC run: qid Q0 docid rank score tag per line.")],
+    qrels: Annotated[str, typer.Argument(metavar="QRELS", help="Relevance judgements: qid 0 docid grade per line.")],
+    qrels_format: Annotated[
+        QrelsFormat, typer.Option("--qrels-format", help="trec, cran (Cranfield's cranqrel) or cisi (CISI.REL).")
+    ] = QrelsFormat.trec,
+    as_json: JsonOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Measure a run against relevance judgements: MAP, nDCG@10, P@10, Recall@100, as trec_eval -c does."""
+    with reported_errors(debug):
+        from newsindex.evaluation import evaluate, read_qrels, read_run
+
+        judgements = read_qrels(qrels, format=qrels_format.value)
+        answers = read_run(run)
+        result = evaluate(answers, judgements)
+        if not result.queries:
+            raise UsageError(f"no topic of {qrels} has a relevant document: is it a qrels file?")
+        if len(result.missing) == result.queries:
+            typer.echo(f"Warning: no topic of {run} is judged in {qrels}: are they the same topics?", err=True)
+        elif result.missing:
+            shown = ", ".join(result.missing[:10]) + (" …" if len(result.missing) > 10 else "")
+            typer.echo(f"Note: {len(result.missing)} judged topic(s) have no run lines, scored 0: {shown}", err=True)
+        if as_json:
+            typer.echo(json.dumps({"run": run, "qrels": qrels, **result.to_dict()}, ensure_ascii=False, indent=2))
+            return
+        rows = [("queries", str(result.queries))]
+        rows += [
+            (name, f"{value:.4f}")
+            for name, value in (
+                ("MAP", result.map),
+                ("nDCG@10", result.ndcg_10),
+                ("P@10", result.p_10),
+                ("Recall@100", result.recall_100),
+            )
+        ]
+        typer.echo("\n".join(f"{name:<11} {value}" for name, value in rows))

@@ -1,0 +1,390 @@
+"""Ranking quality of newsindex on three classic test collections, against plain Whoosh BM25.
+
+Usage (from the repository root, with the project's Python):
+
+    python benchmarks/eval.py [--collections cran,cisi,med] [--workdir DIR] [--no-write]
+
+For each collection of ../shared/eval (Cranfield, CISI, Medline; see its README) it:
+
+1. converts the collection into WORKDIR/<name>/: `corpus.jsonl` (id, title, authors as bylines, body),
+   `topics.tsv` (id TAB text) and `qrels.txt` (TREC qrels, read with newsindex.evaluation.read_qrels);
+2. builds a newsindex index of the corpus (`NewsIndex.create(…).add_files([corpus.jsonl], procs=1)`)
+   and a plain Whoosh index (the baseline, below);
+3. runs the topics, each through `plain_query` (newsindex.batch: query syntax taken out), top 1000:
+   - `newsindex`: `NewsIndex.search(topic)` as the product does it (require_all=False: stories
+     matching every word first, then those matching some);
+   - `newsindex-or`: the same index, each topic searched as one explicit OR expression
+     (`w1 OR w2 OR …`), which makes a single clause and so disables the all-words-first tier;
+   - `baseline`: "plain BM25 as Whoosh does by default": `Schema(id=ID(stored=True, unique=True),
+     body=TEXT(analyzer=StandardAnalyzer()))` with title and body concatenated (no stemming),
+     `QueryParser("body", schema, group=OrGroup)`, Whoosh's default BM25F scoring;
+4. writes each run as a TREC run file (newsindex.evaluation.trec_run_lines, which keeps each engine's
+   order) and measures it with newsindex.evaluation (MAP, nDCG@10, P@10, Recall@100, as trec_eval -c).
+
+The table goes to stdout and, with the machine and the date, to benchmarks/EVAL.md (unless --no-write);
+progress goes to stderr. About a minute for the three collections on 2 cores.
+
+The collections' quirks, as read here:
+- Cranfield: the queries are numbered 1..225 in file order (their .I numbers skip: 001, 002, 004, …),
+  which is how cranqrel numbers them; cranqrel grades 1 (a complete answer) .. 4 (minimum interest)
+  become TREC gains 5 - grade (4 .. 1) and -1 (not relevant) becomes 0. The abstract (.W) repeats
+  the title; it is indexed as is. Authors ("a,b. and c,d.") become bylines.
+- CISI: every pair listed in CISI.REL is relevant (gain 1); only 76 of the 112 queries are judged.
+  A query's text is its .T and .W (some queries are whole abstracts with authors and a source: .A
+  and .B are left out). Authors (one per line) become bylines.
+- Medline: MED.REL is TREC qrels already (gain 1); documents have no title.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from newsindex import NewsIndex
+from newsindex.batch import Topic, plain_query, read_topics, run_topics
+from newsindex.evaluation import Evaluation, Qrels, evaluate, read_qrels, read_run, trec_run_lines, write_qrels
+
+BENCHMARKS_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCHMARKS_DIR.parent
+COLLECTIONS_DIR = REPO_DIR.parent / "shared" / "eval"
+DEFAULT_WORKDIR = BENCHMARKS_DIR / "work" / "eval"
+REPORT = BENCHMARKS_DIR / "EVAL.md"
+DEPTH = 1000  # documents per topic in each run (trec_eval's usual depth)
+SYSTEMS = ("baseline", "newsindex", "newsindex-or")
+MEASURES = (("MAP", "map"), ("nDCG@10", "ndcg_10"), ("P@10", "p_10"), ("Recall@100", "recall_100"))
+
+
+@dataclass(frozen=True)
+class Collection:
+    """One test collection: its files under COLLECTIONS_DIR and how to read them."""
+
+    name: str
+    title: str
+    folder: str
+    documents: str
+    queries: str
+    qrels: str
+    qrels_format: str
+    number_queries_in_order: bool = False  # Cranfield: query ids are 1..N in file order, not their .I
+
+
+COLLECTIONS = {
+    "cran": Collection("cran", "Cranfield", "cran", "cran.all.1400", "cran.qry", "cranqrel", "cran", True),
+    "cisi": Collection("cisi", "CISI", "cisi", "CISI.ALL", "CISI.QRY", "CISI.REL", "cisi"),
+    "med": Collection("med", "Medline", "med", "MED.ALL", "MED.QRY", "MED.REL", "trec"),
+}
+
+
+@dataclass
+class SystemResult:
+    """One system on one collection: its evaluation, the topics it could not run, its time."""
+
+    evaluation: Evaluation
+    run: dict[str, dict[str, float]]
+    failed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+# -- reading the collections ---------------------------------------------------------------------------
+
+
+def read_smart(path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """The records of a SMART-format file: (.I id, {field letter: text}); ".T" alone on a line opens a field."""
+    record_id: str | None = None
+    fields: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        start = re.fullmatch(r"\.I\s+(\S+)\s*", line)
+        marker = re.fullmatch(r"\.([A-Z])\s*", line)
+        if start:
+            if record_id is not None:
+                yield record_id, {name: "\n".join(lines).strip() for name, lines in fields.items()}
+            record_id, fields, current = start.group(1), {}, None
+        elif marker:
+            current = fields.setdefault(marker.group(1), [])
+        elif current is not None:
+            current.append(line.rstrip())
+    if record_id is not None:
+        yield record_id, {name: "\n".join(lines).strip() for name, lines in fields.items()}
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def authors(collection: Collection, text: str) -> list[str]:
+    """Cranfield: "van driest,e.r. and mccauley,w.d." on a line; CISI: one author per line."""
+    if not text:
+        return []
+    if collection.name == "cran":
+        return [name.strip() for name in re.split(r"\s+and\s+", one_line(text)) if name.strip()]
+    return [one_line(name) for name in text.splitlines() if name.strip()]
+
+
+def convert(collection: Collection, folder: Path) -> dict[str, int]:
+    """Write corpus.jsonl, topics.tsv and qrels.txt for `collection` into `folder`; their sizes."""
+    source = COLLECTIONS_DIR / collection.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    documents = 0
+    with open(folder / "corpus.jsonl", "w", encoding="utf-8") as corpus:
+        for doc_id, fields in read_smart(source / collection.documents):
+            record: dict[str, Any] = {"id": doc_id, "body": fields.get("W", "")}
+            if fields.get("T"):
+                record["title"] = one_line(fields["T"])
+            names = authors(collection, fields.get("A", ""))
+            if names:
+                record["authors"] = names
+            if not record["body"].strip():  # a few Cranfield abstracts are empty: the title stands in
+                record["body"] = record.get("title", "")
+            corpus.write(json.dumps(record, ensure_ascii=False) + "\n")
+            documents += 1
+    topics = 0
+    with open(folder / "topics.tsv", "w", encoding="utf-8") as tsv:
+        for number, (query_id, fields) in enumerate(read_smart(source / collection.queries), start=1):
+            text = one_line(" ".join(part for part in (fields.get("T", ""), fields.get("W", "")) if part))
+            tsv.write(f"{number if collection.number_queries_in_order else int(query_id)}\t{text}\n")
+            topics += 1
+    qrels = read_qrels(source / collection.qrels, format=collection.qrels_format)
+    with open(folder / "qrels.txt", "w", encoding="utf-8") as file:
+        write_qrels(qrels, file)
+    judged = sum(1 for grades in qrels.values() if any(grade > 0 for grade in grades.values()))
+    return {"documents": documents, "topics": topics, "judged_topics": judged}
+
+
+# -- the systems ---------------------------------------------------------------------------------------
+
+
+def any_word_query(text: str) -> str:
+    """The topic as one explicit OR expression of its words: one clause, so no all-words-first tier."""
+    return " OR ".join(plain_query(text).split())
+
+
+def newsindex_run(
+    news: NewsIndex, topics: list[Topic], rewrite: Callable[[str], str], tag: str, out: Path
+) -> list[str]:
+    """Run `topics` through NewsIndex.search into the TREC run file `out`; the ids of failed topics."""
+    failed: list[str] = []
+
+    def failure(topic: Topic, error: Exception) -> None:
+        failed.append(topic.id)
+        print(f"  {tag}: topic {topic.id} skipped: {error}", file=sys.stderr)
+
+    with open(out, "w", encoding="utf-8") as run:
+        for topic, results in run_topics(news, topics, limit=DEPTH, rewrite=rewrite, on_failure=failure):
+            ranked = ((hit.story.id, hit.score) for hit in results.hits)
+            run.writelines(line + "\n" for line in trec_run_lines(topic.id, ranked, tag))
+    return failed
+
+
+def build_baseline(corpus: Path, folder: Path) -> Any:
+    """A plain Whoosh index of the corpus: id, and title + body in one TEXT field, StandardAnalyzer."""
+    from whoosh import index
+    from whoosh.analysis import StandardAnalyzer
+    from whoosh.fields import ID, TEXT, Schema
+
+    schema = Schema(id=ID(stored=True, unique=True), body=TEXT(analyzer=StandardAnalyzer()))
+    folder.mkdir(parents=True)
+    whoosh_ix = index.create_in(str(folder), schema)
+    with whoosh_ix.writer() as writer:
+        for record in map(json.loads, corpus.read_text(encoding="utf-8").splitlines()):
+            writer.add_document(id=record["id"], body=f"{record.get('title', '')}\n{record['body']}")
+    return whoosh_ix
+
+
+def baseline_run(whoosh_ix: Any, topics: list[Topic], tag: str, out: Path) -> list[str]:
+    """Run `topics` (through plain_query) on the baseline into the TREC run file `out`; failed topic ids."""
+    from whoosh.qparser import OrGroup, QueryParser
+
+    parser = QueryParser("body", whoosh_ix.schema, group=OrGroup)
+    failed: list[str] = []
+    with whoosh_ix.searcher() as searcher, open(out, "w", encoding="utf-8") as run:
+        for topic in topics:
+            try:
+                hits = searcher.search(parser.parse(plain_query(topic.text)), limit=DEPTH)
+            except Exception as error:
+                failed.append(topic.id)
+                print(f"  {tag}: topic {topic.id} skipped: {type(error).__name__}: {error}", file=sys.stderr)
+                continue
+            ranked = [(hit["id"], float(hit.score)) for hit in hits]
+            run.writelines(line + "\n" for line in trec_run_lines(topic.id, ranked, tag))
+    return failed
+
+
+def measure(collection: Collection, workdir: Path) -> tuple[dict[str, int], dict[str, SystemResult]]:
+    """Convert, index, run and evaluate one collection; the collection's sizes and each system's result."""
+    folder = workdir / collection.name
+    if folder.exists():
+        shutil.rmtree(folder)
+    sizes = convert(collection, folder)
+    print(f"{collection.title}: {sizes['documents']} documents, {sizes['topics']} topics", file=sys.stderr)
+    topics = read_topics(folder / "topics.tsv", on_problem=lambda problem: print(f"  {problem}", file=sys.stderr))
+    qrels = read_qrels(folder / "qrels.txt")
+    corpus = folder / "corpus.jsonl"
+    results: dict[str, SystemResult] = {}
+
+    started = time.perf_counter()
+    whoosh_ix = build_baseline(corpus, folder / "baseline-index")
+    failed = baseline_run(whoosh_ix, topics, "baseline", folder / "baseline.run")
+    results["baseline"] = _result(folder / "baseline.run", qrels, failed, started)
+
+    started = time.perf_counter()
+    news = NewsIndex.create(folder / "newsindex-index", fsync=False)
+    report = news.add_files([str(corpus)], procs=1)
+    skipped = [problem for problem in report.problems if problem.kind == "skipped"]  # "no date" is expected
+    if skipped:
+        print(f"  newsindex: {len(skipped)} documents skipped, e.g. {skipped[0]}", file=sys.stderr)
+    for system, rewrite in (("newsindex", plain_query), ("newsindex-or", any_word_query)):
+        if system != "newsindex":
+            started = time.perf_counter()
+        failed = newsindex_run(news, topics, rewrite, system, folder / f"{system}.run")
+        results[system] = _result(folder / f"{system}.run", qrels, failed, started)
+    news.close()
+    return sizes, results
+
+
+def _result(run_file: Path, qrels: dict[str, dict[str, int]], failed: list[str], started: float) -> SystemResult:
+    run = read_run(run_file)
+    return SystemResult(evaluate(run, qrels), run, failed, time.perf_counter() - started)
+
+
+def on_common_topics(
+    measured: dict[str, tuple[dict[str, int], dict[str, SystemResult]]], qrels_of: dict[str, Qrels]
+) -> dict[str, tuple[dict[str, int], dict[str, SystemResult]]]:
+    """The collections where a system skipped judged topics, measured again on the topics every system ran."""
+    again = {}
+    for name, (sizes, results) in measured.items():
+        skipped = {topic for result in results.values() for topic in result.failed}
+        qrels = {topic: grades for topic, grades in qrels_of[name].items() if topic not in skipped}
+        if len(qrels) == len(qrels_of[name]):
+            continue
+        again[name] = (
+            sizes,
+            {system: SystemResult(evaluate(result.run, qrels), result.run) for system, result in results.items()},
+        )
+    return again
+
+
+# -- the report ----------------------------------------------------------------------------------------
+
+
+def table(measured: dict[str, tuple[dict[str, int], dict[str, SystemResult]]], *, costs: bool = True) -> str:
+    """The Markdown table: collection × system × measures, and topics (with skipped topics and seconds)."""
+    header = ["collection", "system", *(name for name, _ in MEASURES), "topics"]
+    header += ["skipped", "seconds"] if costs else []
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(header) - 2)) + "|"]
+    for name, (_, results) in measured.items():
+        for system in SYSTEMS:
+            result = results[system]
+            figures = [f"{getattr(result.evaluation, key):.4f}" for _, key in MEASURES]
+            row = [COLLECTIONS[name].title, system, *figures, str(result.evaluation.queries)]
+            row += [str(len(result.failed)), f"{result.seconds:.1f}"] if costs else []
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        "whoosh": version("whoosh-reloaded"),
+        "code": _git_state(),
+    }
+
+
+def _git_state() -> str:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO_DIR, capture_output=True, text=True).stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    changed = sorted(Path(line[3:]).name for line in git("status", "--porcelain", "--", "src").splitlines())
+    return f"{head}, uncommitted changes in src/ to {', '.join(changed)}" if changed else head
+
+
+def report(
+    measured: dict[str, tuple[dict[str, int], dict[str, SystemResult]]],
+    common: dict[str, tuple[dict[str, int], dict[str, SystemResult]]],
+    facts: dict[str, Any],
+) -> str:
+    sizes = "; ".join(
+        f"{COLLECTIONS[name].title} {s['documents']:,} documents, {s['topics']} topics ({s['judged_topics']} judged)"
+        for name, (s, _) in measured.items()
+    )
+    common_part = (
+        f"""
+Some topics were skipped (see "skipped"): a skipped topic scores 0 above. The same runs measured only
+on the judged topics that every system ran:
+
+{table(common, costs=False)}
+"""
+        if common
+        else ""
+    )
+    return f"""# Ranking quality on Cranfield, CISI and Medline
+
+Written by `python benchmarks/eval.py` on {facts["date"]}: {facts["cpu"]}, {facts["cores"]} cores, Python
+{facts["python"]}, {facts["os"]}, Whoosh {facts["whoosh"]}, code at {facts["code"]}.
+
+{table(measured)}
+{common_part}
+Collections: {sizes}.
+
+Each run holds the top {DEPTH} documents of every topic; measures as trec_eval `-c` computes them (see `src/newsindex/evaluation.py`), means over the judged topics. Topics go through
+`plain_query` (query syntax taken out) for every system. Systems (see the script's docstring):
+
+- `baseline`: plain Whoosh, title + body in one field, StandardAnalyzer (no stemming), OR of the
+  words, Whoosh's default BM25F;
+- `newsindex`: `NewsIndex.search(topic)` as shipped: stories matching every word ranked first;
+- `newsindex-or`: the same index, each topic as one `w1 OR w2 OR …` clause (no all-words tier).
+
+"skipped" counts the topics a system could not run (newsindex refuses queries over 2,000 characters
+or 200 clauses, a clause being one word in one field); "seconds" is indexing plus searching for the
+first two systems, searching only for `newsindex-or` (it reuses the index).
+"""
+
+
+def main(argv: Iterable[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--collections", default="cran,cisi,med", help="comma-separated: cran, cisi, med")
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="converted files, indexes, runs")
+    parser.add_argument("--no-write", action="store_true", help=f"do not rewrite {REPORT.name}")
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    names = [name.strip() for name in args.collections.split(",") if name.strip()]
+    unknown = [name for name in names if name not in COLLECTIONS]
+    if unknown:
+        parser.error(f"unknown collection(s) {', '.join(unknown)}: use {', '.join(COLLECTIONS)}")
+    measured = {name: measure(COLLECTIONS[name], args.workdir) for name in names}
+    common = on_common_topics(measured, {name: read_qrels(args.workdir / name / "qrels.txt") for name in names})
+    print(table(measured))
+    if common:
+        print("\nOn the judged topics every system ran:\n" + table(common, costs=False))
+    if not args.no_write:
+        REPORT.write_text(report(measured, common, machine()), encoding="utf-8")
+        print(f"written to {REPORT.relative_to(REPO_DIR)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

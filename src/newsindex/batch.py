@@ -1,0 +1,106 @@
+"""Batch searching: a file of topics (id TAB text) run against an index, for `newsindex batch` and evaluations."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from newsindex.errors import QueryError, QueryRejectedError, UsageError
+from newsindex.models import Problem
+
+if TYPE_CHECKING:
+    from newsindex.index import NewsIndex
+    from newsindex.models import SearchResults
+
+# The query syntax of newsindex (and Whoosh) that natural-language topics are full of: phrases, groups,
+# fields, boosts, patterns, fuzziness, ranges, required and excluded words, single-quoted terms, comparisons.
+_SYNTAX = re.compile(r"""["'():^*?~\[\]{}+\-<>=]""")
+_OPERATORS = re.compile(r"\b(?:AND|OR|NOT|TO|ANDNOT|ANDMAYBE|REQUIRE)\b")
+# Field names newsindex knows (schema.FIELD_ALIASES) before a colon and a value: "title:budget".
+_FIELD_NAMES = (
+    "headline title body text byline bylines by author location dateline place source agency date published id"
+)
+_FIELD_PREFIX = re.compile(rf"\b(?:{'|'.join(_FIELD_NAMES.split())}):(?=\S)", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """One query of a batch: its id (the run's topic id), its text and where it was read."""
+
+    id: str
+    text: str
+    line: int | None = None
+
+
+def plain_query(text: str) -> str:
+    """`text` with everything that is query syntax taken out, so that it searches for its words only.
+
+    Interim, until NewsIndex.search has a plain-text mode: `field:` prefixes of known fields are
+    dropped ("title:budget" → "budget"), the characters "():^*?~[]{}+-'<>= become spaces, and the
+    operators AND, OR, NOT, TO (ANDNOT, ANDMAYBE, REQUIRE) are lower-cased into plain words.
+    """
+    text = _FIELD_PREFIX.sub(" ", text)
+    text = _SYNTAX.sub(" ", text)
+    text = _OPERATORS.sub(lambda match: match.group().lower(), text)
+    return " ".join(text.split())
+
+
+def read_topics(path: str | Path, *, on_problem: Callable[[Problem], None]) -> list[Topic]:
+    """The topics of a file, one `id TAB text` per line (blank lines skipped).
+
+    A line without a tab or text, or with an id seen before, is reported to `on_problem` and skipped.
+    UsageError when the file cannot be read.
+    """
+    topics: list[Topic] = []
+    seen: set[str] = set()
+    try:
+        with open(path, encoding="utf-8-sig") as file:
+            lines = file.read().splitlines()
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such topics file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path} is a folder, not a topics file") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not a text file (not UTF-8)") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        topic_id, tab, text = line.partition("\t")
+        topic_id = topic_id.strip()
+        if not tab or not topic_id or not text.strip():
+            problem = "no tab between id and text" if not tab else "no id" if not topic_id else "no text"
+            on_problem(Problem(str(path), f"{problem} (expected: id TAB text)", record=number))
+        elif any(char.isspace() for char in topic_id):
+            on_problem(Problem(str(path), f"the id {topic_id!r} has white space", record=number))
+        elif topic_id in seen:
+            on_problem(Problem(str(path), f"topic {topic_id} appears again; the first one was kept", record=number))
+        else:
+            seen.add(topic_id)
+            topics.append(Topic(topic_id, " ".join(text.split()), number))
+    return topics
+
+
+def run_topics(
+    news: NewsIndex,
+    topics: Iterable[Topic],
+    *,
+    limit: int = 1000,
+    rewrite: Callable[[str], str] = plain_query,
+    on_failure: Callable[[Topic, Exception], None] | None = None,
+) -> Iterator[tuple[Topic, SearchResults]]:
+    """Search each topic (its text through `rewrite`, by default `plain_query`) for its best `limit` stories.
+
+    A topic whose query still cannot be read or is refused as too costly goes to `on_failure` and is
+    left out; any other error (a missing or damaged index) stops the batch.
+    """
+    for topic in topics:
+        try:
+            results = news.search(rewrite(topic.text), limit=limit)
+        except (QueryError, QueryRejectedError) as error:
+            if on_failure:
+                on_failure(topic, error)
+            continue
+        yield topic, results
