@@ -231,3 +231,13 @@ def test_bad_export_arguments_exit_2(tmp_path: Path, news: NewsIndex) -> None:
     assert run("export", "-i", str(news.path), "-o", str(tmp_path / "missing" / "x.jsonl"))[0] == 2
     assert run("export", "-i", str(news.path), "--format", "opensearch", "-o", "-")[0] == 2
     assert run("export", "-i", str(tmp_path / "no-index"), "-o", str(tmp_path / "x.jsonl"))[0] == 4
+
+
+def test_the_command_line_starts_without_the_readers_and_exporters() -> None:
+    import subprocess
+    import sys
+
+    heavy = ("feedparser", "trafilatura", "warcio", "newsindex.export", "newsindex.web", "newsindex.archives")
+    code = f"import sys, newsindex.cli; print([name for name in {heavy!r} if name in sys.modules])"
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.strip() == "[]"

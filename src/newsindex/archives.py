@@ -87,52 +87,57 @@ def split_elements(
     `limit` bytes). With `skip_cdata`, tags inside CDATA sections and comments do not count.
     An element left open at the end of the stream is given with `data=None` and `truncated`.
     """
-    buffer = b""
+    buffer = b""  # a block or two of input; elements are cut from it by offset, without copying the rest
+    base = 0  # where the unread part of `buffer` starts
     prefix: list[bytes] = []
-    prefix_size = 0
     number = 0
     eof = False
 
-    def more() -> bool:
+    def more(keep_from: int) -> int:
+        """Drop `buffer` before `keep_from` and read a block onto it: how far offsets moved, or -1 at the end."""
         nonlocal buffer, eof
         chunk = b"" if eof else stream.read(_BLOCK)
         eof = not chunk
-        buffer += chunk
-        return bool(chunk)
+        if not chunk:
+            return -1
+        buffer = buffer[keep_from:] + chunk
+        return keep_from
 
     while True:
-        match, position = _find_start(start, buffer, 0, skip_cdata)
+        match, position = _find_start(start, buffer, base, skip_cdata)
         while match is None:
-            keep = position  # what was searched; from `position` on, a tag or section may go on in the next block
-            if number == 0 and on_prefix is not None and prefix_size < limit:
-                prefix.append(buffer[:keep])
-                prefix_size += keep
-            buffer = buffer[keep:]
-            if not more():
+            # Searched up to `position`; from there on, a tag or section may go on in the next block.
+            if number == 0 and on_prefix is not None and sum(map(len, prefix)) < limit:
+                prefix.append(buffer[base:position])
+            if more(position) < 0:
                 if number == 0 and on_prefix is not None:
-                    on_prefix((b"".join(prefix) + buffer)[:limit])
+                    on_prefix((b"".join(prefix) + buffer[position:])[:limit])
                 return
+            base = 0
             match, position = _find_start(start, buffer, 0, skip_cdata)
         if number == 0 and on_prefix is not None:
-            on_prefix((b"".join(prefix) + buffer[: match.start()])[:limit])
+            on_prefix((b"".join(prefix) + buffer[base : match.start()])[:limit])
         number += 1
-        buffer = buffer[match.start() :]
+        first = match.start()  # where the element (or the part of it still kept) starts in `buffer`
         end = _element_end(match["name"], skip_cdata)
-        position = match.end() - match.start()
+        position = match.end()
         size = 0  # bytes of this element already dropped (when it outgrew the limit)
         while True:
             found, position = _find_end(end, buffer, position)
             if found is not None:
-                data, buffer = buffer[:found], buffer[found:]
-                yield Element(number, None if size else data, size + len(data))
+                base = found
+                yield Element(number, None if size else buffer[first:found], size + found - first)
                 break
-            if size + len(buffer) > limit:  # too big: keep only what the end search still needs
-                drop = max(0, min(position, len(buffer) - 256))
-                size += drop
-                buffer, position = buffer[drop:], position - drop
-            if not more():
-                yield Element(number, None, size + len(buffer), truncated=True)
+            if size + len(buffer) - first > limit:  # too big: keep only what the end search still needs
+                keep = max(first, min(position, len(buffer) - 256))
+                size += keep - first
+                first = keep
+            shift = more(first)
+            if shift < 0:
+                yield Element(number, None, size + len(buffer) - first, truncated=True)
                 return
+            position -= shift
+            first = 0
 
 
 _SECTION = re.compile(rb"<!\[CDATA\[|<!--")
@@ -190,12 +195,8 @@ _AUTHOR_AGENCY = re.compile(r",?\s*\bReuters?\s*$", re.IGNORECASE)  # "By Cal Ma
 _TAGS = re.compile(r"<[^>]*>")
 
 
-def _tag(name: str) -> re.Pattern[str]:
-    return re.compile(rf"<{name}>(?P<text>.*?)</{name}>", re.DOTALL | re.IGNORECASE)
-
-
-_FIELDS = {name: _tag(name) for name in ("DATE", "TITLE", "DATELINE", "AUTHOR", "BODY")}
-_LISTS = {name: _tag(name) for name in ("TOPICS", "PLACES")}
+# The elements of a record, in one pass; upper case, as the corpus writes them.
+_ELEMENT = re.compile(r"<(?P<tag>DATE|TOPICS|PLACES|TITLE|DATELINE|AUTHOR|BODY)>(?P<text>.*?)</(?P=tag)>", re.DOTALL)
 
 
 def _read_reuters(stream: _Replayed, source: Source, report: ProblemHandler) -> Iterator[Story]:
@@ -220,8 +221,11 @@ def _reuters_story(record: str, fallback_id: str, where: _Where) -> Story | None
     story_id = _checked_id(newid["id"] if newid else None, fallback_id, where)
     if story_id is None:
         return None
-    fields = {name: _sgml_text(pattern.search(record)) for name, pattern in _FIELDS.items()}
-    lists = {name: _labels_of(pattern.search(record)) for name, pattern in _LISTS.items()}
+    elements: dict[str, re.Match[str]] = {}
+    for element in _ELEMENT.finditer(record):
+        elements.setdefault(element["tag"], element)
+    fields = {name: _sgml_text(elements.get(name)) for name in ("DATE", "TITLE", "DATELINE", "AUTHOR", "BODY")}
+    lists = {name: _labels_of(elements.get(name)) for name in ("TOPICS", "PLACES")}
     text = _TEXT.search(record)
     kind = _TYPE.search(text["attributes"]) if text else None
     headline = _one_line(fields["TITLE"]) if fields["TITLE"] else None
@@ -231,7 +235,7 @@ def _reuters_story(record: str, fallback_id: str, where: _Where) -> Story | None
         body_text = None
     else:
         body_text = fields["BODY"]
-    body_text = _SIGNATURE.sub("", _reflow(body_text)) if body_text else None
+    body_text = _unsigned(_reflow(body_text)) if body_text else None
     if not body_text and not headline:
         where.skipped("no title and no body")
         return None
@@ -259,6 +263,13 @@ def _sgml_text(match: re.Match[str] | None) -> str | None:
         return None
     text = html.unescape(_TAGS.sub("", match["text"]))
     return text.replace("\x02", "").replace("\x03", "").strip() or None
+
+
+def _unsigned(text: str) -> str:
+    """The body without the closing "Reuter" (searched in the last few characters only: it is fast)."""
+    tail = len(text) - 20 if len(text) > 20 else 0
+    signature = _SIGNATURE.search(text, tail)
+    return text[: signature.start()] if signature else text
 
 
 def _reflow(text: str) -> str:

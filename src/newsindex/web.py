@@ -250,8 +250,8 @@ def _read_warc(stream: _Replayed, source: Source, report: ProblemHandler) -> Ite
                 continue  # requests, metadata, images, redirects: not articles
             where = _Where(source.path, number, report)
             data = record.content_stream().read(MAX_STORY_BYTES + 1)
-            if len(data) > MAX_STORY_BYTES:
-                where.skipped(_oversized(len(data) + _count_rest(record.content_stream())))
+            if len(data) > MAX_STORY_BYTES:  # the iterator reads past the rest of the record
+                where.skipped(_oversized(len(data)))
                 continue
             url = record.rec_headers.get_header("WARC-Target-URI")
             story = _page_story(extractor, data, url, url or f"{source.id_base}:{number}", where)
