@@ -61,8 +61,7 @@ def test_a_query_and_filters_select_stories(news: NewsIndex) -> None:
     assert [story.id for story in select_stories(news, bylines=["Jane Doe"], end="2019-06")] == ["new-year.txt"]
 
 
-def test_selection_reads_page_after_page(news: NewsIndex, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("newsindex.export._PAGE", 3)
+def test_selection_without_a_query_is_every_story(news: NewsIndex) -> None:
     assert sorted(story.id for story in select_stories(news)) == sorted(ALL_IDS)
 
 

@@ -233,3 +233,23 @@ def test_the_lead_sentence_weighs_more_than_the_rest_of_the_body(tmp_path: Path)
     news = NewsIndex.create(tmp_path / "index")
     news.add(stories)
     assert [hit.story.id for hit in news.search("harbour").hits] == ["lead", "late"]
+
+
+def test_stories_streams_every_match_oldest_first(news: NewsIndex) -> None:
+    every = [story.id for story in news.stories()]
+    assert len(every) == 10
+    assert (every[0], every[-1]) == ("agents-phrase.txt", "undated-iran.txt")
+    assert [story.id for story in news.stories("iran", start="2019")] == [
+        "iran-oil.txt",
+        "albania-iran-ties.txt",
+        "albania-iran-deep.txt",
+    ]
+    assert [story.id for story in news.stories(location="Tirana")] == ["albania-football.txt", "albania-iran-ties.txt"]
+
+
+def test_stories_is_a_snapshot_while_commits_land(news: NewsIndex) -> None:
+    stream = news.stories()
+    first = next(stream)
+    news.add([Story(id="late", body="ROME (Reuters) - A story added meanwhile.")])
+    assert [first.id, *(story.id for story in stream)] == [story.id for story in news.stories()][:10]
+    assert news.count() == 11

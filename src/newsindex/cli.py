@@ -114,7 +114,10 @@ def index(
     ],
     index_path: IndexOption = "index",
     format: Annotated[
-        Optional[str], typer.Option("--format", help="Force the input format: text, jsonl or csv.")
+        Optional[str],
+        typer.Option(
+            "--format", help="Force the input format: text, jsonl, csv, reuters, newsml, feed, html, warc or zip."
+        ),
     ] = None,
     prune: Annotated[bool, typer.Option("--prune", help="Remove stories whose files are gone.")] = False,
     rebuild: Annotated[

@@ -50,10 +50,7 @@ CSV_FIELDS = (
     "path",
 )
 _MB = 1024 * 1024
-_PAGE = 1000  # NewsIndex.search's largest page
 _MAX_BULK_ID_BYTES = 512  # OpenSearch's and Elasticsearch's limit on _id
-# A filter every story passes: NewsIndex.search refuses a query with no words and no filter.
-_EVERY_STORY = "NOT id:newsindex-matches-every-story"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,30 +83,11 @@ def select_stories(
     """The stories of `news` that match `text` and the filters (every story when there are none), oldest
     first and undated ones last; the arguments are those of `NewsIndex.search`.
 
-    Reads one page of 1,000 stories at a time, so memory stays flat whatever the index holds.
+    Streams from one searcher, so memory stays flat whatever the index holds.
     """
-    bylines = tuple(bylines)
-    filtered = bool(text.strip() or start or end or any(name.strip() for name in bylines) or location or source)
-    query = text if filtered else _EVERY_STORY
-    page = 1
-    while True:
-        results = news.search(
-            query,
-            start=start,
-            end=end,
-            bylines=bylines,
-            location=location,
-            source=source,
-            require_all=require_all,
-            sort="date",  # a stable order, so that pages neither overlap nor miss stories
-            limit=_PAGE,
-            page=page,
-        )
-        for hit in results.hits:
-            yield hit.story
-        if not results.hits or page * _PAGE >= results.total:
-            return
-        page += 1
+    return news.stories(
+        text, start=start, end=end, bylines=bylines, location=location, source=source, require_all=require_all
+    )
 
 
 # ── Writing ──────────────────────────────────────────────────────────────────────────────────────────

@@ -39,7 +39,7 @@ from newsindex.indexer import Indexer, write_lock
 from newsindex.models import CheckReport, Hit, IndexReport, IndexStats, Problem, SearchResults, Story
 from newsindex.query import SEARCH_SECONDS, QueryPlan, check_expansion, parse_query
 from newsindex.readers import read_source
-from newsindex.schema import SCHEMA_VERSION, build_schema, index_words, story_from_stored
+from newsindex.schema import SCHEMA_VERSION, PublishedField, build_schema, index_words, story_from_stored
 from newsindex.snippets import snippet
 from newsindex.sources import find_sources, roots
 from newsindex.storage import (
@@ -272,6 +272,43 @@ class NewsIndex:
         took_ms = (time.perf_counter() - started) * 1000
         return SearchResults(query=text, total=total, hits=hits, page=page, limit=limit, took_ms=took_ms)
 
+    def stories(
+        self,
+        text: str = "",
+        *,
+        start: str | date | None = None,
+        end: str | date | None = None,
+        bylines: Iterable[str] = (),
+        location: str | None = None,
+        source: str | None = None,
+        require_all: bool = False,
+    ) -> Iterator[Story]:
+        """Every story matching `text` and the filters (every story when there are none), oldest first,
+        undated ones last; the arguments are those of `search`. Streams: memory stays flat.
+
+        The stories are those of the index as it was when iteration began, whatever commits land meanwhile.
+        """
+        bylines = tuple(name for name in bylines if name.strip())
+        plan = None
+        if text.strip() or start or end or bylines or location or source:
+            plan = parse_query(
+                text,
+                self._schema,
+                require_all=require_all,
+                start=_bound(start, end=False),
+                end=_bound(end, end=True),
+                bylines=bylines,
+                location=location,
+                source=source,
+            )
+        self._follow_rebuild()
+        searcher = self._whoosh.searcher()  # its own: a generator outlives the calls around it on this thread
+        try:
+            for docnum in _matching_by_date(searcher, plan):
+                yield story_from_stored(searcher.stored_fields(docnum))
+        finally:
+            searcher.close()
+
     def get(self, story_id: str) -> Story | None:
         """The story with this id, or None."""
         stored = self._reading(lambda searcher: searcher.document(id=story_id))
@@ -412,6 +449,28 @@ def _page(searcher: Searcher, plan: QueryPlan, order: str, limit: int, page: int
         marked = snippet(story.body, terms, index_words(story.body), fallback=story.lead)
         hits.append(Hit(story=story, score=score, rank=rank, snippet=marked))
     return _count(searcher, plan.query, allowed), tuple(hits)
+
+
+def _matching_by_date(searcher: Searcher, plan: QueryPlan | None) -> list[int]:
+    """The document numbers matching `plan` (every live one if None), oldest first, undated last."""
+    if plan is None:
+        matching: Iterable[int] = searcher.reader().all_doc_ids()
+    else:
+        check_expansion(plan, searcher.reader())
+        allowed = _allowed_docnums(searcher, plan)
+        if not plan.has_words and allowed is not None:
+            matching = allowed  # filters alone: what passes them is the answer
+        else:
+            found = set(searcher.docs_for_query(plan.query))
+            matching = found if allowed is None else found & allowed
+    dates: dict[int, int] = {}
+    for leaf, offset in searcher.leaf_searchers():
+        reader = leaf.reader()
+        if reader.has_column("published"):
+            column = reader.column_reader("published", translate=False)
+            dates.update((offset + docnum, column[docnum]) for docnum in range(reader.doc_count_all()))
+    undated = PublishedField.MISSING
+    return sorted(matching, key=lambda docnum: (dates.get(docnum, undated) == undated, dates.get(docnum, 0), docnum))
 
 
 def _stats(searcher: Searcher, top: int) -> IndexStats:
