@@ -257,16 +257,7 @@ class NewsIndex:
             raise UsageError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
         if page < 1:
             raise UsageError(f"page must be 1 or more, not {page}")
-        plan = parse_query(
-            text,
-            self._schema,
-            require_all=require_all,
-            start=_bound(start, end=False),
-            end=_bound(end, end=True),
-            bylines=bylines,
-            location=location,
-            source=source,
-        )
+        plan = self._plan(text, start, end, bylines, location, source, require_all)
         order = "-date" if sort == "relevance" and not plan.has_words else sort  # nothing to rank by: newest first
         total, hits = self._reading(lambda searcher: _page(searcher, plan, order, limit, page))
         took_ms = (time.perf_counter() - started) * 1000
@@ -291,16 +282,7 @@ class NewsIndex:
         bylines = tuple(name for name in bylines if name.strip())
         plan = None
         if text.strip() or start or end or bylines or location or source:
-            plan = parse_query(
-                text,
-                self._schema,
-                require_all=require_all,
-                start=_bound(start, end=False),
-                end=_bound(end, end=True),
-                bylines=bylines,
-                location=location,
-                source=source,
-            )
+            plan = self._plan(text, start, end, bylines, location, source, require_all)
         self._follow_rebuild()
         searcher = self._whoosh.searcher()  # its own: a generator outlives the calls around it on this thread
         try:
@@ -308,6 +290,27 @@ class NewsIndex:
                 yield story_from_stored(searcher.stored_fields(docnum))
         finally:
             searcher.close()
+
+    def _plan(
+        self,
+        text: str,
+        start: str | date | None,
+        end: str | date | None,
+        bylines: Iterable[str],
+        location: str | None,
+        source: str | None,
+        require_all: bool,
+    ) -> QueryPlan:
+        return parse_query(
+            text,
+            self._schema,
+            require_all=require_all,
+            start=_bound(start, end=False),
+            end=_bound(end, end=True),
+            bylines=bylines,
+            location=location,
+            source=source,
+        )
 
     def get(self, story_id: str) -> Story | None:
         """The story with this id, or None."""
