@@ -29,11 +29,12 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,8 @@ class ChildRun:
     user_s: float
     sys_s: float
     peak_rss_mb: float
+    tree_peak_rss_mb: float
+    tree_peak_processes: int
     stdout: str
     stderr: str
 
@@ -89,12 +92,15 @@ def run_child(command: Sequence[str], log_dir: Path, name: str) -> ChildRun:
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         started = time.perf_counter()
         process = subprocess.Popen(list(command), stdout=out, stderr=err, cwd=REPO_DIR)
+        sampler = TreeMemory(process.pid)
         try:
             _, status, usage = os.wait4(process.pid, 0)
         except BaseException:
             process.kill()
             process.wait()
             raise
+        finally:
+            sampler.stop()
         wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     run = ChildRun(
@@ -103,13 +109,65 @@ def run_child(command: Sequence[str], log_dir: Path, name: str) -> ChildRun:
         wall_s=wall,
         user_s=usage.ru_utime,
         sys_s=usage.ru_stime,
-        peak_rss_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
+        peak_rss_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux; the largest single process of the tree
+        tree_peak_rss_mb=sampler.peak_mb,
+        tree_peak_processes=sampler.peak_processes,
         stdout=out_path.read_text(encoding="utf-8", errors="replace"),
         stderr=err_path.read_text(encoding="utf-8", errors="replace"),
     )
     if run.returncode != 0:
         raise SystemExit(f"run.py: {name} failed (exit {run.returncode}): {' '.join(command)}\n{run.stderr[-2000:]}")
     return run
+
+
+class TreeMemory:
+    """Samples the summed RSS of a process and its descendants (worker processes) every 0.1 s."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_mb = 0.0
+        self.peak_processes = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop sampling (the child has exited)."""
+        self._done.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._done.wait(0.1):
+            pids = self._tree()
+            total = sum(_proc_rss_kb(pid) for pid in pids) / 1024
+            self.peak_mb = max(self.peak_mb, total)
+            self.peak_processes = max(self.peak_processes, len(pids))
+
+    def _tree(self) -> list[int]:
+        parents: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    stat = Path(f"/proc/{entry}/stat").read_text()
+                except OSError:
+                    continue
+                parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+        tree, frontier = [], [self.pid]
+        while frontier:
+            pid = frontier.pop()
+            tree.append(pid)
+            frontier.extend(child for child, parent in parents.items() if parent == pid)
+        return tree
+
+
+def _proc_rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def last_json_line(text: str) -> Any:
@@ -120,6 +178,37 @@ def last_json_line(text: str) -> Any:
 def folder_bytes(folder: Path) -> int:
     """Apparent size of every file under `folder`."""
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
+def index_bytes_by_kind(index_dir: Path) -> dict[str, int]:
+    """Bytes by Whoosh file kind, from file names: postings, terms, stored fields, columns, the rest."""
+    kinds = {"postings (.pst)": 0, "terms (.trm)": 0, "stored fields (_stored.col)": 0, "other columns (.col)": 0,
+             "compound segments (.seg)": 0, "other": 0}  # fmt: skip
+    for path in index_dir.rglob("*"):
+        if path.is_file():
+            name = path.name
+            kind = (
+                "postings (.pst)" if name.endswith(".pst")
+                else "terms (.trm)" if name.endswith(".trm")
+                else "stored fields (_stored.col)" if name.endswith("_stored.col")
+                else "other columns (.col)" if name.endswith(".col")
+                else "compound segments (.seg)" if name.endswith(".seg")
+                else "other"
+            )  # fmt: skip
+            kinds[kind] += path.stat().st_size
+    return kinds
+
+
+def whoosh_segments(index_dir: Path) -> int:
+    """Segments, from file names: one .seg per compound segment, one .trm (terms) per plain one."""
+    return sum(1 for path in index_dir.iterdir() if path.suffix in (".seg", ".trm"))
+
+
+def note_load(result: dict[str, Any], step: str) -> None:
+    """Record the load average before a step: other people's work on the machine skews timings."""
+    result["machine"].setdefault("load_average_before", {})[step] = os.getloadavg()
+    if os.getloadavg()[0] > 1.5:
+        print(f"run.py: warning: load average {os.getloadavg()[0]:.1f} before {step}", file=sys.stderr)
 
 
 def clean(folder: Path) -> Path:
@@ -196,7 +285,7 @@ def machine() -> dict[str, Any]:
         "ram_gb": round(ram_kb / MB, 1),
         "python": platform.python_version(),
         "os": platform.platform(),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "load_average_at_start": os.getloadavg(),
         "whoosh": _version("whoosh"),
         "code": _code_state(),
@@ -216,6 +305,7 @@ def _version(package: str) -> str:
 
 def _code_state() -> dict[str, Any]:
     """Git HEAD plus a hash of src/: other people edit src/ while benchmarks run."""
+
     def git(*args: str) -> str:
         done = subprocess.run(["git", *args], cwd=REPO_DIR, capture_output=True, text=True)
         return done.stdout.strip()
@@ -404,14 +494,20 @@ def build_report(run: ChildRun, stories: int, index_dir: Path, raw_bytes: int, r
         "command": run.command,
         "wall_s": run.wall_s,
         "stories_per_s": stories / run.wall_s,
+        "stories_per_cpu_s": stories / run.cpu_s,
         "cpu_s": run.cpu_s,
         "user_s": run.user_s,
         "sys_s": run.sys_s,
         "peak_rss_mb": run.peak_rss_mb,
+        "tree_peak_rss_mb": run.tree_peak_rss_mb,
+        "tree_peak_processes": run.tree_peak_processes,
         "index_bytes": size,
         "raw_bytes": raw_bytes,
         "raw_kind": raw_kind,
         "index_to_raw": size / raw_bytes,
+        "index_files": sum(1 for path in index_dir.iterdir() if path.is_file()),
+        "index_bytes_by_kind": index_bytes_by_kind(index_dir),
+        "whoosh_segments": whoosh_segments(index_dir),
     }
 
 
@@ -447,6 +543,7 @@ def bench_ours_build(
         "pct_of_full": 100 * again.wall_s / run.wall_s,
         "cli_report": _trimmed(last_json_object(again.stdout)),
         "index_bytes_after": folder_bytes(index_dir),
+        "whoosh_segments_after": whoosh_segments(index_dir),
     }
     return build
 
@@ -465,12 +562,22 @@ def bench_ours(corpus: Path, workdir: Path, raw: dict[str, int], queries: int) -
     """Both builds of ours (JSON Lines, text folder), then the query phase on the JSON Lines index."""
     stories = raw["stories"]
     jsonl = bench_ours_build(
-        corpus / "stories.jsonl", workdir / "ours", workdir, "ours-jsonl", stories,
-        raw["headline_body_bytes"], "headline+body UTF-8",
+        corpus / "stories.jsonl",
+        workdir / "ours",
+        workdir,
+        "ours-jsonl",
+        stories,
+        raw["headline_body_bytes"],
+        "headline+body UTF-8",
     )
     text = bench_ours_build(
-        corpus / "text", workdir / "ours-text", workdir, "ours-text", stories,
-        raw["text_files_bytes"], "text-format files",
+        corpus / "text",
+        workdir / "ours-text",
+        workdir,
+        "ours-text",
+        stories,
+        raw["text_files_bytes"],
+        "text-format files",
     )
     print("run.py: ours querying...", file=sys.stderr)
     run = run_child(child_command("ours-queries", workdir / "ours", corpus, queries), workdir / "logs", "ours-queries")
@@ -484,7 +591,9 @@ def bench_ours(corpus: Path, workdir: Path, raw: dict[str, int], queries: int) -
 def bench_cli(workdir: Path) -> dict[str, Any]:
     """Median wall time of new `newsindex` processes: --help, and a search of an index of seeds/."""
     small = clean(workdir / "small")
-    run_child([str(NEWSINDEX), "index", str(REPO_DIR / "seeds"), "-i", str(small), "--quiet"], workdir / "logs", "small")
+    run_child(
+        [str(NEWSINDEX), "index", str(REPO_DIR / "seeds"), "-i", str(small), "--quiet"], workdir / "logs", "small"
+    )
     commands = {
         "help": [str(NEWSINDEX), "--help"],
         "search": [str(NEWSINDEX), "search", CLI_QUERY, "-i", str(small)],
@@ -497,8 +606,13 @@ def bench_cli(workdir: Path) -> dict[str, Any]:
             started = time.perf_counter()
             subprocess.run(command, check=True, capture_output=True)
             times.append(time.perf_counter() - started)
-        report[name] = {"command": command, "median_s": statistics.median(times), "min_s": min(times),
-                        "max_s": max(times), "runs_s": times}
+        report[name] = {
+            "command": command,
+            "median_s": statistics.median(times),
+            "min_s": min(times),
+            "max_s": max(times),
+            "runs_s": times,
+        }
     return report
 
 
@@ -519,6 +633,7 @@ def ratios(result: dict[str, Any]) -> dict[str, float | None]:
     if base:
         out["indexing_speedup"] = ours["build"]["stories_per_s"] / base["build"]["stories_per_s"]
         out["indexing_speedup_text"] = ours["build_text"]["stories_per_s"] / base["build"]["stories_per_s"]
+        out["indexing_speedup_per_cpu_s"] = ours["build"]["stories_per_cpu_s"] / base["build"]["stories_per_cpu_s"]
         out["cpu_ratio"] = ours["build"]["cpu_s"] / base["build"]["cpu_s"]
         for mode in ("plain", "date"):
             for stat in ("p50_ms", "p95_ms"):
@@ -551,7 +666,11 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
             ours["search"]["rss_after_queries_mb"] < 1024,
             "RSS after open + all queries",
         ),
-        "cli_search_s": (result["cli"]["search"]["median_s"], result["cli"]["search"]["median_s"] < 0.4, "median of 10"),
+        "cli_search_s": (
+            result["cli"]["search"]["median_s"],
+            result["cli"]["search"]["median_s"] < 0.4,
+            "median of 10",
+        ),
         "cli_help_s": (result["cli"]["help"]["median_s"], result["cli"]["help"]["median_s"] < 0.25, "median of 10"),
         "index_size_ratio": (
             max(ours["build"]["index_to_raw"], ours["build_text"]["index_to_raw"]),
@@ -587,16 +706,27 @@ def print_table(result: dict[str, Any]) -> None:
     def fmt(value: float | None, spec: str) -> str:
         return "-" if value is None else format(value, spec)
 
-    builds = [("baseline", base["build"] if base else None), ("ours jsonl", ours["build"]),
-              ("ours text", ours["build_text"])]
+    builds = [
+        ("baseline", base["build"] if base else None),
+        ("ours jsonl", ours["build"]),
+        ("ours text", ours["build_text"]),
+    ]
     row("build", *(name for name, _ in builds))
     for label, key, spec in [
-        ("wall s", "wall_s", ".1f"), ("stories/s", "stories_per_s", ",.0f"), ("CPU s (user+sys)", "cpu_s", ".1f"),
-        ("peak RSS MB", "peak_rss_mb", ",.0f"), ("index MB", "index_bytes", ",.1f"), ("index / raw text", "index_to_raw", ".2f"),
+        ("wall s", "wall_s", ".1f"),
+        ("stories/s", "stories_per_s", ",.0f"),
+        ("CPU s (user+sys)", "cpu_s", ".1f"),
+        ("stories per CPU s", "stories_per_cpu_s", ",.0f"),
+        ("peak RSS MiB, largest process", "peak_rss_mb", ",.0f"),
+        ("peak RSS MiB, all processes (sampled)", "tree_peak_rss_mb", ",.0f"),
+        ("processes", "tree_peak_processes", "d"),
+        ("index MiB", "index_bytes", ",.1f"),
+        ("index / raw text", "index_to_raw", ".2f"),
+        ("Whoosh segments", "whoosh_segments", "d"),
     ]:
         cells = []
         for _, build in builds:
-            value = None if build is None else build[key] / (MB if key == "index_bytes" else 1)
+            value = None if build is None else build[key] / MB if key == "index_bytes" else build[key]
             cells.append(fmt(value, spec))
         row(label, *cells)
     row("incremental re-run s", "-", *(fmt(b["incremental"]["wall_s"], ".2f") for _, b in builds[1:]))
@@ -607,15 +737,20 @@ def print_table(result: dict[str, Any]) -> None:
     row("query latency (timed run)", *(name for name, _ in engines))
     for mode in ("plain", "date"):
         for stat in ("p50_ms", "p95_ms", "max_ms"):
-            row(f"{mode} {stat.replace('_', ' ')}", *(fmt(s[mode]["timed"][stat] if s else None, ".1f") for _, s in engines))
+            row(
+                f"{mode} {stat.replace('_', ' ')}",
+                *(fmt(s[mode]["timed"][stat] if s else None, ".1f") for _, s in engines),
+            )
     for mode in ("plain", "date"):
-        row(f"{mode} p95 ms, first (warm-up) run", *(fmt(s[mode]["first_run"]["p95_ms"] if s else None, ".1f")
-                                                     for _, s in engines))
+        row(
+            f"{mode} p95 ms, first (warm-up) run",
+            *(fmt(s[mode]["first_run"]["p95_ms"] if s else None, ".1f") for _, s in engines),
+        )
     for mode in ("plain", "date"):
         row(f"{mode} mean total hits", *(fmt(s[mode]["mean_total_hits"] if s else None, ",.0f") for _, s in engines))
     row("open s", *(fmt(s["open_s"] if s else None, ".3f") for _, s in engines))
-    row("RSS after open MB", *(fmt(s["rss_after_open_mb"] if s else None, ",.0f") for _, s in engines))
-    row("RSS after open + queries MB", *(fmt(s["rss_after_queries_mb"] if s else None, ",.0f") for _, s in engines))
+    row("RSS after open MiB", *(fmt(s["rss_after_open_mb"] if s else None, ",.0f") for _, s in engines))
+    row("RSS after open + queries MiB", *(fmt(s["rss_after_queries_mb"] if s else None, ",.0f") for _, s in engines))
 
     print()
     row("CLI cold start (median of 10)", "s")
@@ -643,7 +778,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--skip-baseline", action="store_true", help="measure ours only")
     parser.add_argument("--queries", type=int, default=200, metavar="K", help="queries to time (default 200)")
     parser.add_argument("--out", type=Path, help="JSON results (default: benchmarks/results-N.json)")
-    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="indexes and logs (default: benchmarks/work)")
+    parser.add_argument(
+        "--workdir", type=Path, default=DEFAULT_WORKDIR, help="indexes and logs (default: benchmarks/work)"
+    )
     args = parser.parse_args(argv)
     if args.stories < 1 or args.queries < 1:
         parser.error("N and K must be at least 1")
@@ -671,9 +808,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     started = time.perf_counter()
     if not args.skip_baseline:
+        note_load(result, "baseline")
         result["baseline"] = bench_baseline(corpus, workdir, result["raw"], args.queries)
+    note_load(result, "ours")
     result["ours"] = bench_ours(corpus, workdir, result["raw"], args.queries)
+    note_load(result, "cli")
     result["cli"] = bench_cli(workdir)
+    result["machine"]["code_at_end"] = _code_state()
+    if result["machine"]["code_at_end"]["src_sha256"] != result["machine"]["code"]["src_sha256"]:
+        print("run.py: warning: src/ changed during the run; the numbers mix two versions", file=sys.stderr)
     result["ratios"] = ratios(result)
     result["targets"] = targets(result)
     result["machine"]["load_average_at_end"] = os.getloadavg()
