@@ -77,6 +77,17 @@ IndexOption = Annotated[
 ]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+# The filters of search and export.
+FromOption = Annotated[
+    Optional[str], typer.Option("--from", help="Earliest date, inclusive: YYYY, YYYY-MM, YYYY-MM-DD.")
+]
+ToOption = Annotated[Optional[str], typer.Option("--to", help="Latest date, inclusive: --to 2019-10 includes Oct 31.")]
+BylineOption = Annotated[
+    Optional[list[str]], typer.Option("--byline", help="Only stories by this reporter (repeatable).")
+]
+LocationOption = Annotated[Optional[str], typer.Option("--location", help="Only stories datelined here.")]
+SourceOption = Annotated[Optional[str], typer.Option("--source", help="Only stories from this agency or outlet.")]
+AllOption = Annotated[bool, typer.Option("--all", help="Every word must match.")]
 
 
 @contextmanager
@@ -209,18 +220,12 @@ def _summary(report: IndexReport, stories: int) -> str:
 def search(
     query: Annotated[str, typer.Argument(help='Words, "phrases", AND/OR/NOT, field:value, date:[2019-01 TO 2019-06].')],
     index_path: IndexOption = "index",
-    start: Annotated[
-        Optional[str], typer.Option("--from", help="Earliest date, inclusive: YYYY, YYYY-MM, YYYY-MM-DD.")
-    ] = None,
-    end: Annotated[
-        Optional[str], typer.Option("--to", help="Latest date, inclusive: --to 2019-10 includes Oct 31.")
-    ] = None,
-    byline: Annotated[
-        Optional[list[str]], typer.Option("--byline", help="Only stories by this reporter (repeatable).")
-    ] = None,
-    location: Annotated[Optional[str], typer.Option("--location", help="Only stories datelined here.")] = None,
-    source: Annotated[Optional[str], typer.Option("--source", help="Only stories from this agency or outlet.")] = None,
-    require_all: Annotated[bool, typer.Option("--all", help="Every word must match.")] = False,
+    start: FromOption = None,
+    end: ToOption = None,
+    byline: BylineOption = None,
+    location: LocationOption = None,
+    source: SourceOption = None,
+    require_all: AllOption = False,
     sort: Annotated[
         SortOrder, typer.Option("--sort", help="relevance, date (oldest first) or -date.")
     ] = SortOrder.relevance,
@@ -450,14 +455,12 @@ def export(
     query: Annotated[str, typer.Argument(help="Only stories matching this query (default: every story).")] = "",
     index_path: IndexOption = "index",
     format: Annotated[str, typer.Option("--format", help="jsonl, csv or opensearch (bulk NDJSON).")] = "jsonl",
-    start: Annotated[Optional[str], typer.Option("--from", help="Earliest date, inclusive.")] = None,
-    end: Annotated[Optional[str], typer.Option("--to", help="Latest date, inclusive.")] = None,
-    byline: Annotated[
-        Optional[list[str]], typer.Option("--byline", help="Only stories by this reporter (repeatable).")
-    ] = None,
-    location: Annotated[Optional[str], typer.Option("--location", help="Only stories datelined here.")] = None,
-    source: Annotated[Optional[str], typer.Option("--source", help="Only stories from this agency or outlet.")] = None,
-    require_all: Annotated[bool, typer.Option("--all", help="Every word must match.")] = False,
+    start: FromOption = None,
+    end: ToOption = None,
+    byline: BylineOption = None,
+    location: LocationOption = None,
+    source: SourceOption = None,
+    require_all: AllOption = False,
     chunk_mb: Annotated[
         Optional[float], typer.Option("--chunk-mb", help="opensearch: at most this many MiB per file (default 50).")
     ] = None,
