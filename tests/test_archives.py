@@ -13,21 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from newsindex import NewsIndex, read_stories
+from helpers.files import read_all, reasons
+from newsindex import NewsIndex
 from newsindex.archives import split_elements
-from newsindex.models import Problem, Story
 from newsindex.sources import find_sources
-
-
-def read_all(*paths: Path, format: str | None = None) -> tuple[list[Story], list[Problem]]:
-    problems: list[Problem] = []
-    stories = list(read_stories(*map(str, paths), format=format, on_problem=problems.append))
-    return stories, problems
-
-
-def reasons(problems: list[Problem]) -> list[tuple[str, str, int | None, str]]:
-    return [(Path(p.path).name, p.kind, p.record, p.reason) for p in problems]
-
 
 # ── Reuters-21578 SGML ───────────────────────────────────────────────────────────────────────────────
 

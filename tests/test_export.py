@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from newsindex import NewsIndex, Story, export_stories, opensearch_mapping, read_stories, select_stories
+from newsindex import NewsIndex, Story, export_stories, opensearch_mapping, read_stories
 from newsindex.cli import app
 from newsindex.errors import UsageError
 from newsindex.export import bulk_id
@@ -47,22 +47,22 @@ def fields(story: Story) -> dict[str, object]:
 
 
 def test_every_story_oldest_first_undated_last(news: NewsIndex) -> None:
-    stories = list(select_stories(news))
+    stories = list(news.stories())
     assert {story.id for story in stories} == ALL_IDS
     assert stories[0].id == "agents-phrase.txt"
     assert stories[-1].id == "undated-iran.txt"
 
 
 def test_a_query_and_filters_select_stories(news: NewsIndex) -> None:
-    assert {story.id for story in select_stories(news, "albania", start="2019")} == {
+    assert {story.id for story in news.stories("albania", start="2019")} == {
         "albania-iran-ties.txt",
         "albania-iran-deep.txt",
     }
-    assert [story.id for story in select_stories(news, bylines=["Jane Doe"], end="2019-06")] == ["new-year.txt"]
+    assert [story.id for story in news.stories(bylines=["Jane Doe"], end="2019-06")] == ["new-year.txt"]
 
 
 def test_selection_without_a_query_is_every_story(news: NewsIndex) -> None:
-    assert sorted(story.id for story in select_stories(news)) == sorted(ALL_IDS)
+    assert sorted(story.id for story in news.stories()) == sorted(ALL_IDS)
 
 
 # ── JSON Lines and CSV ───────────────────────────────────────────────────────────────────────────────
@@ -94,8 +94,8 @@ def test_an_export_indexed_again_gives_the_same_stories(tmp_path: Path, news: Ne
     report = again.add_files([str(exported)])
     assert report.added == 11
     assert [p for p in report.problems if p.kind == "skipped"] == []
-    before = {story.id: fields(story) for story in select_stories(news)}
-    after = {story.id: fields(story) for story in select_stories(again)}
+    before = {story.id: fields(story) for story in news.stories()}
+    after = {story.id: fields(story) for story in again.stories()}
     assert after == before  # same ids, same fields
 
 
@@ -109,7 +109,7 @@ def test_an_exported_file_reads_back_field_for_field(tmp_path: Path, format: str
 
 def test_jsonl_carries_every_field(tmp_path: Path, news: NewsIndex) -> None:
     out = io.StringIO()
-    report = export_stories(select_stories(news, "albania", start="2019-10", end="2019-10"), out)
+    report = export_stories(news.stories("albania", start="2019-10", end="2019-10"), out)
     [line] = out.getvalue().splitlines()
     assert report.stories == 1 and report.bytes == len(out.getvalue().encode("utf-8"))
     data = json.loads(line)
@@ -172,7 +172,7 @@ def test_opensearch_bulk_files_and_mapping(tmp_path: Path, news: NewsIndex) -> N
 
 
 def test_chunks_hold_whole_stories_within_the_limit(tmp_path: Path, news: NewsIndex) -> None:
-    report = export_stories(select_stories(news), tmp_path / "bulk", format="opensearch", chunk_mb=2000 / 1024 / 1024)
+    report = export_stories(news.stories(), tmp_path / "bulk", format="opensearch", chunk_mb=2000 / 1024 / 1024)
     assert [Path(name).name for name in report.files][:2] == ["bulk-0001.ndjson", "bulk-0002.ndjson"]
     sizes = [os.path.getsize(name) for name in report.files]
     assert sum(sizes) == report.bytes

@@ -11,21 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from newsindex import read_stories
-from newsindex.models import Problem, Story
+from helpers.files import read_all, reasons
 from newsindex.sources import find_sources
 from newsindex.web import html_text
-
-
-def read_all(*paths: Path, format: str | None = None) -> tuple[list[Story], list[Problem]]:
-    problems: list[Problem] = []
-    stories = list(read_stories(*map(str, paths), format=format, on_problem=problems.append))
-    return stories, problems
-
-
-def reasons(problems: list[Problem]) -> list[tuple[str, str, int | None, str]]:
-    return [(Path(p.path).name, p.kind, p.record, p.reason) for p in problems]
-
 
 # ── RSS and Atom ─────────────────────────────────────────────────────────────────────────────────────
 

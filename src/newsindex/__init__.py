@@ -21,7 +21,7 @@ if TYPE_CHECKING:
         QueryRejectedError,
         UsageError,
     )
-    from newsindex.export import ExportReport, export_stories, opensearch_mapping, select_stories
+    from newsindex.export import ExportReport, export_stories, opensearch_mapping
     from newsindex.index import NewsIndex
     from newsindex.models import Credit, Hit, IndexReport, IndexStats, Problem, SearchResults, Story
     from newsindex.readers import read_stories
@@ -33,7 +33,7 @@ __version__ = "0.1.0"
 _HOMES = {
     "NewsIndex": "newsindex.index",
     "read_stories": "newsindex.readers",
-    **dict.fromkeys(["ExportReport", "export_stories", "opensearch_mapping", "select_stories"], "newsindex.export"),
+    **dict.fromkeys(["ExportReport", "export_stories", "opensearch_mapping"], "newsindex.export"),
     **dict.fromkeys(
         ["Credit", "Hit", "IndexReport", "IndexStats", "Problem", "SearchResults", "Story"], "newsindex.models"
     ),
@@ -73,7 +73,6 @@ __all__ = [
     "export_stories",
     "opensearch_mapping",
     "read_stories",
-    "select_stories",
 ]
 
 

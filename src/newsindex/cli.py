@@ -473,13 +473,13 @@ def export(
 ) -> None:
     """Export stories, all or those matching, with every field: JSON Lines, CSV or OpenSearch bulk files."""
     with reported_errors(debug):
-        from newsindex.export import DEFAULT_CHUNK_MB, export_stories, select_stories, write_mapping
+        from newsindex.export import DEFAULT_CHUNK_MB, export_stories, write_mapping
 
         news = _open(index_path)
         if mapping:
             write_mapping(mapping, force=force)
-        stories = select_stories(
-            news, query, start=start, end=end, bylines=byline or (), location=location, source=source,
+        stories = news.stories(
+            query, start=start, end=end, bylines=byline or (), location=location, source=source,
             require_all=require_all,
         )  # fmt: skip
         destination = sys.stdout if output == "-" else output

@@ -14,14 +14,13 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date
 from typing import TYPE_CHECKING, Any, TextIO
 
 from newsindex.errors import UsageError
 from newsindex.models import Story
 
 if TYPE_CHECKING:
-    from newsindex.index import NewsIndex
+    pass
 
 __all__ = [
     "DEFAULT_CHUNK_MB",
@@ -29,7 +28,6 @@ __all__ = [
     "ExportReport",
     "export_stories",
     "opensearch_mapping",
-    "select_stories",
     "write_mapping",
 ]
 
@@ -67,27 +65,6 @@ class ExportReport:
 
 
 # ── Which stories ────────────────────────────────────────────────────────────────────────────────────
-
-
-def select_stories(
-    news: NewsIndex,
-    text: str = "",
-    *,
-    start: str | date | None = None,
-    end: str | date | None = None,
-    bylines: Iterable[str] = (),
-    location: str | None = None,
-    source: str | None = None,
-    require_all: bool = False,
-) -> Iterator[Story]:
-    """The stories of `news` that match `text` and the filters (every story when there are none), oldest
-    first and undated ones last; the arguments are those of `NewsIndex.search`.
-
-    Streams from one searcher, so memory stays flat whatever the index holds.
-    """
-    return news.stories(
-        text, start=start, end=end, bylines=bylines, location=location, source=source, require_all=require_all
-    )
 
 
 # ── Writing ──────────────────────────────────────────────────────────────────────────────────────────

@@ -73,6 +73,7 @@ class NewsIndex:
         self._whoosh = whoosh_ix
         self._schema = whoosh_ix.schema  # fixed at creation; Whoosh would re-read the TOC for it each time
         self._manifest = manifest
+        self._manifest_stamp = 0  # the manifest's mtime when last read by _follow_rebuild
         self._other_live = other_live  # during a rebuild, the index being replaced
         # One Whoosh searcher per thread (a searcher is not safe to share), kept between calls because
         # opening one costs more than most searches; each is refreshed when a commit lands.
@@ -364,6 +365,13 @@ class NewsIndex:
 
     def _follow_rebuild(self) -> None:
         """After a rebuild (here or in another process) the manifest names a new Whoosh index: switch to it."""
+        try:
+            stamp = (self._path / MANIFEST).stat().st_mtime_ns
+        except FileNotFoundError:
+            return
+        if stamp == self._manifest_stamp:  # a stat per search, not a read and a parse
+            return
+        self._manifest_stamp = stamp
         manifest = _read_manifest(self._path)
         if manifest is not None and manifest["index_name"] != self._manifest["index_name"]:
             fresh = NewsIndex.open(self._path)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
+from newsindex.dateline import split_dateline
+
 # A sentence ends at . ! or ? (maybe closed by a quote or bracket) followed by space and a capital,
 # a digit or an opening quote; the abbreviation check below keeps "U.S. officials" in one sentence.
 _SENTENCE_END = re.compile(r"""[.!?]["'”’)\]]*\s+(?=["“‘'(]?[A-Z0-9])""")
@@ -189,8 +191,6 @@ def lead_sentence(body: str) -> str:
 
 def lead_span(body: str) -> tuple[int, int]:
     """Where the lead sentence lies in `body`: (start, end) character offsets, the dateline skipped."""
-    from newsindex.dateline import split_dateline  # a sibling with no imports of ours
-
     rest = split_dateline(body)[1]
     start = len(body) - len(rest)
     start += len(rest) - len(rest.lstrip())
