@@ -20,21 +20,21 @@ from xml.etree import ElementTree
 
 from newsindex.dateline import readable_place
 from newsindex.models import Problem, Story
-from newsindex.readers import (
+from newsindex.readers import read_stream
+from newsindex.records import (
     MAX_STORY_BYTES,
+    Decoder,
     Reader,
-    _checked_body,
-    _checked_id,
-    _count_rest,
-    _Decoder,
-    _names,
-    _one_line,
-    _oversized,
-    _published,
-    _Replayed,
-    _story,
-    _Where,
-    read_stream,
+    Replayed,
+    Where,
+    byline_names,
+    checked_body,
+    checked_id,
+    count_rest,
+    make_story,
+    one_line,
+    oversized,
+    published_date,
 )
 from newsindex.sources import (
     ByteStream,
@@ -69,7 +69,7 @@ class Element:
 
     def problem(self) -> str:
         """Why `data` is None."""
-        return "cut off: the file ends inside this record" if self.truncated else _oversized(self.size)
+        return "cut off: the file ends inside this record" if self.truncated else oversized(self.size)
 
 
 def split_elements(
@@ -199,13 +199,13 @@ _TAGS = re.compile(r"<[^>]*>")
 _ELEMENT = re.compile(r"<(?P<tag>DATE|TOPICS|PLACES|TITLE|DATELINE|AUTHOR|BODY)>(?P<text>.*?)</(?P=tag)>", re.DOTALL)
 
 
-def _read_reuters(stream: _Replayed, source: Source, report: ProblemHandler) -> Iterator[Story]:
+def _read_reuters(stream: Replayed, source: Source, report: ProblemHandler) -> Iterator[Story]:
     """Reuters-21578: many `<REUTERS NEWID=…>` records per file; the id is NEWID."""
-    decode = _Decoder(source.path, report)
+    decode = Decoder(source.path, report)
     found = False
     for element in split_elements(stream, _REUTERS_START):
         found = True
-        where = _Where(source.path, element.number, report)
+        where = Where(source.path, element.number, report)
         if element.data is None:
             where.skipped(element.problem())
             continue
@@ -216,9 +216,9 @@ def _read_reuters(stream: _Replayed, source: Source, report: ProblemHandler) -> 
         report(Problem(source.path, "no <REUTERS> records"))
 
 
-def _reuters_story(record: str, fallback_id: str, where: _Where) -> Story | None:
+def _reuters_story(record: str, fallback_id: str, where: Where) -> Story | None:
     newid = _NEWID.search(record[: record.find(">") + 1])
-    story_id = _checked_id(newid["id"] if newid else None, fallback_id, where)
+    story_id = checked_id(newid["id"] if newid else None, fallback_id, where)
     if story_id is None:
         return None
     elements: dict[str, re.Match[str]] = {}
@@ -228,7 +228,7 @@ def _reuters_story(record: str, fallback_id: str, where: _Where) -> Story | None
     lists = {name: _labels_of(elements.get(name)) for name in ("TOPICS", "PLACES")}
     text = _TEXT.search(record)
     kind = _TYPE.search(text["attributes"]) if text else None
-    headline = _one_line(fields["TITLE"]) if fields["TITLE"] else None
+    headline = one_line(fields["TITLE"]) if fields["TITLE"] else None
     if kind and kind["type"].upper() == "UNPROC":  # text without TITLE or BODY tags
         body_text = _sgml_text(text)
     elif kind and kind["type"].upper() == "BRIEF":  # a headline only; its text is "Blah blah blah."
@@ -240,16 +240,16 @@ def _reuters_story(record: str, fallback_id: str, where: _Where) -> Story | None
         where.skipped("no title and no body")
         return None
     # A record without a body keeps its title: for Reuters briefs the title is the story.
-    body = _checked_body(body_text or headline, where)
+    body = checked_body(body_text or headline, where)
     if body is None:
         return None
-    return _story(
+    return make_story(
         where,
         story_id,
         body,
         headline=headline,
         published=_reuters_date(fields["DATE"], where),
-        bylines=_names(_AUTHOR_AGENCY.sub("", fields["AUTHOR"] or "")),
+        bylines=byline_names(_AUTHOR_AGENCY.sub("", fields["AUTHOR"] or "")),
         location=_dateline_place(fields["DATELINE"]),
         agency="Reuters",  # the whole collection is Reuters wire copy
         topics=lists["TOPICS"],
@@ -287,7 +287,7 @@ def _reflow(text: str) -> str:
     return "\n\n".join(" ".join(lines) for lines in paragraphs)
 
 
-def _reuters_date(text: str | None, where: _Where) -> date | None:
+def _reuters_date(text: str | None, where: Where) -> date | None:
     """ "26-FEB-1987 15:01:01.79" read fast; anything else through the general date reader."""
     match = _REUTERS_DATE.fullmatch(text or "")
     month = _MONTHS.get(match[2].lower()) if match else None
@@ -298,7 +298,7 @@ def _reuters_date(text: str | None, where: _Where) -> date | None:
             return datetime(year, month, day, hour, minute, second, fraction)
         except ValueError:
             pass  # "31-APR-1987": let the general reader say what is wrong
-    return _published(text, where)
+    return published_date(text, where)
 
 
 def _dateline_place(text: str | None) -> str | None:
@@ -306,14 +306,14 @@ def _dateline_place(text: str | None) -> str | None:
     place = (text or "").split(",")[0].strip().rstrip("-– ").strip()
     if not place:
         return None
-    return readable_place(place) if place.isupper() else _one_line(place)
+    return readable_place(place) if place.isupper() else one_line(place)
 
 
 def _labels_of(match: re.Match[str] | None) -> tuple[str, ...]:
     """The values of a list element: "<TOPICS><D>cocoa</D><D>coffee</D></TOPICS>" → ("cocoa", "coffee")."""
     if match is None:
         return ()
-    labels = (_one_line(html.unescape(label)) for label in _LABEL.findall(match["text"]))
+    labels = (one_line(html.unescape(label)) for label in _LABEL.findall(match["text"]))
     return tuple(dict.fromkeys(label for label in labels if label))
 
 
@@ -322,12 +322,12 @@ def _labels_of(match: re.Match[str] | None) -> tuple[str, ...]:
 _DATELINE_DATE = re.compile(r"\s+\d{4}-\d\d-\d\d\s*$")
 
 
-def _read_newsml(stream: _Replayed, source: Source, report: ProblemHandler) -> Iterator[Story]:
+def _read_newsml(stream: Replayed, source: Source, report: ProblemHandler) -> Iterator[Story]:
     """One `<newsitem itemid=… date=…>` per file; the id is its itemid."""
     data = stream.read(MAX_STORY_BYTES + 1)
-    where = _Where(source.path, None, report)
+    where = Where(source.path, None, report)
     if len(data) > MAX_STORY_BYTES:
-        where.skipped(_oversized(len(data) + _count_rest(stream)))
+        where.skipped(oversized(len(data) + count_rest(stream)))
         return
     try:
         item = ElementTree.fromstring(data)  # bytes: the XML declaration's encoding is honoured
@@ -342,8 +342,8 @@ def _read_newsml(stream: _Replayed, source: Source, report: ProblemHandler) -> I
         yield story
 
 
-def _newsml_story(item: ElementTree.Element, fallback_id: str, where: _Where) -> Story | None:
-    story_id = _checked_id(item.get("itemid"), fallback_id, where)
+def _newsml_story(item: ElementTree.Element, fallback_id: str, where: Where) -> Story | None:
+    story_id = checked_id(item.get("itemid"), fallback_id, where)
     if story_id is None:
         return None
     text = item.find("text")
@@ -354,7 +354,7 @@ def _newsml_story(item: ElementTree.Element, fallback_id: str, where: _Where) ->
     if not body_text.strip():
         where.skipped("no text (<text><p>…</p></text>)")
         return None
-    body = _checked_body(body_text, where)
+    body = checked_body(body_text, where)
     if body is None:
         return None
     topics: list[str] = []
@@ -367,15 +367,15 @@ def _newsml_story(item: ElementTree.Element, fallback_id: str, where: _Where) ->
             target.extend(value for value in values if value)
     dublin_core = {dc.get("element"): dc.get("value") for dc in item.iter("dc")}
     dateline = _DATELINE_DATE.sub("", item.findtext("dateline") or "").strip()
-    return _story(
+    return make_story(
         where,
         story_id,
         body,
-        headline=_one_line(item.findtext("headline") or "") or _one_line(item.findtext("title") or ""),
-        published=_published(item.get("date") or dublin_core.get("dc.date.published"), where),
-        bylines=_names(item.findtext("byline") or ""),
-        location=(readable_place(dateline) if dateline.isupper() else _one_line(dateline)) if dateline else None,
-        agency=_one_line(dublin_core.get("dc.source") or "") or None,
+        headline=one_line(item.findtext("headline") or "") or one_line(item.findtext("title") or ""),
+        published=published_date(item.get("date") or dublin_core.get("dc.date.published"), where),
+        bylines=byline_names(item.findtext("byline") or ""),
+        location=(readable_place(dateline) if dateline.isupper() else one_line(dateline)) if dateline else None,
+        agency=one_line(dublin_core.get("dc.source") or "") or None,
         topics=tuple(dict.fromkeys(topics)),
         countries=tuple(dict.fromkeys(countries)),
     )
@@ -445,7 +445,7 @@ def _member_stories(
             report(Problem(source.path, problem or "not readable inside a zip archive"))
             return
     member = Source(source.path, member_id, format, source.size, source.mtime_ns)
-    yield from read_stream(_Replayed(head, stream), member, report)
+    yield from read_stream(Replayed(head, stream), member, report)
 
 
 READERS: dict[str, Reader] = {"reuters": _read_reuters, "newsml": _read_newsml}

@@ -19,19 +19,19 @@ from typing import Any
 from newsindex.archives import Element, split_elements
 from newsindex.dates import parse_published
 from newsindex.models import Problem, Story
-from newsindex.readers import (
+from newsindex.records import (
     MAX_STORY_BYTES,
     Reader,
-    _checked_body,
-    _checked_id,
-    _count_rest,
-    _names,
-    _one_line,
-    _oversized,
-    _published,
-    _Replayed,
-    _story,
-    _Where,
+    Replayed,
+    Where,
+    byline_names,
+    checked_body,
+    checked_id,
+    count_rest,
+    make_story,
+    one_line,
+    oversized,
+    published_date,
 )
 from newsindex.sources import ProblemHandler, Source
 
@@ -105,7 +105,7 @@ _BATCH_BYTES = 1024 * 1024  # items parsed together: feedparser's cost per call 
 _BATCH_ITEMS = 500
 
 
-def _read_feed(stream: _Replayed, source: Source, report: ProblemHandler) -> Iterator[Story]:
+def _read_feed(stream: Replayed, source: Source, report: ProblemHandler) -> Iterator[Story]:
     """One story per item or entry; the id is its link (else its guid or id).
 
     Items are cut out of the stream one by one and handed to feedparser in batches, each wrapped in the
@@ -140,14 +140,14 @@ def _feed_batch(head: bytes, items: list[Element], source: Source, report: Probl
         for item in items:
             yield from _feed_batch(head, [item], source, report)
         return
-    feed_title = _one_line(_feed_text(parsed.feed.get("title_detail")) or "")
+    feed_title = one_line(_feed_text(parsed.feed.get("title_detail")) or "")
     if not entries:
         reason = f" ({parsed.get('bozo_exception')})" if parsed.get("bozo") else ""
         report(Problem(source.path, f"unreadable feed item{reason}", record=items[0].number))
         return
     for item, entry in zip(items, entries, strict=True):
         story = _entry_story(
-            entry, feed_title, f"{source.id_base}:{item.number}", _Where(source.path, item.number, report)
+            entry, feed_title, f"{source.id_base}:{item.number}", Where(source.path, item.number, report)
         )
         if story is not None:
             yield story
@@ -167,8 +167,8 @@ def _closing_tags(head: bytes) -> bytes:
     return b"".join(b"</" + name + b">" for name in reversed(open_elements))
 
 
-def _entry_story(entry: Any, feed_title: str | None, fallback_id: str, where: _Where) -> Story | None:
-    story_id = _checked_id(entry.get("link") or entry.get("id") or None, fallback_id, where)
+def _entry_story(entry: Any, feed_title: str | None, fallback_id: str, where: Where) -> Story | None:
+    story_id = checked_id(entry.get("link") or entry.get("id") or None, fallback_id, where)
     if story_id is None:
         return None
     # The fullest text: content (content:encoded, Atom content) when there is some, else the summary.
@@ -177,24 +177,24 @@ def _entry_story(entry: Any, feed_title: str | None, fallback_id: str, where: _W
     if not text.strip():
         where.skipped("no content or summary")
         return None
-    body = _checked_body(text, where)
+    body = checked_body(text, where)
     if body is None:
         return None
     authors = [author.get("name") for author in entry.get("authors", ()) if author.get("name")]
-    names = [name for author in authors or [entry.get("author") or ""] for name in _names(author)]
-    labels = (_one_line(tag.get("term") or tag.get("label") or "") for tag in entry.get("tags", ()))
+    names = [name for author in authors or [entry.get("author") or ""] for name in byline_names(author)]
+    labels = (one_line(tag.get("term") or tag.get("label") or "") for tag in entry.get("tags", ()))
     origin = entry.get("source") or {}
-    story = _story(
+    story = make_story(
         where,
         story_id,
         body,
-        headline=_one_line(_feed_text(entry.get("title_detail")) or ""),
-        published=_published(entry.get("published") or entry.get("updated"), where),
+        headline=one_line(_feed_text(entry.get("title_detail")) or ""),
+        published=published_date(entry.get("published") or entry.get("updated"), where),
         bylines=tuple(dict.fromkeys(names)),
         topics=tuple(dict.fromkeys(label for label in labels if label)),
     )
     # The agency of the dateline ("TIRANA (Reuters) -") says more than the feed it came through.
-    return _with_source(story, _one_line(origin.get("title") or "") or feed_title)
+    return _with_source(story, one_line(origin.get("title") or "") or feed_title)
 
 
 def _with_source(story: Story, outlet: str | None) -> Story:
@@ -218,22 +218,22 @@ _MIN_UNTITLED_CHARS = 80
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
-def _read_html(stream: _Replayed, source: Source, report: ProblemHandler) -> Iterator[Story]:
+def _read_html(stream: Replayed, source: Source, report: ProblemHandler) -> Iterator[Story]:
     """One article per saved page; the id is the file's, like the text format's."""
     extractor = _web_module("trafilatura", "HTML pages", source.path, report)
     if extractor is None:
         return
-    where = _Where(source.path, None, report)
+    where = Where(source.path, None, report)
     data = stream.read(MAX_STORY_BYTES + 1)
     if len(data) > MAX_STORY_BYTES:
-        where.skipped(_oversized(len(data) + _count_rest(stream)))
+        where.skipped(oversized(len(data) + count_rest(stream)))
         return
     story = _page_story(extractor, data, None, source.id_base, where)
     if story is not None:
         yield story
 
 
-def _read_warc(stream: _Replayed, source: Source, report: ProblemHandler) -> Iterator[Story]:
+def _read_warc(stream: Replayed, source: Source, report: ProblemHandler) -> Iterator[Story]:
     """One article per HTML page the crawl fetched (responses with status 200); the id is the page's URL."""
     extractor = _web_module("trafilatura", "WARC files", source.path, report)
     warcio = _web_module("warcio", "WARC files", source.path, report) if extractor else None
@@ -248,10 +248,10 @@ def _read_warc(stream: _Replayed, source: Source, report: ProblemHandler) -> Ite
             number += 1
             if not _is_page(record):
                 continue  # requests, metadata, images, redirects: not articles
-            where = _Where(source.path, number, report)
+            where = Where(source.path, number, report)
             data = record.content_stream().read(MAX_STORY_BYTES + 1)
             if len(data) > MAX_STORY_BYTES:  # the iterator reads past the rest of the record
-                where.skipped(_oversized(len(data)))
+                where.skipped(oversized(len(data)))
                 continue
             url = record.rec_headers.get_header("WARC-Target-URI")
             story = _page_story(extractor, data, url, url or f"{source.id_base}:{number}", where)
@@ -270,10 +270,10 @@ def _is_page(record: Any) -> bool:
     return False
 
 
-def _page_story(extractor: ModuleType, data: bytes, url: str | None, story_id: str, where: _Where) -> Story | None:
+def _page_story(extractor: ModuleType, data: bytes, url: str | None, story_id: str, where: Where) -> Story | None:
     """The article of one HTML page, by trafilatura: main text, headline, author, date, site, categories."""
-    checked_id = _checked_id(story_id, story_id, where)
-    if checked_id is None:
+    usable_id = checked_id(story_id, story_id, where)
+    if usable_id is None:
         return None
     document = extractor.bare_extraction(
         data, url=url, with_metadata=True, include_comments=False, date_extraction_params=_DATE_OPTIONS
@@ -285,31 +285,31 @@ def _page_story(extractor: ModuleType, data: bytes, url: str | None, story_id: s
     if not lines or (not document.title and sum(map(len, lines)) < _MIN_UNTITLED_CHARS):
         where.skipped("no article text found in the page")
         return None
-    body = _checked_body("\n\n".join(lines), where)
+    body = checked_body("\n\n".join(lines), where)
     if body is None:
         return None
     labels = [part for label in (document.categories or []) + (document.tags or []) for part in label.split(",")]
-    story = _story(
+    story = make_story(
         where,
-        checked_id,
+        usable_id,
         body,
-        headline=_one_line(document.title or "") or None,
+        headline=one_line(document.title or "") or None,
         published=_page_date(document.date, where),
-        bylines=tuple(name for author in (document.author or "").split(";") for name in _names(author)),
-        topics=tuple(dict.fromkeys(label for label in map(_one_line, labels) if label)),
+        bylines=tuple(name for author in (document.author or "").split(";") for name in byline_names(author)),
+        topics=tuple(dict.fromkeys(label for label in map(one_line, labels) if label)),
     )
-    return _with_source(story, _one_line(document.sitename or document.hostname or ""))
+    return _with_source(story, one_line(document.sitename or document.hostname or ""))
 
 
-def _page_date(text: str | None, where: _Where) -> date | None:
+def _page_date(text: str | None, where: Where) -> date | None:
     if text and text.endswith(_MIDNIGHT):  # a page that gives only a day comes out at midnight
-        return _published(text.removesuffix(_MIDNIGHT), where)
+        return published_date(text.removesuffix(_MIDNIGHT), where)
     if text:
         try:
             return parse_published(text)
         except ValueError:
             pass
-    return _published(text, where)
+    return published_date(text, where)
 
 
 _loaded: dict[str, ModuleType | None] = {}
