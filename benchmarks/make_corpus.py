@@ -64,8 +64,13 @@ def words_of(text: str) -> tuple[str, ...]:
 
 BENCHMARKS_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCHMARKS_DIR.parent
-EVAL_DIR = REPO_DIR.parent / "shared" / "eval"
-SEED_DIRS = (REPO_DIR / "seeds", REPO_DIR.parent / "shared" / "seeds")
+# ../shared next to the checkout; a git worktree under ../wt/NAME finds it one level further up.
+SHARED_DIR = next(
+    (folder / "shared" for folder in (REPO_DIR.parent, REPO_DIR.parent.parent) if (folder / "shared").is_dir()),
+    REPO_DIR.parent / "shared",
+)
+EVAL_DIR = SHARED_DIR / "eval"
+SEED_DIRS = (REPO_DIR / "seeds", SHARED_DIR / "seeds")
 
 VOCABULARY_SIZE = 50_000
 WORD_EXPONENT = 1.05

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -253,3 +255,47 @@ def test_stories_is_a_snapshot_while_commits_land(news: NewsIndex) -> None:
     news.add([Story(id="late", body="ROME (Reuters) - A story added meanwhile.")])
     assert [first.id, *(story.id for story in stream)] == [story.id for story in news.stories()][:10]
     assert news.count() == 11
+
+
+_WORDS = [
+    "storm",
+    "harbour",
+    "ferry",
+    "warning",
+    "port",
+    "tide",
+    "crew",
+    "cargo",
+    "pier",
+    "wind",
+    "rain",
+    "fog",
+    "dock",
+    "coast",
+    "gale",
+]
+
+
+@pytest.mark.parametrize("words", ["storm", "storm harbour", "harbour OR ferry OR tide", '"storm warning"'])
+def test_a_selective_date_filter_ranks_as_the_unfiltered_search_does(tmp_path: Path, words: str) -> None:
+    # Few stories pass the filter: it is applied inside the matcher, and must keep the scores and
+    # order of the unfiltered ranking (pages smaller than the matches included).
+    draw = random.Random(7)
+    stories = [
+        Story(
+            id=f"s{number:03d}",
+            headline=" ".join(draw.choices(_WORDS, k=3)),
+            body=" ".join(draw.choices(_WORDS, k=draw.randint(5, 120))),
+            published=date(1995 + number % 30, 1 + number % 12, 1),
+        )
+        for number in range(900)
+    ]
+    news = NewsIndex.create(tmp_path / "index", fsync=False)
+    news.add(stories)
+    everything = news.search(words, limit=900).hits
+    in_2001 = [(hit.story.id, hit.score) for hit in everything if hit.story.published.year == 2001]  # type: ignore[union-attr]
+    assert len(in_2001) > 3
+    for limit in (3, 10):
+        found = news.search(words, start="2001", end="2001", limit=limit)
+        assert found.total == len(in_2001)
+        assert [(hit.story.id, hit.score) for hit in found.hits] == in_2001[:limit]

@@ -14,7 +14,7 @@ from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from typing import Any
 
-from whoosh.matching import ListMatcher, NullMatcher
+from whoosh.matching import IntersectionMatcher, ListMatcher, NullMatcher
 from whoosh.query import qcore
 
 from newsindex.dates import DateError, parse_bound, to_seconds
@@ -83,12 +83,85 @@ class PublishedRange(qcore.Query):  # type: ignore[misc]
         return _UnscoredMatcher(docnums) if docnums else NullMatcher()
 
 
+class AllowedOnly(qcore.Query):  # type: ignore[misc]
+    """`child`, matching only the allowed stories: the filter works inside the matcher, so that only
+    stories that pass it are read and scored (a filter in the collector scores every match first).
+
+    `allowed` maps each segment reader (by id) to its allowed document numbers, sorted. Scores are
+    the child's: the allowed stories add 0.0.
+    """
+
+    def __init__(self, child: Any, allowed: dict[int, list[int]]) -> None:
+        self.child = child
+        self.allowed = allowed
+        self.boost = 1.0
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AllowedOnly) and self.child == other.child and self.allowed == other.allowed
+
+    def __hash__(self) -> int:
+        return hash(self.child)
+
+    def __repr__(self) -> str:
+        return f"AllowedOnly({self.child!r})"
+
+    def is_leaf(self) -> bool:
+        return False
+
+    def children(self) -> list[Any]:
+        return [self.child]
+
+    def estimate_size(self, ixreader: Any) -> int:
+        return min(int(self.child.estimate_size(ixreader)), len(self.allowed.get(id(ixreader), ())))
+
+    def matcher(self, searcher: Any, context: Any = None) -> Any:
+        docnums = self.allowed.get(id(searcher.reader()))
+        if not docnums:
+            return NullMatcher()
+        matcher = self.child.matcher(searcher, context)
+        if not matcher.is_active():
+            return matcher
+        return _AllowedMatcher(matcher, _UnscoredMatcher(docnums))
+
+
+class _AllowedMatcher(IntersectionMatcher):  # type: ignore[misc]
+    """The child's matches among the allowed stories.
+
+    Never replaced by a cheaper matcher for a minimum score: Whoosh's replacements (AND-MAYBE for a
+    union whose parts score low) then lose matches when skipped to, as an intersection does.
+    """
+
+    def replace(self, minquality: float = 0) -> Any:
+        return self if self.is_active() else NullMatcher()
+
+
+def allowed_by_segment(searcher: Any, allowed: set[int]) -> dict[int, list[int]]:
+    """The searcher's allowed global document numbers as sorted segment-local ones, keyed as AllowedOnly wants."""
+    by_segment: dict[int, list[int]] = {}
+    ordered = sorted(allowed)
+    for leaf, offset in searcher.leaf_searchers():
+        reader = leaf.reader()
+        low = bisect_left(ordered, offset)
+        high = bisect_left(ordered, offset + reader.doc_count_all())
+        by_segment[id(reader)] = [docnum - offset for docnum in ordered[low:high]] if offset else ordered[low:high]
+    return by_segment
+
+
 class _UnscoredMatcher(ListMatcher):  # type: ignore[misc]
+    _ids: list[int]
+    _i: int
+
     def score(self) -> float:
         return 0.0
 
     def supports_block_quality(self) -> bool:
         return False
+
+    def max_quality(self) -> float:
+        return 0.0
+
+    def skip_to(self, docnum: int) -> None:
+        self._i = bisect_left(self._ids, docnum, self._i)
 
 
 def segment_docnums(reader: Any, fieldname: str, start: int | None, end: int | None) -> list[int]:

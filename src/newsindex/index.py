@@ -25,7 +25,7 @@ from whoosh.index import FileIndex
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.searching import Searcher, TimeLimit
 
-from newsindex.dateindex import date_filter, live_dates
+from newsindex.dateindex import AllowedOnly, allowed_by_segment, date_filter, live_dates
 from newsindex.dates import DateError, from_seconds, parse_bound, to_seconds
 from newsindex.errors import (
     IndexDamagedError,
@@ -60,6 +60,7 @@ _DAMAGE = (zlib.error, struct.error, EOFError, pickle.UnpicklingError, UnicodeDe
 Sort = Literal["relevance", "date", "-date"]
 SORTS: tuple[str, ...] = ("relevance", "date", "-date")
 MAX_LIMIT = 1000
+SELECTIVE_FILTER = 10  # a filter passing at most 1/10 of the stories is applied inside the matcher
 PARALLEL_MIN_BYTES = 4 * 1024 * 1024  # below this much input, starting worker processes costs more than it saves
 
 
@@ -446,6 +447,9 @@ def _page(searcher: Searcher, plan: QueryPlan, order: str, limit: int, page: int
     """The total and one page of hits of `plan`, ranked by `order`."""
     check_expansion(plan, searcher.reader())
     allowed = _allowed_docnums(searcher, plan)
+    if allowed is not None and plan.has_words:
+        # Narrowed to the stories that match too: that is the total, and often far fewer to score.
+        allowed = allowed & _matching(searcher, plan.query)
     if allowed is not None and not allowed:  # Whoosh reads an empty filter as no filter at all
         return 0, ()
     wanted = page * limit
@@ -459,7 +463,7 @@ def _page(searcher: Searcher, plan: QueryPlan, order: str, limit: int, page: int
         story = story_from_stored(searcher.stored_fields(docnum))
         marked = snippet(story.body, terms, index_words(story.body), fallback=story.lead)
         hits.append(Hit(story=story, score=score, rank=rank, snippet=marked))
-    return _count(searcher, plan.query, allowed), tuple(hits)
+    return len(allowed) if allowed is not None else len(_matching(searcher, plan.query)), tuple(hits)
 
 
 def _matching_by_date(searcher: Searcher, plan: QueryPlan | None) -> list[int]:
@@ -583,6 +587,9 @@ def _timed_search(
     """Whoosh's search, stopped with QueryRejectedError after SEARCH_SECONDS."""
     if filter is not None and not filter:
         return []  # Whoosh reads an empty filter as no filter at all
+    if filter is not None and len(filter) * SELECTIVE_FILTER <= searcher.doc_count_all():
+        # A few allowed stories: score only those, rather than every match and then filter.
+        query, filter = AllowedOnly(query, allowed_by_segment(searcher, filter)), None
     # The deadline wraps the ranking collector, the filter wraps both: Whoosh's own TimeLimitCollector
     # would bypass the filter, which lives in FilterCollector.collect_matches.
     collector: Any = _Deadline(searcher.collector(**options), SEARCH_SECONDS)
@@ -615,12 +622,10 @@ class _Deadline(WrappingCollector):  # type: ignore[misc]
         return self.child.collect(sub_docnum)
 
 
-def _count(searcher: Searcher, query: Any, allowed: set[int] | None) -> int:
-    """How many stories match `query` (and are `allowed`)."""
+def _matching(searcher: Searcher, query: Any) -> set[int]:
+    """The stories matching `query`."""
     matching = _union_of_terms(searcher, query)
-    if matching is None:
-        matching = set(searcher.docs_for_query(query))
-    return len(matching if allowed is None else matching & allowed)
+    return set(searcher.docs_for_query(query)) if matching is None else matching
 
 
 def _union_of_terms(searcher: Searcher, query: Any) -> set[int] | None:
