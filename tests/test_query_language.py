@@ -238,3 +238,10 @@ def test_fuzzy_words_and_suggestions_span_every_segment(tmp_path: Path) -> None:
     assert sorted(ids(news, "carnaval~1")) == ["a", "b"]
     assert sorted(ids(news, "carnaval", fuzzy=True)) == ["a", "b"]
     assert news.search("carnaval").suggestion == "carnival"
+
+
+def test_fuzzy_option_on_the_command_line(index_path: str) -> None:
+    plain = json.loads(runner.invoke(app, ["search", "carnaval", "--json", "-i", index_path]).stdout)
+    fuzzy = json.loads(runner.invoke(app, ["search", "carnaval", "--fuzzy", "--json", "-i", index_path]).stdout)
+    assert (plain["total"], [hit["id"] for hit in fuzzy["hits"]]) == (0, ["leap-day.txt"])
+    assert plain["suggestion"] == fuzzy["suggestion"] == "carnival"

@@ -240,7 +240,9 @@ def search(
         Optional[str], typer.Option("--since", help="Only stories from this long ago on: 7d, 2w, 3m, 1y or today.")
     ] = None,
     plain: Annotated[bool, typer.Option("--plain", help="Read QUERY as plain words: nothing in it is syntax.")] = False,
-    fuzzy: Annotated[bool, typer.Option("--fuzzy", help="Let every word match spellings 1-2 letters off.")] = False,
+    fuzzy: Annotated[
+        bool, typer.Option("--fuzzy", help="Let every word of 3+ letters match words one edit away.")
+    ] = False,
     as_json: JsonOption = False,
     as_jsonl: Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per hit.")] = False,
     debug: DebugOption = False,

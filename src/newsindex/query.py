@@ -186,8 +186,8 @@ def check_expansion(plan: QueryPlan, reader: Any) -> QueryPlan:
 
 
 def _fuzzy_words(reader: Any, key: tuple[str, str, int, int], most: int) -> list[str]:
-    """The index words of a field within `maxdist` edits of a word, about `most` of them at most: one
-    automaton walked along the field's word list in each segment."""
+    """The index words of a field within `maxdist` edits of a word, about `most` of them at most: for one
+    edit its candidates looked up, for two Whoosh's automaton walked along each segment's word list."""
     fieldname, text, maxdist, prefix = key
     if maxdist <= 1:  # a few hundred look-ups beat walking the word list; a swap counts as one edit here
         candidates = {text} | (one_edit(text) if maxdist else set())

@@ -19,13 +19,14 @@ from whoosh import query
 from whoosh.support.levenshtein import damerau_levenshtein
 
 from newsindex.errors import NewsIndexError
-from newsindex.query import QueryPlan, one_edit, parse_tree
+from newsindex.query import MAX_FUZZY_LETTERS, QueryPlan, one_edit, parse_tree
 from newsindex.schema import _WORD, NAME_FIELDS, TEXT_FIELDS, NewsAnalyzer, story_from_stored
 
 FEW = 5  # below this many matching stories, rare words are worth a second look
 RARE = 2  # a word in at most this many stories is rare (a typo in the corpus, likely)
 MIN_LETTERS = 3  # shorter words are left as they are: too many words are one edit away
 SAMPLE_STORIES = 3  # stories read to find how a corrected word is spelled
+MAX_CORRECTED = 5  # words looked at for a correction, at most (a pasted text may have hundreds of unknown words)
 _CORRECTED_FIELDS = frozenset(TEXT_FIELDS) | frozenset(NAME_FIELDS)
 _NAMES = NewsAnalyzer(stemming=False)
 _TEXT = NewsAnalyzer()
@@ -52,9 +53,10 @@ def suggest(searcher: Any, plan: QueryPlan, total: int) -> str | None:
     if not any(_is_suspect(reader, fields, term, total) for fields, term in _searched_terms(plan)):
         return None  # the common case, decided without parsing the text again
     fixes: dict[tuple[int, int], str] = {}
-    for word in _typed_words(plan, searcher.schema):
-        if not _is_suspect(reader, word.fields, word.term, total):
-            continue
+    suspects = (
+        word for word in _typed_words(plan, searcher.schema) if _is_suspect(reader, word.fields, word.term, total)
+    )
+    for word in islice(suspects, MAX_CORRECTED):
         better = _closest(reader, word, _frequency(reader, word.fields, word.term))
         if better is not None:
             fixes[word.start, word.end] = _spelled(searcher, word, better)
@@ -102,7 +104,7 @@ def _typed_words(plan: QueryPlan, schema: Any) -> Iterator[_Word]:
         for match in _WORD.finditer(plan.text, start, end):
             typed = match.group()
             term = _indexed(typed, fieldname)  # "" for a common word
-            if len(typed) >= MIN_LETTERS and term and not any(char.isdigit() for char in typed):
+            if MIN_LETTERS <= len(typed) <= MAX_FUZZY_LETTERS and term and not any(char.isdigit() for char in typed):
                 yield _Word(match.start(), match.end(), typed, term, frozenset(fields))
 
 
