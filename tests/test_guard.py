@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from newsindex import NewsIndex, QueryError, QueryRejectedError, Story
-from newsindex.query import MAX_CLAUSES, MAX_EXPANSION, MAX_NESTING, MAX_QUERY_CHARS
+from newsindex import query as query_module
+from newsindex.query import MAX_EXPANSION, MAX_NESTING, MAX_QUERY_CHARS, MAX_WORDS
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,10 @@ def wordy(tmp_path_factory: pytest.TempPathFactory) -> NewsIndex:
         ("body:[a TO z]", "ranges work on dates only"),
         ("body:[a TO]", "ranges work on dates only"),
         ("(" * (MAX_NESTING + 1) + "iran" + ")" * (MAX_NESTING + 1), "nests parentheses"),
-        ("iran " * (MAX_CLAUSES + 1), "clauses; the limit"),
+        (" ".join(f"w{n}" for n in range(MAX_WORDS + 1)), "distinct words; the limit"),
+        ("women -a*", f"match more than {MAX_EXPANSION:,} words"),  # in filters and exclusions too
+        ("iran~3", "too many edits"),
+        ("a" * 31 + "~1", "too long to match loosely"),
         ("x" * (MAX_QUERY_CHARS + 1), "characters long; the limit"),
     ],
 )
@@ -71,6 +75,20 @@ QUERY_PARTS = st.sampled_from(
 )  # fmt: skip
 
 
+def test_fuzzy_words_count_toward_the_expansion_cap(wordy: NewsIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert wordy.search("a00001x~2").total == 40  # ~320 words two edits away, in every story
+    monkeypatch.setattr(query_module, "MAX_EXPANSION", 300)
+    with pytest.raises(QueryRejectedError, match="a00001x~2 and the other patterns match more than 300 words"):
+        wordy.search("a00001x~2")
+    assert wordy.search("a00001x~1").total == 14  # 31 words one edit away (a swap is one), in 14 stories
+
+
+def test_a_word_repeated_or_searched_in_several_fields_counts_once(wordy: NewsIndex) -> None:
+    words = [f"w{n}" for n in range(MAX_WORDS - 1)]
+    topic = " ".join([*words, "women", "headline:women", "women"])  # ~400 clauses (word × field), 200 words
+    assert wordy.search(topic).total == 40  # searched, not refused
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.one_of(QUERY_PARTS, st.text(max_size=20)), max_size=60))
 def test_fuzzed_queries_raise_only_our_query_errors_and_end_quickly(wordy: NewsIndex, parts: list[str]) -> None:
@@ -88,3 +106,34 @@ def test_long_fuzzed_queries_end_quickly(wordy: NewsIndex, text: str) -> None:
     with suppress(QueryError, QueryRejectedError):
         wordy.search(text)
     assert time.monotonic() - started < 2
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(st.lists(st.one_of(QUERY_PARTS, st.text(max_size=20)), max_size=60).map(" ".join), st.text()))
+def test_plain_mode_never_fails_but_for_having_no_word(wordy: NewsIndex, text: str) -> None:
+    started = time.monotonic()
+    try:
+        wordy.search(text, plain=True)
+    except QueryError as error:
+        assert str(error).startswith("nothing to search for")  # only common words, or no words at all
+    assert time.monotonic() - started < 2
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(min_size=MAX_QUERY_CHARS, max_size=20_000))
+def test_plain_mode_takes_long_texts_too(wordy: NewsIndex, text: str) -> None:
+    started = time.monotonic()
+    with suppress(QueryError):
+        wordy.search(text, plain=True)
+    assert time.monotonic() - started < 2
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(min_size=MAX_QUERY_CHARS // 2, max_size=MAX_QUERY_CHARS))
+def test_fuzzy_long_texts_end_quickly(wordy: NewsIndex, text: str) -> None:
+    started = time.monotonic()
+    with suppress(QueryError, QueryRejectedError):
+        wordy.search(text, fuzzy=True)
+    with suppress(QueryError, QueryRejectedError):  # plain and fuzzy: as many fuzzy words as fit the cap
+        wordy.search(text, plain=True, fuzzy=True)
+    assert time.monotonic() - started < 4

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,16 +14,6 @@ if TYPE_CHECKING:
     from newsindex.index import NewsIndex
     from newsindex.models import SearchResults
 
-# The query syntax of newsindex (and Whoosh) that natural-language topics are full of: phrases, groups,
-# fields, boosts, patterns, fuzziness, ranges, required and excluded words, single-quoted terms, comparisons.
-_SYNTAX = re.compile(r"""["'():^*?~\[\]{}+\-<>=]""")
-_OPERATORS = re.compile(r"\b(?:AND|OR|NOT|TO|ANDNOT|ANDMAYBE|REQUIRE)\b")
-# Field names newsindex knows (schema.FIELD_ALIASES) before a colon and a value: "title:budget".
-_FIELD_NAMES = (
-    "headline title body text byline bylines by author location dateline place source agency date published id"
-)
-_FIELD_PREFIX = re.compile(rf"\b(?:{'|'.join(_FIELD_NAMES.split())}):(?=\S)", re.IGNORECASE)
-
 
 @dataclass(frozen=True, slots=True)
 class Topic:
@@ -33,19 +22,6 @@ class Topic:
     id: str
     text: str
     line: int | None = None
-
-
-def plain_query(text: str) -> str:
-    """`text` with everything that is query syntax taken out, so that it searches for its words only.
-
-    Interim, until NewsIndex.search has a plain-text mode: `field:` prefixes of known fields are
-    dropped ("title:budget" → "budget"), the characters "():^*?~[]{}+-'<>= become spaces, and the
-    operators AND, OR, NOT, TO (ANDNOT, ANDMAYBE, REQUIRE) are lower-cased into plain words.
-    """
-    text = _FIELD_PREFIX.sub(" ", text)
-    text = _SYNTAX.sub(" ", text)
-    text = _OPERATORS.sub(lambda match: match.group().lower(), text)
-    return " ".join(text.split())
 
 
 def read_topics(path: str | Path, *, on_problem: Callable[[Problem], None]) -> list[Topic]:
@@ -88,17 +64,21 @@ def run_topics(
     topics: Iterable[Topic],
     *,
     limit: int = 1000,
-    rewrite: Callable[[str], str] = plain_query,
+    rewrite: Callable[[str], str] | None = None,
     on_failure: Callable[[Topic, Exception], None] | None = None,
 ) -> Iterator[tuple[Topic, SearchResults]]:
-    """Search each topic (its text through `rewrite`, by default `plain_query`) for its best `limit` stories.
+    """Search each topic for its best `limit` stories: its text as plain words (`search(plain=True)`),
+    or, given `rewrite`, the query `rewrite(text)` in the query language.
 
-    A topic whose query still cannot be read or is refused as too costly goes to `on_failure` and is
-    left out; any other error (a missing or damaged index) stops the batch.
+    A topic that cannot be searched (only common words) or is refused as too costly goes to `on_failure`
+    and is left out; any other error (a missing or damaged index) stops the batch.
     """
     for topic in topics:
         try:
-            results = news.search(rewrite(topic.text), limit=limit)
+            if rewrite is None:
+                results = news.search(topic.text, plain=True, limit=limit)
+            else:
+                results = news.search(rewrite(topic.text), limit=limit)
         except (QueryError, QueryRejectedError) as error:
             if on_failure:
                 on_failure(topic, error)

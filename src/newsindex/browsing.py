@@ -1,14 +1,13 @@
-"""What the search page needs beyond `NewsIndex.search`: facets, timelines, similar stories, plain text.
+"""What the search page needs beyond `NewsIndex.search`: facets, timelines, similar stories.
 
 INTERIM: these are stand-ins computed from the public API only, until the search-features issue gives
-NewsIndex facets per query, timelines, similar stories, duplicate collapsing and a plain-text mode.
+NewsIndex facets per query, timelines, similar stories and duplicate collapsing.
 Each function here is meant to be replaced by a NewsIndex method of the same job, then deleted:
 
 - facets and timelines count the best `SAMPLE_LIMIT` (500) matching stories, paging through `search`,
   not all of them: `Scan.exact` says whether every matching story was counted;
 - similar stories are a search for the words of a story's headline and lead;
-- duplicates are folded only among the stories of one page, by identical title;
-- plain text is the query with every syntax character and field prefix taken out.
+- duplicates are folded only among the stories of one page, by identical title.
 """
 
 from __future__ import annotations
@@ -36,14 +35,6 @@ _PERIOD_CHARS = {"year": 4, "month": 7, "day": 10}
 _CACHE_SIZE = 64
 _CACHE_SECONDS = 60.0
 
-# Field names the query language knows (query.py): `location:tirana` in plain text searches "tirana".
-_FIELD_NAMES = (
-    "author|authors|by|byline|bylines|location|dateline|place|source|agency|headline|title|body|text|date|published|id"
-)
-_FIELD_PREFIX = re.compile(rf"\b(?:{_FIELD_NAMES}):", re.IGNORECASE)
-_SYNTAX = re.compile(r"""["():^*?~\[\]{}<>=\\/!&|]""")
-_OPERATOR = re.compile(r"\b(AND|OR|NOT|TO)\b")
-_LEADING_SIGN = re.compile(r"(?:(?<=\s)|^)[-+]+")
 _SIMILAR_WORDS = 16
 _WORD = re.compile(r"[^\W\d_][\w'’-]*[^\W_]|[^\W\d_]", re.UNICODE)
 
@@ -59,6 +50,7 @@ class Filters:
     location: str | None = None
     source: str | None = None
     require_all: bool = False
+    plain: bool = False  # the text is plain words, nothing in it is syntax
 
     @property
     def is_empty(self) -> bool:
@@ -75,6 +67,7 @@ class Filters:
             location=self.location,
             source=self.source,
             require_all=self.require_all,
+            plain=self.plain,
             sort=sort,
             limit=limit,
             page=page,
@@ -157,30 +150,20 @@ def similar_stories(news: NewsIndex, story: Story, *, limit: int = 5) -> tuple[H
     seen: set[str] = set()
     for word in _WORD.findall(f"{story.headline or ''} {story.lead}"):
         key = word.casefold()
-        if key not in seen and len(key) > 2 and key not in {"and", "or", "not", "to"}:
+        if key not in seen and len(key) > 2:
             seen.add(key)
-            words.append(plain_text(word))
-    words = [word for word in words if word][:_SIMILAR_WORDS]
+            words.append(word)
+    words = words[:_SIMILAR_WORDS]
     if not words:
         return ()
     try:
-        found = news.search(" ".join(words), limit=min(limit + 1, MAX_LIMIT))
+        found = news.search(" ".join(words), plain=True, limit=min(limit + 1, MAX_LIMIT))
     except QueryError:  # only common words: nothing to compare by
         return ()
     others = [hit for hit in found.hits if hit.story.id != story.id][:limit]
     return tuple(
         Hit(story=hit.story, score=hit.score, rank=rank, snippet=hit.snippet) for rank, hit in enumerate(others, 1)
     )
-
-
-def plain_text(text: str) -> str:
-    """`text` with nothing left that the query language reads as syntax: quotes, brackets, operators, fields."""
-    text = _FIELD_PREFIX.sub(" ", text)
-    text = _SYNTAX.sub(" ", text)
-    text = text.replace(":", " ")
-    text = _OPERATOR.sub(lambda match: match.group(1).lower(), text)
-    text = _LEADING_SIGN.sub("", text)
-    return " ".join(text.split())
 
 
 def collapse_versions(hits: Sequence[Hit]) -> list[tuple[Hit, list[Hit]]]:

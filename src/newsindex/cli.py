@@ -218,7 +218,12 @@ def _summary(report: IndexReport, stories: int) -> str:
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help='Words, "phrases", AND/OR/NOT, field:value, date:[2019-01 TO 2019-06].')],
+    query: Annotated[
+        str,
+        typer.Argument(
+            help='Words, "phrases", "near words"~5, terror*, koleka~1, iran^2, AND/OR/NOT, field:value, date:[-30d TO now].'
+        ),
+    ],
     index_path: IndexOption = "index",
     start: FromOption = None,
     end: ToOption = None,
@@ -231,6 +236,13 @@ def search(
     ] = SortOrder.relevance,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="Stories per page.")] = 10,
     page: Annotated[int, typer.Option("--page", min=1, help="Page number.")] = 1,
+    since: Annotated[
+        Optional[str], typer.Option("--since", help="Only stories from this long ago on: 7d, 2w, 3m, 1y or today.")
+    ] = None,
+    plain: Annotated[bool, typer.Option("--plain", help="Read QUERY as plain words: nothing in it is syntax.")] = False,
+    fuzzy: Annotated[
+        bool, typer.Option("--fuzzy", help="Let every word of 3+ letters match words one edit away.")
+    ] = False,
     as_json: JsonOption = False,
     as_jsonl: Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per hit.")] = False,
     debug: DebugOption = False,
@@ -248,12 +260,17 @@ def search(
             sort=sort.value,
             limit=limit,
             page=page,
+            plain=plain,
+            fuzzy=fuzzy,
+            since=since,
         )
         if as_json:
             typer.echo(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
         elif as_jsonl:
             for hit in results.hits:
                 typer.echo(json.dumps(hit.to_dict(), ensure_ascii=False))
+            if results.suggestion is not None:  # one hit per line on stdout: the hint goes to the person
+                typer.echo(f"Did you mean: {results.suggestion}?", err=True)
         else:
             typer.echo(_render_results(results, color=_wants_color()))
 
@@ -270,6 +287,9 @@ def _wants_color() -> bool:
 
 def _render_results(results: SearchResults, *, color: bool) -> str:
     blocks = []
+    if results.suggestion is not None:
+        suggestion = typer.style(results.suggestion, bold=True) if color else results.suggestion
+        blocks.append(f"Did you mean: {suggestion}?")
     for hit in results.hits:
         story = hit.story
         facts = [story.published.isoformat()[:10] if story.published else "undated"]

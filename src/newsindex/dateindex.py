@@ -50,7 +50,9 @@ class PublishedRange(qcore.Query):  # type: ignore[misc]
             low = to_seconds(parse_bound(start, end=start_exclusive)) + start_exclusive if start else None
             high = to_seconds(parse_bound(end, end=not end_exclusive)) - end_exclusive if end else None
         except DateError as error:
-            raise QueryError(f"{error}: write dates as YYYY, YYYY-MM, YYYY-MM-DD or a full timestamp") from None
+            raise QueryError(
+                f"{error}: write dates as YYYY, YYYY-MM, YYYY-MM-DD, a full timestamp, or 30d, 2w, 3m, 1y, today, now"
+            ) from None
         return cls(fieldname, low, high)
 
     def __eq__(self, other: object) -> bool:

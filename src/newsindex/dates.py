@@ -1,4 +1,5 @@
-"""Dates as users and corpora write them: story dates in many shapes, range bounds at any granularity."""
+"""Dates as users and corpora write them: story dates in many shapes, range bounds at any granularity,
+relative bounds ("7d", "-3m", "today", "now") counted back from `now()`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from email.utils import parsedate_to_datetime
 
 # "2019", "2019-10", "2019-10-23" (also with / or . between, or none: "20191023")
 _PARTIAL_DATE = re.compile(r"^(?P<year>\d{4})(?:[-/.]?(?P<month>\d{1,2})(?:[-/.]?(?P<day>\d{1,2}))?)?$")
+
+# "7d", "-2w", "3m", "1y": that many days, weeks, months or years ago
+_RELATIVE = re.compile(r"^-?(?P<count>\d{1,5})(?P<unit>[dwmy])$")
 
 # "Wed, 23 Oct 2019 10:00:00 +0000": dateutil reads a zero offset as local time, the email module does not
 _RFC_2822 = re.compile(r"^(?:[A-Z][a-z]{2}, )?\d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d")
@@ -48,13 +52,23 @@ def parse_published(text: str) -> date:
     return parsed
 
 
+def now() -> datetime:
+    """The current moment as a naive UTC datetime: what relative dates count back from (tests replace it)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
 def parse_bound(text: str, *, end: bool = False) -> datetime:
-    """Read a range bound: YYYY, YYYY-MM, YYYY-MM-DD or a full timestamp.
+    """Read a range bound: YYYY, YYYY-MM, YYYY-MM-DD, a full timestamp, or a relative date (`parse_relative`).
 
     With `end`, a partial date means the last moment of its period ("2019-10" → Oct 31, 23:59:59),
     so both ends of a range are inclusive.
     """
     text = text.strip()
+    relative = parse_relative(text)
+    if isinstance(relative, datetime):
+        return relative
+    if relative is not None:
+        return datetime.combine(relative, time.max if end else time.min)
     match = _PARTIAL_DATE.match(text)
     if match:
         year, month, day = int(match["year"]), match["month"], match["day"]
@@ -89,3 +103,38 @@ def to_seconds(value: date) -> int:
 def from_seconds(seconds: int) -> datetime:
     """The naive UTC datetime for seconds since 1970."""
     return datetime(1970, 1, 1) + timedelta(seconds=seconds)
+
+
+def parse_relative(text: str) -> date | datetime | None:
+    """A date counted back from `now()` (UTC): "7d", "2w", "3m", "1y" (a leading minus allowed: "-30d") is
+    the day that long ago, "today" today; "now" is the moment itself. None when `text` is none of these.
+
+    Months and years move the calendar ("3m" on May 31 is Feb 28 or 29), days and weeks count days.
+    """
+    word = text.strip().lower()
+    if word == "now":
+        return now()
+    if word == "today":
+        return now().date()
+    match = _RELATIVE.match(word)
+    if match is None:
+        return None
+    count, unit, today = int(match["count"]), match["unit"], now().date()
+    if unit in "dw":
+        days = count * (7 if unit == "w" else 1)
+        if days >= today.toordinal():
+            raise DateError(f"{text!r} reaches back before year 1")
+        return today - timedelta(days=days)
+    months = today.year * 12 + today.month - 1 - count * (12 if unit == "y" else 1)
+    year, month = divmod(months, 12)
+    if year < 1:
+        raise DateError(f"{text!r} reaches back before year 1")
+    return date(year, month + 1, min(today.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def parse_since(text: str) -> datetime:
+    """The start of `--since`: a relative date ("7d", "2w", "3m", "1y", "today") at the start of its day."""
+    relative = parse_relative(text)
+    if relative is None:
+        raise DateError(f"unreadable --since {text!r}")
+    return relative if isinstance(relative, datetime) else datetime.combine(relative, time.min)

@@ -26,7 +26,7 @@ from whoosh.matching.wrappers import FilterMatcher
 from whoosh.searching import Searcher, TimeLimit
 
 from newsindex.dateindex import AllowedOnly, allowed_by_segment, date_filter, live_dates
-from newsindex.dates import DateError, from_seconds, parse_bound, to_seconds
+from newsindex.dates import DateError, from_seconds, parse_bound, parse_since, to_seconds
 from newsindex.errors import (
     IndexDamagedError,
     IndexMissingError,
@@ -51,6 +51,7 @@ from newsindex.storage import (
     record_checksums,
     sync_folder,
 )
+from newsindex.suggest import suggest
 
 MANIFEST = "newsindex.json"
 _READ_ATTEMPTS = 4
@@ -246,11 +247,17 @@ class NewsIndex:
         sort: Sort = "relevance",
         limit: int = 10,
         page: int = 1,
+        plain: bool = False,
+        fuzzy: bool = False,
+        since: str | None = None,
     ) -> SearchResults:
         """The stories best matching `text`, one page of them, best first (or by date with `sort`).
 
         `start` and `end` are inclusive and may be partial: end="2019-10" includes all of October 2019.
         Stories matching every word rank above stories matching only some; `require_all` drops the latter.
+        `plain` reads `text` as words only (no syntax, never an error but for having no word), `fuzzy` lets
+        every word match near spellings, `since` ("7d", "2w", "3m", "1y") keeps stories from that long ago on.
+        When few stories match and a word is unknown, `suggestion` is the query with that word corrected.
         """
         started = time.perf_counter()
         if sort not in SORTS:
@@ -259,11 +266,16 @@ class NewsIndex:
             raise UsageError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
         if page < 1:
             raise UsageError(f"page must be 1 or more, not {page}")
-        plan = self._plan(text, start, end, bylines, location, source, require_all)
+        plan = self._plan(
+            text, start, end, bylines, location, source, require_all, plain=plain, fuzzy=fuzzy, since=since
+        )
         order = "-date" if sort == "relevance" and not plan.has_words else sort  # nothing to rank by: newest first
         total, hits = self._reading(lambda searcher: _page(searcher, plan, order, limit, page))
+        suggestion = self._reading(lambda searcher: suggest(searcher, plan, total)) if text.strip() else None
         took_ms = (time.perf_counter() - started) * 1000
-        return SearchResults(query=text, total=total, hits=hits, page=page, limit=limit, took_ms=took_ms)
+        return SearchResults(
+            query=text, total=total, hits=hits, page=page, limit=limit, took_ms=took_ms, suggestion=suggestion
+        )
 
     def stories(
         self,
@@ -302,16 +314,25 @@ class NewsIndex:
         location: str | None,
         source: str | None,
         require_all: bool,
+        *,
+        plain: bool = False,
+        fuzzy: bool = False,
+        since: str | None = None,
     ) -> QueryPlan:
+        first = _bound(start, end=False)
+        if since is not None:
+            first = _since(since) if first is None else max(first, _since(since))
         return parse_query(
             text,
             self._schema,
             require_all=require_all,
-            start=_bound(start, end=False),
+            start=first,
             end=_bound(end, end=True),
             bylines=bylines,
             location=location,
             source=source,
+            plain=plain,
+            fuzzy=fuzzy,
         )
 
     def get(self, story_id: str) -> Story | None:
@@ -445,7 +466,7 @@ class _Searchers:
 
 def _page(searcher: Searcher, plan: QueryPlan, order: str, limit: int, page: int) -> tuple[int, tuple[Hit, ...]]:
     """The total and one page of hits of `plan`, ranked by `order`."""
-    check_expansion(plan, searcher.reader())
+    plan = check_expansion(plan, searcher.reader())
     allowed = _allowed_docnums(searcher, plan)
     if allowed is not None and plan.has_words:
         # Narrowed to the stories that match too: that is the total, and often far fewer to score.
@@ -471,7 +492,7 @@ def _matching_by_date(searcher: Searcher, plan: QueryPlan | None) -> list[int]:
     if plan is None:
         matching: Iterable[int] = searcher.reader().all_doc_ids()
     else:
-        check_expansion(plan, searcher.reader())
+        plan = check_expansion(plan, searcher.reader())
         allowed = _allowed_docnums(searcher, plan)
         if not plan.has_words and allowed is not None:
             matching = allowed  # filters alone: what passes them is the answer
@@ -541,7 +562,16 @@ def _bound(value: str | date | None, *, end: bool) -> int | None:
         return to_seconds(parse_bound(value, end=end))
     except DateError as error:
         side = "end" if end else "start"
-        raise QueryError(f"invalid {side} date: {error}; use YYYY, YYYY-MM, YYYY-MM-DD or a timestamp") from None
+        raise QueryError(
+            f"invalid {side} date: {error}; use YYYY, YYYY-MM, YYYY-MM-DD, a timestamp, or 7d, 2w, 3m, 1y, today, now"
+        ) from None
+
+
+def _since(value: str) -> int:
+    try:
+        return to_seconds(parse_since(value))
+    except DateError as error:
+        raise QueryError(f"{error}: use a number of days, weeks, months or years: 7d, 2w, 3m, 1y (or today)") from None
 
 
 def _allowed_docnums(searcher: Searcher, plan: QueryPlan) -> set[int] | None:

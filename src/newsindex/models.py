@@ -108,6 +108,7 @@ class SearchResults:
     page: int = 1
     limit: int = 10
     took_ms: float = 0.0
+    suggestion: str | None = None  # "Did you mean": the query with unknown words corrected, when few stories matched
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self.hits)
@@ -123,6 +124,7 @@ class SearchResults:
             "page": self.page,
             "limit": self.limit,
             "took_ms": round(self.took_ms, 2),
+            "suggestion": self.suggestion,
             "hits": [hit.to_dict() for hit in self.hits],
         }
 

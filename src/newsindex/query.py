@@ -1,14 +1,22 @@
-"""User text → a query plan: what must match, what ranks first, and the date range to filter by."""
+"""User text → a query plan: what must match, what ranks first, and the date range to filter by.
+
+Two readings of the text: the query language (phrases, proximity, patterns, fuzzy words, boosts, fields,
+dates), or with `plain` a lenient one for search boxes and natural-language topics where every character
+is text and only the words count.
+"""
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from itertools import islice
 from typing import Any
 
 from whoosh import qparser, query
+from whoosh.codec.base import Automata
 from whoosh.fields import Schema
 
 from newsindex.dateindex import PublishedRange
@@ -19,14 +27,19 @@ from newsindex.schema import FIELD_ALIASES, NAME_FIELDS, TEXT_FIELDS, NewsAnalyz
 # on 5,000 stories, and deep nesting overflows its recursive parser.
 MAX_QUERY_CHARS = 2_000
 MAX_NESTING = 10
-MAX_CLAUSES = 200
-MAX_EXPANSION = 2_000  # index terms a wildcard or prefix may stand for (all of them together)
+MAX_WORDS = 200  # distinct words (a word searched in two fields counts once)
+MAX_EXPANSION = 2_000  # index terms the patterns and fuzzy words may stand for (all of them together)
+MAX_EDITS = 2  # word~2 at most: past two edits a fuzzy word matches nearly anything, slowly
+MAX_FUZZY_LETTERS = 30  # Whoosh builds an automaton per fuzzy word, in Python: a long word takes seconds
 SEARCH_SECONDS = 5.0
 
 # Field names start with a letter, so "10:30" stays a time and is searched as words.
 _FIELD_PREFIX = r"(?P<text>[A-Za-z_]\w*|[*]):"
 _FILTER_FIELDS = frozenset(NAME_FIELDS) | {"published", "id"}
 _NAMES = NewsAnalyzer(stemming=False)
+_WORDS = NewsAnalyzer()
+_FUZZY_FIELDS = frozenset(TEXT_FIELDS) | frozenset(NAME_FIELDS)
+_LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789"  # of indexed words, which are folded to lower-case ASCII
 
 
 @dataclass(frozen=True)
@@ -45,6 +58,7 @@ class QueryPlan:
     start: int | None
     end: int | None
     has_words: bool
+    plain: bool = False
 
     def terms(self) -> set[str]:
         """The searched words (stemmed as indexed), for highlighting."""
@@ -65,16 +79,24 @@ def parse_query(
     bylines: Iterable[str] = (),
     location: str | None = None,
     source: str | None = None,
+    plain: bool = False,
+    fuzzy: bool = False,
 ) -> QueryPlan:
     """Read the user's query text and keyword filters into a QueryPlan.
 
-    QueryError when the text is unreadable, QueryRejectedError when it would cost too much.
+    With `plain`, the text is words only: nothing in it is syntax and it never fails, but for having no
+    word at all (only common words) and no filter. With `fuzzy`, every searched word also matches words
+    one or two edits away (see `fuzzy_edits`). QueryError when the text is unreadable, QueryRejectedError
+    when it would cost too much.
     """
-    _check_size(text)
-    _check_balanced(text)
-    parsed = _parse(text, schema) if text.strip() else query.NullQuery
-    _raise_first_error(parsed, schema)
-    parsed = _guarded(parsed)
+    if plain:
+        parsed = _plain_words(text)
+    else:
+        _check_size(text)
+        _check_balanced(text)
+        parsed = _parse(text, schema) if text.strip() else query.NullQuery
+        _raise_first_error(parsed, schema)
+        parsed = _guarded(parsed)
 
     words: list[Any] = []
     required: list[Any] = []
@@ -91,8 +113,11 @@ def parse_query(
         filters.append(clause)
     words = [clause.normalize() for clause in words]
     words = [clause for clause in words if clause is not query.NullQuery]
+    if fuzzy:
+        words = [_fuzzed(clause) for clause in words]
     if not words and not filters and start is None and end is None:
-        raise QueryError(f"nothing to search for in {text!r}: give some words, a phrase or a filter")
+        shown = text if len(text) <= 80 else text[:80] + "…"
+        raise QueryError(f"nothing to search for in {shown!r}: give some words, a phrase or a filter")
 
     every_word = query.And(words).normalize() if words else None
     any_word = query.Or(words).normalize() if words else None
@@ -106,20 +131,138 @@ def parse_query(
         start=start,
         end=end,
         has_words=bool(words),
+        plain=plain,
     )
 
 
-def check_expansion(plan: QueryPlan, reader: Any) -> None:
-    """Reject a plan whose wildcards and prefixes stand for too many index terms (counted, not guessed)."""
+def check_expansion(plan: QueryPlan, reader: Any) -> QueryPlan:
+    """The plan with its fuzzy words expanded into the index words they stand for; QueryRejectedError when
+    its wildcards, prefixes and fuzzy words stand for too many index terms (counted, not guessed), or take
+    longer than the search deadline to expand.
+
+    Whoosh would expand a fuzzy word again for each field, segment and search run (ranking tiers, count),
+    each time through an automaton it rebuilds in Python: expanded once here, the plan holds plain words.
+    """
     budget = MAX_EXPANSION
-    for leaf in plan.query.leaves():
-        if isinstance(leaf, (query.Prefix, query.Wildcard)):
+    deadline = time.monotonic() + SEARCH_SECONDS
+    expansions: dict[tuple[str, str, int, int], list[str]] = {}
+    leaves = [leaf for part in (plan.query, *plan.filters) for leaf in ([part] if part.is_leaf() else part.leaves())]
+    for leaf in leaves:
+        if isinstance(leaf, query.FuzzyTerm):
+            key = (leaf.fieldname, leaf.text, leaf.maxdist, leaf.prefixlength)
+            if key not in expansions:
+                expansions[key] = _fuzzy_words(reader, key, budget + 1)
+                budget -= len(expansions[key])
+        elif isinstance(leaf, (query.Prefix, query.Wildcard)):
             budget -= sum(1 for _ in islice(leaf._btexts(reader), budget + 1))  # Whoosh's own expansion
-            if budget < 0:
-                raise QueryRejectedError(
-                    f"{leaf.text}{'*' if isinstance(leaf, query.Prefix) else ''} and the other patterns match more "
-                    f"than {MAX_EXPANSION:,} words: make them longer or more specific"
-                )
+        if budget < 0:
+            raise QueryRejectedError(
+                f"{_pattern_text(leaf)} and the other patterns match more than {MAX_EXPANSION:,} words: "
+                "make them longer or more specific"
+            )
+        if time.monotonic() > deadline:
+            raise QueryRejectedError(
+                f"expanding {_pattern_text(leaf)} and the other patterns took longer than {SEARCH_SECONDS:g} s: "
+                "make them longer or more specific"
+            )
+    if not expansions:
+        return plan
+
+    def expand(node: Any) -> Any:
+        if isinstance(node, query.FuzzyTerm):
+            words = expansions[node.fieldname, node.text, node.maxdist, node.prefixlength]
+            if not words:  # the word itself, which no story has: matches nothing, as the fuzzy word did
+                return query.Term(node.fieldname, node.text, boost=node.boost)
+            # scored as Whoosh scores a fuzzy word that is not constant-scored: an OR of its words
+            return query.Or([query.Term(node.fieldname, word) for word in words], boost=node.boost)
+        return node if node.is_leaf() else node.apply(expand)
+
+    return replace(
+        plan,
+        query=expand(plan.query),
+        ranked_first=None if plan.ranked_first is None else expand(plan.ranked_first),
+        filters=tuple(expand(part) for part in plan.filters),
+    )
+
+
+def _fuzzy_words(reader: Any, key: tuple[str, str, int, int], most: int) -> list[str]:
+    """The index words of a field within `maxdist` edits of a word, about `most` of them at most: for one
+    edit its candidates looked up, for two Whoosh's automaton walked along each segment's word list."""
+    fieldname, text, maxdist, prefix = key
+    if maxdist <= 1:  # a few hundred look-ups beat walking the word list; a swap counts as one edit here
+        candidates = {text} | (one_edit(text) if maxdist else set())
+        return sorted(word for word in candidates if word[:prefix] == text[:prefix] and (fieldname, word) in reader)
+    automaton = _levenshtein(text, maxdist, prefix)
+    words: set[str] = set()
+    for segment, _ in reader.leaf_readers():  # Whoosh's cursor over all segments lacks what the walk needs
+        if fieldname in segment.schema and segment.field_length(fieldname):
+            words.update(islice(Automata.find_matches(automaton, segment.cursor(fieldname)), most))
+            if len(words) >= most:
+                break
+    return sorted(words)
+
+
+@lru_cache(maxsize=512)
+def _levenshtein(text: str, maxdist: int, prefix: int) -> Any:
+    return Automata.levenshtein_dfa(text, maxdist, prefix)
+
+
+def fuzzy_edits(word: str) -> int:
+    """How many edits `--fuzzy` allows a word as indexed: one from 3 letters on; none for shorter words,
+    numbers ("2019" is not a misspelled "2018") and words over MAX_FUZZY_LETTERS.
+
+    One, not two for long words as some engines do: one edit is a few hundred dictionary look-ups, two
+    a walk of Whoosh's automaton along every word of the index (about a second per segment at 100,000
+    stories, measured on this machine).
+    """
+    if len(word) <= 2 or len(word) > MAX_FUZZY_LETTERS or any(char.isdigit() for char in word):
+        return 0
+    return 1
+
+
+def one_edit(word: str) -> set[str]:
+    """Every string one edit from `word`: a letter deleted, inserted or changed, or two neighbours swapped."""
+    splits = [(word[:cut], word[cut:]) for cut in range(len(word) + 1)]
+    found = {head + tail[1:] for head, tail in splits if tail}
+    found.update(head + tail[1] + tail[0] + tail[2:] for head, tail in splits if len(tail) > 1)
+    found.update(head + letter + tail[1:] for head, tail in splits if tail for letter in _LETTERS)
+    found.update(head + letter + tail for head, tail in splits for letter in _LETTERS)
+    found.discard(word)
+    return found
+
+
+def _pattern_text(leaf: Any) -> str:
+    text = leaf.text if len(leaf.text) <= 40 else leaf.text[:40] + "…"
+    if isinstance(leaf, query.FuzzyTerm):
+        return f"{text}~{leaf.maxdist}"
+    return f"{text}{'*' if isinstance(leaf, query.Prefix) else ''}"
+
+
+def _plain_words(text: str) -> Any:
+    """The words of `text` as the parser reads plain words, each in every text field; the first MAX_WORDS
+    distinct words only (a longer text is searched for those, not refused)."""
+    terms: dict[str, None] = {}
+    for token in _WORDS(text):
+        terms.setdefault(token.text)
+        if len(terms) >= MAX_WORDS:
+            break
+    return query.And(
+        [
+            query.Or([query.Term(fieldname, term, boost=boost) for fieldname, boost in TEXT_FIELDS.items()])
+            for term in terms
+        ]
+    )
+
+
+def _fuzzed(node: Any) -> Any:
+    """`node` with each of its words (outside NOT) matching words `fuzzy_edits` away, as `word~` does."""
+    if isinstance(node, query.Not):
+        return node
+    if type(node) is query.Term and node.fieldname in _FUZZY_FIELDS and fuzzy_edits(node.text):
+        return query.FuzzyTerm(
+            node.fieldname, node.text, boost=node.boost, maxdist=fuzzy_edits(node.text), constantscore=False
+        )
+    return node.apply(_fuzzed) if not node.is_leaf() else node
 
 
 def _check_size(text: str) -> None:
@@ -135,11 +278,22 @@ def _check_size(text: str) -> None:
 
 def _guarded(node: Any) -> Any:
     """The parsed query with its patterns folded like indexed words; QueryRejectedError for what would
-    cost too much: a bare *, a pattern starting with a wildcard, a word range, too many clauses."""
+    cost too much: a bare *, a pattern starting with a wildcard, a word range, too many words, too fuzzy."""
     leaves = [node] if node.is_leaf() else list(node.leaves())
-    if len(leaves) > MAX_CLAUSES:
-        raise QueryRejectedError(f"the query has {len(leaves):,} clauses; the limit is {MAX_CLAUSES:,}")
+    words = {word for leaf in leaves for word in (getattr(leaf, "words", None) or [getattr(leaf, "text", leaf)])}
+    if len(words) > MAX_WORDS:
+        raise QueryRejectedError(f"the query has {len(words):,} distinct words; the limit is {MAX_WORDS:,}")
     for leaf in leaves:
+        if isinstance(leaf, query.FuzzyTerm):
+            if leaf.maxdist > MAX_EDITS:
+                raise QueryRejectedError(f"{_pattern_text(leaf)} allows too many edits: the limit is ~{MAX_EDITS}")
+            if len(leaf.text) > MAX_FUZZY_LETTERS:
+                raise QueryRejectedError(
+                    f"{_pattern_text(leaf)} is too long to match loosely: fuzzy words have at most "
+                    f"{MAX_FUZZY_LETTERS} letters"
+                )
+            leaf.constantscore = False  # each word it stands for scores as a word would, rarer ones higher
+            continue
         is_pattern = isinstance(leaf, (query.Prefix, query.Wildcard))
         if isinstance(leaf, query.Every) or (is_pattern and not leaf.text.strip("*?")):
             raise QueryRejectedError(
@@ -155,6 +309,11 @@ def _guarded(node: Any) -> Any:
                 )
             leaf.text = fold(leaf.text)
     return node
+
+
+def parse_tree(text: str, schema: Schema) -> Any:
+    """The parser's own tree for `text`, unchecked, each word with its place in the text (for suggestions)."""
+    return _parse(text, schema)
 
 
 def _parse(text: str, schema: Schema) -> Any:
@@ -175,6 +334,7 @@ def _parser(schema: Schema) -> qparser.QueryParser:
     # "-word" excludes, "+word" requires, but only at the start of a word: "2019-10" and "al-Qaeda" stay whole
     parser.add_plugin(qparser.PlusMinusPlugin(plusexpr=r"(?<![^\s(])\+", minusexpr=r"(?<![^\s(])-"))
     parser.add_plugin(qparser.GtLtPlugin())
+    parser.add_plugin(qparser.FuzzyTermPlugin())  # koleka~, koleka~2, koleka~2/3 (3 letters must match)
     aliases: dict[str, list[str]] = {}
     for alias, fieldname in FIELD_ALIASES.items():
         if alias != fieldname:

@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from newsindex import __version__
-from newsindex.browsing import FACETS, Filters, Scan, collapse_versions, plain_text, scan
+from newsindex.browsing import FACETS, Filters, Scan, collapse_versions, scan
 from newsindex.browsing import similar_stories as find_similar
 from newsindex.errors import (
     IndexBusyError,
@@ -427,19 +427,15 @@ def _filters(
     require_all: bool,
     plain: bool,
 ) -> Filters:
-    text = q
-    if plain and q.strip():
-        text = plain_text(q)
-        if not text:
-            raise QueryError(f"nothing to search for in {q!r}: it has no words")
     return Filters(
-        text=text,
+        text=q,
         start=start or None,
         end=end or None,
         bylines=tuple(name for name in bylines if name.strip()),
         location=location or None,
         source=source or None,
         require_all=require_all,
+        plain=plain,
     )
 
 
