@@ -90,6 +90,7 @@ def run_topics(
     limit: int = 1000,
     rewrite: Callable[[str], str] = plain_query,
     on_failure: Callable[[Topic, Exception], None] | None = None,
+    expand: bool = False,
 ) -> Iterator[tuple[Topic, SearchResults]]:
     """Search each topic (its text through `rewrite`, by default `plain_query`) for its best `limit` stories.
 
@@ -98,9 +99,29 @@ def run_topics(
     """
     for topic in topics:
         try:
-            results = news.search(rewrite(topic.text), limit=limit)
+            results = news.search(rewrite(topic.text), limit=limit, expand=expand)
         except (QueryError, QueryRejectedError) as error:
             if on_failure:
                 on_failure(topic, error)
             continue
         yield topic, results
+
+
+def rank_topics(
+    news: NewsIndex,
+    topics: Iterable[Topic],
+    *,
+    limit: int = 1000,
+    rewrite: Callable[[str], str] = plain_query,
+    on_failure: Callable[[Topic, Exception], None] | None = None,
+    expand: bool = False,
+) -> Iterator[tuple[Topic, list[tuple[str, float]]]]:
+    """As `run_topics`, but only the ids and scores of each topic's stories (NewsIndex.rank: no stories read)."""
+    for topic in topics:
+        try:
+            ranked = news.rank(rewrite(topic.text), limit=limit, expand=expand)
+        except (QueryError, QueryRejectedError) as error:
+            if on_failure:
+                on_failure(topic, error)
+            continue
+        yield topic, ranked
