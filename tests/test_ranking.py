@@ -15,12 +15,13 @@ from newsindex.cli import app
 runner = CliRunner()
 
 # Three stories about a volcano share the words lava, magma and Reykjanes; a fourth shares them but
-# never says "volcano"; unrelated filler keeps those words rare, as words worth adding are.
+# never says "volcano" and has no other word in common with them; filler keeps those words in under
+# 10 % of the stories (expansion leaves out commoner words).
 VOLCANO = {
     "volcano-1": "A volcano erupted near Reykjanes, sending lava and magma towards the town.",
     "volcano-2": "The volcano on Reykjanes kept pouring lava; magma rose under the peninsula.",
     "volcano-3": "Scientists said the volcano could erupt again as magma gathers and lava cools at Reykjanes.",
-    "lava-only": "Lava reached the road at Reykjanes overnight as magma kept flowing from the fissure.",
+    "lava-only": "Lava reached the road at Reykjanes overnight as magma flowed from the fissure.",
 }
 FILLER_WORDS = ["market", "shares", "bank", "rates", "election", "budget", "football", "match", "weather", "rain"]
 
@@ -34,7 +35,7 @@ def _filler(number: int) -> Story:
 def volcano_index(tmp_path: Path) -> NewsIndex:
     news = NewsIndex.create(tmp_path / "volcano", fsync=False)
     stories = [Story(id=key, body=body, published=date(2020, 1, 1)) for key, body in VOLCANO.items()]
-    news.add(stories + [_filler(number) for number in range(30)])
+    news.add(stories + [_filler(number) for number in range(40)])
     return news
 
 
