@@ -23,7 +23,7 @@ For each collection of ../shared/eval (Cranfield, CISI, Medline; see its README)
    order) and measures it with newsindex.evaluation (MAP, nDCG@10, P@10, Recall@100, as trec_eval -c).
 
 The table goes to stdout and, with the machine and the date, to benchmarks/EVAL.md (unless --no-write);
-progress goes to stderr. About a minute for the three collections on 2 cores.
+progress goes to stderr. About three minutes for the three collections on 2 shared cores.
 
 The collections' quirks, as read here:
 - Cranfield: the queries are numbered 1..225 in file order (their .I numbers skip: 001, 002, 004, …),
