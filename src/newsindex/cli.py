@@ -92,7 +92,7 @@ ExpandOption = Annotated[
     bool, typer.Option("--expand", help="Add words of the best stories to the query (pseudo-relevance feedback).")
 ]
 RecentOption = Annotated[
-    bool, typer.Option("--recent", help="Newer stories first among equal matches: relevance halves every 30 days.")
+    bool, typer.Option("--recent", help="Rank newer stories higher: relevance halves for every 30 days of age.")
 ]
 HalfLifeOption = Annotated[
     Optional[float],
