@@ -141,3 +141,25 @@ def test_batch_expand_writes_the_expanded_ranking(volcano_index: NewsIndex, tmp_
     assert "lava-only" not in runs[False]
     assert runs[True] == [story_id for story_id, _ in volcano_index.rank("volcano", limit=50, expand=True)]
     assert runs[True][-1] == "lava-only"
+
+
+def test_expand_stays_within_the_query_guard(volcano_index: NewsIndex) -> None:
+    from newsindex.expansion import expanded_plan
+    from newsindex.query import MAX_CLAUSES, parse_query
+
+    words = " ".join(f"word{number}" for number in range(MAX_CLAUSES // 2 - 2)) + " volcano"  # 2 clauses short
+    plan = parse_query(words, volcano_index._schema)
+    model = [("lava", 0.5), ("magma", 0.3), ("reykjan", 0.2)]
+    grown = expanded_plan(plan, model, require_all=False)
+    assert len(list(grown.query.leaves())) == MAX_CLAUSES  # room for one added word only
+    assert {leaf.text for leaf in grown.query.leaves()} >= {"lava", "volcano"}
+    assert "magma" not in {leaf.text for leaf in grown.query.leaves()}
+    ranked = [story_id for story_id, _ in volcano_index.rank(words, limit=50, expand=True)]
+    assert sorted(ranked) == ["lava-only", "volcano-1", "volcano-2", "volcano-3"]  # no QueryRejectedError
+
+
+def test_rank_checks_its_arguments(volcano_index: NewsIndex) -> None:
+    with pytest.raises(UsageError, match="limit"):
+        volcano_index.rank("volcano", limit=0)
+    with pytest.raises(UsageError, match="half-life"):
+        volcano_index.rank("volcano", recency_half_life=-1.0)
