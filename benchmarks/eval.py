@@ -10,21 +10,21 @@ For each collection of ../shared/eval (Cranfield, CISI, Medline; see its README)
    `topics.tsv` (id TAB text) and `qrels.txt` (TREC qrels, read with newsindex.evaluation.read_qrels);
 2. builds a newsindex index of the corpus (`NewsIndex.create(…).add_files([corpus.jsonl], procs=1)`)
    and a plain Whoosh index (the baseline, below);
-3. runs the topics, top 1000:
-   - `newsindex`: `NewsIndex.search(topic, plain=True)` as `newsindex batch` does it (the text as plain
-     words; require_all=False: stories matching every word first, then those matching some);
-   - `newsindex-or`: the same index, each topic searched as one explicit OR expression of its words
-     after `plain_query` (`w1 OR w2 OR …`), which makes a single clause and so disables the
-     all-words-first tier;
+3. runs the topics, top 1000: newsindex reads each as plain words (`plain=True`, as `newsindex batch`
+   does), the baseline through `plain_query` (query syntax taken out):
    - `baseline`: "plain BM25 as Whoosh does by default": `Schema(id=ID(stored=True, unique=True),
      body=TEXT(analyzer=StandardAnalyzer()))` with title and body concatenated (no stemming),
-     `QueryParser("body", schema, group=OrGroup)` on the topic through `plain_query` (query syntax
-     taken out), Whoosh's default BM25F scoring;
+     `QueryParser("body", schema, group=OrGroup)`, Whoosh's default BM25F scoring;
+   - `newsindex-untuned`: `NewsIndex.rank(topic)` with the scoring shipped before tuning (headline
+     weight 3, BM25 k1 1.2, b 0.75), set for this run only;
+   - `newsindex`: `NewsIndex.rank(topic)` as the product does it (require_all=False: stories
+     matching every word first, then those matching some), the same ranking as `NewsIndex.search`;
+   - `newsindex-expand`: the same with `expand=True` (RM3 pseudo-relevance feedback);
 4. writes each run as a TREC run file (newsindex.evaluation.trec_run_lines, which keeps each engine's
    order) and measures it with newsindex.evaluation (MAP, nDCG@10, P@10, Recall@100, as trec_eval -c).
 
 The table goes to stdout and, with the machine and the date, to benchmarks/EVAL.md (unless --no-write);
-progress goes to stderr. About a minute for the three collections on 2 cores.
+progress goes to stderr. About three minutes for the three collections on 2 shared cores.
 
 The collections' quirks, as read here:
 - Cranfield: the queries are numbered 1..225 in file order (their .I numbers skip: 001, 002, 004, …),
@@ -48,24 +48,41 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import newsindex.expansion
+import newsindex.query
+import newsindex.ranking
+import newsindex.schema
 from newsindex import NewsIndex
-from newsindex.batch import Topic, read_topics, run_topics
+from newsindex.batch import Topic, rank_topics, read_topics
 from newsindex.evaluation import Evaluation, Qrels, evaluate, read_qrels, read_run, trec_run_lines, write_qrels
 
 BENCHMARKS_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCHMARKS_DIR.parent
-COLLECTIONS_DIR = REPO_DIR.parent / "shared" / "eval"
+# ../shared/eval beside the checkout (/work/main); from a worktree under /work/wt, /work/shared/eval.
+COLLECTIONS_DIR = next(
+    (
+        folder
+        for folder in (REPO_DIR.parent / "shared" / "eval", REPO_DIR.parents[1] / "shared" / "eval")
+        if folder.exists()
+    ),
+    REPO_DIR.parent / "shared" / "eval",
+)
 DEFAULT_WORKDIR = BENCHMARKS_DIR / "work" / "eval"
 REPORT = BENCHMARKS_DIR / "EVAL.md"
 DEPTH = 1000  # documents per topic in each run (trec_eval's usual depth)
-SYSTEMS = ("baseline", "newsindex", "newsindex-or")
+SYSTEMS = ("baseline", "newsindex-untuned", "newsindex", "newsindex-expand")
+# The scoring before tuning (benchmarks/EVAL.md of 2026-11-28 04:53), for the `newsindex-untuned` row.
+UNTUNED = {"headline": 3.0, "k1": 1.2, "b": 0.75}
+# Some CISI topics are whole abstracts, over the query guard's 200 clauses (a word in each of two fields):
+# for these runs the guard is widened so that every system runs every topic.
 MEASURES = (("MAP", "map"), ("nDCG@10", "ndcg_10"), ("P@10", "p_10"), ("Recall@100", "recall_100"))
 
 
@@ -188,15 +205,8 @@ def plain_query(text: str) -> str:
     return " ".join(text.split())
 
 
-def any_word_query(text: str) -> str:
-    """The topic as one explicit OR expression of its words: one clause, so no all-words-first tier."""
-    return " OR ".join(plain_query(text).split())
-
-
-def newsindex_run(
-    news: NewsIndex, topics: list[Topic], rewrite: Callable[[str], str] | None, tag: str, out: Path
-) -> list[str]:
-    """Run `topics` through NewsIndex.search into the TREC run file `out`; the ids of failed topics."""
+def newsindex_run(news: NewsIndex, topics: list[Topic], tag: str, out: Path, *, expand: bool = False) -> list[str]:
+    """Run `topics` through NewsIndex.rank into the TREC run file `out`; the ids of failed topics."""
     failed: list[str] = []
 
     def failure(topic: Topic, error: Exception) -> None:
@@ -204,10 +214,20 @@ def newsindex_run(
         print(f"  {tag}: topic {topic.id} skipped: {error}", file=sys.stderr)
 
     with open(out, "w", encoding="utf-8") as run:
-        for topic, results in run_topics(news, topics, limit=DEPTH, rewrite=rewrite, on_failure=failure):
-            ranked = ((hit.story.id, hit.score) for hit in results.hits)
+        for topic, ranked in rank_topics(news, topics, limit=DEPTH, on_failure=failure, expand=expand):
             run.writelines(line + "\n" for line in trec_run_lines(topic.id, ranked, tag))
     return failed
+
+
+@contextmanager
+def scoring(headline: float, k1: float, b: float) -> Iterator[None]:
+    """Search-time scoring set to these values for the duration (new searchers pick them up)."""
+    saved = (newsindex.schema.TEXT_FIELDS["headline"], newsindex.ranking.BM25_K1, newsindex.ranking.BM25_B)
+    newsindex.schema.TEXT_FIELDS["headline"], newsindex.ranking.BM25_K1, newsindex.ranking.BM25_B = headline, k1, b
+    try:
+        yield
+    finally:
+        newsindex.schema.TEXT_FIELDS["headline"], newsindex.ranking.BM25_K1, newsindex.ranking.BM25_B = saved
 
 
 def build_baseline(corpus: Path, folder: Path) -> Any:
@@ -267,16 +287,15 @@ def measure(collection: Collection, workdir: Path) -> tuple[dict[str, int], dict
     skipped = [problem for problem in report.problems if problem.kind == "skipped"]  # "no date" is expected
     if skipped:
         print(f"  newsindex: {len(skipped)} documents skipped, e.g. {skipped[0]}", file=sys.stderr)
-    systems: tuple[tuple[str, Callable[[str], str] | None], ...] = (
-        ("newsindex", None),
-        ("newsindex-or", any_word_query),
-    )
-    for system, rewrite in systems:
-        if system != "newsindex":
-            started = time.perf_counter()
-        failed = newsindex_run(news, topics, rewrite, system, folder / f"{system}.run")
+    indexed = time.perf_counter() - started
+    for system in SYSTEMS[1:]:
+        started = time.perf_counter()
+        news.close()  # fresh searchers: they take the scoring in force when they open
+        with scoring(**UNTUNED) if system == "newsindex-untuned" else nullcontext():
+            failed = newsindex_run(news, topics, system, folder / f"{system}.run", expand=system.endswith("expand"))
+        news.close()
         results[system] = _result(folder / f"{system}.run", qrels, failed, started)
-    news.close()
+    results["newsindex-untuned"].seconds += indexed
     return sizes, results
 
 
@@ -383,12 +402,17 @@ systems. Systems (see the script's docstring):
 
 - `baseline`: plain Whoosh, title + body in one field, StandardAnalyzer (no stemming), OR of the
   words, Whoosh's default BM25F;
-- `newsindex`: `NewsIndex.search(topic, plain=True)` as shipped: stories matching every word ranked first;
-- `newsindex-or`: the same index, each topic as one `w1 OR w2 OR …` clause (no all-words tier).
+- `newsindex-untuned`: newsindex with the scoring shipped before tuning: headline weight 3, BM25
+  k1 {UNTUNED["k1"]}, b {UNTUNED["b"]} (lead boost 2 in both);
+- `newsindex`: `NewsIndex.rank(topic)` as shipped (the ranking of `NewsIndex.search`): headline
+  weight {newsindex.schema.TEXT_FIELDS["headline"]:g}, k1 {newsindex.ranking.BM25_K1}, b {newsindex.ranking.BM25_B}; stories matching every word ranked first;
+- `newsindex-expand`: the same with `expand=True` (`--expand`: RM3 pseudo-relevance feedback,
+  {newsindex.expansion.FEEDBACK_STORIES} stories, {newsindex.expansion.FEEDBACK_WORDS} words, original weight {newsindex.expansion.ORIGINAL_WEIGHT}).
 
-"skipped" counts the topics a system could not run (newsindex in plain mode searches the first 200
-distinct words of a topic and refuses none but those of common words only); "seconds" is indexing plus searching for the
-first two systems, searching only for `newsindex-or` (it reuses the index).
+"skipped" counts the topics a system could not run (in plain mode newsindex searches the first 200
+distinct words of a topic and refuses none but those of common words only). "seconds" is indexing plus searching
+for the baseline and `newsindex-untuned`, searching only for the other two (they reuse the index);
+newsindex searches through `NewsIndex.rank` (ids and scores, no stories read), like `newsindex batch`.
 """
 
 

@@ -66,6 +66,7 @@ def run_topics(
     limit: int = 1000,
     rewrite: Callable[[str], str] | None = None,
     on_failure: Callable[[Topic, Exception], None] | None = None,
+    expand: bool = False,
 ) -> Iterator[tuple[Topic, SearchResults]]:
     """Search each topic for its best `limit` stories: its text as plain words (`search(plain=True)`),
     or, given `rewrite`, the query `rewrite(text)` in the query language.
@@ -76,11 +77,34 @@ def run_topics(
     for topic in topics:
         try:
             if rewrite is None:
-                results = news.search(topic.text, plain=True, limit=limit)
+                results = news.search(topic.text, plain=True, limit=limit, expand=expand)
             else:
-                results = news.search(rewrite(topic.text), limit=limit)
+                results = news.search(rewrite(topic.text), limit=limit, expand=expand)
         except (QueryError, QueryRejectedError) as error:
             if on_failure:
                 on_failure(topic, error)
             continue
         yield topic, results
+
+
+def rank_topics(
+    news: NewsIndex,
+    topics: Iterable[Topic],
+    *,
+    limit: int = 1000,
+    rewrite: Callable[[str], str] | None = None,
+    on_failure: Callable[[Topic, Exception], None] | None = None,
+    expand: bool = False,
+) -> Iterator[tuple[Topic, list[tuple[str, float]]]]:
+    """As `run_topics`, but only the ids and scores of each topic's stories (NewsIndex.rank: no stories read)."""
+    for topic in topics:
+        try:
+            if rewrite is None:
+                ranked = news.rank(topic.text, plain=True, limit=limit, expand=expand)
+            else:
+                ranked = news.rank(rewrite(topic.text), limit=limit, expand=expand)
+        except (QueryError, QueryRejectedError) as error:
+            if on_failure:
+                on_failure(topic, error)
+            continue
+        yield topic, ranked

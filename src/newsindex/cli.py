@@ -88,6 +88,18 @@ BylineOption = Annotated[
 LocationOption = Annotated[Optional[str], typer.Option("--location", help="Only stories datelined here.")]
 SourceOption = Annotated[Optional[str], typer.Option("--source", help="Only stories from this agency or outlet.")]
 AllOption = Annotated[bool, typer.Option("--all", help="Every word must match.")]
+ExpandOption = Annotated[
+    bool, typer.Option("--expand", help="Add words of the best stories to the query (pseudo-relevance feedback).")
+]
+RecentOption = Annotated[
+    bool, typer.Option("--recent", help="Rank newer stories higher: relevance halves for every 30 days of age.")
+]
+HalfLifeOption = Annotated[
+    Optional[float],
+    typer.Option(
+        "--half-life", metavar="DAYS", help="With --recent: days in which relevance halves (implies --recent)."
+    ),
+]
 
 
 @contextmanager
@@ -245,6 +257,9 @@ def search(
     ] = False,
     as_json: JsonOption = False,
     as_jsonl: Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per hit.")] = False,
+    expand: ExpandOption = False,
+    recent: RecentOption = False,
+    half_life: HalfLifeOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Search the index: ranked stories with date, location, bylines and a snippet."""
@@ -263,6 +278,8 @@ def search(
             plain=plain,
             fuzzy=fuzzy,
             since=since,
+            expand=expand,
+            recency_half_life=_half_life(recent, half_life),
         )
         if as_json:
             typer.echo(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
@@ -273,6 +290,16 @@ def search(
                 typer.echo(f"Did you mean: {results.suggestion}?", err=True)
         else:
             typer.echo(_render_results(results, color=_wants_color()))
+
+
+def _half_life(recent: bool, half_life: float | None) -> float | None:
+    """--recent alone means a 30-day half-life; --half-life DAYS means --recent with that one."""
+    if not recent and half_life is None:
+        return None
+    from newsindex.ranking import DEFAULT_HALF_LIFE, check_half_life
+
+    check_half_life(half_life)  # before the index is opened
+    return DEFAULT_HALF_LIFE if half_life is None else half_life
 
 
 def _open(index_path: str) -> NewsIndex:
@@ -542,6 +569,7 @@ def batch_command(
         Optional[str], typer.Option("--output", "-o", help="Write the run to this file (default: stdout).")
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 7 if any topic was skipped.")] = False,
+    expand: ExpandOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
     debug: DebugOption = False,
 ) -> None:
@@ -549,7 +577,7 @@ def batch_command(
     with reported_errors(debug):
         import time
 
-        from newsindex.batch import Topic, read_topics, run_topics
+        from newsindex.batch import Topic, rank_topics, read_topics, run_topics
         from newsindex.evaluation import trec_run_lines
         from newsindex.models import Problem
 
@@ -569,13 +597,15 @@ def batch_command(
         news = _open(index_path)
         ran = hits = 0
         with _run_output(output) as out:
-            for topic, results in run_topics(news, queries, limit=limit, on_failure=failed):
-                ran += 1
-                hits += len(results.hits)
-                if format is RunFormat.trec:
-                    ranked = ((hit.story.id, hit.score) for hit in results.hits)
+            if format is RunFormat.trec:  # ids and scores only: no story read, no snippet made
+                for topic, ranked in rank_topics(news, queries, limit=limit, on_failure=failed, expand=expand):
+                    ran += 1
+                    hits += len(ranked)
                     out.writelines(line + "\n" for line in trec_run_lines(topic.id, ranked, run_tag))
-                else:
+            else:
+                for topic, results in run_topics(news, queries, limit=limit, on_failure=failed, expand=expand):
+                    ran += 1
+                    hits += len(results.hits)
                     out.writelines(
                         json.dumps({"qid": topic.id, **hit.to_dict()}, ensure_ascii=False) + "\n"
                         for hit in results.hits

@@ -185,6 +185,21 @@ def live_dates(reader: Any, fieldname: str) -> list[int]:
     return [value for value, docnum in zip(dates, docnums, strict=True) if not reader.is_deleted(docnum)]
 
 
+def date_span(searcher: Any, fieldname: str) -> tuple[int, int] | None:
+    """The oldest and the newest date of the searcher's live stories; None when no story has a date."""
+    ends: list[int] = []
+    for leaf, _ in searcher.leaf_searchers():
+        reader = leaf.reader()
+        dates, docnums = _sorted_dates(reader, fieldname)
+        live = [index for index in (0, len(dates) - 1) if dates]
+        if reader.has_deletions():  # the first and last live ones, looked for from each end
+            forward = (index for index in range(len(dates)) if not reader.is_deleted(docnums[index]))
+            backward = (index for index in reversed(range(len(dates))) if not reader.is_deleted(docnums[index]))
+            live = [index for index in (next(forward, None), next(backward, None)) if index is not None]
+        ends.extend(dates[index] for index in live)
+    return (min(ends), max(ends)) if ends else None
+
+
 def date_filter(searcher: Any, fieldname: str, start: int | None, end: int | None) -> set[int]:
     """Global document numbers of the searcher's stories dated in [start, end]."""
     allowed: set[int] = set()

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from whoosh import query as query_module
 from whoosh.codec.whoosh3 import W3LeafMatcher
@@ -35,9 +35,11 @@ from newsindex.errors import (
     QueryRejectedError,
     UsageError,
 )
+from newsindex.expansion import FEEDBACK_STORIES, expanded_plan, relevance_model
 from newsindex.indexer import Indexer, write_lock
 from newsindex.models import CheckReport, Hit, IndexReport, IndexStats, Problem, SearchResults, Story
 from newsindex.query import SEARCH_SECONDS, QueryPlan, check_expansion, parse_query
+from newsindex.ranking import Recency, check_half_life, weighting
 from newsindex.readers import read_source
 from newsindex.schema import SCHEMA_VERSION, PublishedField, build_schema, index_words, story_from_stored
 from newsindex.snippets import snippet
@@ -250,6 +252,8 @@ class NewsIndex:
         plain: bool = False,
         fuzzy: bool = False,
         since: str | None = None,
+        expand: bool = False,
+        recency_half_life: float | None = None,
     ) -> SearchResults:
         """The stories best matching `text`, one page of them, best first (or by date with `sort`).
 
@@ -258,8 +262,13 @@ class NewsIndex:
         `plain` reads `text` as words only (no syntax, never an error but for having no word), `fuzzy` lets
         every word match near spellings, `since` ("7d", "2w", "3m", "1y") keeps stories from that long ago on.
         When few stories match and a word is unknown, `suggestion` is the query with that word corrected.
+        `expand` adds words of the best stories to the query (pseudo-relevance feedback, see
+        newsindex.expansion); `recency_half_life` (days) halves a story's relevance for every that many
+        days it is older than the newest story (see newsindex.ranking). Both change relevance order only.
         """
         started = time.perf_counter()
+        check_half_life(recency_half_life)
+        scoring = _Scoring(expand, require_all, recency_half_life)
         if sort not in SORTS:
             raise UsageError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
         if not 1 <= limit <= MAX_LIMIT:
@@ -270,12 +279,39 @@ class NewsIndex:
             text, start, end, bylines, location, source, require_all, plain=plain, fuzzy=fuzzy, since=since
         )
         order = "-date" if sort == "relevance" and not plan.has_words else sort  # nothing to rank by: newest first
-        total, hits = self._reading(lambda searcher: _page(searcher, plan, order, limit, page))
+        total, hits = self._reading(lambda searcher: _page(searcher, plan, order, limit, page, scoring))
         suggestion = self._reading(lambda searcher: suggest(searcher, plan, total)) if text.strip() else None
         took_ms = (time.perf_counter() - started) * 1000
         return SearchResults(
             query=text, total=total, hits=hits, page=page, limit=limit, took_ms=took_ms, suggestion=suggestion
         )
+
+    def rank(
+        self,
+        text: str,
+        *,
+        require_all: bool = False,
+        limit: int = 10,
+        plain: bool = False,
+        expand: bool = False,
+        recency_half_life: float | None = None,
+    ) -> list[tuple[str, float]]:
+        """The ids and scores of the best `limit` stories for `text`, best first, as `search` ranks them.
+
+        No story is read and no snippet made: the fast path for batch runs and evaluations.
+        """
+        check_half_life(recency_half_life)
+        scoring = _Scoring(expand, require_all, recency_half_life)
+        if not 1 <= limit <= MAX_LIMIT:
+            raise UsageError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+        plan = self._plan(text, None, None, (), None, None, require_all, plain=plain)
+        order = "relevance" if plan.has_words else "-date"
+
+        def ids(searcher: Searcher) -> list[tuple[str, float]]:
+            _, found = _found(searcher, plan, order, limit, scoring)
+            return [(searcher.stored_fields(docnum)["id"], score) for docnum, score in found]
+
+        return self._reading(ids)
 
     def stories(
         self,
@@ -371,11 +407,11 @@ class NewsIndex:
         self._follow_rebuild()
         searcher: Searcher | None = getattr(self._local, "searcher", None)
         if searcher is None or searcher.is_closed or searcher._ix is not self._whoosh:
-            searcher = self._searchers.add(self._whoosh.searcher())
+            searcher = self._searchers.add(self._whoosh.searcher(weighting=weighting()))
         elif not searcher.up_to_date():
             # A new searcher, not Whoosh's refresh(): refresh reuses the readers of segments it already had
             # and so misses deletions made in them since (and it fails outright on an empty index).
-            searcher = self._searchers.replace(searcher, self._whoosh.searcher())
+            searcher = self._searchers.replace(searcher, self._whoosh.searcher(weighting=weighting()))
         self._local.searcher = searcher
         try:
             yield searcher
@@ -464,27 +500,67 @@ class _Searchers:
 # -- searching, the Whoosh side ----------------------------------------------------------------------
 
 
-def _page(searcher: Searcher, plan: QueryPlan, order: str, limit: int, page: int) -> tuple[int, tuple[Hit, ...]]:
+class _Scoring(NamedTuple):
+    """How a search ranks by relevance beyond BM25F: feedback expansion and recency."""
+
+    expand: bool = False
+    require_all: bool = False
+    half_life: float | None = None
+
+    def recency(self, searcher: Searcher) -> Recency | None:
+        return Recency(searcher, "published", self.half_life) if self.half_life else None
+
+
+def _page(
+    searcher: Searcher, plan: QueryPlan, order: str, limit: int, page: int, scoring: _Scoring = _Scoring()
+) -> tuple[int, tuple[Hit, ...]]:
     """The total and one page of hits of `plan`, ranked by `order`."""
-    plan = check_expansion(plan, searcher.reader())
-    allowed = _allowed_docnums(searcher, plan)
-    if allowed is not None and plan.has_words:
-        # Narrowed to the stories that match too: that is the total, and often far fewer to score.
-        allowed = allowed & _matching(searcher, plan.query)
-    if allowed is not None and not allowed:  # Whoosh reads an empty filter as no filter at all
-        return 0, ()
+    terms = plan.terms()  # the user's words, marked in snippets (not the words expansion adds)
     wanted = page * limit
-    if order == "relevance":
-        found = _ranked(searcher, plan, allowed, wanted)
-    else:
-        found = _by_date(searcher, plan.query, allowed, wanted, newest_first=order == "-date")
-    terms = plan.terms()
+    total, found = _found(searcher, plan, order, wanted, scoring)
     hits = []
     for rank, (docnum, score) in enumerate(found[wanted - limit : wanted], start=wanted - limit + 1):
         story = story_from_stored(searcher.stored_fields(docnum))
         marked = snippet(story.body, terms, index_words(story.body), fallback=story.lead)
         hits.append(Hit(story=story, score=score, rank=rank, snippet=marked))
-    return len(allowed) if allowed is not None else len(_matching(searcher, plan.query)), tuple(hits)
+    return total, tuple(hits)
+
+
+def _found(
+    searcher: Searcher, plan: QueryPlan, order: str, wanted: int, scoring: _Scoring
+) -> tuple[int, list[tuple[int, float]]]:
+    """How many stories match `plan` and the first `wanted` (docnum, score) of them in `order`."""
+    plan = check_expansion(plan, searcher.reader())
+    recency = scoring.recency(searcher)
+    allowed = _allowed_docnums(searcher, plan)
+    if allowed is not None and not allowed:  # Whoosh reads an empty filter as no filter at all
+        return 0, []
+    if order == "relevance" and scoring.expand:
+        plan = _expanded(searcher, plan, allowed, recency, require_all=scoring.require_all)
+    if allowed is not None and plan.has_words:
+        # Narrowed to the stories that match too: that is the total, and often far fewer to score.
+        allowed = allowed & _matching(searcher, plan.query)
+        if not allowed:
+            return 0, []
+    total = len(allowed) if allowed is not None else len(_matching(searcher, plan.query))
+    if order != "relevance":
+        return total, _by_date(searcher, plan.query, allowed, wanted, newest_first=order == "-date")
+    return total, _ranked(searcher, plan, allowed, wanted, recency)
+
+
+def _expanded(
+    searcher: Searcher, plan: QueryPlan, allowed: set[int] | None, recency: Recency | None, *, require_all: bool
+) -> QueryPlan:
+    """`plan` with the words of its best stories added (RM3, see newsindex.expansion)."""
+    feedback = _ranked(searcher, plan, allowed, FEEDBACK_STORIES, recency)
+    texts = []
+    for docnum, score in feedback:
+        story = story_from_stored(searcher.stored_fields(docnum))
+        texts.append((f"{story.headline or ''}\n{story.body}", score))
+    reader = searcher.reader()
+    stories = max(1, reader.doc_count())
+    model = relevance_model(texts, share=lambda term: reader.doc_frequency("body", term) / stories)
+    return expanded_plan(plan, model, require_all=require_all)
 
 
 def _matching_by_date(searcher: Searcher, plan: QueryPlan | None) -> list[int]:
@@ -585,14 +661,18 @@ def _allowed_docnums(searcher: Searcher, plan: QueryPlan) -> set[int] | None:
     return allowed
 
 
-def _ranked(searcher: Searcher, plan: QueryPlan, allowed: set[int] | None, wanted: int) -> list[tuple[int, float]]:
+def _ranked(
+    searcher: Searcher, plan: QueryPlan, allowed: set[int] | None, wanted: int, recency: Recency | None = None
+) -> list[tuple[int, float]]:
     """The top `wanted` (docnum, score): stories matching every word first, then those matching some."""
     found: list[tuple[int, float]] = []
     for tier in (plan.ranked_first, plan.query):
         if tier is None or len(found) >= wanted:
             continue
         already = {docnum for docnum, _ in found}
-        results = _timed_search(searcher, tier, limit=wanted - len(found), filter=allowed, mask=already or None)
+        results = _timed_search(
+            searcher, tier, limit=wanted - len(found), filter=allowed, mask=already or None, recency=recency
+        )
         found.extend((hit.docnum, float(hit.score)) for hit in results)
     return found
 
@@ -612,7 +692,13 @@ def _by_date(
 
 
 def _timed_search(
-    searcher: Searcher, query: Any, *, filter: set[int] | None = None, mask: set[int] | None = None, **options: Any
+    searcher: Searcher,
+    query: Any,
+    *,
+    filter: set[int] | None = None,
+    mask: set[int] | None = None,
+    recency: Recency | None = None,
+    **options: Any,
 ) -> Any:
     """Whoosh's search, stopped with QueryRejectedError after SEARCH_SECONDS."""
     if filter is not None and not filter:
@@ -622,7 +708,8 @@ def _timed_search(
         query, filter = AllowedOnly(query, allowed_by_segment(searcher, filter)), None
     # The deadline wraps the ranking collector, the filter wraps both: Whoosh's own TimeLimitCollector
     # would bypass the filter, which lives in FilterCollector.collect_matches.
-    collector: Any = _Deadline(searcher.collector(**options), SEARCH_SECONDS)
+    ranking = recency.collector(options["limit"]) if recency else searcher.collector(**options)
+    collector: Any = _Deadline(ranking, SEARCH_SECONDS)
     if filter is not None or mask:
         collector = FilterCollector(collector, allow=filter, restrict=mask or None)
     try:

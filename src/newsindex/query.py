@@ -276,11 +276,17 @@ def _check_size(text: str) -> None:
         raise QueryRejectedError(f"the query nests parentheses {deepest} deep; the limit is {MAX_NESTING}")
 
 
+def distinct_words(node: Any) -> set[Any]:
+    """The distinct words of a parsed query, as the guard counts them (a word in two fields counts once)."""
+    leaves = [node] if node.is_leaf() else list(node.leaves())
+    return {word for leaf in leaves for word in (getattr(leaf, "words", None) or [getattr(leaf, "text", leaf)])}
+
+
 def _guarded(node: Any) -> Any:
     """The parsed query with its patterns folded like indexed words; QueryRejectedError for what would
     cost too much: a bare *, a pattern starting with a wildcard, a word range, too many words, too fuzzy."""
     leaves = [node] if node.is_leaf() else list(node.leaves())
-    words = {word for leaf in leaves for word in (getattr(leaf, "words", None) or [getattr(leaf, "text", leaf)])}
+    words = distinct_words(node)
     if len(words) > MAX_WORDS:
         raise QueryRejectedError(f"the query has {len(words):,} distinct words; the limit is {MAX_WORDS:,}")
     for leaf in leaves:

@@ -1,0 +1,77 @@
+"""Pseudo-relevance feedback (RM3): words of the best stories added to the query, with weights.
+
+A search with `expand=True` runs twice. The first run's best FEEDBACK_STORIES stories are taken as
+relevant; their words, each weighted by how much of each story it makes up and by the story's score,
+form a relevance model; its FEEDBACK_WORDS heaviest words join the query, interpolated with the
+original (ORIGINAL_WEIGHT) as RM3 does in Anserini and Pyserini. The user's query is kept whole,
+phrases and all, and the added words only ever add to a score: a story matching none of the
+user's words can still be found through them (a story about "Tirana" for a query about "Albania").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from whoosh import query
+
+from newsindex.query import MAX_WORDS, QueryPlan, distinct_words
+from newsindex.schema import TEXT_FIELDS, NewsAnalyzer
+
+FEEDBACK_STORIES = 10  # the first run's best stories taken as relevant (Anserini's fbDocs)
+FEEDBACK_WORDS = 10  # words of the relevance model added to the query (Anserini's fbTerms)
+ORIGINAL_WEIGHT = 0.5  # the user's words against the added ones (Anserini's originalQueryWeight)
+MAX_SHARE = 0.1  # words in more than this share of the stories say little and are not added (as Anserini)
+_ANALYZER = NewsAnalyzer()  # the index's own analysis: stop words out, words stemmed as indexed
+
+
+def relevance_model(
+    feedback: Iterable[tuple[str, float]], *, share: Callable[[str], float], words: int = FEEDBACK_WORDS
+) -> list[tuple[str, float]]:
+    """The heaviest `words` (index term, weight) of the texts of the feedback stories, weights summing to 1.
+
+    `feedback` holds (text, score) per story; `share(term)` is the share of the index's stories
+    holding the term. A term weighs the sum over the stories of score × its frequency in the story.
+    """
+    weights: dict[str, float] = {}
+    for text, score in feedback:
+        counts = Counter(token.text for token in _ANALYZER(text))
+        length = sum(counts.values())
+        for term, count in counts.items():
+            weights[term] = weights.get(term, 0.0) + score * count / length
+    heaviest = sorted(weights.items(), key=lambda item: (-item[1], item[0]))
+    chosen = [(term, weight) for term, weight in heaviest if share(term) <= MAX_SHARE][:words]
+    total = sum(weight for _, weight in chosen)
+    return [(term, weight / total) for term, weight in chosen] if total > 0 else []
+
+
+def expanded_plan(plan: QueryPlan, model: list[tuple[str, float]], *, require_all: bool) -> QueryPlan:
+    """`plan` with the words of `model` added to what it ranks by (and, unless `require_all`, matches).
+
+    RM3 gives each word λ·(its share of the query) + (1-λ)·(its model weight); here the user's query
+    keeps its own scoring (each word counting once) and the model's words are added as further
+    optional clauses scaled to match: (1-λ)/λ × (words in the query) × model weight, in every text
+    field with the field's weight. The query guard's limit of distinct words holds for the whole.
+    """
+    room = MAX_WORDS - len(distinct_words(plan.query))
+    model = model[: max(0, room)]
+    if not model or not plan.has_words:
+        return plan
+    scale = (1 - ORIGINAL_WEIGHT) / ORIGINAL_WEIGHT * max(1, len(plan.terms()))
+    added = query.Or(
+        [
+            query.Term(fieldname, term, boost=weight * scale * field_weight)
+            for term, weight in model
+            for fieldname, field_weight in TEXT_FIELDS.items()
+        ]
+    )
+    ranked_first = plan.ranked_first
+    if require_all:
+        main: Any = query.AndMaybe(plan.query, added)
+    else:
+        main = query.Or([plan.query, added])
+        if ranked_first is not None:
+            ranked_first = query.AndMaybe(ranked_first, added)
+    return dataclasses.replace(plan, query=main, ranked_first=ranked_first)

@@ -1,0 +1,165 @@
+"""Ranking beyond BM25F: pseudo-relevance feedback (expand) and recency, in the API, the CLI and batch runs."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from newsindex import NewsIndex, Story, UsageError
+from newsindex.cli import app
+
+runner = CliRunner()
+
+# Three stories about a volcano share the words lava, magma and Reykjanes; a fourth shares them but
+# never says "volcano" and has no other word in common with them; filler keeps those words in under
+# 10 % of the stories (expansion leaves out commoner words).
+VOLCANO = {
+    "volcano-1": "A volcano erupted near Reykjanes, sending lava and magma towards the town.",
+    "volcano-2": "The volcano on Reykjanes kept pouring lava; magma rose under the peninsula.",
+    "volcano-3": "Scientists said the volcano could erupt again as magma gathers and lava cools at Reykjanes.",
+    "lava-only": "Lava reached the road at Reykjanes overnight as magma flowed from the fissure.",
+}
+FILLER_WORDS = ["market", "shares", "bank", "rates", "election", "budget", "football", "match", "weather", "rain"]
+
+
+def _filler(number: int) -> Story:
+    words = " ".join(FILLER_WORDS[(number + step) % len(FILLER_WORDS)] for step in range(6))
+    return Story(id=f"filler-{number:02d}", body=f"Story {number} about {words}.", published=date(2020, 1, 1))
+
+
+@pytest.fixture
+def volcano_index(tmp_path: Path) -> NewsIndex:
+    news = NewsIndex.create(tmp_path / "volcano", fsync=False)
+    stories = [Story(id=key, body=body, published=date(2020, 1, 1)) for key, body in VOLCANO.items()]
+    news.add(stories + [_filler(number) for number in range(40)])
+    return news
+
+
+def ids(news: NewsIndex, text: str, **options: object) -> list[str]:
+    return [hit.story.id for hit in news.search(text, limit=50, **options).hits]  # type: ignore[arg-type]
+
+
+def test_expand_finds_a_story_through_the_words_of_the_best_ones(volcano_index: NewsIndex) -> None:
+    plain = ids(volcano_index, "volcano")
+    assert sorted(plain) == ["volcano-1", "volcano-2", "volcano-3"]
+    expanded = volcano_index.search("volcano", limit=50, expand=True)
+    found = [hit.story.id for hit in expanded.hits]
+    assert sorted(found[:3]) == sorted(plain)  # the stories saying "volcano" still rank first
+    assert found[3:] == ["lava-only"]  # found through lava, magma, Reykjanes; filler stays out
+    assert expanded.total == 4
+    assert "<mark>" not in expanded.hits[3].snippet  # snippets mark the user's words, not the added ones
+
+
+def test_expand_keeps_require_all(volcano_index: NewsIndex) -> None:
+    assert ids(volcano_index, "volcano erupt", require_all=True, expand=True) == ids(
+        volcano_index, "volcano erupt", require_all=True
+    )
+    assert "lava-only" not in ids(volcano_index, "volcano erupt", require_all=True, expand=True)
+
+
+def test_rank_is_search_without_the_stories(volcano_index: NewsIndex) -> None:
+    for options in ({}, {"expand": True}, {"recency_half_life": 10.0}):
+        ranked = volcano_index.rank("volcano lava", limit=20, **options)  # type: ignore[arg-type]
+        hits = volcano_index.search("volcano lava", limit=20, **options).hits  # type: ignore[arg-type]
+        assert ranked == [(hit.story.id, hit.score) for hit in hits]
+
+
+def _twins(tmp_path: Path) -> NewsIndex:
+    """Two stories with the same words a year apart (the older added first: it wins a tie), and an undated one."""
+    news = NewsIndex.create(tmp_path / "twins", fsync=False)
+    body = "Floods closed the coastal road after heavy rain."
+    news.add(
+        [
+            Story(id="last-year", body=body, published=date(2023, 3, 1)),
+            Story(id="undated", body=body),
+            Story(id="today", body=body, published=date(2024, 3, 1)),
+            Story(id="older-stronger", body="Floods, floods and floods: rain.", published=date(2024, 2, 1)),
+        ]
+    )
+    return news
+
+
+def test_recency_puts_the_newer_of_two_equal_matches_first(tmp_path: Path) -> None:
+    news = _twins(tmp_path)
+    assert ids(news, "coastal road") == ["last-year", "undated", "today"]  # a tie: index order
+    assert ids(news, "coastal road", recency_half_life=30) == ["today", "last-year", "undated"]
+    plain = {hit.story.id: hit.score for hit in news.search("coastal road").hits}
+    recent = {hit.story.id: hit.score for hit in news.search("coastal road", recency_half_life=30).hits}
+    assert recent["today"] == pytest.approx(plain["today"])  # the newest story is not decayed
+    assert recent["last-year"] == pytest.approx(plain["last-year"] * 0.5 ** (366 / 30))
+    assert recent["undated"] == pytest.approx(recent["last-year"])  # undated counts as the oldest
+
+
+def test_recency_weighs_age_against_relevance(tmp_path: Path) -> None:
+    news = _twins(tmp_path)
+    assert ids(news, "floods")[0] == "older-stronger"
+    assert ids(news, "floods", recency_half_life=3650)[0] == "older-stronger"  # a month is little in ten years
+    assert ids(news, "floods", recency_half_life=2)[0] == "today"  # 29 days is 14 half-lives
+
+
+@pytest.mark.parametrize("half_life", [0, -1, float("nan"), float("inf")])
+def test_bad_half_life_is_a_usage_error(tmp_path: Path, half_life: float) -> None:
+    news = _twins(tmp_path)
+    with pytest.raises(UsageError, match="half-life"):
+        news.search("floods", recency_half_life=half_life)
+
+
+def test_cli_expand_and_recent(volcano_index: NewsIndex, tmp_path: Path) -> None:
+    path = str(volcano_index.path)
+    result = runner.invoke(app, ["search", "volcano", "--expand", "--json", "--index", path])
+    assert result.exit_code == 0, result.stderr
+    assert [hit["id"] for hit in json.loads(result.stdout)["hits"]][3:] == ["lava-only"]
+    twins = str(_twins(tmp_path).path)
+    for flags in (["--recent"], ["--half-life", "7"], ["--recent", "--half-life", "7.5"]):
+        result = runner.invoke(app, ["search", "coastal road", *flags, "--json", "--index", twins])
+        assert result.exit_code == 0, result.stderr
+        assert [hit["id"] for hit in json.loads(result.stdout)["hits"]] == ["today", "last-year", "undated"]
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "nan", "soon"])
+def test_cli_bad_half_life_exits_2(tmp_path: Path, value: str) -> None:
+    twins = str(_twins(tmp_path).path)
+    result = runner.invoke(app, ["search", "floods", "--half-life", value, "--index", twins])
+    assert result.exit_code == 2
+    assert "half-life" in result.stderr
+    assert result.stdout == ""
+
+
+def test_batch_expand_writes_the_expanded_ranking(volcano_index: NewsIndex, tmp_path: Path) -> None:
+    topics = tmp_path / "topics.tsv"
+    topics.write_text("1\tvolcano\n", encoding="utf-8")
+    path = str(volcano_index.path)
+    runs = {}
+    for flags in ([], ["--expand"]):
+        result = runner.invoke(app, ["batch", str(topics), "--quiet", "--index", path, *flags])
+        assert result.exit_code == 0, result.stderr
+        runs[bool(flags)] = [line.split()[2] for line in result.stdout.splitlines()]
+    assert "lava-only" not in runs[False]
+    assert runs[True] == [story_id for story_id, _ in volcano_index.rank("volcano", limit=50, expand=True)]
+    assert runs[True][-1] == "lava-only"
+
+
+def test_expand_stays_within_the_query_guard(volcano_index: NewsIndex) -> None:
+    from newsindex.expansion import expanded_plan
+    from newsindex.query import MAX_WORDS, distinct_words, parse_query
+
+    words = " ".join(f"word{number}" for number in range(MAX_WORDS - 2)) + " volcano"  # one word short
+    plan = parse_query(words, volcano_index._schema)
+    model = [("lava", 0.5), ("magma", 0.3), ("reykjan", 0.2)]
+    grown = expanded_plan(plan, model, require_all=False)
+    assert len(distinct_words(grown.query)) == MAX_WORDS  # room for one added word only
+    assert {leaf.text for leaf in grown.query.leaves()} >= {"lava", "volcano"}
+    assert "magma" not in {leaf.text for leaf in grown.query.leaves()}
+    ranked = [story_id for story_id, _ in volcano_index.rank(words, limit=50, expand=True)]
+    assert sorted(ranked) == ["lava-only", "volcano-1", "volcano-2", "volcano-3"]  # no QueryRejectedError
+
+
+def test_rank_checks_its_arguments(volcano_index: NewsIndex) -> None:
+    with pytest.raises(UsageError, match="limit"):
+        volcano_index.rank("volcano", limit=0)
+    with pytest.raises(UsageError, match="half-life"):
+        volcano_index.rank("volcano", recency_half_life=-1.0)
