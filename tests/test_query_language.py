@@ -54,6 +54,9 @@ def fixed_now(monkeypatch: pytest.MonkeyPatch) -> datetime:
         ("iran date:>=2019-06", ["albania-iran-ties.txt", "iran-oil.txt", "albania-iran-deep.txt"]),
         ("date:<=2018", ["albania-football.txt", "phrase-reversed.txt", "agents-phrase.txt"]),
         ("albania date:<2019", ["albania-football.txt"]),
+        # an empty phrase excluded excludes nothing (Whoosh's matcher fails on an empty phrase)
+        ('albania date:<2019 NOT ""', ["albania-football.txt"]),
+        ('albania date:<2019 -""', ["albania-football.txt"]),
     ],
 )  # fmt: skip
 def test_golden_queries_of_the_query_language(news: NewsIndex, query: str, expected: list[str]) -> None:

@@ -110,7 +110,9 @@ def parse_query(
 
     filters = list(_name_filters(bylines, location, source))
     for clause in required:  # negations and field filters written in the text filter too
-        filters.append(clause)
+        clause = clause.normalize()  # NOT "" is nothing: an empty phrase would fail in Whoosh's matcher
+        if clause is not query.NullQuery:
+            filters.append(clause)
     words = [clause.normalize() for clause in words]
     words = [clause for clause in words if clause is not query.NullQuery]
     if fuzzy:
