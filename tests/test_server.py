@@ -23,11 +23,7 @@ pytest.importorskip("fastapi", reason="the serve extra is not installed: pip ins
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from newsindex import (
-    NewsIndex,
-    Story,
-    browsing,
-)
+from newsindex import NewsIndex, Story
 from newsindex.browsing import plain_text
 from newsindex.cli import app
 from newsindex.server import MAX_PAGE_SIZE, STATIC, create_app
@@ -125,13 +121,11 @@ def test_search_gives_only_the_facets_asked_for(client: TestClient) -> None:
     assert body["facets"]["sources"] == [{"name": "Reuters", "stories": 3}]
 
 
-def test_facets_say_when_they_count_only_the_best_stories(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(browsing, "SAMPLE_LIMIT", 2)
-    body = client.get("/api/search", params={"q": "albania", "facet": "years"}).json()
-    assert body["total"] == 3
-    assert body["facets_exact"] is False
-    assert body["facets_counted"] == 2
-    assert sum(year["stories"] for year in body["facets"]["years"]) == 2
+def test_facets_count_every_matching_story_not_just_the_page(client: TestClient) -> None:
+    body = client.get("/api/search", params={"q": "albania", "facet": "years", "limit": 1}).json()
+    assert (body["total"], len(body["hits"])) == (3, 1)
+    assert (body["facets_exact"], body["facets_counted"]) == (True, 3)
+    assert sum(year["stories"] for year in body["facets"]["years"]) == 3
 
 
 def test_plain_mode_reads_every_character_as_text(client: TestClient) -> None:

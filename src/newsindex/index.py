@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -19,10 +20,8 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from whoosh import query as query_module
-from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.collectors import FilterCollector, WrappingCollector
 from whoosh.index import FileIndex
-from whoosh.matching.wrappers import FilterMatcher
 from whoosh.searching import Searcher, TimeLimit
 
 from newsindex.dateindex import date_filter, live_dates
@@ -35,6 +34,8 @@ from newsindex.errors import (
     QueryRejectedError,
     UsageError,
 )
+from newsindex.facets import check_facets, count_days, count_facets, day_to_date, seconds_to_day
+from newsindex.facets import posting_docnums as _posting_docnums
 from newsindex.indexer import Indexer, write_lock
 from newsindex.models import CheckReport, Hit, IndexReport, IndexStats, Problem, SearchResults, Story
 from newsindex.query import SEARCH_SECONDS, QueryPlan, check_expansion, parse_query
@@ -51,6 +52,7 @@ from newsindex.storage import (
     record_checksums,
     sync_folder,
 )
+from newsindex.timeline import Timeline, build_timeline, check_period
 
 MANIFEST = "newsindex.json"
 _READ_ATTEMPTS = 4
@@ -245,11 +247,15 @@ class NewsIndex:
         sort: Sort = "relevance",
         limit: int = 10,
         page: int = 1,
+        facets: Iterable[str] = (),
+        facet_top: int = 10,
     ) -> SearchResults:
         """The stories best matching `text`, one page of them, best first (or by date with `sort`).
 
         `start` and `end` are inclusive and may be partial: end="2019-10" includes all of October 2019.
         Stories matching every word rank above stories matching only some; `require_all` drops the latter.
+        `facets` (bylines, location, source, year, month) counts every matching story, not just the page's:
+        the `facet_top` most frequent names, every year or month with stories.
         """
         started = time.perf_counter()
         if sort not in SORTS:
@@ -258,11 +264,67 @@ class NewsIndex:
             raise UsageError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
         if page < 1:
             raise UsageError(f"page must be 1 or more, not {page}")
+        wanted = check_facets(facets)
         plan = self._plan(text, start, end, bylines, location, source, require_all)
         order = "-date" if sort == "relevance" and not plan.has_words else sort  # nothing to rank by: newest first
-        total, hits = self._reading(lambda searcher: _page(searcher, plan, order, limit, page))
+
+        def work(searcher: Searcher) -> tuple[int, tuple[Hit, ...], dict[str, tuple[tuple[str, int], ...]]]:
+            matching, hits = _page(searcher, plan, order, limit, page)
+            return len(matching), hits, count_facets(searcher, matching, wanted, facet_top) if wanted else {}
+
+        total, hits, counted = self._reading(work)
         took_ms = (time.perf_counter() - started) * 1000
-        return SearchResults(query=text, total=total, hits=hits, page=page, limit=limit, took_ms=took_ms)
+        return SearchResults(
+            query=text, total=total, hits=hits, page=page, limit=limit, took_ms=took_ms, facets=counted
+        )
+
+    def timeline(
+        self,
+        queries: str | Sequence[str],
+        *,
+        by: str = "year",
+        start: str | date | None = None,
+        end: str | date | None = None,
+        bylines: Iterable[str] = (),
+        location: str | None = None,
+        source: str | None = None,
+        require_all: bool = False,
+    ) -> Timeline:
+        """Stories matching each query per day, ISO week, month or year: one series per query.
+
+        Every period from `start` to `end` is listed, zeros included (by default from the earliest to the
+        latest matching story); matching stories without a date are counted apart, in `Series.undated`.
+        The other arguments are those of `search`.
+        """
+        period = check_period(by)
+        texts = (queries,) if isinstance(queries, str) else tuple(queries)
+        if not texts:
+            raise UsageError("give at least one query for the timeline")
+        bylines = tuple(bylines)
+        plans = [self._plan(text, start, end, bylines, location, source, require_all) for text in texts]
+
+        def work(searcher: Searcher) -> list[tuple[Counter[int], int]]:
+            # Matched without their date range, so that undated stories are counted too; the range bounds the periods.
+            undated_too = [dataclasses.replace(plan, start=None, end=None) for plan in plans]
+            return [count_days(searcher, _matching(searcher, plan)) for plan in undated_too]
+
+        counted = []
+        for text, plan, (per_day, undated) in zip(texts, plans, self._reading(work), strict=True):
+            low = seconds_to_day(plan.start) if plan.start is not None else None
+            high = seconds_to_day(plan.end) if plan.end is not None else None
+            days = Counter(
+                {
+                    day_to_date(day): count
+                    for day, count in per_day.items()
+                    if (low is None or day >= low) and (high is None or day <= high)
+                }
+            )
+            counted.append((text, days, undated))
+        starts = [plan.start for plan in plans if plan.start is not None]
+        ends = [plan.end for plan in plans if plan.end is not None]
+        first = day_to_date(seconds_to_day(min(starts))) if len(starts) == len(plans) else None
+        last = day_to_date(seconds_to_day(max(ends))) if len(ends) == len(plans) else None
+        return build_timeline(period, counted, first, last)
 
     def stories(
         self,
@@ -442,12 +504,12 @@ class _Searchers:
 # -- searching, the Whoosh side ----------------------------------------------------------------------
 
 
-def _page(searcher: Searcher, plan: QueryPlan, order: str, limit: int, page: int) -> tuple[int, tuple[Hit, ...]]:
-    """The total and one page of hits of `plan`, ranked by `order`."""
+def _page(searcher: Searcher, plan: QueryPlan, order: str, limit: int, page: int) -> tuple[set[int], tuple[Hit, ...]]:
+    """Every matching story (document numbers) and one page of hits of `plan`, ranked by `order`."""
     check_expansion(plan, searcher.reader())
     allowed = _allowed_docnums(searcher, plan)
     if allowed is not None and not allowed:  # Whoosh reads an empty filter as no filter at all
-        return 0, ()
+        return set(), ()
     wanted = page * limit
     if order == "relevance":
         found = _ranked(searcher, plan, allowed, wanted)
@@ -459,7 +521,16 @@ def _page(searcher: Searcher, plan: QueryPlan, order: str, limit: int, page: int
         story = story_from_stored(searcher.stored_fields(docnum))
         marked = snippet(story.body, terms, index_words(story.body), fallback=story.lead)
         hits.append(Hit(story=story, score=score, rank=rank, snippet=marked))
-    return _count(searcher, plan.query, allowed), tuple(hits)
+    return _matches(searcher, plan.query, allowed), tuple(hits)
+
+
+def _matching(searcher: Searcher, plan: QueryPlan) -> set[int]:
+    """Every story matching `plan` (document numbers)."""
+    check_expansion(plan, searcher.reader())
+    allowed = _allowed_docnums(searcher, plan)
+    if allowed is not None and (not allowed or not plan.has_words):
+        return allowed  # filters alone: what passes them is the answer
+    return _matches(searcher, plan.query, allowed)
 
 
 def _matching_by_date(searcher: Searcher, plan: QueryPlan | None) -> list[int]:
@@ -615,12 +686,12 @@ class _Deadline(WrappingCollector):  # type: ignore[misc]
         return self.child.collect(sub_docnum)
 
 
-def _count(searcher: Searcher, query: Any, allowed: set[int] | None) -> int:
-    """How many stories match `query` (and are `allowed`)."""
+def _matches(searcher: Searcher, query: Any, allowed: set[int] | None) -> set[int]:
+    """The stories that match `query` (and are `allowed`)."""
     matching = _union_of_terms(searcher, query)
     if matching is None:
         matching = set(searcher.docs_for_query(query))
-    return len(matching if allowed is None else matching & allowed)
+    return matching if allowed is None else matching & allowed
 
 
 def _union_of_terms(searcher: Searcher, query: Any) -> set[int] | None:
@@ -647,21 +718,6 @@ def _is_or_of_terms(query: Any) -> bool:
     if isinstance(query, query_module.Term):
         return type(query) is query_module.Term  # not a Prefix, Wildcard or other subclass
     return isinstance(query, query_module.Or) and all(_is_or_of_terms(child) for child in query.children())
-
-
-def _posting_docnums(matcher: Any) -> Iterable[int]:
-    # Whoosh is frozen code: its W3 posting matcher keeps each block's ids in `_ids`.
-    deleted: set[int] | frozenset[int] = frozenset()
-    if isinstance(matcher, FilterMatcher) and matcher._exclude:  # deletions in the segment
-        deleted, matcher = matcher._ids, matcher.child
-    if not isinstance(matcher, W3LeafMatcher):
-        return [docnum for docnum in matcher.all_ids() if docnum not in deleted]
-    docnums: list[int] = []
-    while matcher.is_active():
-        matcher._read_ids()
-        docnums.extend(matcher._ids)
-        matcher._next_block()
-    return [docnum for docnum in docnums if docnum not in deleted] if deleted else docnums
 
 
 def _top_values(reader: Any, fieldname: str, top: int) -> tuple[tuple[str, int], ...]:

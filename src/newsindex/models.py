@@ -108,6 +108,8 @@ class SearchResults:
     page: int = 1
     limit: int = 10
     took_ms: float = 0.0
+    # facet name → (value, stories) pairs over every matching story; only the facets asked for
+    facets: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self.hits)
@@ -124,6 +126,13 @@ class SearchResults:
             "limit": self.limit,
             "took_ms": round(self.took_ms, 2),
             "hits": [hit.to_dict() for hit in self.hits],
+            **({"facets": self.facets_dict()} if self.facets else {}),
+        }
+
+    def facets_dict(self) -> dict[str, list[dict[str, Any]]]:
+        """The facet counts as JSON-ready data: name → [{"name": value, "stories": count}, …]."""
+        return {
+            facet: [{"name": value, "stories": count} for value, count in pairs] for facet, pairs in self.facets.items()
         }
 
 
