@@ -8,6 +8,7 @@ are never among the matches). A count is then one C-speed pass over the matching
 
 from __future__ import annotations
 
+import sys
 import threading
 from array import array
 from collections import Counter, OrderedDict
@@ -203,6 +204,19 @@ def _segment_days(reader: Any, fieldname: str) -> array[int]:
     column = reader.column_reader(fieldname, translate=False)
     missing = PublishedField.MISSING
     days: array[int] = array(
-        "i", (NO_DAY if value == missing else value // _SECONDS_PER_DAY for value in (column[d] for d in range(size)))
+        "i", (NO_DAY if value == missing else value // _SECONDS_PER_DAY for value in _column_values(column, size))
     )
     return days
+
+
+def _column_values(column: Any, size: int) -> array[int]:
+    """Every value of a date column: its bytes read at once (a value at a time is 10x slower)."""
+    # Whoosh's NumericColumn reader stores `count` big-endian 8-byte values from `basepos`; later ones are missing.
+    if isinstance(getattr(column, "_count", None), int) and getattr(column, "_fixedlen", None) == 8:
+        values = array("q")
+        values.frombytes(column._dbfile.get(column._basepos, column._count * 8))
+        if sys.byteorder == "little":
+            values.byteswap()
+        values.extend(array("q", [PublishedField.MISSING]) * (size - len(values)))
+        return values
+    return array("q", (column[docnum] for docnum in range(size)))
