@@ -13,7 +13,6 @@ import threading
 from array import array
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date
 from functools import partial
 from typing import Any, TypeVar
 
@@ -22,12 +21,12 @@ from whoosh.matching.wrappers import FilterMatcher
 
 from newsindex.errors import UsageError
 from newsindex.schema import PublishedField
+from newsindex.timeline import period_of_day
 
 FACETS: tuple[str, ...] = ("bylines", "location", "source", "year", "month")
 _NAME_FIELDS = {"bylines": "byline_exact", "location": "location_exact", "source": "source_exact"}
 NO_DAY = -(2**31)  # the day of a story without a date
 _SECONDS_PER_DAY = 86_400
-_EPOCH = date(1970, 1, 1).toordinal()
 _CACHE_ENTRIES = 64
 _T = TypeVar("_T")
 
@@ -63,10 +62,9 @@ def count_facets(
         else:
             if days is None:
                 days, _undated = count_days(searcher, matching)
-            width = 4 if name == "year" else 7
             periods: Counter[str] = Counter()
             for day, count in days.items():
-                periods[day_to_date(day).isoformat()[:width]] += count
+                periods[period_of_day(day, name)] += count
             result[name] = tuple(sorted(periods.items()))
     return result
 
@@ -77,11 +75,6 @@ def count_days(searcher: Any, matching: set[int]) -> tuple[Counter[int], int]:
     counts = Counter(map(days.__getitem__, matching))
     undated = counts.pop(NO_DAY, 0)
     return counts, undated
-
-
-def day_to_date(day: int) -> date:
-    """The date of a day number (days since 1970-01-01)."""
-    return date.fromordinal(_EPOCH + day)
 
 
 def seconds_to_day(seconds: int) -> int:

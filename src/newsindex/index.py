@@ -34,7 +34,7 @@ from newsindex.errors import (
     QueryRejectedError,
     UsageError,
 )
-from newsindex.facets import check_facets, count_days, count_facets, day_to_date, seconds_to_day
+from newsindex.facets import check_facets, count_days, count_facets, seconds_to_day
 from newsindex.facets import posting_docnums as _posting_docnums
 from newsindex.indexer import Indexer, write_lock
 from newsindex.models import CheckReport, Hit, IndexReport, IndexStats, Problem, SearchResults, Story
@@ -310,20 +310,15 @@ class NewsIndex:
 
         counted = []
         for text, plan, (per_day, undated) in zip(texts, plans, self._reading(work), strict=True):
-            low = seconds_to_day(plan.start) if plan.start is not None else None
-            high = seconds_to_day(plan.end) if plan.end is not None else None
-            days = Counter(
-                {
-                    day_to_date(day): count
-                    for day, count in per_day.items()
-                    if (low is None or day >= low) and (high is None or day <= high)
-                }
-            )
-            counted.append((text, days, undated))
+            if plan.start is not None or plan.end is not None:  # this query's own range (`date:` in its text)
+                low = -(2**31) if plan.start is None else seconds_to_day(plan.start)
+                high = 2**31 if plan.end is None else seconds_to_day(plan.end)
+                per_day = Counter({day: count for day, count in per_day.items() if low <= day <= high})
+            counted.append((text, per_day, undated))
         starts = [plan.start for plan in plans if plan.start is not None]
         ends = [plan.end for plan in plans if plan.end is not None]
-        first = day_to_date(seconds_to_day(min(starts))) if len(starts) == len(plans) else None
-        last = day_to_date(seconds_to_day(max(ends))) if len(ends) == len(plans) else None
+        first = seconds_to_day(min(starts)) if len(starts) == len(plans) else None
+        last = seconds_to_day(max(ends)) if len(ends) == len(plans) else None
         return build_timeline(period, counted, first, last)
 
     def stories(

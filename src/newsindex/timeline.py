@@ -13,6 +13,10 @@ from newsindex.errors import UsageError
 Period = Literal["day", "week", "month", "year"]
 PERIODS: tuple[str, ...] = ("day", "week", "month", "year")
 MAX_PERIODS = 100_000  # ~270 years of days: more rows than any chart can show
+_EPOCH = date(1970, 1, 1).toordinal()
+# Day number → period name, per period: a search's matches fall on up to ~11,000 distinct days (30 years),
+# and naming each anew (a date, isocalendar, a format) costs more than the count itself.
+_NAMES: dict[str, dict[int, str]] = {by: {} for by in PERIODS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,20 @@ def check_period(by: str) -> Period:
     return by  # type: ignore[return-value]
 
 
+def day_to_date(day: int) -> date:
+    """The date of a day number (days since 1970-01-01)."""
+    return date.fromordinal(_EPOCH + day)
+
+
+def period_of_day(day: int, by: str) -> str:
+    """The name of the period a day number falls in (remembered)."""
+    names = _NAMES[by]
+    name = names.get(day)
+    if name is None:
+        name = names[day] = period_of(day_to_date(day), by)  # type: ignore[arg-type]
+    return name
+
+
 def period_of(day: date, by: Period) -> str:
     """The name of the period `day` falls in."""
     if by == "day":
@@ -81,27 +99,28 @@ def period_of(day: date, by: Period) -> str:
 
 def build_timeline(
     by: Period,
-    counted: Sequence[tuple[str, Counter[date], int]],
-    first: date | None,
-    last: date | None,
+    counted: Sequence[tuple[str, Counter[int], int]],
+    first: int | None,
+    last: int | None,
 ) -> Timeline:
-    """A Timeline from each query's stories per day and undated count.
+    """A Timeline from each query's stories per day number (days since 1970-01-01) and undated count.
 
-    The periods run from `first` to `last` (by default the earliest and latest day with stories), every
-    one listed; days outside are left out.
+    The periods run from day `first` to day `last` (by default the earliest and latest day with stories),
+    every one listed; days outside are left out.
     """
     days = [day for _, per_day, _ in counted for day, count in per_day.items() if count]
-    low = first or (min(days) if days else None)
-    high = last or (max(days) if days else None)
-    periods = list(_periods(low, high, by)) if low and high and low <= high else []
+    low = first if first is not None else min(days, default=None)
+    high = last if last is not None else max(days, default=None)
+    if low is None or high is None or low > high:
+        return Timeline(by=by, periods=(), series=tuple(Series(query, (), undated) for query, _, undated in counted))
+    periods = list(_periods(day_to_date(low), day_to_date(high), by))
     position = {period: index for index, period in enumerate(periods)}
     series = []
     for query, per_day, undated in counted:
         counts = [0] * len(periods)
         for day, count in per_day.items():
-            index = position.get(period_of(day, by)) if low and high and low <= day <= high else None
-            if index is not None:
-                counts[index] += count
+            if low <= day <= high:
+                counts[position[period_of_day(day, by)]] += count
         series.append(Series(query=query, counts=tuple(counts), undated=undated))
     return Timeline(by=by, periods=tuple(periods), series=tuple(series))
 
