@@ -53,18 +53,13 @@ def timeline_csv(timeline: Timeline) -> str:
 
 
 def check_plot_path(path: str) -> Path:
-    """`path` as the file a chart goes to: UsageError unless it ends in .png or .svg and its folder exists."""
+    """`path` as the file a chart goes to: UsageError unless it ends in .png or .svg, its folder exists and
+    matplotlib is installed."""
     target = Path(path)
     if target.suffix.lower() not in PLOT_SUFFIXES:
         raise UsageError(f"--plot writes .png or .svg files, not {target.name!r}")
     if not target.parent.is_dir():
         raise UsageError(f"--plot: no folder {str(target.parent)!r} to write {target.name!r} in")
-    return target
-
-
-def plot_timeline(timeline: Timeline, path: str) -> Path:
-    """Draw the timeline to a PNG or SVG file (by its suffix): one line per query. Needs newsindex[plot]."""
-    target = check_plot_path(path)
     try:
         import matplotlib
     except ImportError as error:
@@ -72,6 +67,12 @@ def plot_timeline(timeline: Timeline, path: str) -> Path:
             raise
         raise UsageError("--plot needs matplotlib, which is not installed: pip install 'newsindex[plot]'") from None
     matplotlib.use("Agg")  # files only: no window, no display needed
+    return target
+
+
+def plot_timeline(timeline: Timeline, path: str) -> Path:
+    """Draw the timeline to a PNG or SVG file (by its suffix): one line per query. Needs newsindex[plot]."""
+    target = check_plot_path(path)
     from matplotlib import pyplot
     from matplotlib.ticker import MaxNLocator
 
