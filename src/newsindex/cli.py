@@ -347,7 +347,7 @@ def _terminal_snippet(snippet: str, color: bool) -> str:
 
 @app.command()
 def timeline(
-    queries: Annotated[list[str], typer.Argument(metavar="QUERY", help="One or more queries: one series each.")],
+    queries: Annotated[list[str], typer.Argument(help="One or more queries: one series each.")],
     index_path: IndexOption = "index",
     by: Annotated[
         PeriodName, typer.Option("--by", help="day, week (ISO 8601, Monday to Sunday), month or year.")
