@@ -27,7 +27,7 @@ FACETS: tuple[str, ...] = ("bylines", "location", "source", "year", "month")
 _NAME_FIELDS = {"bylines": "byline_exact", "location": "location_exact", "source": "source_exact"}
 NO_DAY = -(2**31)  # the day of a story without a date
 _SECONDS_PER_DAY = 86_400
-_CACHE_ENTRIES = 64
+_CACHE_ENTRIES = 256  # arrays of 4 fields for each segment of a few indexes, and their joins
 _T = TypeVar("_T")
 
 # A segment's names: every value, then per document the index of its first value (-1: none) and,
