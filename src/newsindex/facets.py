@@ -21,7 +21,7 @@ from whoosh.matching.wrappers import FilterMatcher
 
 from newsindex.errors import UsageError
 from newsindex.schema import PublishedField
-from newsindex.timeline import period_of_day
+from newsindex.timeline import day_to_date
 
 FACETS: tuple[str, ...] = ("bylines", "location", "source", "year", "month")
 _NAME_FIELDS = {"bylines": "byline_exact", "location": "location_exact", "source": "source_exact"}
@@ -53,18 +53,20 @@ def count_facets(
     Periods (year, month): every period with stories, oldest first.
     """
     result: dict[str, tuple[tuple[str, int], ...]] = {}
-    days: Counter[int] | None = None
+    months: Counter[int] | None = None
     for name in names:
         if name in _NAME_FIELDS:
             counts = _count_names(searcher, _NAME_FIELDS[name], matching)
             ranked = sorted(counts.items(), key=lambda pair: (-pair[1], pair[0].casefold(), pair[0]))
             result[name] = tuple(ranked[:top])
         else:
-            if days is None:
-                days, _undated = count_days(searcher, matching)
+            if months is None:  # a few hundred months at most, where there may be thousands of days
+                months = Counter(map(_searcher_array(searcher, "published", _segment_months).__getitem__, matching))
+                months.pop(NO_DAY, None)
             periods: Counter[str] = Counter()
-            for day, count in days.items():
-                periods[period_of_day(day, name)] += count
+            for month, count in months.items():
+                period = f"{month // 12:04d}-{month % 12 + 1:02d}"
+                periods[period[:4] if name == "year" else period] += count
             result[name] = tuple(sorted(periods.items()))
     return result
 
@@ -136,13 +138,14 @@ _cache = _Cache()
 def _searcher_array(searcher: Any, fieldname: str, per_segment: Callable[[Any, str], Any]) -> Any:
     """The array of every segment of the searcher, joined in global document order (one segment: as is)."""
     leaves = [(leaf.reader(), offset) for leaf, offset in searcher.leaf_searchers()]
+    kind = per_segment.__name__
     parts = []
     for reader, _ in leaves:
         make = partial(per_segment, reader, fieldname)
-        parts.append(_cache.get(("segment", _segment_key(reader), fieldname), make))
+        parts.append(_cache.get((kind, _segment_key(reader), fieldname), make))
     if len(parts) == 1:
         return parts[0]
-    key = ("joined", fieldname, tuple(_segment_key(reader) for reader, _ in leaves))
+    key = ("joined", kind, fieldname, tuple(_segment_key(reader) for reader, _ in leaves))
     return _cache.get(key, lambda: _join(parts, [offset for _, offset in leaves], per_segment is _segment_names))
 
 
@@ -200,6 +203,18 @@ def _segment_days(reader: Any, fieldname: str) -> array[int]:
         "i", (NO_DAY if value == missing else value // _SECONDS_PER_DAY for value in _column_values(column, size))
     )
     return days
+
+
+def _segment_months(reader: Any, fieldname: str) -> array[int]:
+    """Per document, its month as year * 12 + month - 1 (NO_DAY: no date)."""
+    days = _cache.get(("_segment_days", _segment_key(reader), fieldname), partial(_segment_days, reader, fieldname))
+    month_of: dict[int, int] = {NO_DAY: NO_DAY}
+    for day in set(days):
+        if day != NO_DAY:
+            moment = day_to_date(day)
+            month_of[day] = moment.year * 12 + moment.month - 1
+    months: array[int] = array("i", map(month_of.__getitem__, days))
+    return months
 
 
 def _column_values(column: Any, size: int) -> array[int]:
