@@ -85,6 +85,8 @@ def test_bad_period_and_too_many_periods_are_usage_errors(news: NewsIndex) -> No
         build_timeline("day", [("x", Counter(), 0)], -700_000, 2_900_000)  # days: years 53 to 9909
     with pytest.raises(UsageError, match="at least one query"):
         news.timeline([])
+    with pytest.raises(UsageError, match=r"starts \(2020-01-01\) after it ends \(2019-12-31\)"):
+        news.timeline("iran", start="2020", end="2019")
 
 
 # -- the command ------------------------------------------------------------------------------------

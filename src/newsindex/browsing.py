@@ -104,7 +104,7 @@ def timeline_body(news: NewsIndex, filters: Filters, by: str) -> dict[str, Any]:
     """The answer of /api/timeline: stories per year, month or day (`auto`: by the span of the matches)."""
     if by == "auto":
         found = filters.timeline(news, "month")
-        if len(found.periods) > _AUTO_MONTHS:
+        if len(found.periods) > _AUTO_MONTHS or not found.periods:
             found = filters.timeline(news, "year")
         elif len(found.periods) <= 4:
             days = filters.timeline(news, "day")

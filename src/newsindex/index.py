@@ -52,7 +52,7 @@ from newsindex.storage import (
     record_checksums,
     sync_folder,
 )
-from newsindex.timeline import Timeline, build_timeline, check_period
+from newsindex.timeline import Timeline, build_timeline, check_period, day_to_date
 
 MANIFEST = "newsindex.json"
 _READ_ATTEMPTS = 4
@@ -319,6 +319,10 @@ class NewsIndex:
         ends = [plan.end for plan in plans if plan.end is not None]
         first = seconds_to_day(min(starts)) if len(starts) == len(plans) else None
         last = seconds_to_day(max(ends)) if len(ends) == len(plans) else None
+        if first is not None and last is not None and first > last:
+            raise UsageError(
+                f"the timeline starts ({day_to_date(first)}) after it ends ({day_to_date(last)}): swap the dates"
+            )
         return build_timeline(period, counted, first, last)
 
     def stories(
