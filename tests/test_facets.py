@@ -74,6 +74,8 @@ def test_facets_count_across_segments_and_skip_replaced_stories(tmp_path: Path) 
 def test_unknown_facet_is_a_usage_error(news: NewsIndex) -> None:
     with pytest.raises(UsageError, match="unknown facet 'colour'"):
         news.search("iran", facets=["colour"])
+    with pytest.raises(UsageError, match="facet_top must be 1 or more"):
+        news.search("iran", facets=["bylines"], facet_top=0)
 
 
 def test_cli_search_prints_facets_in_text_and_json(index_path: str) -> None:

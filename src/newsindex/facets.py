@@ -35,8 +35,10 @@ _T = TypeVar("_T")
 _Names = tuple[list[str], "array[int]", dict[int, tuple[int, ...]]]
 
 
-def check_facets(names: Iterable[str]) -> tuple[str, ...]:
-    """The facet names asked for, each once, in order; UsageError for an unknown one."""
+def check_facets(names: Iterable[str], top: int) -> tuple[str, ...]:
+    """The facet names asked for, each once, in order; UsageError for an unknown one or a `top` below 1."""
+    if top < 1:
+        raise UsageError(f"facet_top must be 1 or more, not {top}")
     wanted = tuple(dict.fromkeys(names))
     for name in wanted:
         if name not in FACETS:

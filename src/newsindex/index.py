@@ -264,7 +264,7 @@ class NewsIndex:
             raise UsageError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
         if page < 1:
             raise UsageError(f"page must be 1 or more, not {page}")
-        wanted = check_facets(facets)
+        wanted = check_facets(facets, facet_top)
         plan = self._plan(text, start, end, bylines, location, source, require_all)
         order = "-date" if sort == "relevance" and not plan.has_words else sort  # nothing to rank by: newest first
 
