@@ -238,13 +238,18 @@ def test_timeline_takes_the_search_filters(client: TestClient) -> None:
     assert body["buckets"] == [{"period": "2019", "stories": 1}]
 
 
-def test_timeline_of_the_whole_index_is_exact_by_year(client: TestClient) -> None:
+def test_timeline_of_the_whole_index_counts_every_story(client: TestClient) -> None:
     body = client.get("/api/timeline").json()
     assert body["exact"] is True
-    assert body["total"] == 10
+    assert (body["total"], body["undated"]) == (10, 1)
     assert body["buckets"][0] == {"period": "2017", "stories": 2}
     assert [bucket["period"] for bucket in body["buckets"]] == ["2017", "2018", "2019", "2020"]
-    assert_error(client.get("/api/timeline", params={"by": "month"}), 400, "bad_request", "by year")
+    months = client.get("/api/timeline", params={"by": "month"}).json()
+    assert (months["by"], len(months["buckets"]), months["buckets"][0]) == (
+        "month",
+        35,
+        {"period": "2017-05", "stories": 2},
+    )
 
 
 def test_stats_are_those_of_the_python_api(client: TestClient, news: NewsIndex) -> None:

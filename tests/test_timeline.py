@@ -188,3 +188,11 @@ def test_stats_draw_every_year_of_the_corpus(tmp_path: Path) -> None:
     ) in result.stdout
     years = json.loads(runner.invoke(app, ["stats", "--json", "-i", str(news.path)]).stdout)["years"]
     assert years == {"2015": 1, "2016": 0, "2017": 0, "2018": 2}
+
+
+def test_an_empty_query_counts_every_story(news: NewsIndex, index_path: str) -> None:
+    found = news.timeline("", by="year")
+    assert found.periods == ("2017", "2018", "2019", "2020")
+    assert (found.series[0].counts, found.series[0].undated) == ((2, 1, 4, 2), 1)
+    result = runner.invoke(app, ["timeline", "", "--by", "month", "--csv", "-i", index_path])
+    assert result.stdout.splitlines()[:3] == ["period,every story", "2017-05,2", "2017-06,0"]

@@ -34,7 +34,7 @@ def timeline_text(timeline: Timeline) -> str:
     blocks = []
     for series in timeline.series:
         span = f", {timeline.periods[0]} to {timeline.periods[-1]}" if timeline.periods else ""
-        head = f"{series.query}: {series.total:,} {_stories(series.total)} by {kind}{span}"
+        head = f"{_label(series.query)}: {series.total:,} {_stories(series.total)} by {kind}{span}"
         if series.undated:
             head += f" (and {series.undated:,} undated, not shown)"
         rows = bar_rows(list(zip(timeline.periods, series.counts, strict=True)), peak=peak)
@@ -46,7 +46,7 @@ def timeline_csv(timeline: Timeline) -> str:
     """The timeline as CSV: a `period` column, then one column of story counts per query."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["period", *(series.query for series in timeline.series)])
+    writer.writerow(["period", *(_label(series.query) for series in timeline.series)])
     for index, period in enumerate(timeline.periods):
         writer.writerow([period, *(series.counts[index] for series in timeline.series)])
     return out.getvalue()
@@ -81,7 +81,7 @@ def plot_timeline(timeline: Timeline, path: str) -> Path:
         positions = range(len(timeline.periods))
         for series in timeline.series:
             style = "-o" if len(timeline.periods) <= 60 else "-"
-            axes.plot(positions, series.counts, style, markersize=3, label=f"{series.query} ({series.total:,})")
+            axes.plot(positions, series.counts, style, markersize=3, label=f"{_label(series.query)} ({series.total:,})")
         ticks = list(positions)[:: max(1, len(timeline.periods) // 12)]
         axes.set_xticks(ticks, [timeline.periods[tick] for tick in ticks], rotation=45, ha="right")
         axes.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -94,6 +94,11 @@ def plot_timeline(timeline: Timeline, path: str) -> Path:
     finally:
         pyplot.close(figure)
     return target
+
+
+def _label(query: str) -> str:
+    """How a series is named: its query, or "every story" for the empty one."""
+    return query if query.strip() else "every story"
 
 
 def _stories(count: int) -> str:

@@ -294,14 +294,20 @@ class NewsIndex:
 
         Every period from `start` to `end` is listed, zeros included (by default from the earliest to the
         latest matching story); matching stories without a date are counted apart, in `Series.undated`.
-        The other arguments are those of `search`.
+        The other arguments are those of `search`; an empty query with no filter counts every story.
         """
         period = check_period(by)
         texts = (queries,) if isinstance(queries, str) else tuple(queries)
         if not texts:
             raise UsageError("give at least one query for the timeline")
-        bylines = tuple(bylines)
-        plans = [self._plan(text, start, end, bylines, location, source, require_all) for text in texts]
+        bylines = tuple(name for name in bylines if name.strip())
+        everything = QueryPlan("", query_module.Every(), None, (), None, None, has_words=False)
+        plans = [
+            everything
+            if not (text.strip() or start or end or bylines or location or source)
+            else self._plan(text, start, end, bylines, location, source, require_all)
+            for text in texts
+        ]
 
         def work(searcher: Searcher) -> list[tuple[Counter[int], int]]:
             # Matched without their date range, so that undated stories are counted too; the range bounds the periods.

@@ -333,17 +333,7 @@ def create_app(index_path: str | os.PathLike[str]) -> ASGIApp:
     ) -> dict[str, Any]:
         """Matching stories per year, month or day, every one counted; `undated` ones apart."""
         filters = _filters(q, start, end, bylines, location, source, all, plain)
-        news = holder.get()
-        if filters.is_empty:  # the whole index: exact, from its stats
-            if by not in ("year", "auto"):
-                raise UsageError(
-                    "a timeline of the whole index is by year; give a query or a filter for months or days"
-                )
-            stats = news.stats(top=1)
-            buckets = [{"period": str(year), "stories": count} for year, count in stats.years]
-            return {"query": q, "by": "year", "total": stats.stories, "counted": stats.stories, "exact": True,
-                    "undated": stats.undated, "buckets": buckets}  # fmt: skip
-        return {**timeline_body(news, filters, by), "query": q}
+        return {**timeline_body(holder.get(), filters, by), "query": q}  # no query and no filter: every story
 
     @app.get(
         "/api/stats", response_model=None, responses={200: {"model": StatsBody}, 503: _ERRORS[503]}, tags=["index"]
