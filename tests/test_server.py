@@ -23,11 +23,7 @@ pytest.importorskip("fastapi", reason="the serve extra is not installed: pip ins
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from newsindex import (
-    NewsIndex,
-    Story,
-    browsing,
-)
+from newsindex import NewsIndex, Story
 from newsindex.cli import app
 from newsindex.server import MAX_PAGE_SIZE, STATIC, create_app
 
@@ -124,13 +120,11 @@ def test_search_gives_only_the_facets_asked_for(client: TestClient) -> None:
     assert body["facets"]["sources"] == [{"name": "Reuters", "stories": 3}]
 
 
-def test_facets_say_when_they_count_only_the_best_stories(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(browsing, "SAMPLE_LIMIT", 2)
-    body = client.get("/api/search", params={"q": "albania", "facet": "years"}).json()
-    assert body["total"] == 3
-    assert body["facets_exact"] is False
-    assert body["facets_counted"] == 2
-    assert sum(year["stories"] for year in body["facets"]["years"]) == 2
+def test_facets_count_every_matching_story_not_just_the_page(client: TestClient) -> None:
+    body = client.get("/api/search", params={"q": "albania", "facet": "years", "limit": 1}).json()
+    assert (body["total"], len(body["hits"])) == (3, 1)
+    assert (body["facets_exact"], body["facets_counted"]) == (True, 3)
+    assert sum(year["stories"] for year in body["facets"]["years"]) == 3
 
 
 def test_plain_mode_reads_every_character_as_text(client: TestClient) -> None:
@@ -238,13 +232,18 @@ def test_timeline_takes_the_search_filters(client: TestClient) -> None:
     assert body["buckets"] == [{"period": "2019", "stories": 1}]
 
 
-def test_timeline_of_the_whole_index_is_exact_by_year(client: TestClient) -> None:
+def test_timeline_of_the_whole_index_counts_every_story(client: TestClient) -> None:
     body = client.get("/api/timeline").json()
     assert body["exact"] is True
-    assert body["total"] == 10
+    assert (body["total"], body["undated"]) == (10, 1)
     assert body["buckets"][0] == {"period": "2017", "stories": 2}
     assert [bucket["period"] for bucket in body["buckets"]] == ["2017", "2018", "2019", "2020"]
-    assert_error(client.get("/api/timeline", params={"by": "month"}), 400, "bad_request", "by year")
+    months = client.get("/api/timeline", params={"by": "month"}).json()
+    assert (months["by"], len(months["buckets"]), months["buckets"][0]) == (
+        "month",
+        35,
+        {"period": "2017-05", "stories": 2},
+    )
 
 
 def test_stats_are_those_of_the_python_api(client: TestClient, news: NewsIndex) -> None:

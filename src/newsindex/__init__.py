@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from newsindex.index import NewsIndex
     from newsindex.models import Credit, Hit, IndexReport, IndexStats, Problem, SearchResults, Story
     from newsindex.readers import read_stories
+    from newsindex.timeline import Series, Timeline
 
 __version__ = "0.1.0"
 
@@ -33,6 +34,7 @@ __version__ = "0.1.0"
 _HOMES = {
     "NewsIndex": "newsindex.index",
     "read_stories": "newsindex.readers",
+    **dict.fromkeys(["Series", "Timeline"], "newsindex.timeline"),
     **dict.fromkeys(["ExportReport", "export_stories", "opensearch_mapping"], "newsindex.export"),
     **dict.fromkeys(
         ["Credit", "Hit", "IndexReport", "IndexStats", "Problem", "SearchResults", "Story"], "newsindex.models"
@@ -68,7 +70,9 @@ __all__ = [
     "QueryError",
     "QueryRejectedError",
     "SearchResults",
+    "Series",
     "Story",
+    "Timeline",
     "UsageError",
     "export_stories",
     "opensearch_mapping",

@@ -65,6 +65,21 @@ app = typer.Typer(
 )
 
 
+class FacetName(StrEnum):
+    bylines = "bylines"
+    location = "location"
+    source = "source"
+    year = "year"
+    month = "month"
+
+
+class PeriodName(StrEnum):
+    day = "day"
+    week = "week"
+    month = "month"
+    year = "year"
+
+
 class SortOrder(StrEnum):
     relevance = "relevance"
     date = "date"
@@ -260,6 +275,11 @@ def search(
     expand: ExpandOption = False,
     recent: RecentOption = False,
     half_life: HalfLifeOption = None,
+    facet: Annotated[
+        Optional[list[FacetName]],
+        typer.Option("--facet", help="Count every matching story per bylines, location, source, year or month."),
+    ] = None,
+    facet_top: Annotated[int, typer.Option("--facet-top", min=1, help="Names listed per name facet.")] = 10,
     debug: DebugOption = False,
 ) -> None:
     """Search the index: ranked stories with date, location, bylines and a snippet."""
@@ -280,6 +300,8 @@ def search(
             since=since,
             expand=expand,
             recency_half_life=_half_life(recent, half_life),
+            facets=[name.value for name in facet or ()],
+            facet_top=facet_top,
         )
         if as_json:
             typer.echo(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
@@ -290,6 +312,8 @@ def search(
                 typer.echo(f"Did you mean: {results.suggestion}?", err=True)
         else:
             typer.echo(_render_results(results, color=_wants_color()))
+            if results.facets:
+                typer.echo("\n" + _render_facets(results))
 
 
 def _half_life(recent: bool, half_life: float | None) -> float | None:
@@ -344,6 +368,16 @@ def _render_results(results: SearchResults, *, color: bool) -> str:
     return "\n\n".join(blocks)
 
 
+def _render_facets(results: SearchResults) -> str:
+    from newsindex.charts import bar_rows
+
+    blocks = []
+    for name, pairs in results.facets.items():
+        rows = bar_rows(pairs, width=20) if name in ("year", "month") else [f"  {n:>8,}  {v}" for v, n in pairs]
+        blocks.append("\n".join([f"{name} (of all {results.total:,} matching):", *(rows or ["  -"])]))
+    return "\n\n".join(blocks)
+
+
 def _terminal_snippet(snippet: str, color: bool) -> str:
     import html
 
@@ -353,6 +387,61 @@ def _terminal_snippet(snippet: str, color: bool) -> str:
 
     marked = re.sub(r"<mark>(.*?)</mark>", mark, snippet)
     return html.unescape(marked)
+
+
+# -- timeline -------------------------------------------------------------------------------------------
+
+
+@app.command()
+def timeline(
+    queries: Annotated[list[str], typer.Argument(help="One or more queries: one series each.")],
+    index_path: IndexOption = "index",
+    by: Annotated[
+        PeriodName, typer.Option("--by", help="day, week (ISO 8601, Monday to Sunday), month or year.")
+    ] = PeriodName.year,
+    start: FromOption = None,
+    end: ToOption = None,
+    byline: BylineOption = None,
+    location: LocationOption = None,
+    source: SourceOption = None,
+    require_all: AllOption = False,
+    as_json: JsonOption = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV: period, then one column per query.")] = False,
+    plot: Annotated[
+        Optional[str], typer.Option("--plot", metavar="FILE", help="Also draw a .png or .svg chart (newsindex[plot]).")
+    ] = None,
+    debug: DebugOption = False,
+) -> None:
+    """Matching stories per day, week, month or year: every period in the range, zeros included."""
+    with reported_errors(debug):
+        from newsindex.charts import check_plot_path, plot_timeline, timeline_csv, timeline_text
+
+        if as_json and as_csv:
+            raise UsageError("--json and --csv are two outputs: choose one")
+        if plot:
+            check_plot_path(plot)  # before the work
+        found = _open(index_path).timeline(
+            queries,
+            by=by.value,
+            start=start,
+            end=end,
+            bylines=byline or (),
+            location=location,
+            source=source,
+            require_all=require_all,
+        )
+        if plot:
+            written = plot_timeline(found, plot)
+            typer.echo(f"Chart written to {written}", err=True)
+        if as_json:
+            typer.echo(json.dumps(found.to_dict(), ensure_ascii=False, indent=2))
+        elif as_csv:
+            typer.echo(timeline_csv(found), nl=False)
+            for series in found.series:
+                if series.undated:
+                    typer.echo(f"Note: {series.query}: {series.undated:,} undated stories not in the rows", err=True)
+        else:
+            typer.echo(timeline_text(found))
 
 
 # -- show, stats ----------------------------------------------------------------------------------------
@@ -397,6 +486,8 @@ def stats(
     debug: DebugOption = False,
 ) -> None:
     """Print what the index holds: story count, date span, stories per year, top names."""
+    from newsindex.charts import bar_rows
+
     with reported_errors(debug):
         summary = _open(index_path).stats(top=top)
         if as_json:
@@ -405,10 +496,8 @@ def stats(
         first = summary.first_published.isoformat() if summary.first_published else "-"
         last = summary.last_published.isoformat() if summary.last_published else "-"
         lines = [f"stories:   {summary.stories:,} ({summary.undated:,} undated)", f"published: {first} to {last}"]
-        peak = max((count for _, count in summary.years), default=0)
-        for year, count in summary.years:
-            bar = "█" * round(30 * count / peak) if peak else ""
-            lines.append(f"  {year}  {count:>8,}  {bar}")
+        lines.append("stories per year:" if summary.years else "stories per year: -")
+        lines += bar_rows([(str(year), count) for year, count in summary.years], width=30)
         for title, values in (
             ("bylines", summary.top_bylines),
             ("locations", summary.top_locations),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -19,10 +20,8 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple, TypeVar
 
 from whoosh import query as query_module
-from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.collectors import FilterCollector, WrappingCollector
 from whoosh.index import FileIndex
-from whoosh.matching.wrappers import FilterMatcher
 from whoosh.searching import Searcher, TimeLimit
 
 from newsindex.dateindex import AllowedOnly, allowed_by_segment, date_filter, live_dates
@@ -36,6 +35,8 @@ from newsindex.errors import (
     UsageError,
 )
 from newsindex.expansion import FEEDBACK_STORIES, expanded_plan, relevance_model
+from newsindex.facets import check_facets, count_days, count_facets, seconds_to_day
+from newsindex.facets import posting_docnums as _posting_docnums
 from newsindex.indexer import Indexer, write_lock
 from newsindex.models import CheckReport, Hit, IndexReport, IndexStats, Problem, SearchResults, Story
 from newsindex.query import SEARCH_SECONDS, QueryPlan, check_expansion, parse_query
@@ -54,6 +55,7 @@ from newsindex.storage import (
     sync_folder,
 )
 from newsindex.suggest import suggest
+from newsindex.timeline import Timeline, build_timeline, check_period, day_to_date
 
 MANIFEST = "newsindex.json"
 _READ_ATTEMPTS = 4
@@ -254,6 +256,8 @@ class NewsIndex:
         since: str | None = None,
         expand: bool = False,
         recency_half_life: float | None = None,
+        facets: Iterable[str] = (),
+        facet_top: int = 10,
     ) -> SearchResults:
         """The stories best matching `text`, one page of them, best first (or by date with `sort`).
 
@@ -265,6 +269,8 @@ class NewsIndex:
         `expand` adds words of the best stories to the query (pseudo-relevance feedback, see
         newsindex.expansion); `recency_half_life` (days) halves a story's relevance for every that many
         days it is older than the newest story (see newsindex.ranking). Both change relevance order only.
+        `facets` (bylines, location, source, year, month) counts every matching story, not just the page's:
+        the `facet_top` most frequent names, every year or month with stories.
         """
         started = time.perf_counter()
         check_half_life(recency_half_life)
@@ -275,15 +281,28 @@ class NewsIndex:
             raise UsageError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
         if page < 1:
             raise UsageError(f"page must be 1 or more, not {page}")
+        wanted = check_facets(facets, facet_top)
         plan = self._plan(
             text, start, end, bylines, location, source, require_all, plain=plain, fuzzy=fuzzy, since=since
         )
         order = "-date" if sort == "relevance" and not plan.has_words else sort  # nothing to rank by: newest first
-        total, hits = self._reading(lambda searcher: _page(searcher, plan, order, limit, page, scoring))
+
+        def work(searcher: Searcher) -> tuple[int, tuple[Hit, ...], dict[str, tuple[tuple[str, int], ...]]]:
+            matching, hits = _page(searcher, plan, order, limit, page, scoring)
+            return len(matching), hits, count_facets(searcher, matching, wanted, facet_top) if wanted else {}
+
+        total, hits, counted = self._reading(work)
         suggestion = self._reading(lambda searcher: suggest(searcher, plan, total)) if text.strip() else None
         took_ms = (time.perf_counter() - started) * 1000
         return SearchResults(
-            query=text, total=total, hits=hits, page=page, limit=limit, took_ms=took_ms, suggestion=suggestion
+            query=text,
+            total=total,
+            hits=hits,
+            page=page,
+            limit=limit,
+            took_ms=took_ms,
+            suggestion=suggestion,
+            facets=counted,
         )
 
     def rank(
@@ -312,6 +331,60 @@ class NewsIndex:
             return [(searcher.stored_fields(docnum)["id"], score) for docnum, score in found]
 
         return self._reading(ids)
+
+    def timeline(
+        self,
+        queries: str | Sequence[str],
+        *,
+        by: str = "year",
+        start: str | date | None = None,
+        end: str | date | None = None,
+        bylines: Iterable[str] = (),
+        location: str | None = None,
+        source: str | None = None,
+        require_all: bool = False,
+        plain: bool = False,
+    ) -> Timeline:
+        """Stories matching each query per day, ISO week, month or year: one series per query.
+
+        Every period from `start` to `end` is listed, zeros included (by default from the earliest to the
+        latest matching story); matching stories without a date are counted apart, in `Series.undated`.
+        The other arguments are those of `search`; an empty query with no filter counts every story.
+        """
+        period = check_period(by)
+        texts = (queries,) if isinstance(queries, str) else tuple(queries)
+        if not texts:
+            raise UsageError("give at least one query for the timeline")
+        bylines = tuple(name for name in bylines if name.strip())
+        everything = QueryPlan("", query_module.Every(), None, (), None, None, has_words=False)
+        plans = [
+            everything
+            if not (text.strip() or start or end or bylines or location or source)
+            else self._plan(text, start, end, bylines, location, source, require_all, plain=plain)
+            for text in texts
+        ]
+
+        def work(searcher: Searcher) -> list[tuple[Counter[int], int]]:
+            # Matched without their date range, so that undated stories are counted too; the range bounds the periods.
+            undated_too = [dataclasses.replace(plan, start=None, end=None) for plan in plans]
+            return [count_days(searcher, _every_match(searcher, plan)) for plan in undated_too]
+
+        counted = []
+        for text, plan, (per_day, undated) in zip(texts, plans, self._reading(work), strict=True):
+            if plan.start is not None or plan.end is not None:  # this query's own range (`date:` in its text)
+                low = -(2**31) if plan.start is None else seconds_to_day(plan.start)
+                high = 2**31 if plan.end is None else seconds_to_day(plan.end)
+                per_day = Counter({day: count for day, count in per_day.items() if low <= day <= high})
+            counted.append((text, per_day, undated))
+        starts = [plan.start for plan in plans if plan.start is not None]
+        ends = [plan.end for plan in plans if plan.end is not None]
+        first = seconds_to_day(min(starts)) if len(starts) == len(plans) else None
+        last = seconds_to_day(max(ends)) if len(ends) == len(plans) else None
+        if first is not None and last is not None and first > last:
+            raise UsageError(
+                f"the timeline starts ({day_to_date(first)}) after it ends ({day_to_date(last)}): swap the dates"
+            )
+        return build_timeline(period, counted, first, last)
 
     def stories(
         self,
@@ -513,39 +586,50 @@ class _Scoring(NamedTuple):
 
 def _page(
     searcher: Searcher, plan: QueryPlan, order: str, limit: int, page: int, scoring: _Scoring = _Scoring()
-) -> tuple[int, tuple[Hit, ...]]:
-    """The total and one page of hits of `plan`, ranked by `order`."""
+) -> tuple[set[int], tuple[Hit, ...]]:
+    """Every matching story (document numbers) and one page of hits of `plan`, ranked by `order`."""
     terms = plan.terms()  # the user's words, marked in snippets (not the words expansion adds)
     wanted = page * limit
-    total, found = _found(searcher, plan, order, wanted, scoring)
+    matching, found = _found(searcher, plan, order, wanted, scoring)
     hits = []
     for rank, (docnum, score) in enumerate(found[wanted - limit : wanted], start=wanted - limit + 1):
         story = story_from_stored(searcher.stored_fields(docnum))
         marked = snippet(story.body, terms, index_words(story.body), fallback=story.lead)
         hits.append(Hit(story=story, score=score, rank=rank, snippet=marked))
-    return total, tuple(hits)
+    return matching, tuple(hits)
 
 
 def _found(
     searcher: Searcher, plan: QueryPlan, order: str, wanted: int, scoring: _Scoring
-) -> tuple[int, list[tuple[int, float]]]:
-    """How many stories match `plan` and the first `wanted` (docnum, score) of them in `order`."""
+) -> tuple[set[int], list[tuple[int, float]]]:
+    """Every story matching `plan` (document numbers) and the first `wanted` (docnum, score) of them in `order`."""
     plan = check_expansion(plan, searcher.reader())
     recency = scoring.recency(searcher)
     allowed = _allowed_docnums(searcher, plan)
-    if allowed is not None and not allowed:  # Whoosh reads an empty filter as no filter at all
-        return 0, []
     if order == "relevance" and scoring.expand:
         plan = _expanded(searcher, plan, allowed, recency, require_all=scoring.require_all)
-    if allowed is not None and plan.has_words:
-        # Narrowed to the stories that match too: that is the total, and often far fewer to score.
-        allowed = allowed & _matching(searcher, plan.query)
-        if not allowed:
-            return 0, []
-    total = len(allowed) if allowed is not None else len(_matching(searcher, plan.query))
+    matching = _allowed_matches(searcher, plan, allowed)
+    if not matching:  # Whoosh reads an empty filter as no filter at all
+        return matching, []
+    # With a filter, only the stories that match and pass it are scored: often far fewer.
+    narrowed = None if allowed is None else matching
     if order != "relevance":
-        return total, _by_date(searcher, plan.query, allowed, wanted, newest_first=order == "-date")
-    return total, _ranked(searcher, plan, allowed, wanted, recency)
+        return matching, _by_date(searcher, plan.query, narrowed, wanted, newest_first=order == "-date")
+    return matching, _ranked(searcher, plan, narrowed, wanted, recency)
+
+
+def _every_match(searcher: Searcher, plan: QueryPlan) -> set[int]:
+    """Every story matching `plan` (document numbers)."""
+    plan = check_expansion(plan, searcher.reader())
+    return _allowed_matches(searcher, plan, _allowed_docnums(searcher, plan))
+
+
+def _allowed_matches(searcher: Searcher, plan: QueryPlan, allowed: set[int] | None) -> set[int]:
+    """The stories matching `plan`'s query among those its filters allow (`allowed`, None for all)."""
+    if allowed is not None and (not allowed or not plan.has_words):
+        return allowed  # filters alone: what passes them is the answer
+    matching = _matching(searcher, plan.query)
+    return matching if allowed is None else matching & allowed
 
 
 def _expanded(
@@ -568,13 +652,7 @@ def _matching_by_date(searcher: Searcher, plan: QueryPlan | None) -> list[int]:
     if plan is None:
         matching: Iterable[int] = searcher.reader().all_doc_ids()
     else:
-        plan = check_expansion(plan, searcher.reader())
-        allowed = _allowed_docnums(searcher, plan)
-        if not plan.has_words and allowed is not None:
-            matching = allowed  # filters alone: what passes them is the answer
-        else:
-            found = set(searcher.docs_for_query(plan.query))
-            matching = found if allowed is None else found & allowed
+        matching = _every_match(searcher, plan)
     dates: dict[int, int] = {}
     for leaf, offset in searcher.leaf_searchers():
         reader = leaf.reader()
@@ -769,21 +847,6 @@ def _is_or_of_terms(query: Any) -> bool:
     if isinstance(query, query_module.Term):
         return type(query) is query_module.Term  # not a Prefix, Wildcard or other subclass
     return isinstance(query, query_module.Or) and all(_is_or_of_terms(child) for child in query.children())
-
-
-def _posting_docnums(matcher: Any) -> Iterable[int]:
-    # Whoosh is frozen code: its W3 posting matcher keeps each block's ids in `_ids`.
-    deleted: set[int] | frozenset[int] = frozenset()
-    if isinstance(matcher, FilterMatcher) and matcher._exclude:  # deletions in the segment
-        deleted, matcher = matcher._ids, matcher.child
-    if not isinstance(matcher, W3LeafMatcher):
-        return [docnum for docnum in matcher.all_ids() if docnum not in deleted]
-    docnums: list[int] = []
-    while matcher.is_active():
-        matcher._read_ids()
-        docnums.extend(matcher._ids)
-        matcher._next_block()
-    return [docnum for docnum in docnums if docnum not in deleted] if deleted else docnums
 
 
 def _top_values(reader: Any, fieldname: str, top: int) -> tuple[tuple[str, int], ...]:

@@ -109,6 +109,8 @@ class SearchResults:
     limit: int = 10
     took_ms: float = 0.0
     suggestion: str | None = None  # "Did you mean": the query with unknown words corrected, when few stories matched
+    # facet name → (value, stories) pairs over every matching story; only the facets asked for
+    facets: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self.hits)
@@ -126,6 +128,13 @@ class SearchResults:
             "took_ms": round(self.took_ms, 2),
             "suggestion": self.suggestion,
             "hits": [hit.to_dict() for hit in self.hits],
+            **({"facets": self.facets_dict()} if self.facets else {}),
+        }
+
+    def facets_dict(self) -> dict[str, list[dict[str, Any]]]:
+        """The facet counts as JSON-ready data: name → [{"name": value, "stories": count}, …]."""
+        return {
+            facet: [{"name": value, "stories": count} for value, count in pairs] for facet, pairs in self.facets.items()
         }
 
 

@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from newsindex import __version__
-from newsindex.browsing import FACETS, Filters, Scan, collapse_versions, scan
+from newsindex.browsing import FACETS, Filters, collapse_versions, page_facets, timeline_body
 from newsindex.browsing import similar_stories as find_similar
 from newsindex.errors import (
     IndexBusyError,
@@ -275,20 +275,19 @@ def create_app(index_path: str | os.PathLike[str]) -> ASGIApp:
             )
         filters = _filters(q, start, end, bylines, location, source, all, plain)
         news = holder.get()
-        results = filters.search(news, sort=sort, limit=limit, page=page)
+        asked = list(FACETS) if "all" in facet else list(dict.fromkeys(name for name in facet if name != "all"))
+        results = filters.search(news, sort=sort, limit=limit, page=page, facets=asked)
         body = results.to_dict()
         body["plain"] = plain
         body["pages"] = min(math.ceil(results.total / limit), MAX_DEPTH // limit)
         if collapse:
             body["hits"] = [_hit_with_versions(hit, versions) for hit, versions in collapse_versions(results.hits)]
-        if facet or timeline:
-            found = scan(news, filters)  # one pass for both: the page asks for both at once
-            if facet:
-                body["facets"] = found.facets(FACETS if "all" in facet else dict.fromkeys(facet))
-                body["facets_exact"] = found.exact
-                body["facets_counted"] = len(found.facts)
-            if timeline:
-                body["timeline"] = _timeline(q, found, timeline)
+        if facet:  # exact: every matching story is counted
+            body["facets"] = page_facets(results)
+            body["facets_exact"] = True
+            body["facets_counted"] = results.total
+        if timeline:
+            body["timeline"] = {**timeline_body(news, filters, timeline), "query": q}
         return body
 
     @app.get(
@@ -332,19 +331,9 @@ def create_app(index_path: str | os.PathLike[str]) -> ASGIApp:
         all: bool = False,
         plain: bool = False,
     ) -> dict[str, Any]:
-        """Matching stories per year, month or day (interim: of the best 500 when more match)."""
+        """Matching stories per year, month or day, every one counted; `undated` ones apart."""
         filters = _filters(q, start, end, bylines, location, source, all, plain)
-        news = holder.get()
-        if filters.is_empty:  # the whole index: exact, from its stats
-            if by not in ("year", "auto"):
-                raise UsageError(
-                    "a timeline of the whole index is by year; give a query or a filter for months or days"
-                )
-            stats = news.stats(top=1)
-            buckets = [{"period": str(year), "stories": count} for year, count in stats.years]
-            return {"query": q, "by": "year", "total": stats.stories, "counted": stats.stories, "exact": True,
-                    "undated": stats.undated, "buckets": buckets}  # fmt: skip
-        return _timeline(q, scan(news, filters), by)
+        return {**timeline_body(holder.get(), filters, by), "query": q}  # no query and no filter: every story
 
     @app.get(
         "/api/stats", response_model=None, responses={200: {"model": StatsBody}, 503: _ERRORS[503]}, tags=["index"]
@@ -451,27 +440,6 @@ def _hit_with_versions(hit: Hit, versions: list[Hit]) -> dict[str, Any]:
         for version in versions
     ]
     return body
-
-
-def _timeline(query: str, found: Scan, by: str) -> dict[str, Any]:
-    period = _auto_period(found) if by == "auto" else by
-    return {
-        "query": query,
-        "by": period,
-        "total": found.total,
-        "counted": len(found.facts),
-        "exact": found.exact,
-        "undated": found.undated,
-        "buckets": found.timeline(period),
-    }
-
-
-def _auto_period(found: Scan) -> str:
-    dated = [fact.published for fact in found.facts if fact.published]
-    if not dated:
-        return "year"
-    days = (max(dated).toordinal() - min(dated).toordinal()) if dated else 0
-    return "day" if days <= 92 else "month" if days <= 3 * 366 else "year"
 
 
 def _unknown_story(story_id: str) -> JSONResponse:

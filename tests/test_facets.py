@@ -1,0 +1,107 @@
+"""Facet counts on search: every matching story counted, not just the page; API, JSON and text."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from newsindex import NewsIndex, Story, UsageError
+from newsindex.cli import app
+
+runner = CliRunner()
+ALL = ("bylines", "location", "source", "year", "month")
+
+
+def test_facets_count_every_match_not_just_the_page(news: NewsIndex) -> None:
+    found = news.search("iran", limit=1, facets=ALL)
+    assert (found.total, len(found.hits)) == (4, 1)
+    assert found.facets["year"] == (("2019", 3),)  # the undated story has no year
+    assert found.facets["month"] == (("2019-06", 1), ("2019-10", 1), ("2019-12", 1))
+    assert found.facets["source"] == (("Reuters", 4),)
+    assert found.facets["location"] == (("Dubai", 1), ("Tehran", 1), ("Tirana", 1), ("Washington/London", 1))
+    # A story with two reporters counts for each; ties are listed by name.
+    assert found.facets["bylines"] == (("Benet Koleka", 1), ("Jane Doe", 1), ("John Smith", 1), ("Parisa Hafezi", 1))
+
+
+def test_facets_are_only_those_asked_for_and_absent_by_default(news: NewsIndex) -> None:
+    assert news.search("iran").facets == {}
+    assert "facets" not in news.search("iran").to_dict()
+    found = news.search("albania", facets=["year", "year", "source"])
+    assert list(found.facets) == ["year", "source"]
+
+
+def test_facets_follow_the_filters(news: NewsIndex) -> None:
+    found = news.search("iran", start="2019-10", facets=["month"])
+    assert found.total == 2
+    assert found.facets["month"] == (("2019-10", 1), ("2019-12", 1))
+    assert news.search("iran", source="AFP", facets=["year"]).facets == {"year": ()}
+
+
+def test_facet_top_keeps_the_most_frequent_names(tmp_path: Path) -> None:
+    news = NewsIndex.create(tmp_path / "index", fsync=False)
+    names = ["Ann"] * 5 + ["Bob"] * 3 + ["Cy"] * 2 + ["Di"]
+    news.add(Story(id=f"s{n}", body="Talks went on.", bylines=(name,)) for n, name in enumerate(names))
+    found = news.search("talks", limit=2, facets=["bylines"], facet_top=2)
+    assert found.facets["bylines"] == (("Ann", 5), ("Bob", 3))
+
+
+def test_facets_count_across_segments_and_skip_replaced_stories(tmp_path: Path) -> None:
+    news = NewsIndex.create(tmp_path / "index", fsync=False)
+    start = date(2020, 1, 1)
+    for batch in range(3):  # three commits: three segments
+        news.add(
+            Story(
+                id=f"b{batch}-{n}",
+                body=f"Storm news {batch} {n}.",
+                published=start + timedelta(days=40 * n),
+                location=f"Place{n % 3}",
+                source="AP" if batch else "Reuters",
+            )
+            for n in range(20)
+        )
+    news.add([Story(id="b0-0", body="Storm news, corrected.", location="Elsewhere", source="AP")])  # replaces one
+    found = news.search("storm", limit=5, facets=["location", "source", "year"])
+    assert found.total == 60
+    assert dict(found.facets["source"]) == {"AP": 41, "Reuters": 19}
+    assert dict(found.facets["location"]) == {"Place0": 20, "Place1": 21, "Place2": 18, "Elsewhere": 1}
+    assert sum(count for _, count in found.facets["year"]) == 59  # the correction has no date
+
+
+def test_unknown_facet_is_a_usage_error(news: NewsIndex) -> None:
+    with pytest.raises(UsageError, match="unknown facet 'colour'"):
+        news.search("iran", facets=["colour"])
+    with pytest.raises(UsageError, match="facet_top must be 1 or more"):
+        news.search("iran", facets=["bylines"], facet_top=0)
+
+
+def test_cli_search_prints_facets_in_text_and_json(index_path: str) -> None:
+    result = runner.invoke(app, ["search", "iran", "-n", "1", "--facet", "year", "--facet", "source", "-i", index_path])
+    assert result.exit_code == 0, result.output
+    assert "year (of all 4 matching):\n  2019         3  █" in result.stdout
+    assert "source (of all 4 matching):\n         4  Reuters" in result.stdout
+
+    result = runner.invoke(app, ["search", "iran", "-n", "1", "--facet", "bylines", "--json", "-i", index_path])
+    body = json.loads(result.stdout)
+    assert len(body["hits"]) == 1
+    assert body["facets"] == {
+        "bylines": [
+            {"name": "Benet Koleka", "stories": 1},
+            {"name": "Jane Doe", "stories": 1},
+            {"name": "John Smith", "stories": 1},
+            {"name": "Parisa Hafezi", "stories": 1},
+        ]
+    }
+
+
+def test_cli_facet_top_and_bad_facet(index_path: str) -> None:
+    result = runner.invoke(
+        app, ["search", "iran", "--facet", "bylines", "--facet-top", "1", "--json", "-i", index_path]
+    )
+    assert json.loads(result.stdout)["facets"]["bylines"] == [{"name": "Benet Koleka", "stories": 1}]
+    result = runner.invoke(app, ["search", "iran", "--facet", "colour", "-i", index_path])
+    assert result.exit_code == 2
+    assert "colour" in result.stderr
