@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         NewsIndexError,
         QueryError,
         QueryRejectedError,
+        StoryNotFoundError,
         UsageError,
     )
     from newsindex.export import ExportReport, export_stories, opensearch_mapping
@@ -46,6 +47,7 @@ _HOMES = {
             "NewsIndexError",
             "QueryError",
             "QueryRejectedError",
+            "StoryNotFoundError",
             "UsageError",
         ],
         "newsindex.errors",
@@ -69,6 +71,7 @@ __all__ = [
     "QueryRejectedError",
     "SearchResults",
     "Story",
+    "StoryNotFoundError",
     "UsageError",
     "export_stories",
     "opensearch_mapping",

@@ -1,13 +1,12 @@
-"""What the search page needs beyond `NewsIndex.search`: facets, timelines, similar stories, plain text.
+"""What the search page needs beyond `NewsIndex.search`: facets, timelines, plain text.
 
 INTERIM: these are stand-ins computed from the public API only, until the search-features issue gives
-NewsIndex facets per query, timelines, similar stories, duplicate collapsing and a plain-text mode.
+NewsIndex facets per query, timelines and a plain-text mode (similar stories and duplicate collapsing
+are `NewsIndex.similar` and `NewsIndex.search` now).
 Each function here is meant to be replaced by a NewsIndex method of the same job, then deleted:
 
 - facets and timelines count the best `SAMPLE_LIMIT` (500) matching stories, paging through `search`,
   not all of them: `Scan.exact` says whether every matching story was counted;
-- similar stories are a search for the words of a story's headline and lead;
-- duplicates are folded only among the stories of one page, by identical title;
 - plain text is the query with every syntax character and field prefix taken out.
 """
 
@@ -17,14 +16,13 @@ import re
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
-from newsindex.errors import QueryError
 from newsindex.index import MAX_LIMIT, NewsIndex
-from newsindex.models import Hit, SearchResults, Story
+from newsindex.models import SearchResults
 
 # Each counted story costs ~0.4-0.7 ms (its stored fields and a snippet): 500 keep a facet pass near a
 # third of a second on 100,000 stories (benchmarks/RESULTS-serve.md).
@@ -44,8 +42,6 @@ _FIELD_PREFIX = re.compile(rf"\b(?:{_FIELD_NAMES}):", re.IGNORECASE)
 _SYNTAX = re.compile(r"""["():^*?~\[\]{}<>=\\/!&|]""")
 _OPERATOR = re.compile(r"\b(AND|OR|NOT|TO)\b")
 _LEADING_SIGN = re.compile(r"(?:(?<=\s)|^)[-+]+")
-_SIMILAR_WORDS = 16
-_WORD = re.compile(r"[^\W\d_][\w'’-]*[^\W_]|[^\W\d_]", re.UNICODE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +61,9 @@ class Filters:
         """True when there is no text and no filter: every story of the index matches."""
         return not (self.text.strip() or self.start or self.end or self.bylines or self.location or self.source)
 
-    def search(self, news: NewsIndex, *, sort: Any = "relevance", limit: int = 10, page: int = 1) -> SearchResults:
+    def search(
+        self, news: NewsIndex, *, sort: Any = "relevance", limit: int = 10, page: int = 1, all_versions: bool = False
+    ) -> SearchResults:
         """Run these filters on `news`."""
         return news.search(
             self.text,
@@ -78,6 +76,7 @@ class Filters:
             sort=sort,
             limit=limit,
             page=page,
+            all_versions=all_versions,
         )
 
 
@@ -151,28 +150,6 @@ def whole_index_facets(news: NewsIndex, *, top: int = 10) -> tuple[int, dict[str
     }
 
 
-def similar_stories(news: NewsIndex, story: Story, *, limit: int = 5) -> tuple[Hit, ...]:
-    """Other stories sharing the most words with `story`'s headline and lead, best first."""
-    words: list[str] = []
-    seen: set[str] = set()
-    for word in _WORD.findall(f"{story.headline or ''} {story.lead}"):
-        key = word.casefold()
-        if key not in seen and len(key) > 2 and key not in {"and", "or", "not", "to"}:
-            seen.add(key)
-            words.append(plain_text(word))
-    words = [word for word in words if word][:_SIMILAR_WORDS]
-    if not words:
-        return ()
-    try:
-        found = news.search(" ".join(words), limit=min(limit + 1, MAX_LIMIT))
-    except QueryError:  # only common words: nothing to compare by
-        return ()
-    others = [hit for hit in found.hits if hit.story.id != story.id][:limit]
-    return tuple(
-        Hit(story=hit.story, score=hit.score, rank=rank, snippet=hit.snippet) for rank, hit in enumerate(others, 1)
-    )
-
-
 def plain_text(text: str) -> str:
     """`text` with nothing left that the query language reads as syntax: quotes, brackets, operators, fields."""
     text = _FIELD_PREFIX.sub(" ", text)
@@ -181,18 +158,6 @@ def plain_text(text: str) -> str:
     text = _OPERATOR.sub(lambda match: match.group(1).lower(), text)
     text = _LEADING_SIGN.sub("", text)
     return " ".join(text.split())
-
-
-def collapse_versions(hits: Sequence[Hit]) -> list[tuple[Hit, list[Hit]]]:
-    """The hits of one page with later versions of the same story (same title) folded into the first."""
-    groups: dict[str, tuple[Hit, list[Hit]]] = {}
-    for hit in hits:
-        key = " ".join(_WORD.findall(hit.story.title.casefold()))
-        if key in groups:
-            groups[key][1].append(hit)
-        else:
-            groups[key] = (hit, [])
-    return list(groups.values())
 
 
 def _periods_between(counts: Counter[str], period: str) -> list[str]:
@@ -259,7 +224,7 @@ def _scan(news: NewsIndex, filters: Filters, cap: int) -> Scan:
     page_size = min(cap, MAX_LIMIT)
     total, page = 0, 1
     while len(facts) < cap:
-        found = filters.search(news, limit=page_size, page=page)
+        found = filters.search(news, limit=page_size, page=page, all_versions=True)  # facets count stories
         total = found.total
         facts += (
             _Facts(hit.story.published, hit.story.bylines, hit.story.location, hit.story.source) for hit in found.hits

@@ -88,6 +88,9 @@ BylineOption = Annotated[
 LocationOption = Annotated[Optional[str], typer.Option("--location", help="Only stories datelined here.")]
 SourceOption = Annotated[Optional[str], typer.Option("--source", help="Only stories from this agency or outlet.")]
 AllOption = Annotated[bool, typer.Option("--all", help="Every word must match.")]
+AllVersionsOption = Annotated[
+    bool, typer.Option("--all-versions", help="Show every copy of a story, not one hit per duplicate group.")
+]
 
 
 @contextmanager
@@ -233,9 +236,10 @@ def search(
     page: Annotated[int, typer.Option("--page", min=1, help="Page number.")] = 1,
     as_json: JsonOption = False,
     as_jsonl: Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per hit.")] = False,
+    all_versions: AllVersionsOption = False,
     debug: DebugOption = False,
 ) -> None:
-    """Search the index: ranked stories with date, location, bylines and a snippet."""
+    """Search the index: ranked stories with date, location, bylines and a snippet; copies of a story fold into one hit."""
     with reported_errors(debug):
         results = _open(index_path).search(
             query,
@@ -248,6 +252,7 @@ def search(
             sort=sort.value,
             limit=limit,
             page=page,
+            all_versions=all_versions,
         )
         if as_json:
             typer.echo(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
@@ -282,6 +287,7 @@ def _render_results(results: SearchResults, *, color: bool) -> str:
                     f"     {typer.style(title, bold=True) if color else title}",
                     f"     {_terminal_snippet(hit.snippet, color)}",
                     f"     id: {story.id}",
+                    *_versions_line(hit.duplicates),
                 ]
             )
         )
@@ -295,6 +301,14 @@ def _render_results(results: SearchResults, *, color: bool) -> str:
     else:
         blocks.append("No stories matched.")
     return "\n\n".join(blocks)
+
+
+def _versions_line(duplicates: tuple[str, ...]) -> list[str]:
+    """ "+2 similar versions: id, id" under a hit whose duplicate group has other matching stories."""
+    if not duplicates:
+        return []
+    shown = ", ".join(duplicates[:5]) + (" …" if len(duplicates) > 5 else "")
+    return [f"     +{len(duplicates)} similar version{'' if len(duplicates) == 1 else 's'}: {shown}"]
 
 
 def _terminal_snippet(snippet: str, color: bool) -> str:
@@ -340,6 +354,26 @@ def _render_story(story: Story) -> str:
     if story.path:
         lines.append(f"path:      {story.path}")
     return "\n".join(lines) + "\n\n" + story.body
+
+
+@app.command()
+def similar(
+    story_id: Annotated[str, typer.Argument(metavar="ID", help="The story's id, as search prints it.")],
+    index_path: IndexOption = "index",
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="How many stories.")] = 10,
+    all_versions: AllVersionsOption = False,
+    as_json: JsonOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Print the stories most like this one (its own copies left out), best first."""
+    with reported_errors(debug):
+        results = _open(index_path).similar(story_id, limit=limit, all_versions=all_versions)
+        if as_json:
+            typer.echo(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
+        elif results.hits:
+            typer.echo(_render_results(results, color=_wants_color()))
+        else:
+            typer.echo("No similar stories found.")
 
 
 @app.command()

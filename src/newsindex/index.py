@@ -25,6 +25,7 @@ from whoosh.index import FileIndex
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.searching import Searcher, TimeLimit
 
+from newsindex.collapsing import Folded, story_groups
 from newsindex.dateindex import date_filter, live_dates
 from newsindex.dates import DateError, from_seconds, parse_bound, to_seconds
 from newsindex.errors import (
@@ -33,6 +34,7 @@ from newsindex.errors import (
     NewsIndexError,
     QueryError,
     QueryRejectedError,
+    StoryNotFoundError,
     UsageError,
 )
 from newsindex.indexer import Indexer, write_lock
@@ -245,11 +247,14 @@ class NewsIndex:
         sort: Sort = "relevance",
         limit: int = 10,
         page: int = 1,
+        all_versions: bool = False,
     ) -> SearchResults:
         """The stories best matching `text`, one page of them, best first (or by date with `sort`).
 
         `start` and `end` are inclusive and may be partial: end="2019-10" includes all of October 2019.
         Stories matching every word rank above stories matching only some; `require_all` drops the latter.
+        Copies of one story (a duplicate group) show as one hit, its best, with the others' ids in
+        `Hit.duplicates`, and `total` counts groups; `all_versions` shows and counts every story.
         """
         started = time.perf_counter()
         if sort not in SORTS:
@@ -260,7 +265,7 @@ class NewsIndex:
             raise UsageError(f"page must be 1 or more, not {page}")
         plan = self._plan(text, start, end, bylines, location, source, require_all)
         order = "-date" if sort == "relevance" and not plan.has_words else sort  # nothing to rank by: newest first
-        total, hits = self._reading(lambda searcher: _page(searcher, plan, order, limit, page))
+        total, hits = self._reading(lambda searcher: _page(searcher, plan, order, limit, page, all_versions))
         took_ms = (time.perf_counter() - started) * 1000
         return SearchResults(query=text, total=total, hits=hits, page=page, limit=limit, took_ms=took_ms)
 
@@ -317,6 +322,21 @@ class NewsIndex:
         """The story with this id, or None."""
         stored = self._reading(lambda searcher: searcher.document(id=story_id))
         return story_from_stored(stored) if stored else None
+
+    def similar(self, story_id: str, *, limit: int = 10, all_versions: bool = False) -> SearchResults:
+        """The stories most like story `story_id` (more like this on its key terms), best first.
+
+        The story and its own duplicates are left out; other stories' copies fold into one hit as in
+        `search` (unless `all_versions`). StoryNotFoundError if no story has this id.
+        """
+        started = time.perf_counter()
+        if not 1 <= limit <= MAX_LIMIT:
+            raise UsageError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+        hits = self._reading(lambda searcher: _similar(searcher, story_id, limit, all_versions))
+        if hits is None:
+            raise StoryNotFoundError(f"no story with id {story_id!r} in {self._path}; search prints the ids")
+        took_ms = (time.perf_counter() - started) * 1000
+        return SearchResults(query=story_id, total=len(hits), hits=hits, page=1, limit=limit, took_ms=took_ms)
 
     def count(self) -> int:
         """How many stories the index holds."""
@@ -442,24 +462,55 @@ class _Searchers:
 # -- searching, the Whoosh side ----------------------------------------------------------------------
 
 
-def _page(searcher: Searcher, plan: QueryPlan, order: str, limit: int, page: int) -> tuple[int, tuple[Hit, ...]]:
-    """The total and one page of hits of `plan`, ranked by `order`."""
+def _page(
+    searcher: Searcher, plan: QueryPlan, order: str, limit: int, page: int, all_versions: bool = False
+) -> tuple[int, tuple[Hit, ...]]:
+    """The total and one page of hits of `plan`, ranked by `order`, duplicate groups collapsed unless `all_versions`."""
     check_expansion(plan, searcher.reader())
     allowed = _allowed_docnums(searcher, plan)
     if allowed is not None and not allowed:  # Whoosh reads an empty filter as no filter at all
         return 0, ()
     wanted = page * limit
-    if order == "relevance":
-        found = _ranked(searcher, plan, allowed, wanted)
+
+    def rank(depth: int) -> list[tuple[int, float]]:
+        if order == "relevance":
+            return _ranked(searcher, plan, allowed, depth)
+        return _by_date(searcher, plan.query, allowed, depth, newest_first=order == "-date")
+
+    matching = _matching(searcher, plan.query, allowed)
+    groups = None if all_versions else story_groups(searcher)
+    if groups is None:
+        found, total = [Folded(docnum, score) for docnum, score in rank(wanted)], len(matching)
     else:
-        found = _by_date(searcher, plan.query, allowed, wanted, newest_first=order == "-date")
+        found, total = groups.fold(rank, wanted, matching), groups.count(matching)
     terms = plan.terms()
     hits = []
-    for rank, (docnum, score) in enumerate(found[wanted - limit : wanted], start=wanted - limit + 1):
-        story = story_from_stored(searcher.stored_fields(docnum))
+    for rank_number, folded in enumerate(found[wanted - limit : wanted], start=wanted - limit + 1):
+        story = story_from_stored(searcher.stored_fields(folded.docnum))
         marked = snippet(story.body, terms, index_words(story.body), fallback=story.lead)
-        hits.append(Hit(story=story, score=score, rank=rank, snippet=marked))
-    return _count(searcher, plan.query, allowed), tuple(hits)
+        duplicates = tuple(searcher.stored_fields(docnum)["id"] for docnum in folded.duplicates)
+        hits.append(Hit(story=story, score=folded.score, rank=rank_number, snippet=marked, duplicates=duplicates))
+    return total, tuple(hits)
+
+
+def _similar(searcher: Searcher, story_id: str, limit: int, all_versions: bool) -> tuple[Hit, ...] | None:
+    """The hits of `NewsIndex.similar`, or None if there is no such story."""
+    from newsindex.similar import key_terms, more_like
+
+    docnum = searcher.document_number(id=story_id)
+    if docnum is None:
+        return None
+    story = story_from_stored(searcher.stored_fields(docnum))
+    weighted = key_terms(searcher, f"{story.headline or ''}\n{story.body}")
+    found = more_like(searcher, docnum, weighted, limit, all_versions=all_versions)
+    terms = {term for term, _ in weighted}
+    hits = []
+    for rank, folded in enumerate(found, start=1):
+        other = story_from_stored(searcher.stored_fields(folded.docnum))
+        marked = snippet(other.body, terms, index_words(other.body), fallback=other.lead)
+        duplicates = tuple(searcher.stored_fields(number)["id"] for number in folded.duplicates)
+        hits.append(Hit(story=other, score=folded.score, rank=rank, snippet=marked, duplicates=duplicates))
+    return tuple(hits)
 
 
 def _matching_by_date(searcher: Searcher, plan: QueryPlan | None) -> list[int]:
@@ -615,12 +666,12 @@ class _Deadline(WrappingCollector):  # type: ignore[misc]
         return self.child.collect(sub_docnum)
 
 
-def _count(searcher: Searcher, query: Any, allowed: set[int] | None) -> int:
-    """How many stories match `query` (and are `allowed`)."""
+def _matching(searcher: Searcher, query: Any, allowed: set[int] | None) -> set[int]:
+    """The stories that match `query` (and are `allowed`)."""
     matching = _union_of_terms(searcher, query)
     if matching is None:
         matching = set(searcher.docs_for_query(query))
-    return len(matching if allowed is None else matching & allowed)
+    return matching if allowed is None else matching & allowed
 
 
 def _union_of_terms(searcher: Searcher, query: Any) -> set[int] | None:
