@@ -37,13 +37,16 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
-
-import numpy as np
-from datasketch import MinHash
+from typing import TYPE_CHECKING, Any
 
 from newsindex.dateline import split_dateline
 from newsindex.schema import fold
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# numpy and datasketch are imported where used: datasketch pulls in SciPy (half a second), and searching
+# never needs either.
 
 THRESHOLD = 0.8  # estimated Jaccard of word 3-shingles at which two stories are copies of one
 SHINGLE_WORDS = 3
@@ -60,13 +63,14 @@ _permutations: Any = None
 class Grouping:
     """A story's place among duplicates: its signature, band terms and group label."""
 
-    signature: np.ndarray  # NUM_PERM uint32 values
+    signature: np.ndarray | None  # NUM_PERM uint32 values; None for a story without words
     keys: tuple[str, ...]
     group: str
 
     def fields(self) -> dict[str, Any]:
         """The index fields of this grouping."""
-        return {"dupkeys": " ".join(self.keys), "dupgroup": self.group, "dupsig": self.signature.tobytes()}
+        sig = b"" if self.signature is None else self.signature.tobytes()
+        return {"dupkeys": " ".join(self.keys), "dupgroup": self.group, "dupsig": sig}
 
 
 def signature(body: str, headline: str | None = None) -> np.ndarray | None:
@@ -76,12 +80,15 @@ def signature(body: str, headline: str | None = None) -> np.ndarray | None:
     hashes = _shingle_hashes(f"{headline}\n{text}" if headline else text)
     if hashes is None:
         return None
+    from datasketch.minhash import MinHash
+
     global _permutations
     if _permutations is None:
         _permutations = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme="affine32").permutations
     minhash = MinHash(num_perm=NUM_PERM, hashfunc=int, permutations=_permutations, scheme="affine32")
     minhash.update_batch(hashes.tolist())
-    return np.asarray(minhash.hashvalues, dtype=np.uint32)
+    values: np.ndarray = minhash.hashvalues.astype("uint32", copy=False)
+    return values
 
 
 def band_keys(sig: np.ndarray) -> tuple[str, ...]:
@@ -95,11 +102,13 @@ def band_keys(sig: np.ndarray) -> tuple[str, ...]:
 
 def similarity(first: np.ndarray, second: np.ndarray) -> float:
     """The estimated Jaccard similarity of two signatures: the share of equal values."""
-    return float(np.count_nonzero(first == second)) / NUM_PERM
+    return float((first == second).sum()) / NUM_PERM
 
 
 def signature_from_bytes(data: bytes) -> np.ndarray | None:
     """A stored signature (None when the story had none)."""
+    import numpy as np
+
     if len(data) != NUM_PERM * 4:
         return None
     return np.frombuffer(data, dtype=np.uint32)
@@ -111,6 +120,8 @@ def new_group(story_id: str, digest: str) -> str:
 
 
 def _shingle_hashes(text: str) -> np.ndarray | None:
+    import numpy as np
+
     # Words as whitespace splits them, punctuation attached: str.split is ten times faster than a regex,
     # and a copy keeps its punctuation as it keeps its words.
     words = [_word_hash(word) for word in text.lower().split()]
@@ -152,7 +163,7 @@ class Grouper:
             return None
         sig = signature(body, headline)
         if sig is None:
-            return Grouping(np.zeros(0, dtype=np.uint32), (), new_group(story_id, digest))
+            return Grouping(None, (), new_group(story_id, digest))
         keys = band_keys(sig)
         best, best_score = None, THRESHOLD - 1e-9
         for other_sig, group in self._candidates(story_id, keys):
@@ -164,7 +175,7 @@ class Grouper:
     def accept(self, story_id: str, grouping: Grouping | None) -> None:
         """Record a story written in this batch (its committed version, if any, is now stale)."""
         self.forget(story_id)
-        if grouping is None or not grouping.keys:
+        if grouping is None or grouping.signature is None:
             return
         self._pending[story_id] = (grouping.signature, grouping.group)
         for key in grouping.keys:
