@@ -220,3 +220,12 @@ def test_an_index_from_before_duplicate_groups_opens_searches_and_says_to_rebuil
     result = runner.invoke(app, ["index", "--rebuild", str(copies), "-i", str(tmp_path / "index"), "-q"])
     assert result.exit_code == 0, result.stderr
     assert NewsIndex.open(tmp_path / "index").search("minister OR harbour OR police OR bank").total == 4
+
+
+def test_groups_are_assigned_before_stories_go_to_worker_processes(tmp_path: Path, copies: Path) -> None:
+    news = NewsIndex.create(tmp_path / "index")
+    assert news.add_files([str(copies)], procs=2).added == 6
+    found = news.search("minister OR harbour OR police OR bank")
+    assert found.total == 4
+    hit = next(hit for hit in found if hit.story.id.startswith("a-"))
+    assert sorted([hit.story.id, *hit.duplicates]) == ["a-original.txt", "a-refiled.txt", "a-shorter.txt"]
