@@ -57,7 +57,7 @@ def test_malformed_files_are_handled_and_named(tmp_path: Path) -> None:
         else:
             assert reason in reasons[name], (name, reasons.get(name))
     news = NewsIndex.open(index)
-    indexed = {hit.story.id for hit in news.search("", start="1900", limit=100).hits}
+    indexed = {hit.story.id for hit in news.search("", start="1900", limit=100, all_versions=True).hits}
     assert {"good.txt", "utf16.txt", "latin1.txt", "invalid-utf8.txt", "future-date.txt", "huge-token.txt"} <= indexed
     assert news.get("no-date.txt") is not None and news.get("no-date.txt").published is None  # type: ignore[union-attr]
     assert "été" in news.get("latin1.txt").body  # type: ignore[union-attr]

@@ -69,7 +69,9 @@ def test_rank_is_search_without_the_stories(volcano_index: NewsIndex) -> None:
 
 
 def _twins(tmp_path: Path) -> NewsIndex:
-    """Two stories with the same words a year apart (the older added first: it wins a tie), and an undated one."""
+    """Two stories with the same words a year apart (the older added first: it wins a tie), and an undated one.
+
+    They are copies of one another (one duplicate group): searches here show every version."""
     news = NewsIndex.create(tmp_path / "twins", fsync=False)
     body = "Floods closed the coastal road after heavy rain."
     news.add(
@@ -85,10 +87,13 @@ def _twins(tmp_path: Path) -> NewsIndex:
 
 def test_recency_puts_the_newer_of_two_equal_matches_first(tmp_path: Path) -> None:
     news = _twins(tmp_path)
-    assert ids(news, "coastal road") == ["last-year", "undated", "today"]  # a tie: index order
-    assert ids(news, "coastal road", recency_half_life=30) == ["today", "last-year", "undated"]
-    plain = {hit.story.id: hit.score for hit in news.search("coastal road").hits}
-    recent = {hit.story.id: hit.score for hit in news.search("coastal road", recency_half_life=30).hits}
+    assert ids(news, "coastal road", all_versions=True) == ["last-year", "undated", "today"]  # a tie: index order
+    assert ids(news, "coastal road", all_versions=True, recency_half_life=30) == ["today", "last-year", "undated"]
+    assert ids(news, "coastal road", recency_half_life=30) == ["today"]  # the group, shown as its best version
+    plain = {hit.story.id: hit.score for hit in news.search("coastal road", all_versions=True).hits}
+    recent = {
+        hit.story.id: hit.score for hit in news.search("coastal road", all_versions=True, recency_half_life=30).hits
+    }
     assert recent["today"] == pytest.approx(plain["today"])  # the newest story is not decayed
     assert recent["last-year"] == pytest.approx(plain["last-year"] * 0.5 ** (366 / 30))
     assert recent["undated"] == pytest.approx(recent["last-year"])  # undated counts as the oldest
@@ -115,7 +120,7 @@ def test_cli_expand_and_recent(volcano_index: NewsIndex, tmp_path: Path) -> None
     assert [hit["id"] for hit in json.loads(result.stdout)["hits"]][3:] == ["lava-only"]
     twins = str(_twins(tmp_path).path)
     for flags in (["--recent"], ["--half-life", "7"], ["--recent", "--half-life", "7.5"]):
-        result = runner.invoke(app, ["search", "coastal road", *flags, "--json", "--index", twins])
+        result = runner.invoke(app, ["search", "coastal road", *flags, "--all-versions", "--json", "--index", twins])
         assert result.exit_code == 0, result.stderr
         assert [hit["id"] for hit in json.loads(result.stdout)["hits"]] == ["today", "last-year", "undated"]
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         NewsIndexError,
         QueryError,
         QueryRejectedError,
+        StoryNotFoundError,
         UsageError,
     )
     from newsindex.export import ExportReport, export_stories, opensearch_mapping
@@ -48,6 +49,7 @@ _HOMES = {
             "NewsIndexError",
             "QueryError",
             "QueryRejectedError",
+            "StoryNotFoundError",
             "UsageError",
         ],
         "newsindex.errors",
@@ -72,6 +74,7 @@ __all__ = [
     "SearchResults",
     "Series",
     "Story",
+    "StoryNotFoundError",
     "Timeline",
     "UsageError",
     "export_stories",

@@ -1,32 +1,24 @@
-"""What the search page needs beyond `NewsIndex.search`: the page's facet and timeline shapes, similar stories.
+"""What the search page needs beyond `NewsIndex.search`: the page's facet and timeline shapes.
 
-Facets and timelines are the core ones (`NewsIndex.search(facets=…)`, `NewsIndex.timeline`), exact over
-every matching story; this module only renames them to the page's words (locations, sources, years) and
-picks a timeline scale. INTERIM still, until the search-features issue gives NewsIndex their jobs:
-
-- similar stories are a search for the words of a story's headline and lead;
-- duplicates are folded only among the stories of one page, by identical title.
+Facets, timelines, similar stories and duplicate folding are the core ones (`NewsIndex.search(facets=…)`,
+`NewsIndex.timeline`, `NewsIndex.similar`), exact over every matching story; this module only renames
+facets to the page's words (locations, sources, years) and picks a timeline scale.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from newsindex.errors import QueryError
-from newsindex.index import MAX_LIMIT, NewsIndex
-from newsindex.models import Hit, SearchResults, Story
+from newsindex.index import NewsIndex
+from newsindex.models import SearchResults
 from newsindex.timeline import Timeline
 
 # The page's facet names and the core's (`newsindex search --facet`).
 FACETS = {"bylines": "bylines", "locations": "location", "sources": "source", "years": "year"}
 _AUTO_DAYS = 92  # `auto` draws days when the matches span at most this many days,
 _AUTO_MONTHS = 36  # months when they span at most this many months, years beyond
-
-_SIMILAR_WORDS = 16
-_WORD = re.compile(r"[^\W\d_][\w'’-]*[^\W_]|[^\W\d_]", re.UNICODE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +47,7 @@ class Filters:
         limit: int = 10,
         page: int = 1,
         facets: Iterable[str] = (),
+        all_versions: bool = False,
     ) -> SearchResults:
         """Run these filters on `news`; `facets` in the page's names (locations, sources, years, bylines)."""
         return news.search(
@@ -70,6 +63,7 @@ class Filters:
             limit=limit,
             page=page,
             facets=[FACETS[name] for name in facets],
+            all_versions=all_versions,
         )
 
     def timeline(self, news: NewsIndex, by: str) -> Timeline:
@@ -127,37 +121,3 @@ def whole_index_facets(news: NewsIndex, *, top: int = 10) -> tuple[int, dict[str
         "sources": [{"name": name, "stories": count} for name, count in stats.top_sources],
         "years": [{"name": str(year), "stories": count} for year, count in stats.years],
     }
-
-
-def similar_stories(news: NewsIndex, story: Story, *, limit: int = 5) -> tuple[Hit, ...]:
-    """Other stories sharing the most words with `story`'s headline and lead, best first."""
-    words: list[str] = []
-    seen: set[str] = set()
-    for word in _WORD.findall(f"{story.headline or ''} {story.lead}"):
-        key = word.casefold()
-        if key not in seen and len(key) > 2:
-            seen.add(key)
-            words.append(word)
-    words = words[:_SIMILAR_WORDS]
-    if not words:
-        return ()
-    try:
-        found = news.search(" ".join(words), plain=True, limit=min(limit + 1, MAX_LIMIT))
-    except QueryError:  # only common words: nothing to compare by
-        return ()
-    others = [hit for hit in found.hits if hit.story.id != story.id][:limit]
-    return tuple(
-        Hit(story=hit.story, score=hit.score, rank=rank, snippet=hit.snippet) for rank, hit in enumerate(others, 1)
-    )
-
-
-def collapse_versions(hits: Sequence[Hit]) -> list[tuple[Hit, list[Hit]]]:
-    """The hits of one page with later versions of the same story (same title) folded into the first."""
-    groups: dict[str, tuple[Hit, list[Hit]]] = {}
-    for hit in hits:
-        key = " ".join(_WORD.findall(hit.story.title.casefold()))
-        if key in groups:
-            groups[key][1].append(hit)
-        else:
-            groups[key] = (hit, [])
-    return list(groups.values())

@@ -115,6 +115,9 @@ HalfLifeOption = Annotated[
         "--half-life", metavar="DAYS", help="With --recent: days in which relevance halves (implies --recent)."
     ),
 ]
+AllVersionsOption = Annotated[
+    bool, typer.Option("--all-versions", help="Show every copy of a story, not one hit per duplicate group.")
+]
 
 
 @contextmanager
@@ -280,9 +283,10 @@ def search(
         typer.Option("--facet", help="Count every matching story per bylines, location, source, year or month."),
     ] = None,
     facet_top: Annotated[int, typer.Option("--facet-top", min=1, help="Names listed per name facet.")] = 10,
+    all_versions: AllVersionsOption = False,
     debug: DebugOption = False,
 ) -> None:
-    """Search the index: ranked stories with date, location, bylines and a snippet."""
+    """Search the index: ranked stories with date, location, bylines and a snippet; copies of a story fold into one hit."""
     with reported_errors(debug):
         results = _open(index_path).search(
             query,
@@ -302,6 +306,7 @@ def search(
             recency_half_life=_half_life(recent, half_life),
             facets=[name.value for name in facet or ()],
             facet_top=facet_top,
+            all_versions=all_versions,
         )
         if as_json:
             typer.echo(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
@@ -353,6 +358,7 @@ def _render_results(results: SearchResults, *, color: bool) -> str:
                     f"     {typer.style(title, bold=True) if color else title}",
                     f"     {_terminal_snippet(hit.snippet, color)}",
                     f"     id: {story.id}",
+                    *_versions_line(hit.duplicates),
                 ]
             )
         )
@@ -376,6 +382,14 @@ def _render_facets(results: SearchResults) -> str:
         rows = bar_rows(pairs, width=20) if name in ("year", "month") else [f"  {n:>8,}  {v}" for v, n in pairs]
         blocks.append("\n".join([f"{name} (of all {results.total:,} matching):", *(rows or ["  -"])]))
     return "\n\n".join(blocks)
+
+
+def _versions_line(duplicates: tuple[str, ...]) -> list[str]:
+    """ "+2 similar versions: id, id" under a hit whose duplicate group has other matching stories."""
+    if not duplicates:
+        return []
+    shown = ", ".join(duplicates[:5]) + (" …" if len(duplicates) > 5 else "")
+    return [f"     +{len(duplicates)} similar version{'' if len(duplicates) == 1 else 's'}: {shown}"]
 
 
 def _terminal_snippet(snippet: str, color: bool) -> str:
@@ -476,6 +490,26 @@ def _render_story(story: Story) -> str:
     if story.path:
         lines.append(f"path:      {story.path}")
     return "\n".join(lines) + "\n\n" + story.body
+
+
+@app.command()
+def similar(
+    story_id: Annotated[str, typer.Argument(metavar="ID", help="The story's id, as search prints it.")],
+    index_path: IndexOption = "index",
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="How many stories.")] = 10,
+    all_versions: AllVersionsOption = False,
+    as_json: JsonOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Print the stories most like this one (its own copies left out), best first."""
+    with reported_errors(debug):
+        results = _open(index_path).similar(story_id, limit=limit, all_versions=all_versions)
+        if as_json:
+            typer.echo(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
+        elif results.hits:
+            typer.echo(_render_results(results, color=_wants_color()))
+        else:
+            typer.echo("No similar stories found.")
 
 
 @app.command()

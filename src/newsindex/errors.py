@@ -37,3 +37,7 @@ class IndexIOError(NewsIndexError, OSError):
 
 class InputError(NewsIndexError):
     """Some inputs were skipped and the caller asked for strictness."""
+
+
+class StoryNotFoundError(UsageError):
+    """No story in the index has the given id."""

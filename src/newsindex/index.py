@@ -24,6 +24,7 @@ from whoosh.collectors import FilterCollector, WrappingCollector
 from whoosh.index import FileIndex
 from whoosh.searching import Searcher, TimeLimit
 
+from newsindex.collapsing import Folded, story_groups
 from newsindex.dateindex import AllowedOnly, allowed_by_segment, date_filter, live_dates
 from newsindex.dates import DateError, from_seconds, parse_bound, parse_since, to_seconds
 from newsindex.errors import (
@@ -32,6 +33,7 @@ from newsindex.errors import (
     NewsIndexError,
     QueryError,
     QueryRejectedError,
+    StoryNotFoundError,
     UsageError,
 )
 from newsindex.expansion import FEEDBACK_STORIES, expanded_plan, relevance_model
@@ -258,6 +260,7 @@ class NewsIndex:
         recency_half_life: float | None = None,
         facets: Iterable[str] = (),
         facet_top: int = 10,
+        all_versions: bool = False,
     ) -> SearchResults:
         """The stories best matching `text`, one page of them, best first (or by date with `sort`).
 
@@ -271,6 +274,8 @@ class NewsIndex:
         days it is older than the newest story (see newsindex.ranking). Both change relevance order only.
         `facets` (bylines, location, source, year, month) counts every matching story, not just the page's:
         the `facet_top` most frequent names, every year or month with stories.
+        Copies of one story (a duplicate group) show as one hit, its best, with the others' ids in
+        `Hit.duplicates`, and `total` counts groups; `all_versions` shows and counts every story.
         """
         started = time.perf_counter()
         check_half_life(recency_half_life)
@@ -288,8 +293,8 @@ class NewsIndex:
         order = "-date" if sort == "relevance" and not plan.has_words else sort  # nothing to rank by: newest first
 
         def work(searcher: Searcher) -> tuple[int, tuple[Hit, ...], dict[str, tuple[tuple[str, int], ...]]]:
-            matching, hits = _page(searcher, plan, order, limit, page, scoring)
-            return len(matching), hits, count_facets(searcher, matching, wanted, facet_top) if wanted else {}
+            total, matching, hits = _page(searcher, plan, order, limit, page, scoring, all_versions)
+            return total, hits, count_facets(searcher, matching, wanted, facet_top) if wanted else {}
 
         total, hits, counted = self._reading(work)
         suggestion = self._reading(lambda searcher: suggest(searcher, plan, total)) if text.strip() else None
@@ -327,8 +332,8 @@ class NewsIndex:
         order = "relevance" if plan.has_words else "-date"
 
         def ids(searcher: Searcher) -> list[tuple[str, float]]:
-            _, found = _found(searcher, plan, order, limit, scoring)
-            return [(searcher.stored_fields(docnum)["id"], score) for docnum, score in found]
+            _, ranking = _ranking(searcher, plan, order, scoring)
+            return [(searcher.stored_fields(docnum)["id"], score) for docnum, score in ranking(limit)]
 
         return self._reading(ids)
 
@@ -448,6 +453,21 @@ class NewsIndex:
         """The story with this id, or None."""
         stored = self._reading(lambda searcher: searcher.document(id=story_id))
         return story_from_stored(stored) if stored else None
+
+    def similar(self, story_id: str, *, limit: int = 10, all_versions: bool = False) -> SearchResults:
+        """The stories most like story `story_id` (more like this on its key terms), best first.
+
+        The story and its own duplicates are left out; other stories' copies fold into one hit as in
+        `search` (unless `all_versions`). StoryNotFoundError if no story has this id.
+        """
+        started = time.perf_counter()
+        if not 1 <= limit <= MAX_LIMIT:
+            raise UsageError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+        hits = self._reading(lambda searcher: _similar(searcher, story_id, limit, all_versions))
+        if hits is None:
+            raise StoryNotFoundError(f"no story with id {story_id!r} in {self._path}; search prints the ids")
+        took_ms = (time.perf_counter() - started) * 1000
+        return SearchResults(query=story_id, total=len(hits), hits=hits, page=1, limit=limit, took_ms=took_ms)
 
     def count(self) -> int:
         """How many stories the index holds."""
@@ -585,37 +605,55 @@ class _Scoring(NamedTuple):
 
 
 def _page(
-    searcher: Searcher, plan: QueryPlan, order: str, limit: int, page: int, scoring: _Scoring = _Scoring()
-) -> tuple[set[int], tuple[Hit, ...]]:
-    """Every matching story (document numbers) and one page of hits of `plan`, ranked by `order`."""
+    searcher: Searcher,
+    plan: QueryPlan,
+    order: str,
+    limit: int,
+    page: int,
+    scoring: _Scoring = _Scoring(),
+    all_versions: bool = False,
+) -> tuple[int, set[int], tuple[Hit, ...]]:
+    """The total, every matching story (document numbers) and one page of hits of `plan`, ranked by
+    `order`; duplicate groups fold into their best story and count once unless `all_versions`."""
     terms = plan.terms()  # the user's words, marked in snippets (not the words expansion adds)
     wanted = page * limit
-    matching, found = _found(searcher, plan, order, wanted, scoring)
+    matching, rank = _ranking(searcher, plan, order, scoring)
+    groups = None if all_versions else story_groups(searcher)
+    if groups is None:
+        found, total = [Folded(docnum, score) for docnum, score in rank(wanted)], len(matching)
+    else:
+        found, total = groups.fold(rank, wanted, matching), groups.count(matching)
     hits = []
-    for rank, (docnum, score) in enumerate(found[wanted - limit : wanted], start=wanted - limit + 1):
-        story = story_from_stored(searcher.stored_fields(docnum))
+    for rank_number, folded in enumerate(found[wanted - limit : wanted], start=wanted - limit + 1):
+        story = story_from_stored(searcher.stored_fields(folded.docnum))
         marked = snippet(story.body, terms, index_words(story.body), fallback=story.lead)
-        hits.append(Hit(story=story, score=score, rank=rank, snippet=marked))
-    return matching, tuple(hits)
+        duplicates = tuple(searcher.stored_fields(docnum)["id"] for docnum in folded.duplicates)
+        hits.append(Hit(story=story, score=folded.score, rank=rank_number, snippet=marked, duplicates=duplicates))
+    return total, matching, tuple(hits)
 
 
-def _found(
-    searcher: Searcher, plan: QueryPlan, order: str, wanted: int, scoring: _Scoring
-) -> tuple[set[int], list[tuple[int, float]]]:
-    """Every story matching `plan` (document numbers) and the first `wanted` (docnum, score) of them in `order`."""
+def _ranking(
+    searcher: Searcher, plan: QueryPlan, order: str, scoring: _Scoring
+) -> tuple[set[int], Callable[[int], list[tuple[int, float]]]]:
+    """Every story matching `plan` (document numbers), and its ranking in `order`: a function giving the
+    first `depth` (docnum, score) pairs."""
     plan = check_expansion(plan, searcher.reader())
     recency = scoring.recency(searcher)
     allowed = _allowed_docnums(searcher, plan)
     if order == "relevance" and scoring.expand:
         plan = _expanded(searcher, plan, allowed, recency, require_all=scoring.require_all)
     matching = _allowed_matches(searcher, plan, allowed)
-    if not matching:  # Whoosh reads an empty filter as no filter at all
-        return matching, []
     # With a filter, only the stories that match and pass it are scored: often far fewer.
     narrowed = None if allowed is None else matching
-    if order != "relevance":
-        return matching, _by_date(searcher, plan.query, narrowed, wanted, newest_first=order == "-date")
-    return matching, _ranked(searcher, plan, narrowed, wanted, recency)
+
+    def rank(depth: int) -> list[tuple[int, float]]:
+        if not matching:  # Whoosh reads an empty filter as no filter at all
+            return []
+        if order != "relevance":
+            return _by_date(searcher, plan.query, narrowed, depth, newest_first=order == "-date")
+        return _ranked(searcher, plan, narrowed, depth, recency)
+
+    return matching, rank
 
 
 def _every_match(searcher: Searcher, plan: QueryPlan) -> set[int]:
@@ -645,6 +683,26 @@ def _expanded(
     stories = max(1, reader.doc_count())
     model = relevance_model(texts, share=lambda term: reader.doc_frequency("body", term) / stories)
     return expanded_plan(plan, model, require_all=require_all)
+
+
+def _similar(searcher: Searcher, story_id: str, limit: int, all_versions: bool) -> tuple[Hit, ...] | None:
+    """The hits of `NewsIndex.similar`, or None if there is no such story."""
+    from newsindex.similar import key_terms, more_like
+
+    docnum = searcher.document_number(id=story_id)
+    if docnum is None:
+        return None
+    story = story_from_stored(searcher.stored_fields(docnum))
+    weighted = key_terms(searcher, f"{story.headline or ''}\n{story.body}")
+    found = more_like(searcher, docnum, weighted, limit, all_versions=all_versions)
+    terms = {term for term, _ in weighted}
+    hits = []
+    for rank, folded in enumerate(found, start=1):
+        other = story_from_stored(searcher.stored_fields(folded.docnum))
+        marked = snippet(other.body, terms, index_words(other.body), fallback=other.lead)
+        duplicates = tuple(searcher.stored_fields(number)["id"] for number in folded.duplicates)
+        hits.append(Hit(story=other, score=folded.score, rank=rank, snippet=marked, duplicates=duplicates))
+    return tuple(hits)
 
 
 def _matching_by_date(searcher: Searcher, plan: QueryPlan | None) -> list[int]:

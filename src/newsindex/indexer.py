@@ -27,6 +27,8 @@ from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.util.filelock import try_for
 from whoosh.writing import IndexWriter
 
+from newsindex.duplicates import FIELDS as DUPLICATE_FIELDS
+from newsindex.duplicates import Grouper
 from newsindex.errors import IndexBusyError, IndexDamagedError, IndexIOError
 from newsindex.models import IndexReport, Problem, Story
 from newsindex.schema import story_digest, story_from_stored, story_to_document
@@ -82,6 +84,8 @@ class Indexer:
         self._read_paths: set[str] = set()  # input files met in this run
         self._procs = procs
         self._writer_procs = 1
+        self._warned_ungrouped = False
+        self._grouper = Grouper(whoosh_index)  # duplicate groups, assigned here before any worker sees a story
 
     def __enter__(self) -> Indexer:
         # The write lock is ours for the whole run, batches included; Whoosh's writers run without it.
@@ -123,6 +127,7 @@ class Indexer:
     def _release(self, *, failed: bool) -> None:
         """Cancel an unfinished writer, clear what it left, and let go of the lock."""
         try:
+            self._grouper.close()
             if self._writer is not None:
                 writer, self._writer = self._writer, None
                 with suppress(Exception):  # a writer whose commit failed half-way may refuse to cancel
@@ -192,10 +197,21 @@ class Indexer:
         except (ValueError, OverflowError) as error:  # e.g. a date Whoosh cannot hold
             self.report.problems.append(Problem(story.path or story.id, f"story {story.id!r} not indexed: {error}"))
             return
+        grouping = self._grouper.assign(story.id, story.body, story.headline, digest)
+        if grouping is not None:
+            document.update(grouping.fields())
+        elif not self._warned_ungrouped:
+            self._warned_ungrouped = True
+            reason = (
+                "this index was built before duplicate groups, so search shows every version of a story; "
+                "rebuild it with `newsindex index --rebuild CORPUS` to group copies"
+            )
+            self.report.problems.append(Problem(str(self._index.storage.folder), reason, "degraded"))
         # A touched file with the same story is stored again for its new stamp, but counted unchanged.
         outcome = "added" if known is None else "unchanged" if known.digest == digest else "updated"
         change = _Change(story.id, story.path, outcome, document, replaces=known)
         if self._apply(change):
+            self._grouper.accept(story.id, grouping)
             self._count(change, +1)
             self._known[story.id] = _Known(digest, stamp, story.path)
             if self._on_story:
@@ -213,6 +229,7 @@ class Indexer:
                 continue
             if known.path in self._read_paths or not os.path.exists(known.path):
                 self._apply(_Change(story_id, known.path, "removed", None, replaces=known))
+                self._grouper.forget(story_id)
                 del self._known[story_id]
                 self.report.removed += 1
 
@@ -256,6 +273,7 @@ class Indexer:
         if parallel:
             self._rescue_lost()
         self._batch = []
+        self._grouper.committed()
 
     def _rescue_lost(self) -> None:
         """Write again, in this process, the stories of the batch that a Whoosh worker process dropped.
@@ -392,7 +410,9 @@ class _Change:
         if self.document is None:
             return self
         kept: dict[str, Any] = {
-            name: self.document[name] for name in ("id", "story", "digest", "stamp") if name in self.document
+            name: self.document[name]
+            for name in ("id", "story", "digest", "stamp", *DUPLICATE_FIELDS)
+            if name in self.document
         }
         return _Change(self.story_id, self.path, self.outcome, kept, self.replaces)
 
@@ -401,6 +421,7 @@ class _Change:
         assert self.document is not None
         story = story_from_stored(self.document)
         document = story_to_document(story, digest=self.document["digest"], stamp=self.document.get("stamp"))
+        document.update({name: self.document[name] for name in DUPLICATE_FIELDS if name in self.document})
         return _Change(self.story_id, self.path, self.outcome, document, None)
 
 

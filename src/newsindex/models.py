@@ -79,6 +79,7 @@ class Hit:
     score: float
     rank: int
     snippet: str = ""  # an HTML fragment: the text escaped, matched words in <mark>…</mark>
+    duplicates: tuple[str, ...] = ()  # ids of the other matching versions of this story, folded into this hit
 
     def to_dict(self) -> dict[str, Any]:
         """The hit as JSON-ready data: the story's fields without its body, plus score and snippet."""
@@ -95,6 +96,7 @@ class Hit:
             "source": story.source,
             "snippet": self.snippet,
             "path": story.path,
+            "duplicates": list(self.duplicates),
         }
 
 

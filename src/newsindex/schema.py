@@ -170,6 +170,22 @@ class ColumnField(fields.FieldType):  # type: ignore[misc]
         return value.decode("utf-8")
 
 
+class BytesColumnField(fields.FieldType):  # type: ignore[misc]
+    """Per-story bytes kept in a column only (a duplicate signature): not searchable."""
+
+    indexed = False
+    stored = False
+
+    def __init__(self) -> None:
+        self.column_type = columns.VarBytesColumn()
+
+    def to_column_value(self, value: bytes) -> bytes:
+        return value
+
+    def from_column_value(self, value: bytes) -> bytes:
+        return value
+
+
 def _text(stemming: bool = True, lead_boost: float = 1.0) -> fields.TEXT:
     return fields.TEXT(analyzer=NewsAnalyzer(stemming, lead_boost), phrase=True)
 
@@ -191,6 +207,10 @@ def build_schema() -> fields.Schema:
         stamp=ColumnField(),
         path=ColumnField(),
         story=fields.STORED(),
+        # Duplicate groups (newsindex.duplicates): LSH band terms, the group label, the MinHash signature.
+        dupkeys=fields.KEYWORD(scorable=False, lowercase=False),
+        dupgroup=ColumnField(),
+        dupsig=BytesColumnField(),
     )
 
 

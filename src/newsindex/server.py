@@ -1,8 +1,8 @@
 """`newsindex serve`: the JSON API and the search page over HTTP, read-only (FastAPI on uvicorn).
 
 Needs the `serve` extra (`pip install 'newsindex[serve]'`). The API mirrors the Python API: every
-route is a thin layer over `NewsIndex` (and, until the search-features issue lands, over the interim
-stand-ins of `browsing`). Errors are JSON with a fitting status, never a traceback.
+route is a thin layer over `NewsIndex` (`browsing` renames facets to the page's words and picks a
+timeline scale). Errors are JSON with a fitting status, never a traceback.
 """
 
 from __future__ import annotations
@@ -28,8 +28,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from newsindex import __version__
-from newsindex.browsing import FACETS, Filters, collapse_versions, page_facets, timeline_body
-from newsindex.browsing import similar_stories as find_similar
+from newsindex.browsing import FACETS, Filters, page_facets, timeline_body
 from newsindex.errors import (
     IndexBusyError,
     IndexDamagedError,
@@ -262,8 +261,12 @@ def create_app(index_path: str | os.PathLike[str]) -> ASGIApp:
         ] = [],  # noqa: B006
         plain: Annotated[bool, Query(description="Read `q` as plain words: no operator, field or quote.")] = False,
         collapse: Annotated[
-            bool, Query(description="Fold versions of a story on this page into its first hit.")
-        ] = False,
+            bool,
+            Query(
+                description="Fold the copies of a story (its duplicate group) into its best hit, listed in "
+                "`versions`; `total` then counts groups. false: every version is a hit of its own."
+            ),
+        ] = True,
         timeline: Annotated[
             By | None, Query(description="Add the timeline of /api/timeline, by year, month, day or auto.")
         ] = None,
@@ -276,12 +279,12 @@ def create_app(index_path: str | os.PathLike[str]) -> ASGIApp:
         filters = _filters(q, start, end, bylines, location, source, all, plain)
         news = holder.get()
         asked = list(FACETS) if "all" in facet else list(dict.fromkeys(name for name in facet if name != "all"))
-        results = filters.search(news, sort=sort, limit=limit, page=page, facets=asked)
+        results = filters.search(news, sort=sort, limit=limit, page=page, facets=asked, all_versions=not collapse)
         body = results.to_dict()
         body["plain"] = plain
         body["pages"] = min(math.ceil(results.total / limit), MAX_DEPTH // limit)
         if collapse:
-            body["hits"] = [_hit_with_versions(hit, versions) for hit, versions in collapse_versions(results.hits)]
+            body["hits"] = [_hit_with_versions(news, hit) for hit in results.hits]
         if facet:  # exact: every matching story is counted
             body["facets"] = page_facets(results)
             body["facets_exact"] = True
@@ -310,12 +313,11 @@ def create_app(index_path: str | os.PathLike[str]) -> ASGIApp:
         tags=["stories"],
     )
     def similar(story_id: str, limit: Annotated[int, Query(ge=1, le=20)] = 5) -> Any:
-        """Stories like this one (interim: those sharing the most words of its headline and lead)."""
+        """Stories like this one (more like this on its key terms), its own copies left out."""
         news = holder.get()
-        found = news.get(story_id)
-        if found is None:
+        if news.get(story_id) is None:
             return _unknown_story(story_id)
-        return {"id": story_id, "hits": [hit.to_dict() for hit in find_similar(news, found, limit=limit)]}
+        return {"id": story_id, "hits": [hit.to_dict() for hit in news.similar(story_id, limit=limit).hits]}
 
     @app.get("/api/timeline", response_model=None, responses={200: {"model": TimelineBody}, **_ERRORS}, tags=["search"])
     def timeline(
@@ -428,14 +430,16 @@ def _filters(
     )
 
 
-def _hit_with_versions(hit: Hit, versions: list[Hit]) -> dict[str, Any]:
+def _hit_with_versions(news: NewsIndex, hit: Hit) -> dict[str, Any]:
+    """The hit with date, place and source of each of its duplicates, for the page to list."""
     body = hit.to_dict()
+    versions = [version for version in map(news.get, hit.duplicates) if version is not None]
     body["versions"] = [
         {
-            "id": version.story.id,
-            "published": version.story.published.isoformat() if version.story.published else None,
-            "location": version.story.location,
-            "source": version.story.source,
+            "id": version.id,
+            "published": version.published.isoformat() if version.published else None,
+            "location": version.location,
+            "source": version.source,
         }
         for version in versions
     ]

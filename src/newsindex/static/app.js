@@ -222,7 +222,7 @@ function renderResults(state, results) {
   const hits = $("hits");
   hits.replaceChildren();
   const first = (results.page - 1) * results.limit + 1;
-  const count = results.hits.reduce((n, hit) => n + 1 + (hit.versions ? hit.versions.length : 0), 0);
+  const count = results.hits.length;  // the total counts duplicate groups, one hit each
   let status;
   if (results.total === 0) status = "No stories matched.";
   else if (results.hits.length === 0) status = `No stories on page ${results.page}; ${numberFormat.format(results.total)} in all.`;

@@ -1,0 +1,236 @@
+"""Near-duplicate wire copies: each story gets a duplicate group when it is indexed.
+
+Wire stories are filed, re-filed, updated and republished with small edits: a new dateline, a word
+changed, a paragraph appended. Each story's headline and body (dateline taken off) become a set of word
+3-shingles (words split at white space, case and accents folded),
+summarised by a MinHash signature (datasketch, 128 permutations). Two stories whose estimated Jaccard
+similarity is at least `THRESHOLD` are copies of one story; a new story joins the group of its most
+similar copy already indexed, or founds a group of its own.
+
+How the LSH persists between runs: the signature is cut into `BANDS` bands of `ROWS` values, and each
+band's hash is a term of the indexed keyword field `dupkeys`. A new story's candidates are the stories
+sharing at least one band term: a term lookup in the committed index plus a dictionary of the stories
+of the uncommitted batch. Candidates are verified by the estimated Jaccard of the signatures, stored
+in the `dupsig` column; the group label goes to the `dupgroup` column, which search reads to collapse
+a group to its best story. So the LSH is part of the index: it commits and rolls back with the stories,
+needs no side file, and an incremental run costs a few term lookups per new story, not a reload.
+
+All of it happens in the indexing process, before a story is handed to a worker process, so every
+story sees the stories before it in input order.
+
+What changes do to groups (groups are never merged or split after the fact; `--rebuild` regroups all):
+- a copy indexed in a later run joins the existing group of its most similar copy;
+- an updated story is grouped afresh (its old version is no candidate): it stays in its group when it
+  is still a copy of a member, and otherwise founds a new group;
+- a removed or pruned story simply leaves its group; the others keep their label, so they stay together
+  even when the removed story was the one copy linking them (single-link grouping).
+
+Band parameters: with r = 4 rows per band and b = 12 bands, a pair with Jaccard 0.8 becomes a candidate
+with probability 1 - (1 - 0.8^4)^12 = 0.998, at the threshold 0.7 with 0.96, at 0.5 with 0.54 and at
+0.05 (unrelated stories sharing a few phrases) with 0.00008: nearly every copy is found, and the extra
+candidates cost one comparison of signatures each. Twelve bands keep the terms added per story few
+(each is a term of the index's term dictionary, the larger part of the added index size).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from newsindex.dateline import split_dateline
+from newsindex.schema import fold
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# numpy and datasketch are imported where used: datasketch pulls in SciPy (half a second), and searching
+# never needs either.
+
+# The estimated Jaccard similarity of word 3-shingles at which two stories are copies of one. 0.8 was the
+# starting point; on benchmarks/duplicates.py's corpus it misses 40% of copies with a paragraph appended,
+# while 0.7 still groups no story written on the same template as another (DUPLICATES.md).
+THRESHOLD = 0.7
+SHINGLE_WORDS = 3
+NUM_PERM = 128
+ROWS = 4
+BANDS = 12  # ROWS × BANDS ≤ NUM_PERM
+FIELDS = ("dupkeys", "dupgroup", "dupsig")  # the index fields this module fills
+
+_SEED = 1
+_permutations: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Grouping:
+    """A story's place among duplicates: its signature, band terms and group label."""
+
+    signature: np.ndarray | None  # NUM_PERM uint32 values; None for a story without words
+    keys: tuple[str, ...]
+    group: str
+
+    def fields(self) -> dict[str, Any]:
+        """The index fields of this grouping."""
+        sig = b"" if self.signature is None else self.signature.tobytes()
+        return {"dupkeys": " ".join(self.keys), "dupgroup": self.group, "dupsig": sig}
+
+
+def signature(body: str, headline: str | None = None) -> np.ndarray | None:
+    """The MinHash signature of the word 3-shingles of a story's headline and body (its dateline left out);
+    None without words."""
+    text = split_dateline(body)[1]
+    hashes = _shingle_hashes(f"{headline}\n{text}" if headline else text)
+    if hashes is None:
+        return None
+    from datasketch.minhash import MinHash
+
+    global _permutations
+    if _permutations is None:
+        _permutations = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme="affine32").permutations
+    minhash = MinHash(num_perm=NUM_PERM, hashfunc=int, permutations=_permutations, scheme="affine32")
+    minhash.update_batch(hashes.tolist())
+    values: np.ndarray = minhash.hashvalues.astype("uint32", copy=False)
+    return values
+
+
+def band_keys(sig: np.ndarray) -> tuple[str, ...]:
+    """The LSH band terms of a signature: stories sharing any one are candidate copies."""
+    keys = []
+    for band in range(BANDS):
+        chunk = sig[band * ROWS : (band + 1) * ROWS].tobytes()
+        keys.append(f"{band:x}{hashlib.blake2b(chunk, digest_size=6).hexdigest()}")
+    return tuple(keys)
+
+
+def similarity(first: np.ndarray, second: np.ndarray) -> float:
+    """The estimated Jaccard similarity of two signatures: the share of equal values."""
+    return float((first == second).sum()) / NUM_PERM
+
+
+def signature_from_bytes(data: bytes) -> np.ndarray | None:
+    """A stored signature (None when the story had none)."""
+    import numpy as np
+
+    if len(data) != NUM_PERM * 4:
+        return None
+    return np.frombuffer(data, dtype=np.uint32)
+
+
+def new_group(story_id: str, digest: str) -> str:
+    """The label of a group founded by this version of a story: never reused by another version."""
+    return hashlib.blake2b(f"{story_id}\0{digest}".encode(), digest_size=8).hexdigest()
+
+
+def _shingle_hashes(text: str) -> np.ndarray | None:
+    import numpy as np
+
+    # Words as whitespace splits them, punctuation attached: str.split is ten times faster than a regex,
+    # and a copy keeps its punctuation as it keeps its words.
+    words = [_word_hash(word) for word in text.lower().split()]
+    if not words:
+        return None
+    hashes = np.array(words, dtype=np.uint32)
+    if len(hashes) >= SHINGLE_WORDS:
+        # The hash of words (a, b, c) mixes their hashes in order; uint32 arithmetic wraps around.
+        mixed = hashes[: len(hashes) - 2] * np.uint32(0x9E3779B1)
+        mixed = (mixed ^ hashes[1 : len(hashes) - 1]) * np.uint32(0x85EBCA77)
+        hashes = mixed ^ hashes[2:]
+    return np.unique(hashes)
+
+
+@lru_cache(maxsize=200_000)
+def _word_hash(word: str) -> int:
+    return zlib.crc32(fold(word).encode("utf-8"))
+
+
+class Grouper:
+    """Assigns duplicate groups during one indexing run, against the committed index and the open batch.
+
+    `assign` proposes a story's grouping; `accept` records it once the story is written; `forget` notes
+    a story removed; `committed` starts a new batch against the index as just committed.
+    """
+
+    def __init__(self, whoosh_index: Any) -> None:
+        self._index = whoosh_index
+        self.enabled = all(name in whoosh_index.schema for name in FIELDS)  # an index from before: no groups
+        self._reader: Any = None
+        self._leaves: list[tuple[Any, int, dict[str, Any]]] = []
+        self._pending: dict[str, tuple[np.ndarray, str]] = {}  # story id → (signature, group) in the batch
+        self._pending_keys: dict[str, list[str]] = {}  # band term → story ids in the batch
+        self._stale: set[str] = set()  # ids whose committed version this batch replaces or removes
+
+    def assign(self, story_id: str, body: str, headline: str | None, digest: str) -> Grouping | None:
+        """The grouping of this story: the group of its most similar copy, or a new group."""
+        if not self.enabled:
+            return None
+        sig = signature(body, headline)
+        if sig is None:
+            return Grouping(None, (), new_group(story_id, digest))
+        keys = band_keys(sig)
+        best, best_score = None, THRESHOLD - 1e-9
+        for other_sig, group in self._candidates(story_id, keys):
+            score = similarity(sig, other_sig)
+            if score > best_score:
+                best, best_score = group, score
+        return Grouping(sig, keys, best or new_group(story_id, digest))
+
+    def accept(self, story_id: str, grouping: Grouping | None) -> None:
+        """Record a story written in this batch (its committed version, if any, is now stale)."""
+        self.forget(story_id)
+        if grouping is None or grouping.signature is None:
+            return
+        self._pending[story_id] = (grouping.signature, grouping.group)
+        for key in grouping.keys:
+            self._pending_keys.setdefault(key, []).append(story_id)
+
+    def forget(self, story_id: str) -> None:
+        """A story removed (or about to be replaced) in this batch is no candidate any more."""
+        self._stale.add(story_id)
+        self._pending.pop(story_id, None)  # its band terms stay in the dictionary, found and skipped
+
+    def committed(self) -> None:
+        """The batch is committed: look candidates up in the index as it now is."""
+        self.close()
+        self._pending, self._pending_keys, self._stale = {}, {}, set()
+
+    def close(self) -> None:
+        """Close the reader of the committed index."""
+        if self._reader is not None:
+            self._reader.close()
+        self._reader, self._leaves = None, []
+
+    def _candidates(self, story_id: str, keys: Iterable[str]) -> list[tuple[np.ndarray, str]]:
+        found: dict[str, tuple[np.ndarray, str]] = {}
+        keys = tuple(keys)
+        for key in keys:
+            for other in self._pending_keys.get(key, ()):
+                if other != story_id and other in self._pending:
+                    found[other] = self._pending[other]
+        for leaf, _offset, columns in self._leaf_readers():
+            docnums: set[int] = set()
+            for key in keys:
+                if ("dupkeys", key) in leaf:
+                    docnums.update(leaf.postings("dupkeys", key).all_ids())
+            for docnum in docnums:
+                if leaf.is_deleted(docnum):
+                    continue
+                other = columns["id"][docnum]
+                if other == story_id or other in self._stale or other in found:
+                    continue
+                other_sig = signature_from_bytes(columns["dupsig"][docnum])
+                if other_sig is not None:
+                    found[other] = (other_sig, columns["dupgroup"][docnum])
+        return list(found.values())
+
+    def _leaf_readers(self) -> list[tuple[Any, int, dict[str, Any]]]:
+        if self._reader is None:
+            self._reader = self._index.reader()
+            self._leaves = [
+                (leaf, offset, {name: leaf.column_reader(name) for name in ("id", "dupgroup", "dupsig")})
+                for leaf, offset in self._reader.leaf_readers()
+                if leaf.doc_count_all() and all(leaf.has_column(name) for name in ("id", "dupgroup", "dupsig"))
+            ]
+        return self._leaves

@@ -1,0 +1,231 @@
+"""Duplicate groups: re-filed copies fold into one hit, across runs, updates and prunes; similar stories."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from newsindex import NewsIndex, Story, StoryNotFoundError, indexer
+from newsindex.cli import app
+from newsindex.duplicates import THRESHOLD, signature, similarity
+
+runner = CliRunner()
+_TOPIC_WORDS = """
+minister parliament border talks election protest court ruling bank rates inflation harbour ships
+strike union police officials ceasefire refugees drought harvest exports sanctions oil gas pipeline
+vote reform budget deficit bonds markets shares currency airline airport flights storm floods
+villagers rescue hospital vaccine doctors teachers schools mayor council bridge railway tunnel
+"""
+_WORDS = tuple(_TOPIC_WORDS.split())
+
+
+def wire_story(seed: int, words: int = 120) -> str:
+    """A generated story body of `words` words after a dateline: one per seed, unlike the others."""
+    rng = random.Random(seed)
+    sentences = []
+    while sum(len(sentence.split()) for sentence in sentences) < words:
+        sentence = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(8, 16)))
+        sentences.append(sentence.capitalize() + ".")
+    return "LIMA (Reuters) - " + " ".join(sentences)
+
+
+def refiled(body: str) -> str:
+    """A re-filed copy: another dateline, one word changed, a short paragraph appended."""
+    copy = body.replace("LIMA (Reuters) -", "LIMA, June 3 (Reuters) -").replace(" bank ", " central bank ", 1)
+    return copy + "\n\nOfficials gave no further details."
+
+
+def write(folder: Path, name: str, body: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(body + "\n", encoding="utf-8")
+
+
+@pytest.fixture
+def copies(tmp_path: Path) -> Path:
+    """A corpus of four distinct stories, the first with two re-filed copies."""
+    folder = tmp_path / "wire"
+    original = wire_story(1)
+    write(folder, "a-original.txt", original)
+    write(folder, "a-refiled.txt", refiled(original))
+    write(folder, "a-shorter.txt", original.rsplit(".", 2)[0] + ".")  # the last sentence cut
+    for seed in (2, 3, 4):
+        write(folder, f"other-{seed}.txt", wire_story(seed))
+    return folder
+
+
+def ids(results: object) -> list[str]:
+    return [hit.story.id for hit in results]  # type: ignore[attr-defined]
+
+
+def test_a_refiled_copy_is_above_the_threshold_and_another_story_far_below() -> None:
+    original = signature(wire_story(1))
+    assert original is not None
+    assert similarity(original, signature(refiled(wire_story(1)))) >= THRESHOLD  # type: ignore[arg-type]
+    assert similarity(original, signature(wire_story(2))) < 0.2  # type: ignore[arg-type]
+
+
+def test_copies_fold_into_one_hit_listing_the_others(tmp_path: Path, copies: Path) -> None:
+    news = NewsIndex.create(tmp_path / "index")
+    news.add_files([str(copies)])
+    results = news.search("minister OR harbour OR police OR bank", limit=10)
+    assert results.total == 4  # groups, not stories
+    groups = [hit for hit in results if hit.story.id.startswith("a-")]
+    assert len(groups) == 1
+    assert sorted([groups[0].story.id, *groups[0].duplicates]) == ["a-original.txt", "a-refiled.txt", "a-shorter.txt"]
+    every = news.search("minister OR harbour OR police OR bank", limit=10, all_versions=True)
+    assert every.total == 6
+    assert sorted(ids(every)) == sorted(path.name for path in copies.iterdir())
+    assert all(hit.duplicates == () for hit in every)
+
+
+def test_cli_shows_similar_versions_and_all_versions(tmp_path: Path, copies: Path) -> None:
+    index = str(tmp_path / "index")
+    assert runner.invoke(app, ["index", str(copies), "-i", index, "-q"]).exit_code == 0
+    query = "minister OR harbour OR police OR bank"
+    text = runner.invoke(app, ["search", query, "-i", index])
+    assert text.exit_code == 0
+    assert "+2 similar versions: " in text.stdout
+    assert "of 4" in text.stdout
+    data = json.loads(runner.invoke(app, ["search", query, "-i", index, "--json"]).stdout)
+    assert data["total"] == 4
+    folded = next(hit for hit in data["hits"] if hit["id"].startswith("a-"))
+    assert len(folded["duplicates"]) == 2
+    every = json.loads(runner.invoke(app, ["search", query, "-i", index, "--json", "--all-versions"]).stdout)
+    assert every["total"] == 6
+    assert all(hit["duplicates"] == [] for hit in every["hits"])
+
+
+def test_a_copy_indexed_in_a_later_run_joins_the_group(tmp_path: Path) -> None:
+    folder = tmp_path / "wire"
+    write(folder, "first.txt", wire_story(7))
+    write(folder, "other.txt", wire_story(8))
+    news = NewsIndex.create(tmp_path / "index")
+    news.add_files([str(folder)])
+    write(folder, "later.txt", refiled(wire_story(7)))
+    assert news.add_files([str(folder)]).added == 1
+    found = news.search("minister OR harbour OR police OR bank")
+    assert found.total == 2
+    hit = next(hit for hit in found if hit.story.id in {"first.txt", "later.txt"})
+    assert {hit.story.id, *hit.duplicates} == {"first.txt", "later.txt"}
+
+
+def test_copies_in_one_run_across_batch_commits_join_one_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(indexer, "BATCH_STORIES", 2)  # a commit after every second story
+    stories = [Story(id=f"s{n}", body=wire_story(20 + n)) for n in range(3)]
+    stories += [Story(id=f"copy{n}", body=refiled(wire_story(20 + n))) for n in range(3)]
+    news = NewsIndex.create(tmp_path / "index")
+    news.add(stories)
+    found = news.search("minister OR harbour OR police OR bank OR talks")
+    assert found.total == 3
+    groups = {frozenset({hit.story.id, *hit.duplicates}) for hit in found}
+    assert groups == {frozenset({f"s{n}", f"copy{n}"}) for n in range(3)}
+
+
+def test_pruning_the_first_copy_keeps_the_others_together(tmp_path: Path, copies: Path) -> None:
+    news = NewsIndex.create(tmp_path / "index")
+    news.add_files([str(copies)])
+    (copies / "a-original.txt").unlink()
+    assert news.add_files([str(copies)], prune=True).removed == 1
+    found = news.search("minister OR harbour OR police OR bank")
+    assert found.total == 4
+    hit = next(hit for hit in found if hit.story.id.startswith("a-"))
+    assert sorted([hit.story.id, *hit.duplicates]) == ["a-refiled.txt", "a-shorter.txt"]
+
+
+def test_an_updated_story_that_is_no_copy_any_more_leaves_its_group(tmp_path: Path, copies: Path) -> None:
+    news = NewsIndex.create(tmp_path / "index")
+    news.add_files([str(copies)])
+    write(copies, "a-refiled.txt", wire_story(99))  # rewritten as another story
+    assert news.add_files([str(copies)]).updated == 1
+    found = news.search("minister OR harbour OR police OR bank")
+    assert found.total == 5
+    hit = next(hit for hit in found if hit.story.id in {"a-original.txt", "a-shorter.txt"})
+    assert sorted([hit.story.id, *hit.duplicates]) == ["a-original.txt", "a-shorter.txt"]
+
+
+def test_an_updated_copy_stays_in_its_group(tmp_path: Path, copies: Path) -> None:
+    news = NewsIndex.create(tmp_path / "index")
+    news.add_files([str(copies)])
+    write(copies, "a-refiled.txt", refiled(wire_story(1)).replace("further", "other"))
+    assert news.add_files([str(copies)]).updated == 1
+    assert news.search("minister OR harbour OR police OR bank").total == 4
+
+
+def test_similar_leaves_out_the_story_and_its_copies(tmp_path: Path, copies: Path) -> None:
+    news = NewsIndex.create(tmp_path / "index")
+    news.add_files([str(copies)])
+    like = news.similar("a-original.txt", limit=10)
+    assert like.hits
+    assert not {"a-original.txt", "a-refiled.txt", "a-shorter.txt"} & set(ids(like))
+    assert set(ids(like)) <= {"other-2.txt", "other-3.txt", "other-4.txt"}
+    assert [hit.rank for hit in like] == list(range(1, len(like.hits) + 1))
+    # From another story, the three copies are one hit.
+    other = news.similar("other-2.txt", limit=10)
+    assert sum(hit.story.id.startswith("a-") for hit in other) == 1
+    copy_hit = next(hit for hit in other if hit.story.id.startswith("a-"))
+    assert len(copy_hit.duplicates) == 2
+    with pytest.raises(StoryNotFoundError, match="no story with id 'nope'"):
+        news.similar("nope")
+
+
+def test_similar_cli_json_and_exit_codes(tmp_path: Path, copies: Path) -> None:
+    index = str(tmp_path / "index")
+    runner.invoke(app, ["index", str(copies), "-i", index, "-q"])
+    result = runner.invoke(app, ["similar", "other-2.txt", "-i", index, "--json", "--limit", "2"])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) == {"query", "total", "page", "limit", "took_ms", "suggestion", "hits"}
+    assert len(data["hits"]) == 2
+    assert "other-2.txt" not in [hit["id"] for hit in data["hits"]]
+    text = runner.invoke(app, ["similar", "other-2.txt", "-i", index])
+    assert text.exit_code == 0
+    assert "id: " in text.stdout
+    unknown = runner.invoke(app, ["similar", "nope", "-i", index])
+    assert unknown.exit_code == 2
+    assert unknown.stderr.startswith("Error: no story with id 'nope'")
+    assert runner.invoke(app, ["similar", "x", "-i", str(tmp_path / "none")]).exit_code == 4
+    assert runner.invoke(app, ["similar", "other-2.txt", "-i", index, "--limit", "0"]).exit_code == 2
+
+
+def test_an_index_from_before_duplicate_groups_opens_searches_and_says_to_rebuild(
+    tmp_path: Path, copies: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsindex import index as index_module
+    from newsindex import schema
+
+    def old_schema() -> object:
+        fields = schema.build_schema()
+        for name in ("dupkeys", "dupgroup", "dupsig"):
+            fields.remove(name)
+        return fields
+
+    with monkeypatch.context() as patch:
+        patch.setattr(index_module, "build_schema", old_schema)
+        NewsIndex.create(tmp_path / "index")
+    news = NewsIndex.open(tmp_path / "index")
+    report = news.add_files([str(copies)])
+    assert report.added == 6
+    warned = [problem for problem in report.problems if "duplicate groups" in problem.reason]
+    assert len(warned) == 1  # once per run, not per story
+    assert warned[0].kind == "degraded"
+    assert "--rebuild" in warned[0].reason
+    found = news.search("minister OR harbour OR police OR bank", limit=10)
+    assert found.total == 6  # no groups: every version is a hit
+    assert all(hit.duplicates == () for hit in found)
+    assert "a-original.txt" in ids(news.similar("a-refiled.txt"))  # similar, but it cannot tell copies
+    result = runner.invoke(app, ["index", "--rebuild", str(copies), "-i", str(tmp_path / "index"), "-q"])
+    assert result.exit_code == 0, result.stderr
+    assert NewsIndex.open(tmp_path / "index").search("minister OR harbour OR police OR bank").total == 4
+
+
+def test_groups_are_assigned_before_stories_go_to_worker_processes(tmp_path: Path, copies: Path) -> None:
+    news = NewsIndex.create(tmp_path / "index")
+    assert news.add_files([str(copies)], procs=2).added == 6
+    found = news.search("minister OR harbour OR police OR bank")
+    assert found.total == 4
+    hit = next(hit for hit in found if hit.story.id.startswith("a-"))
+    assert sorted([hit.story.id, *hit.duplicates]) == ["a-original.txt", "a-refiled.txt", "a-shorter.txt"]
