@@ -84,6 +84,11 @@ def test_search_returns_ranked_hits_with_the_cli_json_keys(client: TestClient) -
             {"q": "iran", "sort": "date", "limit": "2", "page": "2"},
             {"text": "iran", "sort": "date", "limit": 2, "page": 2},
         ),
+        ({"q": "irna", "fuzzy": "true"}, {"text": "irna", "fuzzy": True}),
+        ({"q": "albania", "expand": "true"}, {"text": "albania", "expand": True}),
+        ({"q": "iran", "recent": "true"}, {"text": "iran", "recency_half_life": 30}),
+        ({"q": "iran", "half_life": "7"}, {"text": "iran", "recency_half_life": 7}),
+        ({"q": "iran", "collapse": "false"}, {"text": "iran", "all_versions": True}),
     ],
 )
 def test_search_parameters_mirror_the_python_api(
@@ -95,6 +100,23 @@ def test_search_parameters_mirror_the_python_api(
     assert ids(body) == [hit.story.id for hit in expected.hits]
     assert body["total"] == expected.total
     assert ids(body), "each case should find something"
+
+
+def test_since_keeps_stories_from_that_long_ago_on(
+    client: TestClient, news: NewsIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from newsindex import dates
+
+    monkeypatch.setattr(dates, "now", lambda: datetime(2019, 11, 1, tzinfo=UTC))
+    every = ids(client.get("/api/search", params={"q": "iran"}).json())
+    recent = ids(client.get("/api/search", params={"q": "iran", "since": "30d"}).json())
+    assert recent == [hit.story.id for hit in news.search("iran", since="30d").hits]
+    assert 0 < len(recent) < len(every)
+    timeline = client.get("/api/timeline", params={"q": "iran", "since": "30d", "by": "month"}).json()
+    assert timeline["buckets"][0]["period"] == "2019-10"
+    assert sum(bucket["stories"] for bucket in timeline["buckets"]) == len(recent)
 
 
 def test_search_pages_say_how_many_there_are(client: TestClient) -> None:
@@ -285,6 +307,9 @@ def test_health_reports_the_story_count(client: TestClient) -> None:
         ({"q": "iran", "page": "101", "limit": "100"}, "bad_request", ["10,000"]),
         ({"q": "iran", "facet": "colours"}, "bad_request", ["facet"]),
         ({"q": "iran", "plain": "maybe"}, "bad_request", ["plain"]),
+        ({"q": "iran", "since": "lately"}, "bad_query", ["lately"]),
+        ({"q": "iran", "half_life": "0"}, "bad_request", ["half-life"]),
+        ({"q": "iran", "half_life": "soon"}, "bad_request", ["half_life"]),
     ],
 )
 def test_bad_searches_are_400(client: TestClient, params: dict[str, str], code: str, words: list[str]) -> None:
@@ -352,7 +377,7 @@ def test_openapi_describes_every_route(client: TestClient) -> None:
     search = spec["paths"]["/api/search"]["get"]
     names = {parameter["name"] for parameter in search["parameters"]}
     assert names == {"q", "from", "to", "bylines", "location", "source", "all", "sort", "page", "limit", "facet",
-                     "plain", "collapse", "timeline"}  # fmt: skip
+                     "plain", "since", "fuzzy", "expand", "recent", "half_life", "collapse", "timeline"}  # fmt: skip
     assert {"200", "400", "503"} <= set(search["responses"])
     assert client.get("/docs").status_code == 404  # the interactive docs would load scripts from a CDN
 

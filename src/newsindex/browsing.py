@@ -33,11 +33,8 @@ class Filters:
     source: str | None = None
     require_all: bool = False
     plain: bool = False  # the text is plain words, nothing in it is syntax
-
-    @property
-    def is_empty(self) -> bool:
-        """True when there is no text and no filter: every story of the index matches."""
-        return not (self.text.strip() or self.start or self.end or self.bylines or self.location or self.source)
+    fuzzy: bool = False  # every word matches words one edit away too
+    since: str | None = None  # "7d", "2w", "3m", "1y": only stories from that long ago on
 
     def search(
         self,
@@ -48,8 +45,11 @@ class Filters:
         page: int = 1,
         facets: Iterable[str] = (),
         all_versions: bool = False,
+        expand: bool = False,
+        recency_half_life: float | None = None,
     ) -> SearchResults:
-        """Run these filters on `news`; `facets` in the page's names (locations, sources, years, bylines)."""
+        """Run these filters on `news`; `facets` in the page's names (locations, sources, years, bylines);
+        the rest as `NewsIndex.search` takes it."""
         return news.search(
             self.text,
             start=self.start,
@@ -59,11 +59,15 @@ class Filters:
             source=self.source,
             require_all=self.require_all,
             plain=self.plain,
+            fuzzy=self.fuzzy,
+            since=self.since,
             sort=sort,
             limit=limit,
             page=page,
             facets=[FACETS[name] for name in facets],
             all_versions=all_versions,
+            expand=expand,
+            recency_half_life=recency_half_life,
         )
 
     def timeline(self, news: NewsIndex, by: str) -> Timeline:
@@ -78,6 +82,8 @@ class Filters:
             source=self.source,
             require_all=self.require_all,
             plain=self.plain,
+            fuzzy=self.fuzzy,
+            since=self.since,
         )
 
 

@@ -324,11 +324,10 @@ def search(
 def _half_life(recent: bool, half_life: float | None) -> float | None:
     """--recent alone means a 30-day half-life; --half-life DAYS means --recent with that one."""
     if not recent and half_life is None:
-        return None
-    from newsindex.ranking import DEFAULT_HALF_LIFE, check_half_life
+        return None  # ranking (and Whoosh under it) not imported
+    from newsindex.ranking import half_life_for
 
-    check_half_life(half_life)  # before the index is opened
-    return DEFAULT_HALF_LIFE if half_life is None else half_life
+    return half_life_for(recent, half_life)  # checked before the index is opened
 
 
 def _open(index_path: str) -> NewsIndex:

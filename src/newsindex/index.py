@@ -349,6 +349,8 @@ class NewsIndex:
         source: str | None = None,
         require_all: bool = False,
         plain: bool = False,
+        fuzzy: bool = False,
+        since: str | None = None,
     ) -> Timeline:
         """Stories matching each query per day, ISO week, month or year: one series per query.
 
@@ -364,8 +366,10 @@ class NewsIndex:
         everything = QueryPlan("", query_module.Every(), None, (), None, None, has_words=False)
         plans = [
             everything
-            if not (text.strip() or start or end or bylines or location or source)
-            else self._plan(text, start, end, bylines, location, source, require_all, plain=plain)
+            if not (text.strip() or start or end or since or bylines or location or source)
+            else self._plan(
+                text, start, end, bylines, location, source, require_all, plain=plain, fuzzy=fuzzy, since=since
+            )
             for text in texts
         ]
 

@@ -36,6 +36,15 @@ def check_half_life(days: float | None) -> None:
         raise UsageError(f"the recency half-life must be a number of days above 0, not {days!r}")
 
 
+def half_life_for(recent: bool, half_life: float | None) -> float | None:
+    """The half-life `--recent` / `--half-life DAYS` ask for: None for neither, DEFAULT_HALF_LIFE for
+    `recent` alone; UsageError for a half-life that is not a number of days above zero."""
+    check_half_life(half_life)
+    if half_life is not None:
+        return half_life
+    return DEFAULT_HALF_LIFE if recent else None
+
+
 class Recency:
     """Multiplies a story's relevance by 0.5 ** (age / half-life).
 

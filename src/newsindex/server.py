@@ -41,6 +41,7 @@ from newsindex.errors import (
 )
 from newsindex.index import NewsIndex
 from newsindex.models import Hit
+from newsindex.ranking import half_life_for
 
 INDEX_VARIABLE = "NEWSINDEX_INDEX"
 STATIC = Path(__file__).parent / "static"
@@ -109,6 +110,7 @@ class HitBody(BaseModel):
     source: str | None
     snippet: str
     path: str | None
+    duplicates: list[str]
     versions: list[Version] | None = None
 
 
@@ -140,6 +142,7 @@ class SearchBody(BaseModel):
     pages: int
     limit: int
     took_ms: float
+    suggestion: str | None
     hits: list[HitBody]
     facets: dict[str, list[FacetValue]] | None = None
     facets_exact: bool | None = None
@@ -260,6 +263,19 @@ def create_app(index_path: str | os.PathLike[str]) -> ASGIApp:
             list[Facet], Query(description="Count matching stories per bylines, locations, sources, years (or all).")
         ] = [],  # noqa: B006
         plain: Annotated[bool, Query(description="Read `q` as plain words: no operator, field or quote.")] = False,
+        since: Annotated[
+            str | None, Query(description="Only stories from this long ago on: 7d, 2w, 3m, 1y or today.")
+        ] = None,
+        fuzzy: Annotated[bool, Query(description="Let every word of 3+ letters match words one edit away.")] = False,
+        expand: Annotated[
+            bool, Query(description="Add words of the best stories to the query (pseudo-relevance feedback).")
+        ] = False,
+        recent: Annotated[
+            bool, Query(description="Rank newer stories higher: relevance halves for every 30 days of age.")
+        ] = False,
+        half_life: Annotated[
+            float | None, Query(description="Days in which relevance halves (implies `recent`).")
+        ] = None,
         collapse: Annotated[
             bool,
             Query(
@@ -276,10 +292,19 @@ def create_app(index_path: str | os.PathLike[str]) -> ASGIApp:
             raise UsageError(
                 f"results stop at story {MAX_DEPTH:,}: page × limit is {page * limit:,}; narrow the search"
             )
-        filters = _filters(q, start, end, bylines, location, source, all, plain)
+        filters = _filters(q, start, end, bylines, location, source, all, plain, fuzzy, since)
         news = holder.get()
         asked = list(FACETS) if "all" in facet else list(dict.fromkeys(name for name in facet if name != "all"))
-        results = filters.search(news, sort=sort, limit=limit, page=page, facets=asked, all_versions=not collapse)
+        results = filters.search(
+            news,
+            sort=sort,
+            limit=limit,
+            page=page,
+            facets=asked,
+            all_versions=not collapse,
+            expand=expand,
+            recency_half_life=half_life_for(recent, half_life),
+        )
         body = results.to_dict()
         body["plain"] = plain
         body["pages"] = min(math.ceil(results.total / limit), MAX_DEPTH // limit)
@@ -332,9 +357,11 @@ def create_app(index_path: str | os.PathLike[str]) -> ASGIApp:
         source: str | None = None,
         all: bool = False,
         plain: bool = False,
+        fuzzy: bool = False,
+        since: Annotated[str | None, Query(description="Only stories from this long ago on: 7d, 2w, 3m, 1y.")] = None,
     ) -> dict[str, Any]:
         """Matching stories per year, month or day, every one counted; `undated` ones apart."""
-        filters = _filters(q, start, end, bylines, location, source, all, plain)
+        filters = _filters(q, start, end, bylines, location, source, all, plain, fuzzy, since)
         return {**timeline_body(holder.get(), filters, by), "query": q}  # no query and no filter: every story
 
     @app.get(
@@ -417,6 +444,8 @@ def _filters(
     source: str | None,
     require_all: bool,
     plain: bool,
+    fuzzy: bool,
+    since: str | None,
 ) -> Filters:
     return Filters(
         text=q,
@@ -427,6 +456,8 @@ def _filters(
         source=source or None,
         require_all=require_all,
         plain=plain,
+        fuzzy=fuzzy,
+        since=since or None,
     )
 
 
