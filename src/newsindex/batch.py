@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from newsindex.errors import QueryError, QueryRejectedError, UsageError
 from newsindex.models import Problem
@@ -13,6 +13,8 @@ from newsindex.models import Problem
 if TYPE_CHECKING:
     from newsindex.index import NewsIndex
     from newsindex.models import SearchResults
+
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,27 +66,15 @@ def run_topics(
     topics: Iterable[Topic],
     *,
     limit: int = 1000,
-    rewrite: Callable[[str], str] | None = None,
     on_failure: Callable[[Topic, Exception], None] | None = None,
     expand: bool = False,
 ) -> Iterator[tuple[Topic, SearchResults]]:
-    """Search each topic for its best `limit` stories: its text as plain words (`search(plain=True)`),
-    or, given `rewrite`, the query `rewrite(text)` in the query language.
+    """Search each topic for its best `limit` stories, its text read as plain words (`search(plain=True)`).
 
     A topic that cannot be searched (only common words) or is refused as too costly goes to `on_failure`
     and is left out; any other error (a missing or damaged index) stops the batch.
     """
-    for topic in topics:
-        try:
-            if rewrite is None:
-                results = news.search(topic.text, plain=True, limit=limit, expand=expand)
-            else:
-                results = news.search(rewrite(topic.text), limit=limit, expand=expand)
-        except (QueryError, QueryRejectedError) as error:
-            if on_failure:
-                on_failure(topic, error)
-            continue
-        yield topic, results
+    return _each(topics, lambda text: news.search(text, plain=True, limit=limit, expand=expand), on_failure)
 
 
 def rank_topics(
@@ -92,19 +82,21 @@ def rank_topics(
     topics: Iterable[Topic],
     *,
     limit: int = 1000,
-    rewrite: Callable[[str], str] | None = None,
     on_failure: Callable[[Topic, Exception], None] | None = None,
     expand: bool = False,
 ) -> Iterator[tuple[Topic, list[tuple[str, float]]]]:
     """As `run_topics`, but only the ids and scores of each topic's stories (NewsIndex.rank: no stories read)."""
+    return _each(topics, lambda text: news.rank(text, plain=True, limit=limit, expand=expand), on_failure)
+
+
+def _each(
+    topics: Iterable[Topic], run: Callable[[str], _R], on_failure: Callable[[Topic, Exception], None] | None
+) -> Iterator[tuple[Topic, _R]]:
     for topic in topics:
         try:
-            if rewrite is None:
-                ranked = news.rank(topic.text, plain=True, limit=limit, expand=expand)
-            else:
-                ranked = news.rank(rewrite(topic.text), limit=limit, expand=expand)
+            found = run(topic.text)
         except (QueryError, QueryRejectedError) as error:
             if on_failure:
                 on_failure(topic, error)
             continue
-        yield topic, ranked
+        yield topic, found
