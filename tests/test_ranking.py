@@ -168,3 +168,19 @@ def test_rank_checks_its_arguments(volcano_index: NewsIndex) -> None:
         volcano_index.rank("volcano", limit=0)
     with pytest.raises(UsageError, match="half-life"):
         volcano_index.rank("volcano", recency_half_life=-1.0)
+
+
+def test_the_best_story_of_a_later_segment_is_found_with_a_small_limit(tmp_path: Path) -> None:
+    # Whoosh ORs three or more clauses with a matcher that claims only its best clause's score as its
+    # best possible one; after a first segment has set the bar, a later segment's story that adds up
+    # several of those clauses was skipped, and limit=1 answered with a worse story.
+    news = NewsIndex.create(tmp_path / "segments", fsync=False)
+    filler = "The report was published by the city council on a quiet afternoon in the old town hall."
+    body = "Police said an attack on the ministry in Iran."
+    news.add([Story(id=f"old-{n}", body=f"{body} {filler * (3 - n)}") for n in range(3)])
+    news.add([Story(id="new", body="Police attack ministry: Iran police attack the ministry of Iran.")])
+    query = "(police OR attack OR ministry) iran"
+    best = news.rank(query, limit=10)[0]
+    assert best[0] == "new"
+    assert news.rank(query, limit=1) == [best]
+    assert [hit.story.id for hit in news.search(query, limit=1, all_versions=True)] == ["new"]

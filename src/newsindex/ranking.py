@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from whoosh.collectors import TopCollector
+from whoosh.matching.combo import ArrayUnionMatcher
 from whoosh.scoring import BM25F
 
 from newsindex.dateindex import date_span
@@ -43,6 +44,20 @@ def half_life_for(recent: bool, half_life: float | None) -> float | None:
     if half_life is not None:
         return half_life
     return DEFAULT_HALF_LIFE if recent else None
+
+
+def _union_max_quality(matcher: Any) -> float:
+    """An upper bound of the scores still ahead of an ArrayUnionMatcher: those of the buffered part,
+    and the sum (not, as Whoosh has it, the max) of what the words still to be read can add."""
+    ahead = sum(sub.max_quality() for sub in matcher._submatchers if sub.is_active()) * matcher._boost
+    return float(max(max(matcher._a, default=0.0), ahead))
+
+
+# Whoosh ORs three or more clauses with an ArrayUnionMatcher in segments of at most 5,000 stories, and
+# gives it the best of its clauses as its best possible score. A top-N search then drops, in later
+# segments, stories whose clauses add up to more than the N-th score found so far (`(police OR attack
+# OR ministry) iran`, fuzzy words, patterns, --expand): the best story could be missing from page 1.
+ArrayUnionMatcher.max_quality = _union_max_quality
 
 
 class Recency:
