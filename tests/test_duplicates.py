@@ -229,3 +229,17 @@ def test_groups_are_assigned_before_stories_go_to_worker_processes(tmp_path: Pat
     assert found.total == 4
     hit = next(hit for hit in found if hit.story.id.startswith("a-"))
     assert sorted([hit.story.id, *hit.duplicates]) == ["a-original.txt", "a-refiled.txt", "a-shorter.txt"]
+
+
+def test_facets_count_every_copy_and_say_so_beside_a_total_of_groups(tmp_path: Path, copies: Path) -> None:
+    news = NewsIndex.create(tmp_path / "index")
+    news.add_files([str(copies)])
+    query = "minister OR harbour OR police OR bank"
+    folded = news.search(query, facets=["source"])
+    assert folded.total == 4 and folded.facets["source"] == (("Reuters", 6),)  # groups; stories
+    text = runner.invoke(app, ["search", query, "-i", str(tmp_path / "index"), "--facet", "source"])
+    assert text.exit_code == 0
+    assert "source (every matching story, copies included):\n         6  Reuters" in text.stdout
+    assert "of all 4 matching" not in text.stdout  # 6 stories counted, not 4
+    every = runner.invoke(app, ["search", query, "-i", str(tmp_path / "index"), "--facet", "source", "--all-versions"])
+    assert "source (of all 6 matching):\n         6  Reuters" in every.stdout

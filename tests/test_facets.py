@@ -81,8 +81,8 @@ def test_unknown_facet_is_a_usage_error(news: NewsIndex) -> None:
 def test_cli_search_prints_facets_in_text_and_json(index_path: str) -> None:
     result = runner.invoke(app, ["search", "iran", "-n", "1", "--facet", "year", "--facet", "source", "-i", index_path])
     assert result.exit_code == 0, result.output
-    assert "year (of all 4 matching):\n  2019         3  █" in result.stdout
-    assert "source (of all 4 matching):\n         4  Reuters" in result.stdout
+    assert "year (every matching story, copies included):\n  2019         3  █" in result.stdout
+    assert "source (every matching story, copies included):\n         4  Reuters" in result.stdout
 
     result = runner.invoke(app, ["search", "iran", "-n", "1", "--facet", "bylines", "--json", "-i", index_path])
     body = json.loads(result.stdout)

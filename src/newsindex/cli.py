@@ -318,7 +318,7 @@ def search(
         else:
             typer.echo(_render_results(results, color=_wants_color()))
             if results.facets:
-                typer.echo("\n" + _render_facets(results))
+                typer.echo("\n" + _render_facets(results, all_versions=all_versions))
 
 
 def _half_life(recent: bool, half_life: float | None) -> float | None:
@@ -373,13 +373,15 @@ def _render_results(results: SearchResults, *, color: bool) -> str:
     return "\n\n".join(blocks)
 
 
-def _render_facets(results: SearchResults) -> str:
+def _render_facets(results: SearchResults, *, all_versions: bool) -> str:
     from newsindex.charts import bar_rows
 
+    # Facets count every story, copies included; a folded total counts duplicate groups instead.
+    counted = f"of all {results.total:,} matching" if all_versions else "every matching story, copies included"
     blocks = []
     for name, pairs in results.facets.items():
         rows = bar_rows(pairs, width=20) if name in ("year", "month") else [f"  {n:>8,}  {v}" for v, n in pairs]
-        blocks.append("\n".join([f"{name} (of all {results.total:,} matching):", *(rows or ["  -"])]))
+        blocks.append("\n".join([f"{name} ({counted}):", *(rows or ["  -"])]))
     return "\n\n".join(blocks)
 
 
