@@ -105,3 +105,12 @@ def test_cli_facet_top_and_bad_facet(index_path: str) -> None:
     result = runner.invoke(app, ["search", "iran", "--facet", "colour", "-i", index_path])
     assert result.exit_code == 2
     assert "colour" in result.stderr
+
+
+def test_one_name_given_as_a_string_is_one_name_not_its_letters(news: NewsIndex) -> None:
+    assert news.search("iran", facets="year").facets == news.search("iran", facets=("year",)).facets
+    listed = news.search("", bylines=("Benet Koleka",))
+    assert listed.total > 0
+    assert news.search("", bylines="Benet Koleka").total == listed.total
+    assert news.timeline("", bylines="Benet Koleka").series[0].total == listed.total
+    assert len(list(news.stories(bylines="Benet Koleka"))) == listed.total

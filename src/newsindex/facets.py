@@ -39,7 +39,7 @@ def check_facets(names: Iterable[str], top: int) -> tuple[str, ...]:
     """The facet names asked for, each once, in order; UsageError for an unknown one or a `top` below 1."""
     if top < 1:
         raise UsageError(f"facet_top must be 1 or more, not {top}")
-    wanted = tuple(dict.fromkeys(names))
+    wanted = tuple(dict.fromkeys((names,) if isinstance(names, str) else names))  # "year" is one facet
     for name in wanted:
         if name not in FACETS:
             raise UsageError(f"unknown facet {name!r}: use one of {', '.join(FACETS)}")

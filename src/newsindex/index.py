@@ -362,7 +362,7 @@ class NewsIndex:
         texts = (queries,) if isinstance(queries, str) else tuple(queries)
         if not texts:
             raise UsageError("give at least one query for the timeline")
-        bylines = tuple(name for name in bylines if name.strip())
+        bylines = tuple(name for name in _names(bylines) if name.strip())
         everything = QueryPlan("", query_module.Every(), None, (), None, None, has_words=False)
         plans = [
             everything
@@ -411,7 +411,7 @@ class NewsIndex:
 
         The stories are those of the index as it was when iteration began, whatever commits land meanwhile.
         """
-        bylines = tuple(name for name in bylines if name.strip())
+        bylines = tuple(name for name in _names(bylines) if name.strip())
         plan = None
         if text.strip() or start or end or bylines or location or source:
             plan = self._plan(text, start, end, bylines, location, source, require_all)
@@ -446,7 +446,7 @@ class NewsIndex:
             require_all=require_all,
             start=first,
             end=_bound(end, end=True),
-            bylines=bylines,
+            bylines=_names(bylines),
             location=location,
             source=source,
             plain=plain,
@@ -595,6 +595,11 @@ class _Searchers:
 
 
 # -- searching, the Whoosh side ----------------------------------------------------------------------
+
+
+def _names(values: Iterable[str]) -> tuple[str, ...]:
+    """`bylines` as given: one name is a name, not the letters of one (`bylines="Benet Koleka"`)."""
+    return (values,) if isinstance(values, str) else tuple(values)
 
 
 class _Scoring(NamedTuple):
