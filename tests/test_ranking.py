@@ -184,3 +184,20 @@ def test_the_best_story_of_a_later_segment_is_found_with_a_small_limit(tmp_path:
     assert best[0] == "new"
     assert news.rank(query, limit=1) == [best]
     assert [hit.story.id for hit in news.search(query, limit=1, all_versions=True)] == ["new"]
+
+
+YEARS = {2015: "Desmond", 2020: "Ciara", 2024: "Henk"}
+
+
+def test_recent_scores_of_old_stories_are_not_rounded_to_zero(tmp_path: Path) -> None:
+    news = NewsIndex.create(tmp_path / "archive", fsync=False)
+    body = "Floods closed the coastal road in {}, the year of the {} storm, said officials at the harbour."
+    news.add([Story(id=str(y), body=body.format(y, name), published=date(y, 1, 1)) for y, name in YEARS.items()])
+    data = json.loads(
+        runner.invoke(app, ["search", "coastal floods", "--recent", "--json", "-i", str(news.path)]).stdout
+    )
+    scores = [hit["score"] for hit in data["hits"]]
+    assert [hit["id"] for hit in data["hits"]] == ["2024", "2020", "2015"]
+    assert scores[0] > scores[1] > scores[2] > 0  # 0.5 ** (9 years / 30 days) is about 1e-33, not 0
+    text = runner.invoke(app, ["search", "coastal floods", "--recent", "-i", str(news.path)]).stdout
+    assert "[0.00]" not in text

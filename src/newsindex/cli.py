@@ -353,7 +353,7 @@ def _render_results(results: SearchResults, *, color: bool) -> str:
         blocks.append(
             "\n".join(
                 [
-                    f"{hit.rank:>3}. {' · '.join(facts)}   [{hit.score:.2f}]",
+                    f"{hit.rank:>3}. {' · '.join(facts)}   [{_score_text(hit.score)}]",
                     f"     {typer.style(title, bold=True) if color else title}",
                     f"     {_terminal_snippet(hit.snippet, color)}",
                     f"     id: {story.id}",
@@ -371,6 +371,11 @@ def _render_results(results: SearchResults, *, color: bool) -> str:
     else:
         blocks.append("No stories matched.")
     return "\n\n".join(blocks)
+
+
+def _score_text(score: float) -> str:
+    """Two decimals, or two significant digits for the tiny scores of old stories under --recent."""
+    return f"{score:.2g}" if 0 < abs(score) < 0.01 else f"{score:.2f}"
 
 
 def _render_facets(results: SearchResults, *, all_versions: bool) -> str:

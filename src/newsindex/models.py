@@ -87,7 +87,7 @@ class Hit:
         return {
             "id": story.id,
             "rank": self.rank,
-            "score": round(self.score, 4),
+            "score": float(f"{self.score:.4g}") if 0 < abs(self.score) < 1 else round(self.score, 4),  # --recent: tiny
             "published": story.published.isoformat() if story.published else None,
             "headline": story.headline,
             "lead": story.lead,
