@@ -248,3 +248,13 @@ def test_fuzzy_option_on_the_command_line(index_path: str) -> None:
     fuzzy = json.loads(runner.invoke(app, ["search", "carnaval", "--fuzzy", "--json", "-i", index_path]).stdout)
     assert (plain["total"], [hit["id"] for hit in fuzzy["hits"]]) == (0, ["leap-day.txt"])
     assert plain["suggestion"] == fuzzy["suggestion"] == "carnival"
+
+
+def test_the_readme_did_you_mean_example_on_the_seed_story(tmp_path: Path) -> None:
+    index = str(tmp_path / "index")
+    seeds = Path(__file__).parent.parent / "seeds"
+    assert runner.invoke(app, ["index", str(seeds), "-i", index, "-q"]).exit_code == 0
+    result = runner.invoke(app, ["search", "Albania Iarn date:2019", "-i", index])  # as README shows it
+    assert result.stdout.startswith("Did you mean: Albania Iran date:2019?\n")
+    data = json.loads(runner.invoke(app, ["search", "ALBANIA IARN", "--json", "-i", index]).stdout)
+    assert data["suggestion"] == "ALBANIA IRAN"  # in the case typed
