@@ -459,7 +459,8 @@ def timeline(
             typer.echo(timeline_csv(found), nl=False)
             for series in found.series:
                 if series.undated:
-                    typer.echo(f"Note: {series.query}: {series.undated:,} undated stories not in the rows", err=True)
+                    stories = "story" if series.undated == 1 else "stories"
+                    typer.echo(f"Note: {series.query}: {series.undated:,} undated {stories} not in the rows", err=True)
         else:
             typer.echo(timeline_text(found))
 
