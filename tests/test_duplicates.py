@@ -243,3 +243,12 @@ def test_facets_count_every_copy_and_say_so_beside_a_total_of_groups(tmp_path: P
     assert "of all 4 matching" not in text.stdout  # 6 stories counted, not 4
     every = runner.invoke(app, ["search", query, "-i", str(tmp_path / "index"), "--facet", "source", "--all-versions"])
     assert "source (of all 6 matching):\n         6  Reuters" in every.stdout
+
+
+def test_a_timeline_counts_every_copy_as_search_all_versions_does(tmp_path: Path, copies: Path) -> None:
+    news = NewsIndex.create(tmp_path / "index")
+    news.add_files([str(copies)])
+    query = "minister OR harbour OR police OR bank"
+    series = news.timeline(query).series[0]
+    assert series.total + series.undated == news.search(query, all_versions=True).total == 6
+    assert news.search(query).total == 4
