@@ -94,7 +94,10 @@ DebugOption = Annotated[bool, typer.Option("--debug", help="Show the traceback o
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 # The filters of search and export.
 FromOption = Annotated[
-    Optional[str], typer.Option("--from", help="Earliest date, inclusive: YYYY, YYYY-MM, YYYY-MM-DD.")
+    Optional[str],
+    typer.Option(
+        "--from", help="Earliest date, inclusive: YYYY, YYYY-MM, YYYY-MM-DD, or that long ago: 30d, 2w, 3m, 1y."
+    ),
 ]
 ToOption = Annotated[Optional[str], typer.Option("--to", help="Latest date, inclusive: --to 2019-10 includes Oct 31.")]
 BylineOption = Annotated[
