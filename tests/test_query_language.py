@@ -258,3 +258,17 @@ def test_the_readme_did_you_mean_example_on_the_seed_story(tmp_path: Path) -> No
     assert result.stdout.startswith("Did you mean: Albania Iran date:2019?\n")
     data = json.loads(runner.invoke(app, ["search", "ALBANIA IARN", "--json", "-i", index]).stdout)
     assert data["suggestion"] == "ALBANIA IRAN"  # in the case typed
+
+
+def test_snippets_mark_the_words_that_patterns_and_fuzzy_words_matched(tmp_path: Path) -> None:
+    news = NewsIndex.create(tmp_path / "index")
+    news.add([Story(id="s", body="The carnival went on. Police said terrorists planned nothing for the women.")])
+    for text, options, marked in [
+        ("terror*", {}, "<mark>terrorists</mark>"),
+        ("wom?n", {}, "<mark>women</mark>"),
+        ("carnaval~", {}, "<mark>carnival</mark>"),
+        ("carnaval", {"fuzzy": True}, "<mark>carnival</mark>"),
+        ("carnaval police", {"fuzzy": True, "plain": True}, "<mark>carnival</mark>"),
+    ]:
+        (hit,) = news.search(text, **options).hits  # type: ignore[arg-type]
+        assert marked in hit.snippet, (text, hit.snippet)

@@ -624,7 +624,8 @@ def _page(
 ) -> tuple[int, set[int], tuple[Hit, ...]]:
     """The total, every matching story (document numbers) and one page of hits of `plan`, ranked by
     `order`; duplicate groups fold into their best story and count once unless `all_versions`."""
-    terms = plan.terms()  # the user's words, marked in snippets (not the words expansion adds)
+    plan = check_expansion(plan, searcher.reader())  # fuzzy words as the index words they stand for
+    terms = plan.marked_words(searcher.reader())  # the user's words, not the words expansion adds
     wanted = page * limit
     matching, rank = _ranking(searcher, plan, order, scoring)
     groups = None if all_versions else story_groups(searcher)

@@ -68,6 +68,15 @@ class QueryPlan:
                 words.add(text.decode("utf-8") if isinstance(text, bytes) else text)
         return words
 
+    def marked_words(self, reader: Any) -> set[str]:
+        """The words to mark in snippets: the searched words, and the index words its patterns stand for
+        (`terror*`, `wom?n`; fuzzy words are index words once the plan went through check_expansion)."""
+        words = self.terms()
+        for fieldname, text in self.query.existing_terms(reader, expand=True):
+            if fieldname in TEXT_FIELDS:
+                words.add(text.decode("utf-8") if isinstance(text, bytes) else text)
+        return words
+
 
 def parse_query(
     text: str,
