@@ -272,3 +272,15 @@ def test_snippets_mark_the_words_that_patterns_and_fuzzy_words_matched(tmp_path:
     ]:
         (hit,) = news.search(text, **options).hits  # type: ignore[arg-type]
         assert marked in hit.snippet, (text, hit.snippet)
+
+
+@pytest.mark.parametrize(("query", "code"), [("iran^0", 2), ('"iran albania"^0', 2), ("iran~2/99", 0), ("iran~1/4", 0)])
+def test_a_zero_boost_and_a_prefix_longer_than_the_word_are_no_internal_errors(
+    index_path: str, query: str, code: int
+) -> None:
+    result = runner.invoke(app, ["search", query, "-i", index_path])
+    assert result.exit_code == code, result.output
+    if code:
+        assert result.stderr == "Error: a boost must be a number above 0, as in iran^2 (twice the weight) or iran^0.5\n"
+    else:
+        assert "iran" in result.stdout.lower()

@@ -293,10 +293,19 @@ def distinct_words(node: Any) -> set[Any]:
     return {word for leaf in leaves for word in (getattr(leaf, "words", None) or [getattr(leaf, "text", leaf)])}
 
 
+def _parts(node: Any) -> Iterator[Any]:
+    """The node and every query inside it."""
+    yield node
+    for child in node.children():
+        yield from _parts(child)
+
+
 def _guarded(node: Any) -> Any:
     """The parsed query with its patterns folded like indexed words; QueryRejectedError for what would
     cost too much: a bare *, a pattern starting with a wildcard, a word range, too many words, too fuzzy."""
     leaves = [node] if node.is_leaf() else list(node.leaves())
+    if any(getattr(part, "boost", 1.0) <= 0 for part in _parts(node)):  # Whoosh divides by it: iran^0
+        raise QueryError("a boost must be a number above 0, as in iran^2 (twice the weight) or iran^0.5")
     words = distinct_words(node)
     if len(words) > MAX_WORDS:
         raise QueryRejectedError(f"the query has {len(words):,} distinct words; the limit is {MAX_WORDS:,}")
@@ -309,6 +318,7 @@ def _guarded(node: Any) -> Any:
                     f"{_pattern_text(leaf)} is too long to match loosely: fuzzy words have at most "
                     f"{MAX_FUZZY_LETTERS} letters"
                 )
+            leaf.prefixlength = min(leaf.prefixlength, len(leaf.text))  # iran~2/99: every letter exact
             leaf.constantscore = False  # each word it stands for scores as a word would, rarer ones higher
             continue
         is_pattern = isinstance(leaf, (query.Prefix, query.Wildcard))
