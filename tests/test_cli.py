@@ -210,6 +210,8 @@ def test_a_rejected_query_exits_6(index_path: str) -> None:
     result = runner.invoke(app, ["search", "*", "-i", index_path])
     assert result.exit_code == 6
     assert result.stderr.startswith("Error: a bare * would list every story")
+    result = runner.invoke(app, ["search", "?", "-i", index_path])
+    assert (result.exit_code, result.stderr.startswith("Error: a bare ? would list every story")) == (6, True)
 
 
 def test_interrupted_indexing_exits_130_and_keeps_the_index(

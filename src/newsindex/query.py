@@ -323,8 +323,9 @@ def _guarded(node: Any) -> Any:
             continue
         is_pattern = isinstance(leaf, (query.Prefix, query.Wildcard))
         if isinstance(leaf, query.Every) or (is_pattern and not leaf.text.strip("*?")):
+            bare = leaf.text if is_pattern else "*"  # what was typed: *, ?, ??
             raise QueryRejectedError(
-                "a bare * would list every story: search for words, or give only filters (--from, --byline …)"
+                f"a bare {bare} would list every story: search for words, or give only filters (--from, --byline …)"
             )
         if isinstance(leaf, query.TermRange):
             raise QueryRejectedError(f"ranges work on dates only (date:[2019-01 TO 2019-06]), not on {leaf.fieldname}")
