@@ -69,6 +69,13 @@ def test_search_jsonl_prints_one_hit_per_line(index_path: str) -> None:
     assert [json.loads(line)["rank"] for line in lines] == [1, 2, 3]
 
 
+@pytest.mark.parametrize("extra", [["--json"], ["--facet", "year"]])
+def test_search_jsonl_with_json_or_facets_is_a_usage_error(index_path: str, extra: list[str]) -> None:
+    result = runner.invoke(app, ["search", "iran", "--jsonl", *extra, "-i", index_path])  # facets had no place
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == "Error: --jsonl prints hits only: use --json for one object (with --facet, its facets)\n"
+
+
 def test_search_options_reach_the_index(index_path: str) -> None:
     result = runner.invoke(
         app,

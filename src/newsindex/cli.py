@@ -291,6 +291,8 @@ def search(
 ) -> None:
     """Search the index: ranked stories with date, location, bylines and a snippet; copies of a story fold into one hit."""
     with reported_errors(debug):
+        if as_jsonl and (as_json or facet):
+            raise UsageError("--jsonl prints hits only: use --json for one object (with --facet, its facets)")
         results = _open(index_path).search(
             query,
             start=start,
