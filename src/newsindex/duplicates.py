@@ -34,15 +34,17 @@ candidates cost one comparison of signatures each. Twelve bands keep the terms a
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from newsindex.dateline import split_dateline
-from newsindex.schema import fold
+from newsindex.schema import fold, story_from_stored
 
 if TYPE_CHECKING:
     import numpy as np
@@ -58,7 +60,10 @@ SHINGLE_WORDS = 3
 NUM_PERM = 128
 ROWS = 4
 BANDS = 12  # ROWS × BANDS ≤ NUM_PERM
-FIELDS = ("dupkeys", "dupgroup", "dupsig")  # the index fields this module fills
+FIELDS = ("dupkeys", "dupgroup")  # the index fields this module fills
+# Signatures of committed candidates recomputed in one indexing run and kept, by story digest: a story
+# with many copies is verified once, not once per copy.
+SIGNATURE_CACHE = 4096
 
 _SEED = 1
 _permutations: Any = None
@@ -74,8 +79,7 @@ class Grouping:
 
     def fields(self) -> dict[str, Any]:
         """The index fields of this grouping."""
-        sig = b"" if self.signature is None else self.signature.tobytes()
-        return {"dupkeys": " ".join(self.keys), "dupgroup": self.group, "dupsig": sig}
+        return {"dupkeys": " ".join(self.keys), "dupgroup": self.group}
 
 
 def signature(body: str, headline: str | None = None) -> np.ndarray | None:
@@ -101,22 +105,14 @@ def band_keys(sig: np.ndarray) -> tuple[str, ...]:
     keys = []
     for band in range(BANDS):
         chunk = sig[band * ROWS : (band + 1) * ROWS].tobytes()
-        keys.append(f"{band:x}{hashlib.blake2b(chunk, digest_size=6).hexdigest()}")
+        digest = base64.urlsafe_b64encode(hashlib.blake2b(chunk, digest_size=4).digest()).rstrip(b"=")
+        keys.append(f"{band:x}{digest.decode('ascii')}")
     return tuple(keys)
 
 
 def similarity(first: np.ndarray, second: np.ndarray) -> float:
     """The estimated Jaccard similarity of two signatures: the share of equal values."""
     return float((first == second).sum()) / NUM_PERM
-
-
-def signature_from_bytes(data: bytes) -> np.ndarray | None:
-    """A stored signature (None when the story had none)."""
-    import numpy as np
-
-    if len(data) != NUM_PERM * 4:
-        return None
-    return np.frombuffer(data, dtype=np.uint32)
 
 
 def new_group(story_id: str, digest: str) -> str:
@@ -161,6 +157,8 @@ class Grouper:
         self._pending: dict[str, tuple[np.ndarray, str]] = {}  # story id → (signature, group) in the batch
         self._pending_keys: dict[str, list[str]] = {}  # band term → story ids in the batch
         self._stale: set[str] = set()  # ids whose committed version this batch replaces or removes
+        self._recomputed: OrderedDict[str, np.ndarray | None] = OrderedDict()  # story digest → signature
+        self.recomputed = 0  # signatures of committed stories recomputed in this run (cache misses)
 
     def assign(self, story_id: str, body: str, headline: str | None, digest: str) -> Grouping | None:
         """The grouping of this story: the group of its most similar copy, or a new group."""
@@ -220,17 +218,33 @@ class Grouper:
                 other = columns["id"][docnum]
                 if other == story_id or other in self._stale or other in found:
                     continue
-                other_sig = signature_from_bytes(columns["dupsig"][docnum])
+                other_sig = self._committed_signature(leaf, docnum, columns["digest"][docnum])
                 if other_sig is not None:
                     found[other] = (other_sig, columns["dupgroup"][docnum])
         return list(found.values())
+
+    def _committed_signature(self, leaf: Any, docnum: int, digest: str) -> np.ndarray | None:
+        """The signature of a committed story, recomputed from its stored headline and body (and cached)."""
+        if digest in self._recomputed:
+            self._recomputed.move_to_end(digest)
+            return self._recomputed[digest]
+        story = story_from_stored(leaf.stored_fields(docnum))
+        sig = signature(story.body, story.headline)
+        self.recomputed += 1
+        self._recomputed[digest] = sig
+        if len(self._recomputed) > SIGNATURE_CACHE:
+            self._recomputed.popitem(last=False)
+        return sig
 
     def _leaf_readers(self) -> list[tuple[Any, int, dict[str, Any]]]:
         if self._reader is None:
             self._reader = self._index.reader()
             self._leaves = [
-                (leaf, offset, {name: leaf.column_reader(name) for name in ("id", "dupgroup", "dupsig")})
+                (leaf, offset, {name: leaf.column_reader(name) for name in _COLUMNS})
                 for leaf, offset in self._reader.leaf_readers()
-                if leaf.doc_count_all() and all(leaf.has_column(name) for name in ("id", "dupgroup", "dupsig"))
+                if leaf.doc_count_all() and all(leaf.has_column(name) for name in _COLUMNS)
             ]
         return self._leaves
+
+
+_COLUMNS = ("id", "digest", "dupgroup")  # read for every candidate in the committed index
