@@ -34,11 +34,9 @@ candidates cost one comparison of signatures each. Twelve bands keep the terms a
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -60,7 +58,8 @@ SHINGLE_WORDS = 3
 NUM_PERM = 128
 ROWS = 4
 BANDS = 12  # ROWS × BANDS ≤ NUM_PERM
-FIELDS = ("dupkeys", "dupgroup")  # the index fields this module fills
+FIELDS = ("dupbands", "dupgroup")  # the index fields this module fills
+BAND_BYTES = 4  # the bytes of one band's hash; BANDS of them are a story's `dupbands` value
 # Signatures of committed candidates recomputed in one indexing run and kept, by story digest: a story
 # with many copies is verified once, not once per copy.
 SIGNATURE_CACHE = 4096
@@ -71,15 +70,15 @@ _permutations: Any = None
 
 @dataclass(frozen=True, slots=True)
 class Grouping:
-    """A story's place among duplicates: its signature, band terms and group label."""
+    """A story's place among duplicates: its signature, band keys and group label."""
 
     signature: np.ndarray | None  # NUM_PERM uint32 values; None for a story without words
-    keys: tuple[str, ...]
+    keys: np.ndarray | None  # BANDS band keys (see `band_keys`); None for a story without words
     group: str
 
     def fields(self) -> dict[str, Any]:
         """The index fields of this grouping."""
-        return {"dupkeys": " ".join(self.keys), "dupgroup": self.group}
+        return {"dupbands": b"" if self.keys is None else band_bytes(self.keys), "dupgroup": self.group}
 
 
 def signature(body: str, headline: str | None = None) -> np.ndarray | None:
@@ -100,14 +99,31 @@ def signature(body: str, headline: str | None = None) -> np.ndarray | None:
     return values
 
 
-def band_keys(sig: np.ndarray) -> tuple[str, ...]:
-    """The LSH band terms of a signature: stories sharing any one are candidate copies."""
-    keys = []
-    for band in range(BANDS):
-        chunk = sig[band * ROWS : (band + 1) * ROWS].tobytes()
-        digest = base64.urlsafe_b64encode(hashlib.blake2b(chunk, digest_size=4).digest()).rstrip(b"=")
-        keys.append(f"{band:x}{digest.decode('ascii')}")
-    return tuple(keys)
+def band_keys(sig: np.ndarray) -> np.ndarray:
+    """The LSH band keys of a signature (uint64: the band's number, then its 32-bit hash): stories
+    sharing any one are candidate copies."""
+
+    digests = b"".join(
+        hashlib.blake2b(sig[band * ROWS : (band + 1) * ROWS].tobytes(), digest_size=BAND_BYTES).digest()
+        for band in range(BANDS)
+    )
+    return _keys_from_bytes(digests).reshape(BANDS)
+
+
+def band_bytes(keys: np.ndarray) -> bytes:
+    """The band hashes of band keys, as the `dupbands` column holds them."""
+    import numpy as np
+
+    return bytes((keys & np.uint64(0xFFFFFFFF)).astype(">u4").tobytes())
+
+
+def _keys_from_bytes(data: bytes) -> np.ndarray:
+    """Band keys, one row of BANDS per story, from stories' `dupbands` values joined."""
+    import numpy as np
+
+    hashes = np.frombuffer(data, dtype=">u4").astype(np.uint64).reshape(-1, BANDS)
+    keys: np.ndarray = hashes | (np.arange(BANDS, dtype=np.uint64) << np.uint64(32))
+    return keys
 
 
 def similarity(first: np.ndarray, second: np.ndarray) -> float:
@@ -153,9 +169,9 @@ class Grouper:
         self._index = whoosh_index
         self.enabled = all(name in whoosh_index.schema for name in FIELDS)  # an index from before: no groups
         self._reader: Any = None
-        self._leaves: list[tuple[Any, int, dict[str, Any]]] = []
-        self._pending: dict[str, tuple[np.ndarray, str]] = {}  # story id → (signature, group) in the batch
-        self._pending_keys: dict[str, list[str]] = {}  # band term → story ids in the batch
+        self._table: _BandTable | None = None  # the committed stories' band keys, read at the first story
+        self._pending: dict[str, tuple[np.ndarray, np.ndarray, str]] = {}  # id → (signature, keys, group)
+        self._pending_keys: dict[int, list[str]] = {}  # band key → story ids in the batch
         self._stale: set[str] = set()  # ids whose committed version this batch replaces or removes
         self._recomputed: OrderedDict[str, np.ndarray | None] = OrderedDict()  # story digest → signature
         self.recomputed = 0  # signatures of committed stories recomputed in this run (cache misses)
@@ -166,7 +182,7 @@ class Grouper:
             return None
         sig = signature(body, headline)
         if sig is None:
-            return Grouping(None, (), new_group(story_id, digest))
+            return Grouping(None, None, new_group(story_id, digest))
         keys = band_keys(sig)
         best, best_score = None, THRESHOLD - 1e-9
         for other_sig, group in self._candidates(story_id, keys):
@@ -178,57 +194,67 @@ class Grouper:
     def accept(self, story_id: str, grouping: Grouping | None) -> None:
         """Record a story written in this batch (its committed version, if any, is now stale)."""
         self.forget(story_id)
-        if grouping is None or grouping.signature is None:
+        if grouping is None or grouping.signature is None or grouping.keys is None:
             return
-        self._pending[story_id] = (grouping.signature, grouping.group)
-        for key in grouping.keys:
+        self._pending[story_id] = (grouping.signature, grouping.keys, grouping.group)
+        for key in grouping.keys.tolist():
             self._pending_keys.setdefault(key, []).append(story_id)
 
     def forget(self, story_id: str) -> None:
         """A story removed (or about to be replaced) in this batch is no candidate any more."""
         self._stale.add(story_id)
-        self._pending.pop(story_id, None)  # its band terms stay in the dictionary, found and skipped
+        self._pending.pop(story_id, None)  # its band keys stay in the dictionary, found and skipped
 
     def committed(self) -> None:
-        """The batch is committed: look candidates up in the index as it now is."""
+        """The batch is committed: its stories join the committed ones, looked up in the index as it now is."""
         self.close()
+        if self._table is not None and self._pending:
+            import numpy as np
+
+            self._table.add(list(self._pending), np.stack([keys for _, keys, _ in self._pending.values()]))
         self._pending, self._pending_keys, self._stale = {}, {}, set()
 
     def close(self) -> None:
         """Close the reader of the committed index."""
         if self._reader is not None:
             self._reader.close()
-        self._reader, self._leaves = None, []
+        self._reader = None
 
-    def _candidates(self, story_id: str, keys: Iterable[str]) -> list[tuple[np.ndarray, str]]:
+    def _candidates(self, story_id: str, keys: np.ndarray) -> list[tuple[np.ndarray, str]]:
         found: dict[str, tuple[np.ndarray, str]] = {}
-        keys = tuple(keys)
-        for key in keys:
+        for key in keys.tolist():
             for other in self._pending_keys.get(key, ()):
                 if other != story_id and other in self._pending:
-                    found[other] = self._pending[other]
-        for leaf, _offset, columns in self._leaf_readers():
-            docnums: set[int] = set()
-            for key in keys:
-                if ("dupkeys", key) in leaf:
-                    docnums.update(leaf.postings("dupkeys", key).all_ids())
-            for docnum in docnums:
-                if leaf.is_deleted(docnum):
-                    continue
-                other = columns["id"][docnum]
-                if other == story_id or other in self._stale or other in found:
-                    continue
-                other_sig = self._committed_signature(leaf, docnum, columns["digest"][docnum])
-                if other_sig is not None:
-                    found[other] = (other_sig, columns["dupgroup"][docnum])
+                    other_sig, _, group = self._pending[other]
+                    found[other] = (other_sig, group)
+        if self._table is None:
+            self._table = _BandTable.load(self._committed_reader())
+        for other in self._table.owners(keys):
+            if other == story_id or other in self._stale or other in found:
+                continue
+            candidate = self._committed_story(other)
+            if candidate is not None:
+                found[other] = candidate
         return list(found.values())
 
-    def _committed_signature(self, leaf: Any, docnum: int, digest: str) -> np.ndarray | None:
+    def _committed_story(self, story_id: str) -> tuple[np.ndarray, str] | None:
+        """The signature and group of a committed story (None if it is gone or has no words)."""
+        reader = self._committed_reader()
+        if ("id", story_id) not in reader:
+            return None
+        for docnum in reader.postings("id", story_id).all_ids():
+            if not reader.is_deleted(docnum):
+                sig = self._committed_signature(reader, docnum)
+                return None if sig is None else (sig, reader.column_reader("dupgroup")[docnum])
+        return None
+
+    def _committed_signature(self, reader: Any, docnum: int) -> np.ndarray | None:
         """The signature of a committed story, recomputed from its stored headline and body (and cached)."""
+        digest = reader.column_reader("digest")[docnum]
         if digest in self._recomputed:
             self._recomputed.move_to_end(digest)
             return self._recomputed[digest]
-        story = story_from_stored(leaf.stored_fields(docnum))
+        story = story_from_stored(reader.stored_fields(docnum))
         sig = signature(story.body, story.headline)
         self.recomputed += 1
         self._recomputed[digest] = sig
@@ -236,15 +262,64 @@ class Grouper:
             self._recomputed.popitem(last=False)
         return sig
 
-    def _leaf_readers(self) -> list[tuple[Any, int, dict[str, Any]]]:
+    def _committed_reader(self) -> Any:
         if self._reader is None:
             self._reader = self._index.reader()
-            self._leaves = [
-                (leaf, offset, {name: leaf.column_reader(name) for name in _COLUMNS})
-                for leaf, offset in self._reader.leaf_readers()
-                if leaf.doc_count_all() and all(leaf.has_column(name) for name in _COLUMNS)
-            ]
-        return self._leaves
+        return self._reader
 
 
-_COLUMNS = ("id", "digest", "dupgroup")  # read for every candidate in the committed index
+class _BandTable:
+    """The band keys of committed stories, sorted for lookup: every key with its story's id."""
+
+    def __init__(self) -> None:
+        import numpy as np
+
+        self._keys = np.empty(0, dtype=np.uint64)
+        self._owners = np.empty(0, dtype=np.int64)  # index into _ids
+        self._ids: list[str] = []
+
+    @classmethod
+    def load(cls, reader: Any) -> _BandTable:
+        """The band keys of the stories of the index as `reader` sees it."""
+        table = cls()
+        ids: list[str] = []
+        values: list[bytes] = []
+        for leaf, _offset in reader.leaf_readers():
+            if not leaf.doc_count_all() or not leaf.has_column("dupbands"):
+                continue
+            deleted = leaf.has_deletions()
+            columns = zip(leaf.column_reader("id"), leaf.column_reader("dupbands"), strict=True)
+            for docnum, (story_id, value) in enumerate(columns):
+                if len(value) == BANDS * BAND_BYTES and not (deleted and leaf.is_deleted(docnum)):
+                    ids.append(story_id)
+                    values.append(value)
+        if ids:
+            table.add(ids, _keys_from_bytes(b"".join(values)))
+        return table
+
+    def add(self, ids: list[str], keys: np.ndarray) -> None:
+        """Add stories, one row of `keys` (BANDS band keys) for each id."""
+        import numpy as np
+
+        first = len(self._ids)
+        self._ids.extend(ids)
+        new_keys = keys.reshape(-1)
+        new_owners = np.repeat(np.arange(first, first + len(ids), dtype=np.int64), BANDS)
+        order = np.argsort(new_keys, kind="stable")
+        new_keys, new_owners = new_keys[order], new_owners[order]
+        at = np.searchsorted(self._keys, new_keys)
+        self._keys = np.insert(self._keys, at, new_keys)
+        self._owners = np.insert(self._owners, at, new_owners)
+
+    def owners(self, keys: np.ndarray) -> list[str]:
+        """The ids of the stories with any of these band keys, each once, in the order added."""
+        import numpy as np
+
+        starts = np.searchsorted(self._keys, keys, side="left")
+        ends = np.searchsorted(self._keys, keys, side="right")
+        owners = {
+            owner
+            for start, end in zip(starts.tolist(), ends.tolist(), strict=True)
+            for owner in self._owners[start:end].tolist()
+        }
+        return list(dict.fromkeys(self._ids[owner] for owner in sorted(owners)))

@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 import Stemmer
-from whoosh import columns, fields, formats
+from whoosh import columns, fields
 from whoosh.analysis import Analyzer, Token
 from whoosh.analysis.filters import STOP_WORDS
 from whoosh.support.charset import accent_map
@@ -171,11 +171,7 @@ class ColumnField(fields.FieldType):  # type: ignore[misc]
 
 
 class BytesColumnField(fields.FieldType):  # type: ignore[misc]
-    """Per-story bytes kept in a column only: not searchable.
-
-    No field uses it now; it stays importable for the indexes of development versions whose pickled
-    schema names it (a `dupsig` column of duplicate signatures, now recomputed from the stored story).
-    """
+    """Per-story bytes kept in a column only (a story's duplicate band hashes): not searchable."""
 
     indexed = False
     stored = False
@@ -211,8 +207,8 @@ def build_schema() -> fields.Schema:
         stamp=ColumnField(),
         path=ColumnField(),
         story=fields.STORED(),
-        # Duplicate groups (newsindex.duplicates): LSH band terms and the group label.
-        dupkeys=_band_keyword(),
+        # Duplicate groups (newsindex.duplicates): the LSH band hashes and the group label.
+        dupbands=BytesColumnField(),
         dupgroup=ColumnField(),
     )
 
@@ -237,14 +233,6 @@ def _tab_keyword() -> fields.KEYWORD:
     # Exact values with their case, for filters, facets and stats; several per story, tab-separated.
     field = fields.KEYWORD(scorable=False, lowercase=False)
     field.analyzer = TabSplitAnalyzer()
-    return field
-
-
-def _band_keyword() -> fields.KEYWORD:
-    # Terms only looked up, never scored: postings without the frequency that KEYWORD keeps by default,
-    # 40 bytes less in the postings file per term (nearly every band term is one story's alone).
-    field = fields.KEYWORD(scorable=False, lowercase=False)
-    field.format = formats.Existence()
     return field
 
 
