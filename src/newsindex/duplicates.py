@@ -275,7 +275,7 @@ class _BandTable:
         import numpy as np
 
         self._keys = np.empty(0, dtype=np.uint64)
-        self._owners = np.empty(0, dtype=np.int64)  # index into _ids
+        self._owners = np.empty(0, dtype=np.int32)  # index into _ids
         self._ids: list[str] = []
 
     @classmethod
@@ -304,7 +304,7 @@ class _BandTable:
         first = len(self._ids)
         self._ids.extend(ids)
         new_keys = keys.reshape(-1)
-        new_owners = np.repeat(np.arange(first, first + len(ids), dtype=np.int64), BANDS)
+        new_owners = np.repeat(np.arange(first, first + len(ids), dtype=np.int32), BANDS)
         order = np.argsort(new_keys, kind="stable")
         new_keys, new_owners = new_keys[order], new_owners[order]
         at = np.searchsorted(self._keys, new_keys)
