@@ -7,13 +7,19 @@ summarised by a MinHash signature (datasketch, 128 permutations). Two stories wh
 similarity is at least `THRESHOLD` are copies of one story; a new story joins the group of its most
 similar copy already indexed, or founds a group of its own.
 
-How the LSH persists between runs: the signature is cut into `BANDS` bands of `ROWS` values, and each
-band's hash is a term of the indexed keyword field `dupkeys`. A new story's candidates are the stories
-sharing at least one band term: a term lookup in the committed index plus a dictionary of the stories
-of the uncommitted batch. Candidates are verified by the estimated Jaccard of the signatures, stored
-in the `dupsig` column; the group label goes to the `dupgroup` column, which search reads to collapse
-a group to its best story. So the LSH is part of the index: it commits and rolls back with the stories,
-needs no side file, and an incremental run costs a few term lookups per new story, not a reload.
+How the LSH persists between runs: the signature is cut into `BANDS` bands of `ROWS` values; each
+band's 32-bit hash goes to the story's `dupbands` column (48 bytes), its group label to the `dupgroup`
+column, which search reads to collapse a group to its best story. The first story of an indexing run
+that needs grouping reads the `dupbands` column of the committed index (a few microseconds a story)
+into a sorted table of band keys (144 bytes of memory a story, 140 MB for a million); each committed
+batch's stories join it. A new story's candidates are
+the stories sharing at least one band key: a search of that table plus a dictionary of the stories of
+the uncommitted batch. Candidates are verified by the estimated Jaccard of the signatures: a batch
+story's is in memory; a committed story's is recomputed from its stored headline and body (candidates
+are copies and near-copies, so few) and kept for the run in a cache of `SIGNATURE_CACHE`, by digest.
+So the LSH is part of the index: it commits and rolls back with the stories and needs no side file.
+It used to be twelve band terms per story in the term dictionary plus a signature column: 2,700 bytes
+a story, more than a story's text, against 66 now (benchmarks/DUPLICATES.md).
 
 All of it happens in the indexing process, before a story is handed to a worker process, so every
 story sees the stories before it in input order.
@@ -28,8 +34,7 @@ What changes do to groups (groups are never merged or split after the fact; `--r
 Band parameters: with r = 4 rows per band and b = 12 bands, a pair with Jaccard 0.8 becomes a candidate
 with probability 1 - (1 - 0.8^4)^12 = 0.998, at the threshold 0.7 with 0.96, at 0.5 with 0.54 and at
 0.05 (unrelated stories sharing a few phrases) with 0.00008: nearly every copy is found, and the extra
-candidates cost one comparison of signatures each. Twelve bands keep the terms added per story few
-(each is a term of the index's term dictionary, the larger part of the added index size).
+candidates cost one comparison of signatures each (a committed one also its recomputation).
 """
 
 from __future__ import annotations
