@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from newsindex import NewsIndex, Story, StoryNotFoundError, indexer
+from newsindex import NewsIndex, Story, StoryNotFoundError, duplicates, indexer
 from newsindex.cli import app
 from newsindex.duplicates import THRESHOLD, signature, similarity
 
@@ -113,6 +113,31 @@ def test_a_copy_indexed_in_a_later_run_joins_the_group(tmp_path: Path) -> None:
     assert {hit.story.id, *hit.duplicates} == {"first.txt", "later.txt"}
 
 
+def test_a_later_copy_is_verified_against_the_signature_recomputed_from_the_stored_story(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    headline = "Harbour strike halts ships"
+    news = NewsIndex.create(tmp_path / "index")
+    news.add([Story(id="first", body=wire_story(9), headline=headline), Story(id="other", body=wire_story(10))])
+    computed: list[tuple[str, str | None]] = []
+    real_signature = duplicates.signature
+
+    def spy(body: str, headline: str | None = None) -> object:
+        computed.append((body, headline))
+        return real_signature(body, headline)
+
+    monkeypatch.setattr(duplicates, "signature", spy)
+    copies = [Story(id=f"copy{n}", body=refiled(wire_story(9)) + f" Copy {n}.", headline=headline) for n in (1, 2)]
+    news.add(copies)
+    # The first copy's candidate, the committed story, is read back from its stored headline and body;
+    # the second copy finds its signature cached.
+    assert computed == [(copies[0].body, headline), (wire_story(9), headline), (copies[1].body, headline)]
+    found = news.search("minister OR harbour OR police OR bank")
+    assert found.total == 2
+    hit = next(hit for hit in found if hit.story.id != "other")
+    assert {hit.story.id, *hit.duplicates} == {"first", "copy1", "copy2"}
+
+
 def test_copies_in_one_run_across_batch_commits_join_one_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(indexer, "BATCH_STORIES", 2)  # a commit after every second story
     stories = [Story(id=f"s{n}", body=wire_story(20 + n)) for n in range(3)]
@@ -199,7 +224,7 @@ def test_an_index_from_before_duplicate_groups_opens_searches_and_says_to_rebuil
 
     def old_schema() -> object:
         fields = schema.build_schema()
-        for name in ("dupkeys", "dupgroup", "dupsig"):
+        for name in ("dupbands", "dupgroup"):
             fields.remove(name)
         return fields
 

@@ -7,13 +7,19 @@ summarised by a MinHash signature (datasketch, 128 permutations). Two stories wh
 similarity is at least `THRESHOLD` are copies of one story; a new story joins the group of its most
 similar copy already indexed, or founds a group of its own.
 
-How the LSH persists between runs: the signature is cut into `BANDS` bands of `ROWS` values, and each
-band's hash is a term of the indexed keyword field `dupkeys`. A new story's candidates are the stories
-sharing at least one band term: a term lookup in the committed index plus a dictionary of the stories
-of the uncommitted batch. Candidates are verified by the estimated Jaccard of the signatures, stored
-in the `dupsig` column; the group label goes to the `dupgroup` column, which search reads to collapse
-a group to its best story. So the LSH is part of the index: it commits and rolls back with the stories,
-needs no side file, and an incremental run costs a few term lookups per new story, not a reload.
+How the LSH persists between runs: the signature is cut into `BANDS` bands of `ROWS` values; each
+band's 32-bit hash goes to the story's `dupbands` column (48 bytes), its group label to the `dupgroup`
+column, which search reads to collapse a group to its best story. The first story of an indexing run
+that needs grouping reads the `dupbands` column of the committed index (a few microseconds a story)
+into a sorted table of band keys (144 bytes of memory a story, 140 MB for a million); each committed
+batch's stories join it. A new story's candidates are
+the stories sharing at least one band key: a search of that table plus a dictionary of the stories of
+the uncommitted batch. Candidates are verified by the estimated Jaccard of the signatures: a batch
+story's is in memory; a committed story's is recomputed from its stored headline and body (candidates
+are copies and near-copies, so few) and kept for the run in a cache of `SIGNATURE_CACHE`, by digest.
+So the LSH is part of the index: it commits and rolls back with the stories and needs no side file.
+It used to be twelve band terms per story in the term dictionary plus a signature column: 2,700 bytes
+a story, more than a story's text, against 66 now (benchmarks/DUPLICATES.md).
 
 All of it happens in the indexing process, before a story is handed to a worker process, so every
 story sees the stories before it in input order.
@@ -28,21 +34,20 @@ What changes do to groups (groups are never merged or split after the fact; `--r
 Band parameters: with r = 4 rows per band and b = 12 bands, a pair with Jaccard 0.8 becomes a candidate
 with probability 1 - (1 - 0.8^4)^12 = 0.998, at the threshold 0.7 with 0.96, at 0.5 with 0.54 and at
 0.05 (unrelated stories sharing a few phrases) with 0.00008: nearly every copy is found, and the extra
-candidates cost one comparison of signatures each. Twelve bands keep the terms added per story few
-(each is a term of the index's term dictionary, the larger part of the added index size).
+candidates cost one comparison of signatures each (a committed one also its recomputation).
 """
 
 from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Iterable
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from newsindex.dateline import split_dateline
-from newsindex.schema import fold
+from newsindex.schema import fold, story_from_stored
 
 if TYPE_CHECKING:
     import numpy as np
@@ -58,7 +63,11 @@ SHINGLE_WORDS = 3
 NUM_PERM = 128
 ROWS = 4
 BANDS = 12  # ROWS × BANDS ≤ NUM_PERM
-FIELDS = ("dupkeys", "dupgroup", "dupsig")  # the index fields this module fills
+FIELDS = ("dupbands", "dupgroup")  # the index fields this module fills
+BAND_BYTES = 4  # the bytes of one band's hash; BANDS of them are a story's `dupbands` value
+# Signatures of committed candidates recomputed in one indexing run and kept, by story digest: a story
+# with many copies is verified once, not once per copy.
+SIGNATURE_CACHE = 4096
 
 _SEED = 1
 _permutations: Any = None
@@ -66,16 +75,15 @@ _permutations: Any = None
 
 @dataclass(frozen=True, slots=True)
 class Grouping:
-    """A story's place among duplicates: its signature, band terms and group label."""
+    """A story's place among duplicates: its signature, band keys and group label."""
 
     signature: np.ndarray | None  # NUM_PERM uint32 values; None for a story without words
-    keys: tuple[str, ...]
+    keys: np.ndarray | None  # BANDS band keys (see `band_keys`); None for a story without words
     group: str
 
     def fields(self) -> dict[str, Any]:
         """The index fields of this grouping."""
-        sig = b"" if self.signature is None else self.signature.tobytes()
-        return {"dupkeys": " ".join(self.keys), "dupgroup": self.group, "dupsig": sig}
+        return {"dupbands": b"" if self.keys is None else band_bytes(self.keys), "dupgroup": self.group}
 
 
 def signature(body: str, headline: str | None = None) -> np.ndarray | None:
@@ -96,27 +104,36 @@ def signature(body: str, headline: str | None = None) -> np.ndarray | None:
     return values
 
 
-def band_keys(sig: np.ndarray) -> tuple[str, ...]:
-    """The LSH band terms of a signature: stories sharing any one are candidate copies."""
-    keys = []
-    for band in range(BANDS):
-        chunk = sig[band * ROWS : (band + 1) * ROWS].tobytes()
-        keys.append(f"{band:x}{hashlib.blake2b(chunk, digest_size=6).hexdigest()}")
-    return tuple(keys)
+def band_keys(sig: np.ndarray) -> np.ndarray:
+    """The LSH band keys of a signature (uint64: the band's number, then its 32-bit hash): stories
+    sharing any one are candidate copies."""
+
+    digests = b"".join(
+        hashlib.blake2b(sig[band * ROWS : (band + 1) * ROWS].tobytes(), digest_size=BAND_BYTES).digest()
+        for band in range(BANDS)
+    )
+    return _keys_from_bytes(digests).reshape(BANDS)
+
+
+def band_bytes(keys: np.ndarray) -> bytes:
+    """The band hashes of band keys, as the `dupbands` column holds them."""
+    import numpy as np
+
+    return bytes((keys & np.uint64(0xFFFFFFFF)).astype(">u4").tobytes())
+
+
+def _keys_from_bytes(data: bytes) -> np.ndarray:
+    """Band keys, one row of BANDS per story, from stories' `dupbands` values joined."""
+    import numpy as np
+
+    hashes = np.frombuffer(data, dtype=">u4").astype(np.uint64).reshape(-1, BANDS)
+    keys: np.ndarray = hashes | (np.arange(BANDS, dtype=np.uint64) << np.uint64(32))
+    return keys
 
 
 def similarity(first: np.ndarray, second: np.ndarray) -> float:
     """The estimated Jaccard similarity of two signatures: the share of equal values."""
     return float((first == second).sum()) / NUM_PERM
-
-
-def signature_from_bytes(data: bytes) -> np.ndarray | None:
-    """A stored signature (None when the story had none)."""
-    import numpy as np
-
-    if len(data) != NUM_PERM * 4:
-        return None
-    return np.frombuffer(data, dtype=np.uint32)
 
 
 def new_group(story_id: str, digest: str) -> str:
@@ -157,10 +174,12 @@ class Grouper:
         self._index = whoosh_index
         self.enabled = all(name in whoosh_index.schema for name in FIELDS)  # an index from before: no groups
         self._reader: Any = None
-        self._leaves: list[tuple[Any, int, dict[str, Any]]] = []
-        self._pending: dict[str, tuple[np.ndarray, str]] = {}  # story id → (signature, group) in the batch
-        self._pending_keys: dict[str, list[str]] = {}  # band term → story ids in the batch
+        self._table: _BandTable | None = None  # the committed stories' band keys, read at the first story
+        self._pending: dict[str, tuple[np.ndarray, np.ndarray, str]] = {}  # id → (signature, keys, group)
+        self._pending_keys: dict[int, list[str]] = {}  # band key → story ids in the batch
         self._stale: set[str] = set()  # ids whose committed version this batch replaces or removes
+        self._recomputed: OrderedDict[str, np.ndarray | None] = OrderedDict()  # story digest → signature
+        self.recomputed = 0  # signatures of committed stories recomputed in this run (cache misses)
 
     def assign(self, story_id: str, body: str, headline: str | None, digest: str) -> Grouping | None:
         """The grouping of this story: the group of its most similar copy, or a new group."""
@@ -168,7 +187,7 @@ class Grouper:
             return None
         sig = signature(body, headline)
         if sig is None:
-            return Grouping(None, (), new_group(story_id, digest))
+            return Grouping(None, None, new_group(story_id, digest))
         keys = band_keys(sig)
         best, best_score = None, THRESHOLD - 1e-9
         for other_sig, group in self._candidates(story_id, keys):
@@ -180,57 +199,132 @@ class Grouper:
     def accept(self, story_id: str, grouping: Grouping | None) -> None:
         """Record a story written in this batch (its committed version, if any, is now stale)."""
         self.forget(story_id)
-        if grouping is None or grouping.signature is None:
+        if grouping is None or grouping.signature is None or grouping.keys is None:
             return
-        self._pending[story_id] = (grouping.signature, grouping.group)
-        for key in grouping.keys:
+        self._pending[story_id] = (grouping.signature, grouping.keys, grouping.group)
+        for key in grouping.keys.tolist():
             self._pending_keys.setdefault(key, []).append(story_id)
 
     def forget(self, story_id: str) -> None:
         """A story removed (or about to be replaced) in this batch is no candidate any more."""
         self._stale.add(story_id)
-        self._pending.pop(story_id, None)  # its band terms stay in the dictionary, found and skipped
+        self._pending.pop(story_id, None)  # its band keys stay in the dictionary, found and skipped
 
     def committed(self) -> None:
-        """The batch is committed: look candidates up in the index as it now is."""
+        """The batch is committed: its stories join the committed ones, looked up in the index as it now is."""
         self.close()
+        if self._table is not None and self._pending:
+            import numpy as np
+
+            self._table.add(list(self._pending), np.stack([keys for _, keys, _ in self._pending.values()]))
         self._pending, self._pending_keys, self._stale = {}, {}, set()
 
     def close(self) -> None:
         """Close the reader of the committed index."""
         if self._reader is not None:
             self._reader.close()
-        self._reader, self._leaves = None, []
+        self._reader = None
 
-    def _candidates(self, story_id: str, keys: Iterable[str]) -> list[tuple[np.ndarray, str]]:
+    def _candidates(self, story_id: str, keys: np.ndarray) -> list[tuple[np.ndarray, str]]:
         found: dict[str, tuple[np.ndarray, str]] = {}
-        keys = tuple(keys)
-        for key in keys:
+        for key in keys.tolist():
             for other in self._pending_keys.get(key, ()):
                 if other != story_id and other in self._pending:
-                    found[other] = self._pending[other]
-        for leaf, _offset, columns in self._leaf_readers():
-            docnums: set[int] = set()
-            for key in keys:
-                if ("dupkeys", key) in leaf:
-                    docnums.update(leaf.postings("dupkeys", key).all_ids())
-            for docnum in docnums:
-                if leaf.is_deleted(docnum):
-                    continue
-                other = columns["id"][docnum]
-                if other == story_id or other in self._stale or other in found:
-                    continue
-                other_sig = signature_from_bytes(columns["dupsig"][docnum])
-                if other_sig is not None:
-                    found[other] = (other_sig, columns["dupgroup"][docnum])
+                    other_sig, _, group = self._pending[other]
+                    found[other] = (other_sig, group)
+        if self._table is None:
+            self._table = _BandTable.load(self._committed_reader())
+        for other in self._table.owners(keys):
+            if other == story_id or other in self._stale or other in found:
+                continue
+            candidate = self._committed_story(other)
+            if candidate is not None:
+                found[other] = candidate
         return list(found.values())
 
-    def _leaf_readers(self) -> list[tuple[Any, int, dict[str, Any]]]:
+    def _committed_story(self, story_id: str) -> tuple[np.ndarray, str] | None:
+        """The signature and group of a committed story (None if it is gone or has no words)."""
+        reader = self._committed_reader()
+        if ("id", story_id) not in reader:
+            return None
+        for docnum in reader.postings("id", story_id).all_ids():
+            if not reader.is_deleted(docnum):
+                sig = self._committed_signature(reader, docnum)
+                return None if sig is None else (sig, reader.column_reader("dupgroup")[docnum])
+        return None
+
+    def _committed_signature(self, reader: Any, docnum: int) -> np.ndarray | None:
+        """The signature of a committed story, recomputed from its stored headline and body (and cached)."""
+        digest = reader.column_reader("digest")[docnum]
+        if digest in self._recomputed:
+            self._recomputed.move_to_end(digest)
+            return self._recomputed[digest]
+        story = story_from_stored(reader.stored_fields(docnum))
+        sig = signature(story.body, story.headline)
+        self.recomputed += 1
+        self._recomputed[digest] = sig
+        if len(self._recomputed) > SIGNATURE_CACHE:
+            self._recomputed.popitem(last=False)
+        return sig
+
+    def _committed_reader(self) -> Any:
         if self._reader is None:
             self._reader = self._index.reader()
-            self._leaves = [
-                (leaf, offset, {name: leaf.column_reader(name) for name in ("id", "dupgroup", "dupsig")})
-                for leaf, offset in self._reader.leaf_readers()
-                if leaf.doc_count_all() and all(leaf.has_column(name) for name in ("id", "dupgroup", "dupsig"))
-            ]
-        return self._leaves
+        return self._reader
+
+
+class _BandTable:
+    """The band keys of committed stories, sorted for lookup: every key with its story's id."""
+
+    def __init__(self) -> None:
+        import numpy as np
+
+        self._keys = np.empty(0, dtype=np.uint64)
+        self._owners = np.empty(0, dtype=np.int32)  # index into _ids
+        self._ids: list[str] = []
+
+    @classmethod
+    def load(cls, reader: Any) -> _BandTable:
+        """The band keys of the stories of the index as `reader` sees it."""
+        table = cls()
+        ids: list[str] = []
+        values: list[bytes] = []
+        for leaf, _offset in reader.leaf_readers():
+            if not leaf.doc_count_all() or not leaf.has_column("dupbands"):
+                continue
+            deleted = leaf.has_deletions()
+            columns = zip(leaf.column_reader("id"), leaf.column_reader("dupbands"), strict=True)
+            for docnum, (story_id, value) in enumerate(columns):
+                if len(value) == BANDS * BAND_BYTES and not (deleted and leaf.is_deleted(docnum)):
+                    ids.append(story_id)
+                    values.append(value)
+        if ids:
+            table.add(ids, _keys_from_bytes(b"".join(values)))
+        return table
+
+    def add(self, ids: list[str], keys: np.ndarray) -> None:
+        """Add stories, one row of `keys` (BANDS band keys) for each id."""
+        import numpy as np
+
+        first = len(self._ids)
+        self._ids.extend(ids)
+        new_keys = keys.reshape(-1)
+        new_owners = np.repeat(np.arange(first, first + len(ids), dtype=np.int32), BANDS)
+        order = np.argsort(new_keys, kind="stable")
+        new_keys, new_owners = new_keys[order], new_owners[order]
+        at = np.searchsorted(self._keys, new_keys)
+        self._keys = np.insert(self._keys, at, new_keys)
+        self._owners = np.insert(self._owners, at, new_owners)
+
+    def owners(self, keys: np.ndarray) -> list[str]:
+        """The ids of the stories with any of these band keys, each once, in the order added."""
+        import numpy as np
+
+        starts = np.searchsorted(self._keys, keys, side="left")
+        ends = np.searchsorted(self._keys, keys, side="right")
+        owners = {
+            owner
+            for start, end in zip(starts.tolist(), ends.tolist(), strict=True)
+            for owner in self._owners[start:end].tolist()
+        }
+        return list(dict.fromkeys(self._ids[owner] for owner in sorted(owners)))

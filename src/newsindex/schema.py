@@ -171,7 +171,7 @@ class ColumnField(fields.FieldType):  # type: ignore[misc]
 
 
 class BytesColumnField(fields.FieldType):  # type: ignore[misc]
-    """Per-story bytes kept in a column only (a duplicate signature): not searchable."""
+    """Per-story bytes kept in a column only (a story's duplicate band hashes): not searchable."""
 
     indexed = False
     stored = False
@@ -207,10 +207,9 @@ def build_schema() -> fields.Schema:
         stamp=ColumnField(),
         path=ColumnField(),
         story=fields.STORED(),
-        # Duplicate groups (newsindex.duplicates): LSH band terms, the group label, the MinHash signature.
-        dupkeys=fields.KEYWORD(scorable=False, lowercase=False),
+        # Duplicate groups (newsindex.duplicates): the LSH band hashes and the group label.
+        dupbands=BytesColumnField(),
         dupgroup=ColumnField(),
-        dupsig=BytesColumnField(),
     )
 
 
