@@ -196,3 +196,27 @@ def test_an_empty_query_counts_every_story(news: NewsIndex, index_path: str) -> 
     assert (found.series[0].counts, found.series[0].undated) == ((2, 1, 4, 2), 1)
     result = runner.invoke(app, ["timeline", "", "--by", "month", "--csv", "-i", index_path])
     assert result.stdout.splitlines()[:3] == ["period,every story", "2017-05,2", "2017-06,0"]
+
+
+def test_cli_timeline_takes_since_plain_and_fuzzy(index_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime
+
+    from newsindex import dates
+
+    monkeypatch.setattr(dates, "now", lambda: datetime(2020, 1, 1, tzinfo=UTC))
+
+    def totals(*options: str) -> tuple[int, int]:
+        result = runner.invoke(app, ["timeline", *options, "--by", "year", "--json", "-i", index_path])
+        assert result.exit_code == 0, result.stderr
+        (series,) = json.loads(result.stdout)["series"]
+        return series["total"], series["undated"]
+
+    assert totals("iran") == (3, 1)
+    assert totals("iran", "--since", "1y") == totals("iran", "--from", "2019-01-01")  # undated: counted apart
+    assert totals("iran", "--since", "2m") == totals("iran", "--from", "2019-11-01") == (1, 1)
+    assert totals("irna") == (0, 0)
+    assert totals("irna", "--fuzzy") == totals("iran")
+    assert totals("iran (", "--plain") == totals("iran")
+    bad = runner.invoke(app, ["timeline", "iran", "--since", "lately", "-i", index_path])
+    assert bad.exit_code == 2
+    assert "lately" in bad.stderr

@@ -118,6 +118,11 @@ HalfLifeOption = Annotated[
         "--half-life", metavar="DAYS", help="With --recent: days in which relevance halves (implies --recent)."
     ),
 ]
+SinceOption = Annotated[
+    Optional[str], typer.Option("--since", help="Only stories from this long ago on: 7d, 2w, 3m, 1y or today.")
+]
+PlainOption = Annotated[bool, typer.Option("--plain", help="Read the query as plain words: nothing in it is syntax.")]
+FuzzyOption = Annotated[bool, typer.Option("--fuzzy", help="Let every word of 3+ letters match words one edit away.")]
 AllVersionsOption = Annotated[
     bool, typer.Option("--all-versions", help="Show every copy of a story, not one hit per duplicate group.")
 ]
@@ -269,13 +274,9 @@ def search(
     ] = SortOrder.relevance,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="Stories per page.")] = 10,
     page: Annotated[int, typer.Option("--page", min=1, help="Page number.")] = 1,
-    since: Annotated[
-        Optional[str], typer.Option("--since", help="Only stories from this long ago on: 7d, 2w, 3m, 1y or today.")
-    ] = None,
-    plain: Annotated[bool, typer.Option("--plain", help="Read QUERY as plain words: nothing in it is syntax.")] = False,
-    fuzzy: Annotated[
-        bool, typer.Option("--fuzzy", help="Let every word of 3+ letters match words one edit away.")
-    ] = False,
+    since: SinceOption = None,
+    plain: PlainOption = False,
+    fuzzy: FuzzyOption = False,
     as_json: JsonOption = False,
     as_jsonl: Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per hit.")] = False,
     expand: ExpandOption = False,
@@ -430,6 +431,9 @@ def timeline(
     location: LocationOption = None,
     source: SourceOption = None,
     require_all: AllOption = False,
+    since: SinceOption = None,
+    plain: PlainOption = False,
+    fuzzy: FuzzyOption = False,
     as_json: JsonOption = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV: period, then one column per query.")] = False,
     plot: Annotated[
@@ -454,6 +458,9 @@ def timeline(
             location=location,
             source=source,
             require_all=require_all,
+            since=since,
+            plain=plain,
+            fuzzy=fuzzy,
         )
         if plot:
             written = plot_timeline(found, plot)
