@@ -116,14 +116,3 @@ def timeline_body(news: NewsIndex, filters: Filters, by: str) -> dict[str, Any]:
         "undated": series.undated,
         "buckets": found.to_dict()["series"][0]["buckets"],
     }
-
-
-def whole_index_facets(news: NewsIndex, *, top: int = 10) -> tuple[int, dict[str, list[dict[str, Any]]]]:
-    """Exact facets of the whole index, from its stats: (stories, facets)."""
-    stats = news.stats(top=top)
-    return stats.stories, {
-        "bylines": [{"name": name, "stories": count} for name, count in stats.top_bylines],
-        "locations": [{"name": name, "stories": count} for name, count in stats.top_locations],
-        "sources": [{"name": name, "stories": count} for name, count in stats.top_sources],
-        "years": [{"name": str(year), "stories": count} for year, count in stats.years],
-    }

@@ -292,12 +292,14 @@ class NewsIndex:
         )
         order = "-date" if sort == "relevance" and not plan.has_words else sort  # nothing to rank by: newest first
 
-        def work(searcher: Searcher) -> tuple[int, tuple[Hit, ...], dict[str, tuple[tuple[str, int], ...]]]:
+        def work(
+            searcher: Searcher,
+        ) -> tuple[int, tuple[Hit, ...], dict[str, tuple[tuple[str, int], ...]], str | None]:
             total, matching, hits = _page(searcher, plan, order, limit, page, scoring, all_versions)
-            return total, hits, count_facets(searcher, matching, wanted, facet_top) if wanted else {}
+            counted = count_facets(searcher, matching, wanted, facet_top) if wanted else {}
+            return total, hits, counted, suggest(searcher, plan, total) if text.strip() else None
 
-        total, hits, counted = self._reading(work)
-        suggestion = self._reading(lambda searcher: suggest(searcher, plan, total)) if text.strip() else None
+        total, hits, counted, suggestion = self._reading(work)  # one snapshot of the index for all of it
         took_ms = (time.perf_counter() - started) * 1000
         return SearchResults(
             query=text,
