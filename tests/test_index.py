@@ -16,14 +16,16 @@ from newsindex.schema import NewsAnalyzer
 
 def poison_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make Whoosh raise while analysing any text with the word "poison" in it."""
-    original = NewsAnalyzer.__call__
+    # Indexing analyses through `index_postings`, queries and snippets through `__call__`: poison both.
+    for name in ("__call__", "index_postings"):
+        original = getattr(NewsAnalyzer, name)
 
-    def poisoned(self: NewsAnalyzer, value: str, **kwargs: object):  # type: ignore[no-untyped-def]
-        if "poison" in value:
-            raise RuntimeError("analysis failed")
-        return original(self, value, **kwargs)
+        def poisoned(self: NewsAnalyzer, value: str, *args: object, _original=original, **kwargs: object):  # type: ignore[no-untyped-def]
+            if "poison" in value:
+                raise RuntimeError("analysis failed")
+            return _original(self, value, *args, **kwargs)
 
-    monkeypatch.setattr(NewsAnalyzer, "__call__", poisoned)
+        monkeypatch.setattr(NewsAnalyzer, name, poisoned)
 
 
 def test_first_run_adds_every_story(tmp_path: Path, corpus: Path) -> None:

@@ -27,6 +27,7 @@ from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.util.filelock import try_for
 from whoosh.writing import IndexWriter
 
+from newsindex.codec import NewsCodec
 from newsindex.duplicates import FIELDS as DUPLICATE_FIELDS
 from newsindex.duplicates import Grouper
 from newsindex.errors import IndexBusyError, IndexDamagedError, IndexIOError
@@ -303,7 +304,7 @@ class Indexer:
         procs = self._procs if procs is None else procs
         # Separate segment files, not one compound file: Whoosh reads a compound file's parts by copying each
         # part whole into memory, which costs every search milliseconds per open.
-        options: dict[str, Any] = {"limitmb": WRITER_MEMORY_MB, "compound": False}
+        options: dict[str, Any] = {"limitmb": WRITER_MEMORY_MB, "compound": False, "codec": NewsCodec()}
         if procs > 1:
             # Whoosh's multi-process writer: analysis in `procs` worker processes, one segment each
             writer = _ParallelWriter(

@@ -1,0 +1,424 @@
+"""How newsindex lays out an index on disk: Whoosh's W3 codec with postings and stories packed tighter.
+
+Whoosh's W3 codec pickles every block of postings (ids, float weights and each posting's positions as
+a pickled list of its own) and then zlib-compresses the pickle; it compresses each story on its own.
+That spends 17 bytes a posting of the body and 0.8x the story text on stored stories. Here a block
+of postings is a few arrays of the smallest integer type that holds them (ids as gaps, weights as
+integers where they are whole, positions as varint gaps), zlib-compressed together, and stories are
+zlib-compressed sixteen at a time, so that their common words and keys are written once per block.
+
+The codec object is pickled into each segment of the index's table of contents, so `NewsCodec` and
+every class here must stay importable under its name for the index to open. Segments written by
+Whoosh's own W3 codec (indexes built before this module) keep reading through it.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import accumulate, pairwise
+from typing import Any
+
+from whoosh import columns, formats
+from whoosh.codec import whoosh3
+from whoosh.system import emptybytes
+from whoosh.util.numeric import byte_to_length, length_to_byte
+
+# -- varints: positions within a posting --------------------------------------------------------------
+
+# The bytes of every varint below 2**14 (nearly every gap between two positions of a word in a story).
+_VARINTS = [bytes([n]) for n in range(128)] + [bytes([(n & 0x7F) | 0x80, n >> 7]) for n in range(128, 1 << 14)]
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def encode_gaps(numbers: Sequence[int]) -> bytes:
+    """Ascending non-negative integers as varints of their gaps ([3, 5, 40] → 03 02 23)."""
+    table = _VARINTS
+    limit = len(table)
+    previous = 0
+    parts = []
+    for n in numbers:
+        gap = n - previous
+        parts.append(table[gap] if gap < limit else _varint(gap))
+        previous = n
+    return b"".join(parts)
+
+
+def decode_gaps(data: bytes) -> list[int]:
+    """The integers `encode_gaps` was given."""
+    numbers = []
+    value = shift = 0
+    total = 0
+    for byte in data:
+        value |= (byte & 0x7F) << shift
+        if byte & 0x80:
+            shift += 7
+        else:
+            total += value
+            numbers.append(total)
+            value = shift = 0
+    return numbers
+
+
+def count_varints(data: bytes) -> int:
+    """How many varints `data` holds (the bytes without a continuation bit)."""
+    return len(data) - sum(1 for byte in data if byte & 0x80)
+
+
+class PackedPositions(formats.Positions):  # type: ignore[misc]
+    """Whoosh's Positions format, with each posting's positions as varint gaps instead of a pickle.
+
+    A posting of one position takes one or two bytes instead of about thirteen. Its frequency is the
+    number of positions; its weight (the frequency, more for words of the lead) is kept by the codec.
+    """
+
+    def word_values(self, value: Any, analyzer: Any, **kwargs: Any) -> Iterator[tuple[str, int, float, bytes]]:
+        boost = self.field_boost
+        postings = getattr(analyzer, "index_postings", None)
+        if postings is not None:  # newsindex's analyzer: one loop, no Token objects
+            for word, (poslist, weight) in postings(value).items():
+                yield word, len(poslist), weight * boost, encode_gaps(poslist)
+        else:  # Whoosh's loop over tokens, which encodes through `encode`
+            yield from super().word_values(value, analyzer, **kwargs)
+
+    def encode(self, poslist: Sequence[int]) -> bytes:
+        return encode_gaps(poslist)
+
+    def decode_positions(self, valuestring: bytes) -> list[int]:
+        return decode_gaps(valuestring)
+
+    def decode_frequency(self, valuestring: bytes) -> int:
+        return count_varints(valuestring)
+
+    def decode_weight(self, valuestring: bytes) -> float:
+        return float(self.decode_frequency(valuestring) * self.field_boost)
+
+    def decode_position_boosts(self, valuestring: bytes) -> list[tuple[int, int]]:
+        return [(pos, 1) for pos in decode_gaps(valuestring)]
+
+    def combine(self, vs: Iterable[bytes]) -> bytes:
+        positions: set[int] = set()
+        for v in vs:
+            positions.update(decode_gaps(v))
+        return encode_gaps(sorted(positions))
+
+
+# -- posting blocks ----------------------------------------------------------------------------------
+
+# A block on disk: its length (an int, negative for a term's last block), this header, then the data.
+# Header: postings in the block, first and last id, highest weight, shortest and longest field length
+# (Whoosh's length bytes), and the layout byte: bits 0-1 the id gaps' type, 2-3 the weights' type
+# (0: every weight is 1), 4-5 the value lengths' type (0: no values), bit 6 set when zlib-compressed.
+_HEADER = struct.Struct("<HIIfBBB")
+_INT = struct.Struct("!i")  # Whoosh's StructFile.write_int: big-endian
+_COMPRESSED = 0x40
+_COMPRESS_FROM = 48  # bytes of block data below which zlib's header costs more than it saves
+_UNSIGNED = ("B", "H", "I")  # layout codes 0-2
+_WEIGHTS = ("", "B", "H", "f")  # layout codes 1-3 (0: none written)
+
+
+def _unsigned_code(largest: int) -> int:
+    return 0 if largest < 0x100 else 1 if largest < 0x10000 else 2
+
+
+def _weights_code(weights: Sequence[float]) -> int:
+    largest = max(weights)
+    if largest == 1.0 and min(weights) == 1.0:
+        return 0
+    if min(weights) >= 0 and all(float(w).is_integer() for w in weights):
+        if largest < 0x100:
+            return 1
+        if largest < 0x10000:
+            return 2
+    return 3
+
+
+class PackedPostingsWriter(whoosh3.W3PostingsWriter):  # type: ignore[misc]
+    """Writes a term's postings in blocks of packed arrays (see the module docstring)."""
+
+    def _new_block(self) -> None:
+        self._ids: list[int] = []
+        self._weights: list[float] = []
+        self._values: list[bytes] = []
+        self._minlength: int | None = None
+        self._maxlength = 0
+        self._maxweight = 0
+
+    def _write_block(self, last: bool = False) -> None:
+        self._terminfo.add_block(self)
+        ids, weights, values = self._ids, self._weights, self._values
+        gaps = [b - a for a, b in pairwise(ids)]
+        idcode = _unsigned_code(max(gaps)) if gaps else 0
+        parts = [array(_UNSIGNED[idcode], gaps).tobytes()]
+        wcode = _weights_code(weights)
+        if wcode:
+            parts.append(array(_WEIGHTS[wcode], weights if wcode == 3 else [int(w) for w in weights]).tobytes())
+        lcode = 0
+        if values:
+            if len(values) != len(ids):  # some postings with a value, some without: Whoosh never does this
+                raise ValueError("a block's postings must all have values or none")
+            lengths = [len(v) for v in values]
+            lcode = _unsigned_code(max(lengths)) + 1
+            parts.append(array(_UNSIGNED[lcode - 1], lengths).tobytes())
+            parts.extend(values)
+        data = emptybytes.join(parts)
+        layout = idcode | wcode << 2 | lcode << 4
+        if len(data) >= _COMPRESS_FROM:
+            packed = zlib.compress(data, 1)
+            if len(packed) < len(data):
+                data = packed
+                layout |= _COMPRESSED
+        header = _HEADER.pack(
+            len(ids),
+            ids[0],
+            ids[-1],
+            self._maxweight,
+            length_to_byte(self._minlength),
+            length_to_byte(self._maxlength),
+            layout,
+        )
+        size = len(header) + len(data)
+        self._postfile.write(_INT.pack(-size if last else size))
+        self._postfile.write(header)
+        self._postfile.write(data)
+        self._blockcount += 1
+        self._new_block()
+
+
+class PackedLeafMatcher(whoosh3.W3LeafMatcher):  # type: ignore[misc]
+    """Reads the blocks `PackedPostingsWriter` wrote; everything else (skipping, block quality) is W3's."""
+
+    _data: Any
+    _values: Any
+
+    def _read_header(self) -> None:
+        self._baseoffset = self._startoffset  # no magic tag before the first block
+
+    def _goto(self, position: int) -> None:
+        self._data = None
+        self._ids = None
+        self._weights = None
+        self._values = None
+        self._i = 0
+        raw = self._postfile.get(position, _INT.size + _HEADER.size)
+        length = _INT.unpack_from(raw)[0]
+        self._lastblock = length < 0
+        self._nextoffset = position + _INT.size + abs(length)
+        self._dataoffset = position + _INT.size + _HEADER.size
+        count, self._minid, self._maxid, self._maxweight, minlen, maxlen, layout = _HEADER.unpack_from(raw, _INT.size)
+        self._blocklength = count
+        self._layout = layout
+        self._compression = layout & _COMPRESSED
+        self._minlength = byte_to_length(minlen)
+        self._maxlength = byte_to_length(maxlen)
+
+    def _read_data(self) -> None:
+        data = self._postfile.get(self._dataoffset, self._nextoffset - self._dataoffset)
+        if self._compression:
+            data = zlib.decompress(data)
+        layout, count = self._layout, self._blocklength
+        gaps = array(_UNSIGNED[layout & 3])
+        end = gaps.itemsize * (count - 1)
+        gaps.frombytes(data[:end])
+        ids = tuple(accumulate(gaps, initial=self._minid))
+        wcode = layout >> 2 & 3
+        weights: array[float] | None = None
+        if wcode:
+            stored: array[Any] = array(_WEIGHTS[wcode])
+            start, end = end, end + stored.itemsize * count
+            stored.frombytes(data[start:end])
+            weights = stored if wcode == 3 else array("f", stored)
+        lcode = layout >> 4 & 3
+        values: Any = None
+        if lcode:
+            lengths = array(_UNSIGNED[lcode - 1])
+            start, end = end, end + lengths.itemsize * count
+            lengths.frombytes(data[start:end])
+            values = (lengths, data[end:])
+        self._data = (ids, weights, values)
+
+    def _read_ids(self) -> None:
+        if self._data is None:
+            self._read_data()
+        self._ids = self._data[0]
+
+    def _read_weights(self) -> None:
+        if self._data is None:
+            self._read_data()
+        weights = self._data[1]
+        self._weights = weights if weights is not None else array("f", [1.0]) * self._blocklength
+
+    def _read_values(self) -> None:
+        if self._data is None:
+            self._read_data()
+        packed = self._data[2]
+        if packed is None:
+            self._values = (emptybytes,) * self._blocklength if self._fixedsize == 0 else (None,) * self._blocklength
+            return
+        lengths, data = packed
+        values = []
+        start = 0
+        for length in lengths:
+            values.append(data[start : start + length])
+            start += length
+        self._values = tuple(values)
+
+    def block_min_id(self) -> int:
+        return int(self._minid)
+
+
+# -- stored stories ------------------------------------------------------------------------------------
+
+
+class StoryBlocksColumn(columns.Column):  # type: ignore[misc]
+    """Byte values zlib-compressed `per_block` at a time; reading one decompresses its block.
+
+    Whoosh's CompressedBytesColumn compresses each value alone, and its CompressedBlockColumn unpickles
+    every block's header when it opens. Here the block offsets are one array at the end of the column,
+    read on first use, and a reader keeps its last block, so reading stories in order (a merge, an
+    export) decompresses each block once.
+    """
+
+    _TRAILER = struct.Struct("<IQ")  # values per block, values in all
+
+    def __init__(self, per_block: int = 16, level: int = 6) -> None:
+        self._per_block = per_block
+        self._level = level
+
+    def writer(self, dbfile: Any) -> StoryBlocksColumn.Writer:
+        return self.Writer(dbfile, self._per_block, self._level)
+
+    def reader(self, dbfile: Any, basepos: int, length: int, doccount: int) -> StoryBlocksColumn.Reader:
+        return self.Reader(dbfile, basepos, length, doccount)
+
+    class Writer(columns.ColumnWriter):  # type: ignore[misc]
+        def __init__(self, dbfile: Any, per_block: int, level: int) -> None:
+            self._dbfile = dbfile
+            self._per_block = per_block
+            self._level = level
+            self._start = dbfile.tell()
+            self._values: list[bytes] = []
+            self._count = 0
+            self._offsets = array("Q")
+
+        def add(self, docnum: int, value: bytes) -> None:
+            while self._count < docnum:  # documents without a value read back as empty bytes
+                self._append(emptybytes)
+            self._append(value)
+
+        def _append(self, value: bytes) -> None:
+            self._values.append(value)
+            self._count += 1
+            if len(self._values) == self._per_block:
+                self._emit()
+
+        def _emit(self) -> None:
+            lengths = array("I", [len(v) for v in self._values])
+            self._offsets.append(self._dbfile.tell() - self._start)
+            self._dbfile.write(zlib.compress(lengths.tobytes() + emptybytes.join(self._values), self._level))
+            self._values = []
+
+        def finish(self, doccount: int) -> None:
+            while self._count < doccount:
+                self._append(emptybytes)
+            if self._values:
+                self._emit()
+            self._offsets.append(self._dbfile.tell() - self._start)  # the end of the last block
+            self._dbfile.write(self._offsets.tobytes())
+            self._dbfile.write(StoryBlocksColumn._TRAILER.pack(self._per_block, self._count))
+
+    class Reader(columns.ColumnReader):  # type: ignore[misc]
+        def __init__(self, dbfile: Any, basepos: int, length: int, doccount: int) -> None:
+            columns.ColumnReader.__init__(self, dbfile, basepos, length, doccount)
+            trailer = StoryBlocksColumn._TRAILER
+            self._per_block: int
+            self._count: int
+            self._per_block, self._count = trailer.unpack(dbfile.get(basepos + length - trailer.size, trailer.size))
+            self._offsets: array[int] | None = None
+            self._cached: tuple[int, list[bytes]] = (-1, [])
+
+        def _block(self, number: int) -> list[bytes]:
+            if self._cached[0] == number:
+                return self._cached[1]
+            if self._offsets is None:
+                blocks = -(-self._count // self._per_block)
+                offsets = array("Q")
+                size = offsets.itemsize * (blocks + 1)
+                trailer = StoryBlocksColumn._TRAILER.size
+                offsets.frombytes(self._dbfile.get(self._basepos + self._length - trailer - size, size))
+                self._offsets = offsets
+            start, end = self._offsets[number], self._offsets[number + 1]
+            data = zlib.decompress(self._dbfile.get(self._basepos + start, end - start))
+            in_block = min(self._per_block, self._count - number * self._per_block)
+            lengths = array("I")
+            lengths.frombytes(data[: lengths.itemsize * in_block])
+            values = []
+            position = lengths.itemsize * in_block
+            for length in lengths:
+                values.append(data[position : position + length])
+                position += length
+            self._cached = (number, values)
+            return values
+
+        def __getitem__(self, docnum: int) -> bytes:
+            if not 0 <= docnum < self._count:
+                return b""
+            return self._block(docnum // self._per_block)[docnum % self._per_block]
+
+        def __iter__(self) -> Iterator[bytes]:
+            for docnum in range(self._doccount):
+                yield self[docnum]
+
+
+STORED_COLUMN = columns.PickleColumn(StoryBlocksColumn())
+
+
+class PackedPerDocWriter(whoosh3.W3PerDocWriter):  # type: ignore[misc]
+    """W3's per-document writer with the stored fields in blocks of stories."""
+
+    def _create_column(self, fieldname: str, column: Any) -> None:
+        super()._create_column(fieldname, STORED_COLUMN if fieldname == "_stored" else column)
+
+
+class PackedPerDocReader(whoosh3.W3PerDocReader):  # type: ignore[misc]
+    """Reads what `PackedPerDocWriter` wrote."""
+
+    def stored_fields(self, docnum: int) -> dict[str, Any]:
+        value = self._cached_reader("_stored", STORED_COLUMN)[docnum]
+        return value if value is not None else {}
+
+
+class NewsCodec(whoosh3.W3Codec):  # type: ignore[misc]
+    """The W3 codec with packed posting blocks and stories compressed in blocks."""
+
+    def __init__(self) -> None:
+        super().__init__(blocklimit=128, compression=1, inlinelimit=1)
+
+    def per_document_writer(self, storage: Any, segment: Any) -> PackedPerDocWriter:
+        return PackedPerDocWriter(self, storage, segment)
+
+    def per_document_reader(self, storage: Any, segment: Any) -> PackedPerDocReader:
+        return PackedPerDocReader(storage, segment)
+
+    def postings_writer(self, dbfile: Any, byteids: bool = False) -> Any:
+        if byteids:  # term vectors (newsindex stores none): Whoosh's own blocks
+            return super().postings_writer(dbfile, byteids=True)
+        return PackedPostingsWriter(
+            dbfile, blocklimit=self._blocklimit, byteids=False, compression=self._compression, inlinelimit=1
+        )
+
+    def postings_reader(self, dbfile: Any, terminfo: Any, format_: Any, term: Any = None, scorer: Any = None) -> Any:
+        if terminfo.is_inlined():
+            return super().postings_reader(dbfile, terminfo, format_, term=term, scorer=scorer)
+        offset, _length = terminfo.extent()
+        return PackedLeafMatcher(dbfile, offset, None, format_, term=term, scorer=scorer)

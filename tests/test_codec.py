@@ -1,0 +1,177 @@
+"""The packed codec: what it writes reads back exactly, and searches answer as over Whoosh's own W3 codec."""
+
+from __future__ import annotations
+
+import json
+import random
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from whoosh.codec.whoosh3 import W3Codec, W3TermInfo
+from whoosh.filedb.filestore import FileStorage
+from whoosh.formats import Positions
+
+from newsindex import NewsIndex, Story
+from newsindex import indexer as indexer_module
+from newsindex.codec import NewsCodec, PackedPositions, count_varints, decode_gaps, encode_gaps
+from newsindex.schema import NewsAnalyzer, story_from_stored
+
+ascending = st.lists(st.integers(0, 3_000_000), max_size=60).map(lambda xs: sorted(set(xs)))
+
+
+@given(ascending)
+def test_gaps_round_trip(numbers: list[int]) -> None:
+    packed = encode_gaps(numbers)
+    assert decode_gaps(packed) == numbers
+    assert count_varints(packed) == len(numbers)
+
+
+def test_a_posting_of_one_early_position_takes_one_byte() -> None:
+    assert encode_gaps([5]) == b"\x05"
+    assert len(encode_gaps([0, 200, 20_000])) == 1 + 2 + 3
+
+
+WORDS = ["Albania", "Iran", "the", "a", "running", "Tiranë", "U.S.", "3.5", "x", "oil", "ÉCOLE", "of", "diplomats"]
+texts = st.lists(st.sampled_from([*WORDS, ". ", "\n", ", ", " (Reuters) - ", "TIRANA "]), max_size=80).map("".join)
+
+
+@pytest.mark.parametrize("analyzer", [NewsAnalyzer(), NewsAnalyzer(lead_boost=2.0), NewsAnalyzer(stemming=False)])
+@given(text=texts)
+def test_index_postings_are_what_indexing_through_tokens_gives(analyzer: NewsAnalyzer, text: str) -> None:
+    fast = {w: (freq, weight, v) for w, freq, weight, v in PackedPositions().word_values(text, analyzer, mode="index")}
+    slow = {w: (freq, weight, v) for w, freq, weight, v in Positions().word_values(text, analyzer, mode="index")}
+    assert {w: v[:2] for w, v in fast.items()} == {w: v[:2] for w, v in slow.items()}
+    assert {w: decode_gaps(v[2]) for w, v in fast.items()} == {
+        w: Positions().decode_positions(v[2]) for w, v in slow.items()
+    }
+
+
+@contextmanager
+def _posting_list(tmp_path: Path, postings: list[tuple[int, float, bytes]]) -> Iterator[tuple[Any, Any]]:
+    """The postings written as one term with the packed codec, and a matcher reading them back."""
+    storage = FileStorage(str(tmp_path))
+    codec, fmt = NewsCodec(), PackedPositions()
+    out = storage.create_file("t.pst")
+    writer = codec.postings_writer(out)
+    writer.start_postings(fmt, W3TermInfo())
+    for docnum, weight, value in postings:
+        writer.add_posting(docnum, weight, value, 10)
+    terminfo = writer.finish_postings()
+    out.close()
+    postfile = storage.open_file("t.pst")
+    try:
+        yield codec.postings_reader(postfile, terminfo, fmt), terminfo
+    finally:
+        postfile.close()
+
+
+@pytest.mark.parametrize(
+    ("gap", "weights", "value_size"),
+    [
+        (1, [1.0], 1),  # every weight 1: none written
+        (300, [1.0, 2.0, 7.0], 2),  # gaps above 255, whole weights below 256
+        (70_000, [300.0, 1.0], 300),  # gaps above 65,535, weights above 255, values above 255 bytes
+        (3, [0.5, 1.25], 0),  # fractional weights, no values
+    ],
+)
+def test_blocks_read_back_what_was_written(tmp_path: Path, gap: int, weights: list[float], value_size: int) -> None:
+    rng = random.Random(gap)
+    postings = []
+    docnum = 7
+    for n in range(300):  # three blocks of at most 128
+        value = bytes(rng.randrange(128) for _ in range(value_size))
+        postings.append((docnum, weights[n % len(weights)], value))
+        docnum += gap + rng.randrange(3)
+    with _posting_list(tmp_path, postings) as (matcher, terminfo):
+        read = []
+        while matcher.is_active():
+            read.append((matcher.id(), matcher.weight(), matcher.value()))
+            matcher.next()
+    assert terminfo.doc_frequency() == len(postings)
+    expected = [(d, w, v if value_size else b"") for d, w, v in postings]
+    assert [(d, w) for d, w, _ in read] == [(d, w) for d, w, _ in expected]
+    if value_size:
+        assert [v for _, _, v in read] == [v for _, _, v in expected]
+
+
+def test_skip_to_lands_on_the_first_id_at_or_after_the_target(tmp_path: Path) -> None:
+    with _posting_list(tmp_path, [(docnum, 1.0, b"\x01") for docnum in range(0, 3000, 3)]) as (matcher, _):
+        for target in (1, 500, 1999, 2997):
+            matcher.skip_to(target)
+            assert matcher.id() == -(-target // 3) * 3
+            assert matcher.block_min_id() <= matcher.id() <= matcher.block_max_id()
+
+
+def _stories(count: int) -> list[Story]:
+    rng = random.Random(4)
+    vocabulary = [f"word{n}" for n in range(400)] + ["Albania", "Iran", "oil", "diplomats", "expelled"]
+    stories = []
+    for n in range(count):
+        words = [rng.choice(vocabulary[: 20 + n % 380]) for _ in range(rng.randrange(5, 300))]
+        if n % 7 == 0:
+            words[2:2] = ["Albania", "expelled", "Iran", "diplomats"]
+        stories.append(
+            Story(
+                id=f"s{n:04d}",
+                headline=" ".join(words[:6]).title(),
+                body=f"TIRANA (Reuters) - {' '.join(words[:12])}.\n\n{' '.join(words[12:])}.",
+                published=date(1995 + n % 30, 1 + n % 12, 1 + n % 28),
+                bylines=(rng.choice(["Benet Koleka", "Parisa Hafezi", "Jane Doe"]),),
+                location="Tirana",
+                source="Reuters",
+            )
+        )
+    return stories
+
+
+QUERIES = ['"expelled Iran"', "albania iran", "word3 OR word250", "headline:word7", "diplomats -word1", "oil"]
+
+
+def _answers(news: NewsIndex) -> list[object]:
+    answers: list[object] = []
+    for query in QUERIES:
+        for period in ({}, {"start": "2000-01-01", "end": "2010-12-31"}):
+            results = news.search(query, limit=20, **period)
+            answers.append((query, results.total, [(hit.story.id, round(hit.score, 4)) for hit in results.hits]))
+    return answers
+
+
+def test_searches_answer_as_over_whoosh_own_codec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stories = _stories(700)
+    packed = NewsIndex.create(tmp_path / "packed")
+    packed.add(stories)
+    monkeypatch.setattr(indexer_module, "NewsCodec", W3Codec)  # the codec of indexes built before this one
+    plain = NewsIndex.create(tmp_path / "w3")
+    plain.add(stories)
+    answers = _answers(packed)
+    assert answers == _answers(plain)
+    assert any(total for _, total, _ in answers)  # the queries do find stories
+    assert packed.get("s0007") == plain.get("s0007") == stories[7]
+    assert [packed.get(story.id) for story in stories[:40]] == stories[:40]  # stories in and across blocks
+
+
+def test_an_index_mixing_both_codecs_answers_from_both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stories = _stories(300)
+    news = NewsIndex.create(tmp_path / "index")
+    with monkeypatch.context() as patch:
+        patch.setattr(indexer_module, "NewsCodec", W3Codec)
+        news.add(stories[:150])
+    news.add(stories[150:])
+    assert news.count() == 300
+    expected = {story.id for story in stories if "expelled Iran" in story.body}
+    assert {hit.story.id for hit in news.search('"expelled Iran"', limit=300).hits} == expected
+    assert news.get("s0010") == stories[10] and news.get("s0290") == stories[290]
+
+
+def test_stories_stored_compressed_by_older_versions_still_read() -> None:
+    data = {"body": "Albania expelled two Iran diplomats.", "headline": "Expelled", "published": "2019-10-23"}
+    blob = zlib.compress(json.dumps(data).encode("utf-8"), 6)
+    story = story_from_stored({"id": "old", "story": blob})
+    assert (story.id, story.headline, story.published) == ("old", "Expelled", date(2019, 10, 23))
