@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from whoosh.codec.whoosh3 import W3Codec, W3TermInfo
 from whoosh.filedb.filestore import FileStorage
 from whoosh.formats import Positions
+from whoosh.writing import SegmentWriter
 
 from newsindex import NewsIndex, Story
 from newsindex import indexer as indexer_module
@@ -143,11 +144,17 @@ def _answers(news: NewsIndex) -> list[object]:
     return answers
 
 
+def _write_as_whoosh_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Index as newsindex did before the packed codec: Whoosh's W3 codec and its own segment writer."""
+    monkeypatch.setattr(indexer_module, "NewsCodec", W3Codec)
+    monkeypatch.setattr(indexer_module, "BufferedSegmentWriter", SegmentWriter)
+
+
 def test_searches_answer_as_over_whoosh_own_codec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     stories = _stories(700)
     packed = NewsIndex.create(tmp_path / "packed")
     packed.add(stories)
-    monkeypatch.setattr(indexer_module, "NewsCodec", W3Codec)  # the codec of indexes built before this one
+    _write_as_whoosh_does(monkeypatch)
     plain = NewsIndex.create(tmp_path / "w3")
     plain.add(stories)
     answers = _answers(packed)
@@ -157,11 +164,28 @@ def test_searches_answer_as_over_whoosh_own_codec(tmp_path: Path, monkeypatch: p
     assert [packed.get(story.id) for story in stories[:40]] == stories[:40]  # stories in and across blocks
 
 
+def test_small_batches_merged_at_commit_answer_as_over_whoosh_own_codec(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Commits of 20 stories make Whoosh merge small segments into the next one: its pool and the
+    # buffered postings are written together.
+    stories = _stories(300)
+    packed = NewsIndex.create(tmp_path / "packed")
+    for start in range(0, 300, 20):
+        packed.add(stories[start : start + 20])
+    _write_as_whoosh_does(monkeypatch)
+    plain = NewsIndex.create(tmp_path / "w3")
+    for start in range(0, 300, 20):
+        plain.add(stories[start : start + 20])
+    assert packed.count() == plain.count() == 300
+    assert _answers(packed) == _answers(plain)
+
+
 def test_an_index_mixing_both_codecs_answers_from_both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     stories = _stories(300)
     news = NewsIndex.create(tmp_path / "index")
     with monkeypatch.context() as patch:
-        patch.setattr(indexer_module, "NewsCodec", W3Codec)
+        _write_as_whoosh_does(patch)
         news.add(stories[:150])
     news.add(stories[150:])
     assert news.count() == 300

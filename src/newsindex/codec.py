@@ -155,8 +155,47 @@ class PackedPostingsWriter(whoosh3.W3PostingsWriter):  # type: ignore[misc]
         self._maxweight = 0
 
     def _write_block(self, last: bool = False) -> None:
+        values = self._values
+        if values and len(values) != len(self._ids):  # some postings with a value, some without: never in Whoosh
+            raise ValueError("a block's postings must all have values or none")
+        self._write_packed(array("I", [len(v) for v in values]) if values else None, b"".join(values), last)
+
+    def write_postings(
+        self,
+        ids: array[int],
+        weights: array[float],
+        value_lengths: array[int] | None,
+        values: bytes,
+        field_lengths: Sequence[int] | None,
+    ) -> None:
+        """Write a whole posting list at once, in blocks: what calling `add_posting` for each posting does.
+
+        `values` are the postings' values end to end, `value_lengths` their sizes (None: no values);
+        `field_lengths[docnum]` is the length of the field in each story (None: the field has none).
+        """
+        limit = self._blocklimit
+        count = len(ids)
+        value_start = 0
+        for start in range(0, count, limit):
+            end = min(start + limit, count)
+            self._ids = block_ids = ids[start:end]
+            self._weights = weights[start:end]
+            self._maxweight = max(self._weights)
+            if field_lengths is not None:
+                lengths = [field_lengths[docnum] for docnum in block_ids]
+                self._minlength, self._maxlength = min(lengths), max(lengths)
+            block_lengths = None
+            block_values = b""
+            if value_lengths is not None:
+                block_lengths = value_lengths[start:end]
+                value_end = value_start + sum(block_lengths)
+                block_values = values[value_start:value_end]
+                value_start = value_end
+            self._write_packed(block_lengths, block_values, last=end == count)
+
+    def _write_packed(self, value_lengths: array[int] | None, values: bytes, last: bool) -> None:
         self._terminfo.add_block(self)
-        ids, weights, values = self._ids, self._weights, self._values
+        ids, weights = self._ids, self._weights
         gaps = [b - a for a, b in pairwise(ids)]
         idcode = _unsigned_code(max(gaps)) if gaps else 0
         parts = [array(_UNSIGNED[idcode], gaps).tobytes()]
@@ -164,14 +203,13 @@ class PackedPostingsWriter(whoosh3.W3PostingsWriter):  # type: ignore[misc]
         if wcode:
             parts.append(array(_WEIGHTS[wcode], weights if wcode == 3 else [int(w) for w in weights]).tobytes())
         lcode = 0
-        if values:
-            if len(values) != len(ids):  # some postings with a value, some without: Whoosh never does this
-                raise ValueError("a block's postings must all have values or none")
-            lengths = [len(v) for v in values]
-            lcode = _unsigned_code(max(lengths)) + 1
-            parts.append(array(_UNSIGNED[lcode - 1], lengths).tobytes())
-            parts.extend(values)
-        data = emptybytes.join(parts)
+        if value_lengths is not None:
+            lcode = _unsigned_code(max(value_lengths)) + 1
+            parts.append(
+                value_lengths.tobytes() if lcode == 3 else array(_UNSIGNED[lcode - 1], value_lengths).tobytes()
+            )
+            parts.append(values)
+        data = b"".join(parts)
         layout = idcode | wcode << 2 | lcode << 4
         if len(data) >= _COMPRESS_FROM:
             packed = zlib.compress(data, 1)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from whoosh import multiproc
 from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.util.filelock import try_for
 from whoosh.writing import IndexWriter
@@ -34,6 +35,7 @@ from newsindex.errors import IndexBusyError, IndexDamagedError, IndexIOError
 from newsindex.models import IndexReport, Problem, Story
 from newsindex.schema import story_digest, story_from_stored, story_to_document
 from newsindex.storage import record_checksums, remove_leftovers
+from newsindex.writer import BufferedSegmentWriter
 
 BATCH_STORIES = 5_000  # stories per commit: a crash loses at most this much work
 # With worker processes each commit adds a segment per worker, and every segment repeats the term
@@ -312,7 +314,7 @@ class Indexer:
                 **options,
             )  # fmt: skip
         else:
-            writer = self._index.writer(_lk=False, **options)
+            writer = BufferedSegmentWriter(self._index, _lk=False, **options)
         self._writer_procs = procs
         return writer
 
@@ -333,6 +335,8 @@ class _WorkerTask(SubWriterTask):  # type: ignore[misc]
 
     def run(self) -> None:
         _die_with_parent()
+        # Whoosh's worker loop names its writer class directly: in this worker process, make it ours.
+        multiproc.SegmentWriter = BufferedSegmentWriter
         super().run()
 
 
