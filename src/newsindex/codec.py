@@ -147,12 +147,12 @@ class PackedPostingsWriter(whoosh3.W3PostingsWriter):  # type: ignore[misc]
     """Writes a term's postings in blocks of packed arrays (see the module docstring)."""
 
     def _new_block(self) -> None:
-        self._ids: list[int] = []
-        self._weights: list[float] = []
+        self._ids: Sequence[int] = []
+        self._weights: Sequence[float] = []
         self._values: list[bytes] = []
         self._minlength: int | None = None
         self._maxlength = 0
-        self._maxweight = 0
+        self._maxweight: float = 0
 
     def _write_block(self, last: bool = False) -> None:
         values = self._values
