@@ -54,6 +54,20 @@ def test_index_postings_are_what_indexing_through_tokens_gives(analyzer: NewsAna
     }
 
 
+@pytest.mark.parametrize("analyzer", [NewsAnalyzer(), NewsAnalyzer(lead_boost=2.0), NewsAnalyzer(stemming=False)])
+@given(text=texts)
+def test_index_items_are_what_whoosh_field_index_gives(analyzer: NewsAnalyzer, text: str) -> None:
+    fmt = PackedPositions()
+    expected = [(w.encode("utf-8"), freq, weight, v) for w, freq, weight, v in fmt.word_values(text, analyzer)]
+    assert fmt.index_items(text, analyzer) == expected
+
+
+def test_a_word_only_at_the_end_of_a_very_long_story_keeps_its_position() -> None:
+    text = "oil " * 20_000 + "Albania"
+    items = {term: value for term, _, _, value in PackedPositions().index_items(text, NewsAnalyzer())}
+    assert decode_gaps(items[b"albania"]) == [20_000]
+
+
 @contextmanager
 def _posting_list(tmp_path: Path, postings: list[tuple[int, float, bytes]]) -> Iterator[tuple[Any, Any]]:
     """The postings written as one term with the packed codec, and a matcher reading them back."""

@@ -277,3 +277,24 @@ def test_a_timeline_counts_every_copy_as_search_all_versions_does(tmp_path: Path
     series = news.timeline(query).series[0]
     assert series.total + series.undated == news.search(query, all_versions=True).total == 6
     assert news.search(query).total == 4
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_signatures_are_those_of_datasketch(seed: int) -> None:
+    # Indexes hold band hashes made with datasketch's MinHash: ours must give the same values.
+    from datasketch.minhash import MinHash
+
+    from newsindex.dateline import split_dateline
+    from newsindex.duplicates import NUM_PERM, _shingle_hashes
+
+    rng = random.Random(seed)
+    words = ["Albania", "Iran", "oil", "diplomats", "expelled", "Tiranë", "the", "of", "3.5%", "U.S."]
+    body = "TIRANA (Reuters) - " + " ".join(rng.choice(words) for _ in range(rng.randrange(3, 400)))
+    reference = MinHash(num_perm=NUM_PERM, seed=1, scheme="affine32", hashfunc=int)
+    hashes = _shingle_hashes(f"Headline\n{split_dateline(body)[1]}")
+    assert hashes is not None
+    reference.update_batch(hashes.tolist())
+    ours = signature(body, "Headline")
+    assert ours is not None
+    assert ours.dtype == "uint32"
+    assert ours.tolist() == reference.hashvalues.astype("uint32").tolist()

@@ -14,11 +14,12 @@ Whoosh's own W3 codec (indexes built before this module) keep reading through it
 
 from __future__ import annotations
 
+import operator
 import struct
 import zlib
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import accumulate, pairwise
+from itertools import accumulate
 from typing import Any
 
 from whoosh import columns, formats
@@ -91,6 +92,24 @@ class PackedPositions(formats.Positions):  # type: ignore[misc]
         else:  # Whoosh's loop over tokens, which encodes through `encode`
             yield from super().word_values(value, analyzer, **kwargs)
 
+    def index_items(self, value: str, analyzer: Any) -> list[tuple[bytes, int, float, bytes]] | None:
+        """What Whoosh's `FieldType.index` gives for `value` (term bytes, frequency, weight, value), as a
+        list in one step; None when `analyzer` is not newsindex's (then use `FieldType.index`)."""
+        postings = getattr(analyzer, "index_postings", None)
+        if postings is None:
+            return None
+        boost = self.field_boost
+        single, limit = _VARINTS, len(_VARINTS)
+        return [
+            (
+                word.encode("utf-8"),
+                len(found),
+                weight * boost,
+                single[found[0]] if len(found) == 1 and found[0] < limit else encode_gaps(found),
+            )
+            for word, (found, weight) in postings(value).items()
+        ]
+
     def encode(self, poslist: Sequence[int]) -> bytes:
         return encode_gaps(poslist)
 
@@ -131,16 +150,18 @@ def _unsigned_code(largest: int) -> int:
     return 0 if largest < 0x100 else 1 if largest < 0x10000 else 2
 
 
-def _weights_code(weights: Sequence[float]) -> int:
-    largest = max(weights)
-    if largest == 1.0 and min(weights) == 1.0:
-        return 0
-    if min(weights) >= 0 and all(float(w).is_integer() for w in weights):
-        if largest < 0x100:
-            return 1
-        if largest < 0x10000:
-            return 2
-    return 3
+def _packed_weights(weights: Sequence[float]) -> tuple[int, bytes]:
+    """The layout code of a block's weights and their bytes: none when all are 1, else whole numbers in
+    the smallest type that holds them, else 32-bit floats."""
+    largest, smallest = max(weights), min(weights)
+    if largest == 1.0 and smallest == 1.0:
+        return 0, b""
+    if smallest >= 0 and largest < 0x10000:
+        whole = list(map(int, weights))
+        if whole == list(weights):
+            code = 1 if largest < 0x100 else 2
+            return code, array(_WEIGHTS[code], whole).tobytes()
+    return 3, array("f", weights).tobytes()
 
 
 class PackedPostingsWriter(whoosh3.W3PostingsWriter):  # type: ignore[misc]
@@ -196,12 +217,10 @@ class PackedPostingsWriter(whoosh3.W3PostingsWriter):  # type: ignore[misc]
     def _write_packed(self, value_lengths: array[int] | None, values: bytes, last: bool) -> None:
         self._terminfo.add_block(self)
         ids, weights = self._ids, self._weights
-        gaps = [b - a for a, b in pairwise(ids)]
+        gaps = list(map(operator.sub, ids[1:], ids))
         idcode = _unsigned_code(max(gaps)) if gaps else 0
-        parts = [array(_UNSIGNED[idcode], gaps).tobytes()]
-        wcode = _weights_code(weights)
-        if wcode:
-            parts.append(array(_WEIGHTS[wcode], weights if wcode == 3 else [int(w) for w in weights]).tobytes())
+        wcode, weight_bytes = _packed_weights(weights)
+        parts = [array(_UNSIGNED[idcode], gaps).tobytes(), weight_bytes]
         lcode = 0
         if value_lengths is not None:
             lcode = _unsigned_code(max(value_lengths)) + 1

@@ -3,7 +3,7 @@
 Wire stories are filed, re-filed, updated and republished with small edits: a new dateline, a word
 changed, a paragraph appended. Each story's headline and body (dateline taken off) become a set of word
 3-shingles (words split at white space, case and accents folded),
-summarised by a MinHash signature (datasketch, 128 permutations). Two stories whose estimated Jaccard
+summarised by a MinHash signature (128 permutations, the same values as datasketch's affine32 scheme). Two stories whose estimated Jaccard
 similarity is at least `THRESHOLD` are copies of one story; a new story joins the group of its most
 similar copy already indexed, or founds a group of its own.
 
@@ -52,8 +52,7 @@ from newsindex.schema import fold, story_from_stored
 if TYPE_CHECKING:
     import numpy as np
 
-# numpy and datasketch are imported where used: datasketch pulls in SciPy (half a second), and searching
-# never needs either.
+# numpy is imported where used: searching never needs it.
 
 # The estimated Jaccard similarity of word 3-shingles at which two stories are copies of one. 0.8 was the
 # starting point; on benchmarks/duplicates.py's corpus it misses 40% of copies with a paragraph appended,
@@ -93,15 +92,33 @@ def signature(body: str, headline: str | None = None) -> np.ndarray | None:
     hashes = _shingle_hashes(f"{headline}\n{text}" if headline else text)
     if hashes is None:
         return None
-    from datasketch.minhash import MinHash
+    import numpy as np
+
+    a, b = _affine32_permutations()
+    # datasketch's MinHash.update_batch for its affine32 scheme (a test checks the values are the same),
+    # without its per-call set-up and its Python loop over the hashes: MurmurHash3's 32-bit finaliser,
+    # then the smallest a·h + b (mod 2**32) of each permutation.
+    mixed = hashes.reshape(-1, 1)
+    mixed = (mixed ^ (mixed >> np.uint32(16))) * np.uint32(0x85EBCA6B)
+    mixed = (mixed ^ (mixed >> np.uint32(13))) * np.uint32(0xC2B2AE35)
+    mixed = mixed ^ (mixed >> np.uint32(16))
+    values: np.ndarray = (mixed * a + b).min(axis=0)
+    return values
+
+
+def _affine32_permutations() -> tuple[np.ndarray, np.ndarray]:
+    """The NUM_PERM seeded permutations h → a·h + b (mod 2**32), made once: datasketch's for its affine32
+    scheme and seed 1 (a test checks), without importing datasketch and the SciPy it pulls in (45 MB
+    and a third of a second in the indexing process)."""
+    import numpy as np
 
     global _permutations
     if _permutations is None:
-        _permutations = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme="affine32").permutations
-    minhash = MinHash(num_perm=NUM_PERM, hashfunc=int, permutations=_permutations, scheme="affine32")
-    minhash.update_batch(hashes.tolist())
-    values: np.ndarray = minhash.hashvalues.astype("uint32", copy=False)
-    return values
+        generator = np.random.RandomState(_SEED)
+        odd = generator.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+        _permutations = (odd, generator.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32))
+    a, b = _permutations
+    return a, b
 
 
 def band_keys(sig: np.ndarray) -> np.ndarray:

@@ -145,17 +145,18 @@ class NewsAnalyzer(Analyzer):  # type: ignore[misc]
             else:
                 found.append(pos)
             pos += 1
-        weights = {term: float(len(found)) for term, found in positions.items()}
-        if self.lead_boost != 1.0:
-            lead_end = lead_span(value)[1]
-            extra = self.lead_boost - 1.0
-            for match in _WORD.finditer(value):
-                if match.start() >= lead_end:
-                    break
-                term = form(match.group())
-                if term is not None:
-                    weights[term] += extra
-        return {term: (found, weights[term]) for term, found in positions.items()}
+        if self.lead_boost == 1.0:
+            return {term: (found, float(len(found))) for term, found in positions.items()}
+        lead: dict[str, int] = {}  # words of the lead, counted
+        lead_end = lead_span(value)[1]
+        for match in _WORD.finditer(value):
+            if match.start() >= lead_end:
+                break
+            term = form(match.group())
+            if term is not None:
+                lead[term] = lead.get(term, 0) + 1
+        extra = self.lead_boost - 1.0
+        return {term: (found, len(found) + extra * lead.get(term, 0)) for term, found in positions.items()}
 
 
 class PublishedField(fields.FieldType):  # type: ignore[misc]

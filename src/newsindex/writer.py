@@ -67,7 +67,11 @@ class BufferedSegmentWriter(SegmentWriter):  # type: ignore[misc]
             if value is None:
                 continue
             field = schema[name]
-            items = list(field.index(value)) if field.indexed else []
+            items = None
+            if field.indexed and isinstance(value, str) and hasattr(field.format, "index_items"):
+                items = field.format.index_items(value, field.analyzer)  # the same, without generators
+            if items is None:
+                items = list(field.index(value)) if field.indexed else []
             analysed.append((name, field, value, items))
 
         perdoc = self.perdocwriter
