@@ -348,7 +348,7 @@ class StoryBlocksColumn(columns.Column):  # type: ignore[misc]
 
     _TRAILER = struct.Struct("<IQ")  # values per block, values in all
 
-    def __init__(self, per_block: int = 16, level: int = 6) -> None:
+    def __init__(self, per_block: int = 16, level: int = 4) -> None:
         self._per_block = per_block
         self._level = level
 
