@@ -12,8 +12,10 @@ import ctypes
 import gc
 import multiprocessing
 import os
+import pickle
 import signal
 import sys
+import tempfile
 import time
 import traceback
 import warnings
@@ -79,7 +81,7 @@ class Indexer:
         self.report = IndexReport()
         self._started = time.perf_counter()
         self._writer: IndexWriter | None = None
-        self._batch: list[_Change] = []  # the changes since the last commit, to replay if a writer fails
+        self._batch: list[_Change] | _Spool = []  # the changes since the last commit, to replay if a writer fails
         self._known: dict[str, _Known] = {}
         self._seen: dict[str, str | None] = {}  # story ids met in this run → the input they came from
         self._stamps: dict[str, str] = {}  # input path → its stamp when last indexed
@@ -130,6 +132,7 @@ class Indexer:
     def _release(self, *, failed: bool) -> None:
         """Cancel an unfinished writer, clear what it left, and let go of the lock."""
         try:
+            self._clear_batch()
             self._grouper.close()
             if self._writer is not None:
                 writer, self._writer = self._writer, None
@@ -255,8 +258,14 @@ class Indexer:
             self._replay()
             return False
         # Kept until commit, to replay in a fresh writer; a worker process has its own copy, so here a
-        # slim one (the compressed story) is enough to rebuild the document if the worker dies.
-        self._batch.append(change.slim() if self._writer_procs > 1 else change)
+        # slim one (the stored story) is enough to rebuild the document if the worker dies, and it waits
+        # on disk: a batch of 50,000 stories would hold a hundred megabytes of them.
+        if self._writer_procs > 1:
+            if not isinstance(self._batch, _Spool):
+                self._batch = _Spool(self._batch)
+            self._batch.append(change.slim())
+        else:
+            self._batch.append(change)
         return True
 
     def _replay(self) -> None:
@@ -275,8 +284,13 @@ class Indexer:
         record_checksums(self._index)
         if parallel:
             self._rescue_lost()
-        self._batch = []
+        self._clear_batch()
         self._grouper.committed()
+
+    def _clear_batch(self) -> None:
+        if isinstance(self._batch, _Spool):
+            self._batch.close()
+        self._batch = []
 
     def _rescue_lost(self) -> None:
         """Write again, in this process, the stories of the batch that a Whoosh worker process dropped.
@@ -292,7 +306,7 @@ class Indexer:
             ]
         if not lost:
             return
-        self._batch = []
+        self._clear_batch()
         self._writer = self._open_writer(procs=1)
         for change in lost:
             if not self._apply(change.rebuilt()):
@@ -392,6 +406,34 @@ def _busy(timeout: float) -> IndexBusyError:
         f"index is busy: another process is writing to it and did not finish within {timeout:g} s; "
         "try again later or raise --lock-timeout"
     )
+
+
+class _Spool:
+    """Changes pickled to an unnamed temporary file, read back in order: a batch that costs no memory."""
+
+    def __init__(self, changes: Iterable[_Change] = ()) -> None:
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by `close`, removed by the OS on exit)
+        self._count = 0
+        for change in changes:
+            self.append(change)
+
+    def append(self, change: _Change) -> None:
+        pickle.dump(change, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._count += 1
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[_Change]:
+        self._file.seek(0)
+        try:
+            for _ in range(self._count):
+                yield pickle.load(self._file)
+        finally:
+            self._file.seek(0, os.SEEK_END)
+
+    def close(self) -> None:
+        self._file.close()
 
 
 @dataclass(frozen=True, slots=True)
