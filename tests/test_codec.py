@@ -56,16 +56,34 @@ def test_index_postings_are_what_indexing_through_tokens_gives(analyzer: NewsAna
 
 @pytest.mark.parametrize("analyzer", [NewsAnalyzer(), NewsAnalyzer(lead_boost=2.0), NewsAnalyzer(stemming=False)])
 @given(text=texts)
-def test_index_items_are_what_whoosh_field_index_gives(analyzer: NewsAnalyzer, text: str) -> None:
-    fmt = PackedPositions()
-    expected = [(w.encode("utf-8"), freq, weight, v) for w, freq, weight, v in fmt.word_values(text, analyzer)]
-    assert fmt.index_items(text, analyzer) == expected
+def test_index_terms_are_the_words_indexing_through_tokens_gives(analyzer: NewsAnalyzer, text: str) -> None:
+    terms, in_lead = analyzer.index_terms(text)
+    tokens = [(t.text, t.boost) for t in analyzer(text, positions=True, mode="index")]
+    assert terms == [text for text, _ in tokens]
+    assert in_lead == sum(1 for _, boost in tokens if boost != 1.0)
 
 
-def test_a_word_only_at_the_end_of_a_very_long_story_keeps_its_position() -> None:
-    text = "oil " * 20_000 + "Albania"
-    items = {term: value for term, _, _, value in PackedPositions().index_items(text, NewsAnalyzer())}
-    assert decode_gaps(items[b"albania"]) == [20_000]
+def test_phrases_far_into_a_very_long_story_are_found(tmp_path: Path) -> None:
+    # Positions past 2**14 take three varint bytes.
+    body = "TIRANA (Reuters) - " + "oil " * 20_000 + "Albania expelled diplomats"
+    news = NewsIndex.create(tmp_path / "index")
+    news.add([Story(id="long", body=body), Story(id="short", body="Albania expelled diplomats.")])
+    assert sorted(hit.story.id for hit in news.search('"oil albania expelled"').hits) == ["long"]
+    assert sorted(hit.story.id for hit in news.search('"albania expelled diplomats"').hits) == ["long", "short"]
+
+
+@given(st.lists(st.lists(st.integers(0, 1 << 30), min_size=1, max_size=8).map(lambda xs: sorted(set(xs))), min_size=1))
+def test_varint_gaps_of_a_batch_are_those_of_each_posting(postings: list[list[int]]) -> None:
+    import numpy as np
+
+    from newsindex.writer import _varint_gaps
+
+    positions = np.array([p for posting in postings for p in posting], dtype=np.uint32)
+    starts = np.cumsum([0] + [len(posting) for posting in postings[:-1]])
+    values, sizes = _varint_gaps(positions, starts)
+    expected = [encode_gaps(posting) for posting in postings]
+    assert values.tobytes() == b"".join(expected)
+    assert sizes.tolist() == [len(e) for e in expected]
 
 
 @contextmanager

@@ -16,8 +16,9 @@ from newsindex.schema import NewsAnalyzer
 
 def poison_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make Whoosh raise while analysing any text with the word "poison" in it."""
-    # Indexing analyses through `index_postings`, queries and snippets through `__call__`: poison both.
-    for name in ("__call__", "index_postings"):
+    # Indexing analyses through `index_terms` (or `index_postings`), queries and snippets through
+    # `__call__`: poison all three.
+    for name in ("__call__", "index_postings", "index_terms"):
         original = getattr(NewsAnalyzer, name)
 
         def poisoned(self: NewsAnalyzer, value: str, *args: object, _original=original, **kwargs: object):  # type: ignore[no-untyped-def]

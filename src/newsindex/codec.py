@@ -92,24 +92,6 @@ class PackedPositions(formats.Positions):  # type: ignore[misc]
         else:  # Whoosh's loop over tokens, which encodes through `encode`
             yield from super().word_values(value, analyzer, **kwargs)
 
-    def index_items(self, value: str, analyzer: Any) -> list[tuple[bytes, int, float, bytes]] | None:
-        """What Whoosh's `FieldType.index` gives for `value` (term bytes, frequency, weight, value), as a
-        list in one step; None when `analyzer` is not newsindex's (then use `FieldType.index`)."""
-        postings = getattr(analyzer, "index_postings", None)
-        if postings is None:
-            return None
-        boost = self.field_boost
-        single, limit = _VARINTS, len(_VARINTS)
-        return [
-            (
-                word.encode("utf-8"),
-                len(found),
-                weight * boost,
-                single[found[0]] if len(found) == 1 and found[0] < limit else encode_gaps(found),
-            )
-            for word, (found, weight) in postings(value).items()
-        ]
-
     def encode(self, poslist: Sequence[int]) -> bytes:
         return encode_gaps(poslist)
 

@@ -69,6 +69,7 @@ BAND_BYTES = 4  # the bytes of one band's hash; BANDS of them are a story's `dup
 SIGNATURE_CACHE = 4096
 
 _SEED = 1
+_CHUNK = 4096  # shingles per step of a signature
 _permutations: Any = None
 
 
@@ -102,7 +103,9 @@ def signature(body: str, headline: str | None = None) -> np.ndarray | None:
     mixed = (mixed ^ (mixed >> np.uint32(16))) * np.uint32(0x85EBCA6B)
     mixed = (mixed ^ (mixed >> np.uint32(13))) * np.uint32(0xC2B2AE35)
     mixed = mixed ^ (mixed >> np.uint32(16))
-    values: np.ndarray = (mixed * a + b).min(axis=0)
+    values: np.ndarray = (mixed[:_CHUNK] * a + b).min(axis=0)
+    for start in range(_CHUNK, len(mixed), _CHUNK):  # a long story, a chunk at a time: 2 MB, not gigabytes
+        values = np.minimum(values, (mixed[start : start + _CHUNK] * a + b).min(axis=0))
     return values
 
 

@@ -35,7 +35,7 @@ from newsindex.duplicates import FIELDS as DUPLICATE_FIELDS
 from newsindex.duplicates import Grouper
 from newsindex.errors import IndexBusyError, IndexDamagedError, IndexIOError
 from newsindex.models import IndexReport, Problem, Story
-from newsindex.schema import story_digest, story_from_stored, story_to_document
+from newsindex.schema import record_digest, story_from_stored, story_record, story_to_document
 from newsindex.storage import record_checksums, remove_leftovers
 from newsindex.writer import BufferedSegmentWriter
 
@@ -193,13 +193,14 @@ class Indexer:
             problem = f"duplicate id {story.id!r} (also in {first}); the later one is kept"
             self.report.problems.append(Problem(story.path or "-", problem, "degraded"))
         self._seen[story.id] = story.path
-        digest = story_digest(story)
+        record = story_record(story)
+        digest = record_digest(record)
         known = self._known.get(story.id)
         if known is not None and known.digest == digest and known.stamp == stamp:
             self.report.unchanged += 1
             return
         try:
-            document = story_to_document(story, digest=digest, stamp=stamp)
+            document = story_to_document(story, digest=digest, stamp=stamp, record=record)
         except (ValueError, OverflowError) as error:  # e.g. a date Whoosh cannot hold
             self.report.problems.append(Problem(story.path or story.id, f"story {story.id!r} not indexed: {error}"))
             return

@@ -125,6 +125,22 @@ class NewsAnalyzer(Analyzer):  # type: ignore[misc]
                 token.endchar = start_char + match.end()
             yield token
 
+    def index_terms(self, value: str) -> tuple[list[str], int]:
+        """The terms `value` is indexed under, in order (a term's position is its place in the list), and
+        how many of the first ones are words of the lead (0 without a lead boost).
+
+        The same terms and positions as indexing through `__call__` (a test checks), with no Python
+        code run per word: `newsindex.writer` turns them into postings for a whole batch at once.
+        """
+        form = _index_form if self.stemming else fold
+        forms = list(map(form, _WORD.findall(value)))
+        terms = [term for term in forms if term is not None]
+        if self.lead_boost == 1.0:
+            return terms, 0
+        # A word straddling the end of the lead starts in it, and a regex cut there still finds it once.
+        in_lead = len(_WORD.findall(value, 0, lead_span(value)[1]))
+        return terms, in_lead - forms[:in_lead].count(None)
+
     def index_postings(self, value: str) -> dict[str, tuple[list[int], float]]:
         """Each term `value` is indexed under, with its positions and weight.
 
@@ -307,22 +323,31 @@ FIELD_ALIASES = {
 NAME_FIELDS = {"byline": "byline_exact", "location": "location_exact", "source": "source_exact"}
 
 
-def story_digest(story: Story) -> str:
-    """A hash of everything indexed about a story, to tell a changed story from an unchanged one."""
+def story_record(story: Story) -> bytes:
+    """The stored form of a story: the JSON of everything indexed about it, keys sorted."""
+    return json.dumps(_story_data(story), sort_keys=True, ensure_ascii=False).encode("utf-8")
+
+
+def record_digest(record: bytes) -> str:
+    """A hash of a story's record, to tell a changed story from an unchanged one."""
     import hashlib
 
-    payload = json.dumps(_story_data(story), sort_keys=True, ensure_ascii=False).encode("utf-8")
-    return hashlib.blake2b(payload, digest_size=16).hexdigest()
+    return hashlib.blake2b(record, digest_size=16).hexdigest()
 
 
-def story_to_document(story: Story, *, digest: str, stamp: str | None) -> dict[str, Any]:
-    """The Whoosh document for a story: searchable fields plus the compressed story itself."""
+def story_digest(story: Story) -> str:
+    """A hash of everything indexed about a story, to tell a changed story from an unchanged one."""
+    return record_digest(story_record(story))
+
+
+def story_to_document(story: Story, *, digest: str, stamp: str | None, record: bytes | None = None) -> dict[str, Any]:
+    """The Whoosh document for a story: searchable fields plus the story itself (`record`, when made already)."""
     document: dict[str, Any] = {
         "id": story.id,
         "body": story.body,
         "digest": digest,
         # Plain JSON: the codec compresses stories sixteen at a time (`newsindex.codec.StoryBlocksColumn`)
-        "story": json.dumps(_story_data(story), ensure_ascii=False).encode("utf-8"),
+        "story": story_record(story) if record is None else record,
     }
     if story.headline:
         document["headline"] = story.headline

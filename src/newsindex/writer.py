@@ -1,14 +1,19 @@
-"""A Whoosh segment writer that keeps a segment's postings in memory, term by term, until it commits.
+"""A Whoosh segment writer that keeps a segment's postings in memory until it commits.
 
 Whoosh's SegmentWriter puts every posting into a pool as a tuple, sorts the pool, pickles it to
 temporary files in runs, merges the runs back with a heap, and then looks up the field length of
-every posting's story in a column it has just written: half the CPU of indexing a story. Here each
-term's postings go straight into arrays as its stories are analysed (ids, weights, value sizes and
-the values end to end, about 14 bytes a posting), the field lengths stay in memory, and the commit
-writes each term's arrays as blocks in one call (`newsindex.codec.PackedPostingsWriter`).
+every posting's story in a column it has just written: half the CPU of indexing a story. Here:
 
-A batch of newsindex stories (50,000 over two workers) takes tens of megabytes this way; Whoosh's
-pool would spill to disk past its memory limit, this writer never does, so keep batches bounded.
+- the words of a text field (headline, body, names) are kept as one term number per word, in story
+  order: 4 bytes a word, and no Python code run per word while indexing. At commit NumPy sorts them
+  by term, which gives every posting of every term with its positions, frequency and weight at once
+  (`_TextField.postings`);
+- other fields (ids, exact names) keep each term's postings in arrays as they come (`_Postings`);
+- the commit writes each term's postings as blocks in one call (`PackedPostingsWriter.write_postings`).
+
+A batch of newsindex stories (50,000 over two workers) takes tens of megabytes this way, and a few
+hundred at commit while NumPy sorts; Whoosh's pool would spill to disk past its memory limit, this
+writer never does, so keep batches bounded.
 """
 
 from __future__ import annotations
@@ -16,11 +21,15 @@ from __future__ import annotations
 import heapq
 from array import array
 from collections.abc import Iterator
+from itertools import repeat
 from typing import Any
 
 from whoosh.writing import SegmentWriter
 
-from newsindex.codec import PackedPostingsWriter
+from newsindex.codec import PackedPositions, PackedPostingsWriter
+
+# One term's postings, ready to write: term bytes, story numbers, weights, value sizes, values end to end.
+TermPostings = tuple[bytes, "array[int]", "array[float]", "array[int] | None", bytes]
 
 
 class _Postings:
@@ -35,8 +44,133 @@ class _Postings:
         self.values = bytearray()
 
 
+class _TermsField:
+    """A field whose terms' postings are kept in arrays, term by term (see `_Postings`)."""
+
+    def __init__(self) -> None:
+        self._terms: dict[bytes, _Postings] = {}
+
+    def add(self, docnum: int, items: list[tuple[bytes, int, float, bytes]]) -> int:
+        """Add a story's postings (Whoosh's `FieldType.index` items); its length in the field."""
+        terms = self._terms
+        length = 0
+        for term, freq, weight, encoded in items:
+            postings = terms.get(term)
+            if postings is None:
+                postings = terms[term] = _Postings()
+            postings.ids.append(docnum)
+            postings.weights.append(weight)
+            postings.value_lengths.append(len(encoded))
+            postings.values += encoded
+            length += freq
+        return length
+
+    def postings(self, doccount: int) -> Iterator[TermPostings]:
+        for term in sorted(self._terms):
+            postings = self._terms.pop(term)
+            lengths = postings.value_lengths if any(postings.value_lengths) else None
+            yield term, postings.ids, postings.weights, lengths, bytes(postings.values)
+
+
+class _TextField:
+    """A text field kept as one term number per indexed word, in story order (see the module docstring)."""
+
+    def __init__(self, field: Any) -> None:
+        self._lead_boost = float(field.analyzer.lead_boost)
+        self._field_boost = float(field.format.field_boost)
+        self._index_terms = field.analyzer.index_terms
+        self._numbers: dict[str, int] = {}  # term → its number
+        self._words = array("I")  # the term number of every indexed word, story after story
+        self._counts = array("I")  # words in each story (0 for a story without the field)
+        self._leads = array("I")  # of which in the lead
+
+    def analyse(self, value: str) -> tuple[list[str], int]:
+        if not isinstance(value, str):
+            raise ValueError(f"{value!r} is not text")
+        terms: tuple[list[str], int] = self._index_terms(value)
+        return terms
+
+    def add(self, docnum: int, analysed: tuple[list[str], int]) -> int:
+        """Add a story's terms (from `analyse`); its length in the field."""
+        terms, in_lead = analysed
+        numbers = self._numbers
+        for term in set(terms).difference(numbers):
+            numbers[term] = len(numbers)
+        self._words.extend(map(numbers.__getitem__, terms))
+        missing = docnum - len(self._counts)
+        if missing:
+            self._counts.extend(repeat(0, missing))
+            self._leads.extend(repeat(0, missing))
+        self._counts.append(len(terms))
+        self._leads.append(in_lead)
+        return len(terms)
+
+    def postings(self, doccount: int) -> Iterator[TermPostings]:
+        """Every term's postings, terms in order: what Whoosh's PackedPositions format would give."""
+        import numpy as np
+
+        words = np.frombuffer(self._words, dtype=np.uint32)
+        total = len(words)
+        if not total:
+            return
+        counts = np.frombuffer(self._counts, dtype=np.uint32)
+        stories = np.repeat(np.arange(len(counts), dtype=np.uint32), counts)
+        firsts = (np.cumsum(counts, dtype=np.int64) - counts).astype(np.uint32)
+        positions = np.arange(total, dtype=np.uint32) - np.repeat(firsts, counts)
+        # Sorted by term; a stable sort keeps each term's words in story order and position order.
+        order = np.argsort(words, kind="stable")
+        words, stories, positions = words[order], stories[order], positions[order]
+        del order
+        # A posting is a run of words with the same term and story.
+        starts = np.flatnonzero(np.concatenate(([True], (words[1:] != words[:-1]) | (stories[1:] != stories[:-1]))))
+        freqs = np.diff(np.append(starts, total))
+        if self._lead_boost != 1.0:
+            in_lead = positions < np.frombuffer(self._leads, dtype=np.uint32)[stories]
+            lead_words = np.add.reduceat(in_lead.astype(np.int64), starts)
+            weights = freqs + lead_words * (self._lead_boost - 1.0)  # as NewsAnalyzer.index_postings adds them
+        else:
+            weights = freqs.astype(np.float64)
+        weights = (weights * self._field_boost).astype(np.float32)
+        values, value_lengths = _varint_gaps(positions, starts)
+        terms_of_postings = words[starts]
+        ids = array("I", stories[starts].tobytes())
+        weight_array = array("f", weights.tobytes())
+        length_array = array("I", value_lengths.astype(np.uint32).tobytes())
+        term_bounds = np.searchsorted(terms_of_postings, np.arange(len(self._numbers) + 1)).tolist()
+        byte_bounds = np.concatenate(([0], np.cumsum(value_lengths, dtype=np.int64))).tolist()
+        value_bytes = values.tobytes()
+        for term in sorted(self._numbers):  # str order is UTF-8 byte order, Whoosh's term order
+            number = self._numbers[term]
+            start, end = term_bounds[number], term_bounds[number + 1]
+            yield (
+                term.encode("utf-8"),
+                ids[start:end],
+                weight_array[start:end],
+                length_array[start:end],
+                value_bytes[byte_bounds[start] : byte_bounds[end]],
+            )
+
+
+def _varint_gaps(positions: Any, starts: Any) -> tuple[Any, Any]:
+    """Each posting's positions as varint gaps (`newsindex.codec.encode_gaps`), end to end, and each
+    posting's size in bytes; `starts` are the indexes where postings begin in `positions`."""
+    import numpy as np
+
+    gaps = positions.astype(np.int64)
+    gaps[1:] -= positions[:-1]
+    gaps[starts] = positions[starts]  # a posting's first gap is from position 0
+    sizes = (1 + (gaps >= 1 << 7) + (gaps >= 1 << 14) + (gaps >= 1 << 21) + (gaps >= 1 << 28)).astype(np.uint8)
+    offsets = np.cumsum(sizes, dtype=np.int64) - sizes
+    out = np.empty(int(offsets[-1] + sizes[-1]), dtype=np.uint8)
+    for k in range(5):  # byte k of every gap that has one: 7 bits, the high bit set when more follow
+        has = sizes > k
+        part = (gaps[has] >> (7 * k)) & 0x7F
+        out[offsets[has] + k] = part | np.where(sizes[has] > k + 1, 0x80, 0)
+    return out, np.add.reduceat(sizes.astype(np.int64), starts)
+
+
 class BufferedSegmentWriter(SegmentWriter):  # type: ignore[misc]
-    """Whoosh's SegmentWriter with postings kept per term in memory (see the module docstring).
+    """Whoosh's SegmentWriter with postings kept in memory until commit (see the module docstring).
 
     Only what newsindex's schema uses is supported: no term vectors, no spelling fields, no `_boost`
     or `_stored_` keys. Segments merged in at commit (Whoosh's merge policy) still go through
@@ -45,10 +179,14 @@ class BufferedSegmentWriter(SegmentWriter):  # type: ignore[misc]
 
     def __init__(self, ix: Any, **kwargs: Any) -> None:
         super().__init__(ix, **kwargs)
+        self._fields: dict[str, _TextField | _TermsField] = {}
         for name, field in self.schema.items():
             if field.vector or field.separate_spelling():
                 raise ValueError(f"field {name!r}: term vectors and spelling fields are not supported")
-        self._buffer: dict[str, dict[bytes, _Postings]] = {}  # field → term → postings
+            if not field.indexed:
+                continue
+            is_text = isinstance(field.format, PackedPositions) and hasattr(field.analyzer, "index_terms")
+            self._fields[name] = _TextField(field) if is_text else _TermsField()
         self._field_lengths: dict[str, array[int]] = {}  # scorable field → its length in each story
         self._pooled = False  # whether a merged segment's postings went to Whoosh's pool
 
@@ -61,37 +199,25 @@ class BufferedSegmentWriter(SegmentWriter):  # type: ignore[misc]
             raise ValueError("document keys starting with _ are not supported")
         self._check_fields(schema, names)
         # Analyse every field before changing anything: a story Whoosh cannot analyse leaves no trace.
-        analysed = []
+        analysed: list[tuple[str, Any, Any, Any]] = []
         for name in names:
             value = fields[name]
             if value is None:
                 continue
-            field = schema[name]
-            items = None
-            if field.indexed and isinstance(value, str) and hasattr(field.format, "index_items"):
-                items = field.format.index_items(value, field.analyzer)  # the same, without generators
-            if items is None:
-                items = list(field.index(value)) if field.indexed else []
-            analysed.append((name, field, value, items))
+            buffer = self._fields.get(name)
+            if isinstance(buffer, _TextField):
+                analysis: Any = buffer.analyse(value)
+            else:
+                analysis = list(schema[name].index(value)) if buffer is not None else None
+            analysed.append((name, schema[name], value, analysis))
 
         perdoc = self.perdocwriter
         perdoc.start_doc(docnum)
-        for name, field, value, items in analysed:
-            length = 0
-            if items:
-                terms = self._buffer.setdefault(name, {})
-                for term, freq, weight, encoded in items:
-                    postings = terms.get(term)
-                    if postings is None:
-                        postings = terms[term] = _Postings()
-                    postings.ids.append(docnum)
-                    postings.weights.append(weight)
-                    postings.value_lengths.append(len(encoded))
-                    postings.values += encoded
-                    length += freq
+        for name, field, value, analysis in analysed:
+            length = self._fields[name].add(docnum, analysis) if analysis is not None else 0
             if field.scorable:
                 lengths = self._field_lengths.setdefault(name, array("I"))
-                lengths.extend([0] * (docnum + 1 - len(lengths)))
+                lengths.extend(repeat(0, docnum + 1 - len(lengths)))
                 lengths[docnum] = length
             else:
                 length = 0
@@ -113,29 +239,24 @@ class BufferedSegmentWriter(SegmentWriter):  # type: ignore[misc]
             self._flush_merged()
             return
         fieldwriter = self.fieldwriter
-        for name in sorted(self._buffer):
-            terms = self._buffer[name]
+        for name in sorted(self._fields):
             lengths = self._field_lengths.get(name)
             if lengths is not None:
-                lengths.extend([0] * (self.docnum - len(lengths)))
-            fieldwriter.start_field(name, self.schema[name])
-            postwriter = fieldwriter._postwriter
-            if not isinstance(postwriter, PackedPostingsWriter):
-                raise TypeError("BufferedSegmentWriter needs the packed codec (newsindex.codec.NewsCodec)")
-            for term in sorted(terms):
-                postings = terms.pop(term)
+                lengths.extend(repeat(0, self.docnum - len(lengths)))
+            started = False
+            for term, ids, weights, value_lengths, values in self._fields[name].postings(self.docnum):
+                if not started:
+                    fieldwriter.start_field(name, self.schema[name])
+                    postwriter = fieldwriter._postwriter
+                    if not isinstance(postwriter, PackedPostingsWriter):
+                        raise TypeError("BufferedSegmentWriter needs the packed codec (newsindex.codec.NewsCodec)")
+                    started = True
                 fieldwriter.start_term(term)
-                has_values = any(postings.value_lengths)
-                postwriter.write_postings(
-                    postings.ids,
-                    postings.weights,
-                    postings.value_lengths if has_values else None,
-                    bytes(postings.values),
-                    lengths,
-                )
+                postwriter.write_postings(ids, weights, value_lengths, values, lengths)
                 fieldwriter.finish_term()
-            fieldwriter.finish_field()
-        self._buffer.clear()
+            if started:
+                fieldwriter.finish_field()
+        self._fields.clear()
         fieldwriter.close()
 
     def _flush_merged(self) -> None:
@@ -148,12 +269,10 @@ class BufferedSegmentWriter(SegmentWriter):  # type: ignore[misc]
             lengths.close()
 
     def _buffered_postings(self) -> Iterator[tuple[str, bytes, int, float, bytes]]:
-        for name in sorted(self._buffer):
-            terms = self._buffer[name]
-            for term in sorted(terms):
-                postings = terms[term]
-                values = bytes(postings.values)
+        for name in sorted(self._fields):
+            for term, ids, weights, value_lengths, values in self._fields[name].postings(self.docnum):
                 start = 0
-                for docnum, weight, size in zip(postings.ids, postings.weights, postings.value_lengths, strict=True):
+                for n, (docnum, weight) in enumerate(zip(ids, weights, strict=True)):
+                    size = value_lengths[n] if value_lengths is not None else 0
                     yield name, term, docnum, weight, values[start : start + size]
                     start += size
