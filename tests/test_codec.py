@@ -21,6 +21,7 @@ from whoosh.writing import SegmentWriter
 
 from newsindex import NewsIndex, Story
 from newsindex import indexer as indexer_module
+from newsindex import writer as writer_module
 from newsindex.codec import NewsCodec, PackedPositions, count_varints, decode_gaps, encode_gaps
 from newsindex.schema import NewsAnalyzer, story_from_stored
 
@@ -194,6 +195,16 @@ def test_searches_answer_as_over_whoosh_own_codec(tmp_path: Path, monkeypatch: p
     assert any(total for _, total, _ in answers)  # the queries do find stories
     assert packed.get("s0007") == plain.get("s0007") == stories[7]
     assert [packed.get(story.id) for story in stories[:40]] == stories[:40]  # stories in and across blocks
+
+
+def test_postings_made_in_small_slices_are_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stories = _stories(300)
+    whole = NewsIndex.create(tmp_path / "whole")
+    whole.add(stories)
+    monkeypatch.setattr(writer_module, "CHUNK_WORDS", 97)  # hundreds of slices, some a single term
+    sliced = NewsIndex.create(tmp_path / "sliced")
+    sliced.add(stories)
+    assert _answers(sliced) == _answers(whole)
 
 
 def test_small_batches_merged_at_commit_answer_as_over_whoosh_own_codec(

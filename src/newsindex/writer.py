@@ -19,6 +19,7 @@ writer never does, so keep batches bounded.
 from __future__ import annotations
 
 import heapq
+import itertools
 from array import array
 from collections.abc import Iterator
 from itertools import repeat
@@ -28,6 +29,7 @@ from whoosh.writing import SegmentWriter
 
 from newsindex.codec import PackedPositions, PackedPostingsWriter
 
+CHUNK_WORDS = 250_000  # words of a text field turned into postings at a time when a segment is written
 # One term's postings, ready to write: term bytes, story numbers, weights, value sizes, values end to end.
 TermPostings = tuple[bytes, "array[int]", "array[float]", "array[int] | None", bytes]
 
@@ -106,66 +108,94 @@ class _TextField:
         return len(terms)
 
     def postings(self, doccount: int) -> Iterator[TermPostings]:
-        """Every term's postings, terms in order: what Whoosh's PackedPositions format would give."""
+        """Every term's postings, terms in order: what Whoosh's PackedPositions format would give.
+
+        Terms are taken in slices of about CHUNK_WORDS words, so that NumPy's arrays stay that size
+        however large the batch.
+        """
         import numpy as np
 
-        words = np.frombuffer(self._words, dtype=np.uint32)
-        total = len(words)
+        total = len(self._words)
         if not total:
             return
+        terms = sorted(self._numbers)  # str order is UTF-8 byte order, Whoosh's term order
+        ranks = np.empty(len(terms), dtype=np.uint32)
+        ranks[[self._numbers[term] for term in terms]] = np.arange(len(terms), dtype=np.uint32)
+        ranked = ranks[np.frombuffer(self._words, dtype=np.uint32)]  # each word's term, as its place in `terms`
+        del ranks
         counts = np.frombuffer(self._counts, dtype=np.uint32)
-        stories = np.repeat(np.arange(len(counts), dtype=np.uint32), counts)
-        firsts = (np.cumsum(counts, dtype=np.int64) - counts).astype(np.uint32)
-        positions = np.arange(total, dtype=np.uint32) - np.repeat(firsts, counts)
-        # Sorted by term; a stable sort keeps each term's words in story order and position order.
-        order = np.argsort(words, kind="stable")
-        words, stories, positions = words[order], stories[order], positions[order]
+        ends = np.cumsum(counts, dtype=np.int64)  # where each story's words end
+        per_term = np.cumsum(np.bincount(ranked, minlength=len(terms)))
+        cuts = np.searchsorted(per_term, np.arange(CHUNK_WORDS, total, CHUNK_WORDS), side="right")
+        bounds = sorted({0, len(terms), *cuts.tolist()})
+        for low, high in itertools.pairwise(bounds):
+            yield from self._chunk(terms, ranked, counts, ends, low, high)
+
+    def _chunk(
+        self, terms: list[str], ranked: Any, counts: Any, ends: Any, low: int, high: int
+    ) -> Iterator[TermPostings]:
+        """The postings of the terms `terms[low:high]`."""
+        import numpy as np
+
+        where = np.flatnonzero((ranked >= low) & (ranked < high))  # the words of these terms, in story order
+        chunk_terms = ranked[where]
+        order = np.argsort(chunk_terms, kind="stable")  # by term; stable: each term's words stay in order
+        where, chunk_terms = where[order], chunk_terms[order]
         del order
+        stories = np.searchsorted(ends, where, side="right")
+        positions = (where - (ends[stories] - counts[stories])).astype(np.uint32)
         # A posting is a run of words with the same term and story.
-        starts = np.flatnonzero(np.concatenate(([True], (words[1:] != words[:-1]) | (stories[1:] != stories[:-1]))))
-        freqs = np.diff(np.append(starts, total))
+        starts = np.flatnonzero(
+            np.concatenate(([True], (chunk_terms[1:] != chunk_terms[:-1]) | (stories[1:] != stories[:-1])))
+        )
+        freqs = np.diff(np.append(starts, len(where)))
         if self._lead_boost != 1.0:
             in_lead = positions < np.frombuffer(self._leads, dtype=np.uint32)[stories]
-            lead_words = np.add.reduceat(in_lead.astype(np.int64), starts)
+            lead_words = np.add.reduceat(in_lead.astype(np.int32), starts)
             weights = freqs + lead_words * (self._lead_boost - 1.0)  # as NewsAnalyzer.index_postings adds them
         else:
             weights = freqs.astype(np.float64)
         weights = (weights * self._field_boost).astype(np.float32)
         values, value_lengths = _varint_gaps(positions, starts)
-        terms_of_postings = words[starts]
-        ids = array("I", stories[starts].tobytes())
+        # Where each term's postings start (in the posting arrays) and its values (in the value bytes).
+        term_starts = np.searchsorted(chunk_terms[starts], np.arange(low, high + 1))
+        byte_starts = np.concatenate(([0], np.cumsum(value_lengths, dtype=np.int64)))[term_starts].tolist()
+        term_bounds = term_starts.tolist()
+        ids = array("I", stories[starts].astype(np.uint32).tobytes())
         weight_array = array("f", weights.tobytes())
         length_array = array("I", value_lengths.astype(np.uint32).tobytes())
-        term_bounds = np.searchsorted(terms_of_postings, np.arange(len(self._numbers) + 1)).tolist()
-        byte_bounds = np.concatenate(([0], np.cumsum(value_lengths, dtype=np.int64))).tolist()
         value_bytes = values.tobytes()
-        for term in sorted(self._numbers):  # str order is UTF-8 byte order, Whoosh's term order
-            number = self._numbers[term]
-            start, end = term_bounds[number], term_bounds[number + 1]
+        del where, chunk_terms, stories, positions, starts, freqs, weights, values, value_lengths
+        for n, term in enumerate(terms[low:high]):
+            start, end = term_bounds[n], term_bounds[n + 1]
             yield (
                 term.encode("utf-8"),
                 ids[start:end],
                 weight_array[start:end],
                 length_array[start:end],
-                value_bytes[byte_bounds[start] : byte_bounds[end]],
+                value_bytes[byte_starts[n] : byte_starts[n + 1]],
             )
 
 
 def _varint_gaps(positions: Any, starts: Any) -> tuple[Any, Any]:
     """Each posting's positions as varint gaps (`newsindex.codec.encode_gaps`), end to end, and each
-    posting's size in bytes; `starts` are the indexes where postings begin in `positions`."""
+    posting's size in bytes; `starts` are the indexes where postings begin in `positions` (uint32)."""
     import numpy as np
 
-    gaps = positions.astype(np.int64)
-    gaps[1:] -= positions[:-1]
+    gaps = positions.copy()
+    gaps[1:] -= positions[:-1]  # wraps around across postings, where the next line overwrites it
     gaps[starts] = positions[starts]  # a posting's first gap is from position 0
-    sizes = (1 + (gaps >= 1 << 7) + (gaps >= 1 << 14) + (gaps >= 1 << 21) + (gaps >= 1 << 28)).astype(np.uint8)
+    sizes = np.ones(len(gaps), dtype=np.uint8)
+    for limit in (1 << 7, 1 << 14, 1 << 21, 1 << 28):
+        sizes += gaps >= limit
     offsets = np.cumsum(sizes, dtype=np.int64) - sizes
     out = np.empty(int(offsets[-1] + sizes[-1]), dtype=np.uint8)
     for k in range(5):  # byte k of every gap that has one: 7 bits, the high bit set when more follow
         has = sizes > k
-        part = (gaps[has] >> (7 * k)) & 0x7F
-        out[offsets[has] + k] = part | np.where(sizes[has] > k + 1, 0x80, 0)
+        if not has.any():
+            break
+        part = ((gaps[has] >> np.uint32(7 * k)) & np.uint32(0x7F)).astype(np.uint8)
+        out[offsets[has] + k] = part | ((sizes[has] > k + 1).astype(np.uint8) << np.uint8(7))
     return out, np.add.reduceat(sizes.astype(np.int64), starts)
 
 
