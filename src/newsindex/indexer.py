@@ -419,7 +419,9 @@ class _Spool:
             self.append(change)
 
     def append(self, change: _Change) -> None:
-        pickle.dump(change, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        # As a tuple: pickling a slots dataclass asks dataclasses.fields() for its fields every time.
+        fields = (change.story_id, change.path, change.outcome, change.document, change.replaces)
+        pickle.dump(fields, self._file, protocol=pickle.HIGHEST_PROTOCOL)
         self._count += 1
 
     def __len__(self) -> int:
@@ -429,7 +431,7 @@ class _Spool:
         self._file.seek(0)
         try:
             for _ in range(self._count):
-                yield pickle.load(self._file)
+                yield _Change(*pickle.load(self._file))
         finally:
             self._file.seek(0, os.SEEK_END)
 
