@@ -178,7 +178,7 @@ def _shingle_hashes(text: str) -> np.ndarray | None:
     return np.unique(hashes)
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=65_536)  # the most frequent words: a bigger cache costs more memory than it saves time
 def _word_hash(word: str) -> int:
     return zlib.crc32(fold(word).encode("utf-8"))
 
@@ -194,9 +194,11 @@ class Grouper:
         self._index = whoosh_index
         self.enabled = all(name in whoosh_index.schema for name in FIELDS)  # an index from before: no groups
         self._reader: Any = None
+        self._columns: dict[str, Any] = {}  # column readers of `_reader`, by field
         self._table: _BandTable | None = None  # the committed stories' band keys, read at the first story
         self._pending: dict[str, tuple[np.ndarray, np.ndarray, str]] = {}  # id → (signature, keys, group)
-        self._pending_keys: dict[int, list[str]] = {}  # band key → story ids in the batch
+        # band key → the id of the batch story with it, or a list of them (one id a key, nearly always)
+        self._pending_keys: dict[int, str | list[str]] = {}
         self._stale: set[str] = set()  # ids whose committed version this batch replaces or removes
         self._recomputed: OrderedDict[str, np.ndarray | None] = OrderedDict()  # story digest → signature
         self.recomputed = 0  # signatures of committed stories recomputed in this run (cache misses)
@@ -222,8 +224,15 @@ class Grouper:
         if grouping is None or grouping.signature is None or grouping.keys is None:
             return
         self._pending[story_id] = (grouping.signature, grouping.keys, grouping.group)
+        pending = self._pending_keys
         for key in grouping.keys.tolist():
-            self._pending_keys.setdefault(key, []).append(story_id)
+            held = pending.get(key)
+            if held is None:
+                pending[key] = story_id
+            elif isinstance(held, list):
+                held.append(story_id)
+            else:
+                pending[key] = [held, story_id]
 
     def forget(self, story_id: str) -> None:
         """A story removed (or about to be replaced) in this batch is no candidate any more."""
@@ -244,11 +253,13 @@ class Grouper:
         if self._reader is not None:
             self._reader.close()
         self._reader = None
+        self._columns = {}
 
     def _candidates(self, story_id: str, keys: np.ndarray) -> list[tuple[np.ndarray, str]]:
         found: dict[str, tuple[np.ndarray, str]] = {}
         for key in keys.tolist():
-            for other in self._pending_keys.get(key, ()):
+            held = self._pending_keys.get(key, ())
+            for other in (held,) if isinstance(held, str) else held:
                 if other != story_id and other in self._pending:
                     other_sig, _, group = self._pending[other]
                     found[other] = (other_sig, group)
@@ -270,12 +281,12 @@ class Grouper:
         for docnum in reader.postings("id", story_id).all_ids():
             if not reader.is_deleted(docnum):
                 sig = self._committed_signature(reader, docnum)
-                return None if sig is None else (sig, reader.column_reader("dupgroup")[docnum])
+                return None if sig is None else (sig, self._column("dupgroup")[docnum])
         return None
 
     def _committed_signature(self, reader: Any, docnum: int) -> np.ndarray | None:
         """The signature of a committed story, recomputed from its stored headline and body (and cached)."""
-        digest = reader.column_reader("digest")[docnum]
+        digest = self._column("digest")[docnum]
         if digest in self._recomputed:
             self._recomputed.move_to_end(digest)
             return self._recomputed[digest]
@@ -286,6 +297,13 @@ class Grouper:
         if len(self._recomputed) > SIGNATURE_CACHE:
             self._recomputed.popitem(last=False)
         return sig
+
+    def _column(self, name: str) -> Any:
+        # Made once per committed reader: opening a column reads the offsets of every story in it.
+        column = self._columns.get(name)
+        if column is None:
+            column = self._columns[name] = self._committed_reader().column_reader(name)
+        return column
 
     def _committed_reader(self) -> Any:
         if self._reader is None:

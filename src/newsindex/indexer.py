@@ -350,6 +350,10 @@ class _WorkerTask(SubWriterTask):  # type: ignore[misc]
 
     def run(self) -> None:
         _die_with_parent()
+        # Everything inherited from the indexing process (its known stories, duplicate tables, caches)
+        # is left out of this process's garbage collections: a collection writes to every object it
+        # visits, which would copy each page shared with the parent (hundreds of MB at 500,000 stories).
+        gc.freeze()
         # Whoosh's worker loop names its writer class directly: in this worker process, make it ours.
         multiproc.SegmentWriter = BufferedSegmentWriter
         super().run()
