@@ -350,10 +350,7 @@ class _WorkerTask(SubWriterTask):  # type: ignore[misc]
 
     def run(self) -> None:
         _die_with_parent()
-        # Everything inherited from the indexing process (its known stories, duplicate tables, caches)
-        # is left out of this process's garbage collections: a collection writes to every object it
-        # visits, which would copy each page shared with the parent (hundreds of MB at 500,000 stories).
-        gc.freeze()
+        gc.freeze()  # what it inherits, out of its collections too (see _ParallelWriter._new_task)
         # Whoosh's worker loop names its writer class directly: in this worker process, make it ours.
         multiproc.SegmentWriter = BufferedSegmentWriter
         super().run()
@@ -367,6 +364,11 @@ class _ParallelWriter(MpWriter):  # type: ignore[misc]
             self.storage, self.indexname, self.jobqueue, self.resultqueue, self.subargs, self.multisegment
         )
         self.tasks.append(task)
+        # What this process holds now (known stories, duplicate tables, caches) is left out of its own
+        # garbage collections from here on: a collection writes to every object it visits, and each page
+        # written after the fork is copied, once for this process and once for every worker. Frozen
+        # objects are never collected; they are the run's long-lived state anyway.
+        gc.freeze()
         task.start()
         return task
 
