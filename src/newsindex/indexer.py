@@ -350,7 +350,11 @@ class _WorkerTask(SubWriterTask):  # type: ignore[misc]
 
     def run(self) -> None:
         _die_with_parent()
-        gc.freeze()  # what it inherits, out of its collections too (see _ParallelWriter._new_task)
+        # What it inherits from the indexing process is left out of its garbage collections: a collection
+        # writes to every object it visits, which copies each page it shares with the parent. (Freezing in
+        # the parent too, before the fork, left the peak at 500,000 stories unchanged, 1,054 against 1,056
+        # MiB of summed PSS, and frozen objects are never collected, so it does not.)
+        gc.freeze()
         # Whoosh's worker loop names its writer class directly: in this worker process, make it ours.
         multiproc.SegmentWriter = BufferedSegmentWriter
         super().run()
@@ -364,11 +368,6 @@ class _ParallelWriter(MpWriter):  # type: ignore[misc]
             self.storage, self.indexname, self.jobqueue, self.resultqueue, self.subargs, self.multisegment
         )
         self.tasks.append(task)
-        # What this process holds now (known stories, duplicate tables, caches) is left out of its own
-        # garbage collections from here on: a collection writes to every object it visits, and each page
-        # written after the fork is copied, once for this process and once for every worker. Frozen
-        # objects are never collected; they are the run's long-lived state anyway.
-        gc.freeze()
         task.start()
         return task
 
