@@ -6,10 +6,10 @@ Usage (from the repository root, with the Python of a venv where the project is 
 
 The corpus is `make_corpus.py N --format jsonl` (only stories.jsonl and queries.tsv; generated into
 `--corpus`, default benchmarks/corpus/N-jsonl, when missing). Then, each step a subprocess, measured as
-run.py measures (`run_child`: wall, CPU of the process and its workers, the largest process's peak RSS,
-the summed RSS of the process tree every 0.1 s) plus the process tree's summed PSS (private pages plus a
-share of the shared ones, from /proc/PID/smaps_rollup, every 0.5 s), which counts a page shared by the
-indexing process and the workers it forked once rather than three times:
+run.py measures them (`run_child`: wall, CPU of the process and its workers, the largest process's peak
+RSS, the summed RSS of the process tree every 0.1 s and its summed PSS every 0.5 s: private pages plus a
+share of the shared ones, so a page shared by the indexing process and the workers it forked counts once
+rather than three times):
 
 1. `newsindex index stories.jsonl -i WORKDIR/scale --quiet --json` (default workers);
 2. the same again on the unchanged corpus (incremental);
@@ -27,66 +27,11 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as bench  # run.py, next to this file
-
-
-class TreePss:
-    """Samples the summed PSS of a process tree every 0.5 s (next to run.py's RSS sampler)."""
-
-    def __init__(self, pid: int) -> None:
-        self._tree = bench.TreeMemory.__new__(bench.TreeMemory)
-        self._tree.pid = pid
-        self.peak_mb = 0.0
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._done.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._done.wait(0.5):
-            total_kb = sum(_pss_kb(pid) for pid in self._tree._tree())
-            self.peak_mb = max(self.peak_mb, total_kb / 1024)
-
-
-def _pss_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def measured(command: list[str], workdir: Path, name: str) -> tuple[bench.ChildRun, float]:
-    """run.py's `run_child`, with the tree's peak PSS (MiB) sampled alongside."""
-    samplers: list[TreePss] = []
-    original = bench.TreeMemory
-
-    class Both(original):  # type: ignore[misc, valid-type]
-        def __init__(self, pid: int) -> None:
-            super().__init__(pid)
-            samplers.append(TreePss(pid))
-
-        def stop(self) -> None:
-            super().stop()
-            for sampler in samplers:
-                sampler.stop()
-
-    bench.TreeMemory = Both
-    try:
-        run = bench.run_child(command, workdir / "logs", name)
-    finally:
-        bench.TreeMemory = original
-    return run, samplers[0].peak_mb
 
 
 def ensure_corpus(stories: int, corpus: Path) -> Path:
@@ -114,18 +59,17 @@ def main() -> None:
     command = [str(bench.NEWSINDEX), "index", str(corpus / "stories.jsonl"), "-i", str(index_dir), "--quiet", "--json"]
     print("scale.py: building...", file=sys.stderr)
     results["load_before_build"] = os.getloadavg()
-    run, pss = measured(command, workdir, "scale-build")
+    run = bench.run_child(command, workdir / "logs", "scale-build")
     build = bench.build_report(run, raw["stories"], index_dir, raw["headline_body_bytes"], "headline+body UTF-8")
-    build["tree_peak_pss_mb"] = pss
     build["cli_report"] = bench._trimmed(bench.last_json_object(run.stdout))
     print(f"scale.py: built in {run.wall_s:.0f} s; incremental re-run...", file=sys.stderr)
-    again, again_pss = measured(command, workdir, "scale-incremental")
+    again = bench.run_child(command, workdir / "logs", "scale-incremental")
     build["incremental"] = {
         "wall_s": again.wall_s,
         "cpu_s": again.cpu_s,
         "pct_of_full": 100 * again.wall_s / run.wall_s,
         "peak_rss_mb": again.peak_rss_mb,
-        "tree_peak_pss_mb": again_pss,
+        "tree_peak_pss_mb": again.tree_peak_pss_mb,
         "cli_report": bench._trimmed(bench.last_json_object(again.stdout)),
     }
     results["build"] = build
