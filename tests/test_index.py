@@ -9,7 +9,16 @@ from pathlib import Path
 import pytest
 
 from conftest import write_story
-from newsindex import Credit, IndexBusyError, IndexDamagedError, IndexMissingError, NewsIndex, Story, UsageError
+from newsindex import (
+    Credit,
+    IndexBusyError,
+    IndexDamagedError,
+    IndexMissingError,
+    NewsIndex,
+    Story,
+    UsageError,
+    indexer,
+)
 from newsindex.indexer import write_lock
 from newsindex.schema import NewsAnalyzer
 
@@ -226,6 +235,30 @@ def test_a_story_that_kills_a_worker_process_costs_only_itself(tmp_path: Path, m
     monkeypatch.undo()
     assert NewsIndex.open(news.path).search("harbours", limit=1000).total == 152
     assert news.get("good-0") == next(iter(news.search("story 0 harbours", require_all=True).hits)).story
+
+
+def test_a_parallel_writer_that_raises_replays_whole_stories(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The indexing process keeps only the stored fields of a parallel batch; a replay must rebuild the rest.
+    original = indexer._ParallelWriter.add_document
+
+    def add_document(self: object, **fields: object) -> None:
+        if fields.get("id") == "bad":
+            raise RuntimeError("writer failed")
+        original(self, **fields)
+
+    monkeypatch.setattr(indexer._ParallelWriter, "add_document", add_document)
+    feed = tmp_path / "feed.jsonl"
+    lines = [f'{{"id": "good-{n}", "date": "2020-01-01", "text": "Story {n} about harbours."}}' for n in range(30)]
+    lines.insert(12, '{"id": "bad", "date": "2020-01-01", "text": "A story about harbours."}')
+    feed.write_text("\n".join(lines) + "\n")
+    news = NewsIndex.create(tmp_path / "index")
+    report = news.add_files([str(feed)], procs=2)
+    assert report.added == 30
+    assert [problem.reason for problem in report.problems] == [
+        "story 'bad' not indexed: Whoosh raised RuntimeError('writer failed')"
+    ]
+    assert news.search("harbours", limit=100).total == 30
+    assert [hit.story.id for hit in news.search("story 13 harbours", require_all=True).hits] == ["good-13"]
 
 
 def test_every_story_field_survives_the_index(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ import traceback
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -272,9 +272,12 @@ class Indexer:
     def _replay(self) -> None:
         """A Whoosh writer that raised is poisoned: cancel it and write the batch again in a fresh one."""
         assert self._writer is not None
+        slim = self._writer_procs > 1  # a parallel batch keeps only the stored fields: rebuild the rest
         self._writer.cancel()
         self._writer = self._open_writer(procs=1)
         for change in self._batch:
+            if slim and change.document is not None:
+                change = replace(change, document=change.rebuilt().document)
             change.write(self._writer)
 
     def _commit(self) -> None:
