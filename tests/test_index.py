@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import date
 from pathlib import Path
@@ -220,18 +221,24 @@ def test_parallel_indexing_gives_the_same_index(tmp_path: Path, corpus: Path, mo
         ]
 
 
-def test_a_story_that_kills_a_worker_process_costs_only_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    poison_analysis(monkeypatch)  # inherited by the forked workers
+def _index_one_bad_story(tmp_path: Path, good: int, bad_text: str, error: str) -> NewsIndex:
+    """Index `good` good stories and a bad one amid them with two workers; check that only it was refused."""
     feed = tmp_path / "feed.jsonl"
-    lines = [f'{{"id": "good-{n}", "date": "2020-01-01", "text": "Story {n} about harbours."}}' for n in range(152)]
-    lines.insert(77, '{"id": "bad", "date": "2020-01-01", "text": "A poison pill among good stories."}')
+    lines = [f'{{"id": "good-{n}", "date": "2020-01-01", "text": "Story {n} about harbours."}}' for n in range(good)]
+    lines.insert(good // 2, json.dumps({"id": "bad", "date": "2020-01-01", "text": bad_text}))
     feed.write_text("\n".join(lines) + "\n")
     news = NewsIndex.create(tmp_path / "index")
     report = news.add_files([str(feed)], procs=2)
-    assert report.added == 152
+    assert report.added == good
     assert [problem.reason for problem in report.problems] == [
-        "story 'bad' not indexed: Whoosh raised RuntimeError('analysis failed')"
+        f"story 'bad' not indexed: Whoosh raised RuntimeError({error!r})"
     ]
+    return news
+
+
+def test_a_story_that_kills_a_worker_process_costs_only_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    poison_analysis(monkeypatch)  # inherited by the forked workers
+    news = _index_one_bad_story(tmp_path, 152, "A poison pill among good stories.", "analysis failed")
     monkeypatch.undo()
     assert NewsIndex.open(news.path).search("harbours", limit=1000).total == 152
     assert news.get("good-0") == next(iter(news.search("story 0 harbours", require_all=True).hits)).story
@@ -247,16 +254,7 @@ def test_a_parallel_writer_that_raises_replays_whole_stories(tmp_path: Path, mon
         original(self, **fields)
 
     monkeypatch.setattr(indexer._ParallelWriter, "add_document", add_document)
-    feed = tmp_path / "feed.jsonl"
-    lines = [f'{{"id": "good-{n}", "date": "2020-01-01", "text": "Story {n} about harbours."}}' for n in range(30)]
-    lines.insert(12, '{"id": "bad", "date": "2020-01-01", "text": "A story about harbours."}')
-    feed.write_text("\n".join(lines) + "\n")
-    news = NewsIndex.create(tmp_path / "index")
-    report = news.add_files([str(feed)], procs=2)
-    assert report.added == 30
-    assert [problem.reason for problem in report.problems] == [
-        "story 'bad' not indexed: Whoosh raised RuntimeError('writer failed')"
-    ]
+    news = _index_one_bad_story(tmp_path, 30, "A story about harbours.", "writer failed")
     assert news.search("harbours", limit=100).total == 30
     assert [hit.story.id for hit in news.search("story 13 harbours", require_all=True).hits] == ["good-13"]
 
