@@ -53,7 +53,7 @@ def main() -> None:
     corpus = ensure_corpus(args.stories, args.corpus or bench.CORPUS_ROOT / f"{args.stories}-jsonl")
     workdir = args.workdir
     index_dir = bench.clean(workdir / "scale")
-    raw = _raw_bytes(corpus)
+    raw = bench.raw_text_bytes(corpus)  # no text folder here: its bytes count 0
     results: dict[str, Any] = {"machine": bench.machine(), "code_start": bench._code_state(), "raw": raw}
 
     command = [str(bench.NEWSINDEX), "index", str(corpus / "stories.jsonl"), "-i", str(index_dir), "--quiet", "--json"]
@@ -84,16 +84,6 @@ def main() -> None:
     out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     _print(results)
     print(f"scale.py: wrote {out}", file=sys.stderr)
-
-
-def _raw_bytes(corpus: Path) -> dict[str, int]:
-    headline_body = stories = 0
-    with open(corpus / "stories.jsonl", encoding="utf-8") as lines:
-        for line in lines:
-            record = json.loads(line)
-            headline_body += len((record.get("headline") or "").encode()) + len(record["body"].encode())
-            stories += 1
-    return {"stories": stories, "headline_body_bytes": headline_body}
 
 
 def _print(results: dict[str, Any]) -> None:

@@ -213,7 +213,7 @@ class PackedPostingsWriter(whoosh3.W3PostingsWriter):  # type: ignore[misc]
         data = b"".join(parts)
         layout = idcode | wcode << 2 | lcode << 4
         if len(data) >= _COMPRESS_FROM:
-            packed = zlib.compress(data, 1)
+            packed = zlib.compress(data, self._compression)
             if len(packed) < len(data):
                 data = packed
                 layout |= _COMPRESSED

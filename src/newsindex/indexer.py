@@ -354,9 +354,10 @@ class _WorkerTask(SubWriterTask):  # type: ignore[misc]
     def run(self) -> None:
         _die_with_parent()
         # What it inherits from the indexing process is left out of its garbage collections: a collection
-        # writes to every object it visits, which copies each page it shares with the parent. (Freezing in
-        # the parent too, before the fork, left the peak at 500,000 stories unchanged, 1,054 against 1,056
-        # MiB of summed PSS, and frozen objects are never collected, so it does not.)
+        # writes to every object it visits, which copies each page it shares with the parent. (Its effect
+        # on the peak was not measured apart; freezing in the parent too, before the fork, left the peak
+        # at 500,000 stories unchanged, 1,054 against 1,056 MiB of summed PSS, and frozen objects are never
+        # collected, so it does not.)
         gc.freeze()
         # Whoosh's worker loop names its writer class directly: in this worker process, make it ours.
         multiproc.SegmentWriter = BufferedSegmentWriter

@@ -142,37 +142,17 @@ class NewsAnalyzer(Analyzer):  # type: ignore[misc]
         return terms, in_lead - forms[:in_lead].count(None)
 
     def index_postings(self, value: str) -> dict[str, tuple[list[int], float]]:
-        """Each term `value` is indexed under, with its positions and weight.
-
-        The same terms, positions and weights as indexing through `__call__` (a test checks), in one
-        loop without a Token per word: Whoosh's indexing asks for nothing else.
-        """
-        form = _index_form if self.stemming else fold
-        words = _WORD.findall(value)
+        """Each term `value` is indexed under, with its positions and weight (a lead word counts
+        `lead_boost` times): what Whoosh's own writer asks of a field, from `index_terms`."""
+        terms, in_lead = self.index_terms(value)
         positions: dict[str, list[int]] = {}
-        pos = 0
-        for word in words:
-            term = form(word)
-            if term is None:
-                continue
-            found = positions.get(term)
-            if found is None:
-                positions[term] = [pos]
-            else:
-                found.append(pos)
-            pos += 1
-        if self.lead_boost == 1.0:
-            return {term: (found, float(len(found))) for term, found in positions.items()}
-        lead: dict[str, int] = {}  # words of the lead, counted
-        lead_end = lead_span(value)[1]
-        for match in _WORD.finditer(value):
-            if match.start() >= lead_end:
-                break
-            term = form(match.group())
-            if term is not None:
-                lead[term] = lead.get(term, 0) + 1
+        for pos, term in enumerate(terms):
+            positions.setdefault(term, []).append(pos)
         extra = self.lead_boost - 1.0
-        return {term: (found, len(found) + extra * lead.get(term, 0)) for term, found in positions.items()}
+        return {
+            term: (found, len(found) + extra * sum(1 for pos in found if pos < in_lead))
+            for term, found in positions.items()
+        }
 
 
 class PublishedField(fields.FieldType):  # type: ignore[misc]

@@ -67,7 +67,7 @@ class _TermsField:
             length += freq
         return length
 
-    def postings(self, doccount: int) -> Iterator[TermPostings]:
+    def postings(self) -> Iterator[TermPostings]:
         for term in sorted(self._terms):
             postings = self._terms.pop(term)
             lengths = postings.value_lengths if any(postings.value_lengths) else None
@@ -107,7 +107,7 @@ class _TextField:
         self._leads.append(in_lead)
         return len(terms)
 
-    def postings(self, doccount: int) -> Iterator[TermPostings]:
+    def postings(self) -> Iterator[TermPostings]:
         """Every term's postings, terms in order: what Whoosh's PackedPositions format would give.
 
         Terms are taken in slices of about CHUNK_WORDS words, so that NumPy's arrays stay that size
@@ -274,7 +274,7 @@ class BufferedSegmentWriter(SegmentWriter):  # type: ignore[misc]
             if lengths is not None:
                 lengths.extend(repeat(0, self.docnum - len(lengths)))
             started = False
-            for term, ids, weights, value_lengths, values in self._fields[name].postings(self.docnum):
+            for term, ids, weights, value_lengths, values in self._fields[name].postings():
                 if not started:
                     fieldwriter.start_field(name, self.schema[name])
                     postwriter = fieldwriter._postwriter
@@ -300,7 +300,7 @@ class BufferedSegmentWriter(SegmentWriter):  # type: ignore[misc]
 
     def _buffered_postings(self) -> Iterator[tuple[str, bytes, int, float, bytes]]:
         for name in sorted(self._fields):
-            for term, ids, weights, value_lengths, values in self._fields[name].postings(self.docnum):
+            for term, ids, weights, value_lengths, values in self._fields[name].postings():
                 start = 0
                 for n, (docnum, weight) in enumerate(zip(ids, weights, strict=True)):
                     size = value_lengths[n] if value_lengths is not None else 0
