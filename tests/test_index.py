@@ -18,7 +18,7 @@ from newsindex import (
     NewsIndex,
     Story,
     UsageError,
-    indexer,
+    workers,
 )
 from newsindex.indexer import write_lock
 from newsindex.schema import NewsAnalyzer
@@ -246,14 +246,14 @@ def test_a_story_that_kills_a_worker_process_costs_only_itself(tmp_path: Path, m
 
 def test_a_parallel_writer_that_raises_replays_whole_stories(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The indexing process keeps only the stored fields of a parallel batch; a replay must rebuild the rest.
-    original = indexer._ParallelWriter.add_document
+    original = workers.ParallelWriter.add_document
 
     def add_document(self: object, **fields: object) -> None:
         if fields.get("id") == "bad":
             raise RuntimeError("writer failed")
         original(self, **fields)
 
-    monkeypatch.setattr(indexer._ParallelWriter, "add_document", add_document)
+    monkeypatch.setattr(workers.ParallelWriter, "add_document", add_document)
     news = _index_one_bad_story(tmp_path, 30, "A story about harbours.", "writer failed")
     assert news.search("harbours", limit=100).total == 30
     assert [hit.story.id for hit in news.search("story 13 harbours", require_all=True).hits] == ["good-13"]

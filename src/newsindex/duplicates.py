@@ -125,8 +125,8 @@ def _affine32_permutations() -> tuple[np.ndarray, np.ndarray]:
 
 
 def band_keys(sig: np.ndarray) -> np.ndarray:
-    """The LSH band keys of a signature (uint64: the band's number, then its 32-bit hash): stories
-    sharing any one are candidate copies."""
+    """The LSH band keys of a signature (uint32: each band's 32-bit hash plus a constant of its band,
+    so that equal hashes of different bands mostly differ): stories sharing any one are candidate copies."""
 
     digests = b"".join(
         hashlib.blake2b(sig[band * ROWS : (band + 1) * ROWS].tobytes(), digest_size=BAND_BYTES).digest()
@@ -137,18 +137,25 @@ def band_keys(sig: np.ndarray) -> np.ndarray:
 
 def band_bytes(keys: np.ndarray) -> bytes:
     """The band hashes of band keys, as the `dupbands` column holds them."""
-    import numpy as np
-
-    return bytes((keys & np.uint64(0xFFFFFFFF)).astype(">u4").tobytes())
+    return bytes((keys - _band_offsets()).astype(">u4").tobytes())
 
 
 def _keys_from_bytes(data: bytes) -> np.ndarray:
     """Band keys, one row of BANDS per story, from stories' `dupbands` values joined."""
     import numpy as np
 
-    hashes = np.frombuffer(data, dtype=">u4").astype(np.uint64).reshape(-1, BANDS)
-    keys: np.ndarray = hashes | (np.arange(BANDS, dtype=np.uint64) << np.uint64(32))
+    keys: np.ndarray = np.frombuffer(data, dtype=">u4").astype(np.uint32).reshape(-1, BANDS) + _band_offsets()
     return keys
+
+
+@lru_cache(maxsize=1)
+def _band_offsets() -> np.ndarray:
+    """What each band adds to its hash in a band key (uint32, wrapping): the golden-ratio constant times
+    the band's number. A collision across bands makes a candidate that its signature then refutes."""
+    import numpy as np
+
+    offsets: np.ndarray = np.arange(BANDS, dtype=np.uint32) * np.uint32(0x9E3779B1)
+    return offsets
 
 
 def similarity(first: np.ndarray, second: np.ndarray) -> float:
@@ -195,10 +202,10 @@ class Grouper:
         self.enabled = all(name in whoosh_index.schema for name in FIELDS)  # an index from before: no groups
         self._reader: Any = None
         self._columns: dict[str, Any] = {}  # column readers of `_reader`, by field
-        self._table: _BandTable | None = None  # the committed stories' band keys, read at the first story
-        self._pending: dict[str, tuple[np.ndarray, np.ndarray, str]] = {}  # id → (signature, keys, group)
-        # band key → the id of the batch story with it, or a list of them (one id a key, nearly always)
-        self._pending_keys: dict[int, str | list[str]] = {}
+        # The band keys of every story of the index and of the batch, read from the index at the first story
+        self._table: _BandTable | None = None
+        self._pending: dict[str, tuple[int, str]] = {}  # batch story id → (its row in _signatures, its group)
+        self._signatures = _Signatures()  # of the batch's stories
         self._stale: set[str] = set()  # ids whose committed version this batch replaces or removes
         self._recomputed: OrderedDict[str, np.ndarray | None] = OrderedDict()  # story digest → signature
         self.recomputed = 0  # signatures of committed stories recomputed in this run (cache misses)
@@ -223,30 +230,19 @@ class Grouper:
         self.forget(story_id)
         if grouping is None or grouping.signature is None or grouping.keys is None:
             return
-        self._pending[story_id] = (grouping.signature, grouping.keys, grouping.group)
-        pending = self._pending_keys
-        for key in grouping.keys.tolist():
-            held = pending.get(key)
-            if held is None:
-                pending[key] = story_id
-            elif isinstance(held, list):
-                held.append(story_id)
-            else:
-                pending[key] = [held, story_id]
+        self._pending[story_id] = (self._signatures.add(grouping.signature), grouping.group)
+        self._band_table().add(story_id, grouping.keys)
 
     def forget(self, story_id: str) -> None:
         """A story removed (or about to be replaced) in this batch is no candidate any more."""
         self._stale.add(story_id)
-        self._pending.pop(story_id, None)  # its band keys stay in the dictionary, found and skipped
+        self._pending.pop(story_id, None)  # its band keys stay in the table, found and skipped
 
     def committed(self) -> None:
-        """The batch is committed: its stories join the committed ones, looked up in the index as it now is."""
+        """The batch is committed: its stories are looked up in the index as it now is."""
         self.close()
-        if self._table is not None and self._pending:
-            import numpy as np
-
-            self._table.add(list(self._pending), np.stack([keys for _, keys, _ in self._pending.values()]))
-        self._pending, self._pending_keys, self._stale = {}, {}, set()
+        self._pending, self._stale = {}, set()
+        self._signatures = _Signatures()
 
     def close(self) -> None:
         """Close the reader of the committed index."""
@@ -256,22 +252,23 @@ class Grouper:
         self._columns = {}
 
     def _candidates(self, story_id: str, keys: np.ndarray) -> list[tuple[np.ndarray, str]]:
-        found: dict[str, tuple[np.ndarray, str]] = {}
-        for key in keys.tolist():
-            held = self._pending_keys.get(key, ())
-            for other in (held,) if isinstance(held, str) else held:
-                if other != story_id and other in self._pending:
-                    other_sig, _, group = self._pending[other]
-                    found[other] = (other_sig, group)
+        found: list[tuple[np.ndarray, str]] = []
+        for other in self._band_table().owners(keys):
+            if other == story_id:
+                continue
+            pending = self._pending.get(other)
+            if pending is not None:
+                found.append((self._signatures[pending[0]], pending[1]))
+            elif other not in self._stale:
+                candidate = self._committed_story(other)
+                if candidate is not None:
+                    found.append(candidate)
+        return found
+
+    def _band_table(self) -> _BandTable:
         if self._table is None:
             self._table = _BandTable.load(self._committed_reader())
-        for other in self._table.owners(keys):
-            if other == story_id or other in self._stale or other in found:
-                continue
-            candidate = self._committed_story(other)
-            if candidate is not None:
-                found[other] = candidate
-        return list(found.values())
+        return self._table
 
     def _committed_story(self, story_id: str) -> tuple[np.ndarray, str] | None:
         """The signature and group of a committed story (None if it is gone or has no words)."""
@@ -311,58 +308,128 @@ class Grouper:
         return self._reader
 
 
-class _BandTable:
-    """The band keys of committed stories, sorted for lookup: every key with its story's id."""
+class _Signatures:
+    """The signatures of a batch's stories, in blocks of rows (not an array object each, and never
+    copied to grow: a batch of 50,000 holds 25 MB of them)."""
+
+    _BLOCK_ROWS = 4096
 
     def __init__(self) -> None:
+        self._blocks: list[np.ndarray] = []
+        self._count = 0
+
+    def add(self, sig: np.ndarray) -> int:
+        """Keep `sig`; its row."""
         import numpy as np
 
-        self._keys = np.empty(0, dtype=np.uint64)
-        self._owners = np.empty(0, dtype=np.int32)  # index into _ids
-        self._ids: list[str] = []
+        block, at = divmod(self._count, self._BLOCK_ROWS)
+        if block == len(self._blocks):
+            self._blocks.append(np.empty((self._BLOCK_ROWS, NUM_PERM), dtype=np.uint32))
+        self._blocks[block][at] = sig
+        self._count += 1
+        return self._count - 1
+
+    def __getitem__(self, row: int) -> np.ndarray:
+        block, at = divmod(row, self._BLOCK_ROWS)
+        sig: np.ndarray = self._blocks[block][at]
+        return sig
+
+
+class _BandTable:
+    """Every band key of the stories of the index and of the batch, with its story's id, for lookup.
+
+    A key and its owner (a number into `_ids`) are one uint64, key in the high half, so a sorted array
+    of them finds a key's owners by binary search: 8 bytes a key, 96 a story, and each story's id once.
+    The newest stories' keys wait in a dictionary, sealed into the last sorted run every
+    `_SEAL_STORIES` stories; a run that reaches `_RUN_KEYS` keys is left alone, and the next starts.
+    So no sorted run is ever copied whole to make room, and a lookup searches a handful of runs.
+    """
+
+    _SEAL_STORIES = 2048
+    _RUN_KEYS = 1 << 20
+
+    def __init__(self) -> None:
+        from newsindex.catalogue import Strings
+
+        self._ids = Strings()
+        self._runs: list[np.ndarray] = []  # sorted uint64: key << 32 | owner
+        self._recent: dict[int, int | list[int]] = {}  # key → owner(s), for the stories not yet sealed
+        self._recent_stories = 0
 
     @classmethod
     def load(cls, reader: Any) -> _BandTable:
         """The band keys of the stories of the index as `reader` sees it."""
+        import numpy as np
+
         table = cls()
-        ids: list[str] = []
-        values: list[bytes] = []
-        for leaf, _offset in reader.leaf_readers():
-            if not leaf.doc_count_all() or not leaf.has_column("dupbands"):
-                continue
+        leaves = [leaf for leaf, _offset in reader.leaf_readers() if leaf.has_column("dupbands")]
+        run = np.empty(sum(leaf.doc_count_all() for leaf in leaves) * BANDS, dtype=np.uint64)
+        filled = 0
+        for leaf in leaves:
             deleted = leaf.has_deletions()
+            first, values = len(table._ids), bytearray()
             columns = zip(leaf.column_reader("id"), leaf.column_reader("dupbands"), strict=True)
             for docnum, (story_id, value) in enumerate(columns):
                 if len(value) == BANDS * BAND_BYTES and not (deleted and leaf.is_deleted(docnum)):
-                    ids.append(story_id)
-                    values.append(value)
-        if ids:
-            table.add(ids, _keys_from_bytes(b"".join(values)))
+                    table._ids.append(story_id)
+                    values += value
+            owners = np.repeat(np.arange(first, len(table._ids), dtype=np.uint64), BANDS)
+            keys = _keys_from_bytes(bytes(values)).reshape(-1).astype(np.uint64)
+            run[filled : filled + len(keys)] = (keys << np.uint64(32)) | owners
+            filled += len(keys)
+        if filled:
+            run = run[:filled]
+            run.sort()
+            table._runs.append(run)
         return table
 
-    def add(self, ids: list[str], keys: np.ndarray) -> None:
-        """Add stories, one row of `keys` (BANDS band keys) for each id."""
-        import numpy as np
-
-        first = len(self._ids)
-        self._ids.extend(ids)
-        new_keys = keys.reshape(-1)
-        new_owners = np.repeat(np.arange(first, first + len(ids), dtype=np.int32), BANDS)
-        order = np.argsort(new_keys, kind="stable")
-        new_keys, new_owners = new_keys[order], new_owners[order]
-        at = np.searchsorted(self._keys, new_keys)
-        self._keys = np.insert(self._keys, at, new_keys)
-        self._owners = np.insert(self._owners, at, new_owners)
+    def add(self, story_id: str, keys: np.ndarray) -> None:
+        """Add a story with its BANDS band keys."""
+        owner = self._ids.append(story_id)
+        recent = self._recent
+        for key in keys.tolist():
+            held = recent.get(key)
+            if held is None:
+                recent[key] = owner
+            elif isinstance(held, list):
+                held.append(owner)
+            else:
+                recent[key] = [held, owner]
+        self._recent_stories += 1
+        if self._recent_stories >= self._SEAL_STORIES:
+            self._seal()
 
     def owners(self, keys: np.ndarray) -> list[str]:
         """The ids of the stories with any of these band keys, each once, in the order added."""
         import numpy as np
 
-        starts = np.searchsorted(self._keys, keys, side="left")
-        ends = np.searchsorted(self._keys, keys, side="right")
-        owners = {
-            owner
-            for start, end in zip(starts.tolist(), ends.tolist(), strict=True)
-            for owner in self._owners[start:end].tolist()
-        }
+        owners: set[int] = set()
+        for key in keys.tolist():
+            held = self._recent.get(key)
+            if held is not None:
+                owners.update((held,) if isinstance(held, int) else held)
+        low = keys.astype(np.uint64) << np.uint64(32)
+        high = low | np.uint64(0xFFFFFFFF)
+        for run in self._runs:
+            starts = run.searchsorted(low, side="left")
+            ends = run.searchsorted(high, side="right")
+            for found in np.flatnonzero(ends > starts).tolist():
+                owners.update((run[starts[found] : ends[found]] & np.uint64(0xFFFFFFFF)).tolist())
         return list(dict.fromkeys(self._ids[owner] for owner in sorted(owners)))
+
+    def _seal(self) -> None:
+        """Sort the recent stories' keys into the last run (or a new one, if it is full)."""
+        import numpy as np
+
+        entries = [(key << 32) | owner for key, held in self._recent.items() for owner in _each(held)]
+        sealed = np.array(entries, dtype=np.uint64)
+        sealed.sort()
+        if self._runs and len(self._runs[-1]) < self._RUN_KEYS:
+            last = self._runs.pop()
+            sealed = np.insert(last, last.searchsorted(sealed), sealed)
+        self._runs.append(sealed)
+        self._recent, self._recent_stories = {}, 0
+
+
+def _each(held: int | list[int]) -> list[int]:
+    return [held] if isinstance(held, int) else held

@@ -8,13 +8,9 @@ a message, not Whoosh's empty LockError.
 
 from __future__ import annotations
 
-import ctypes
 import gc
-import multiprocessing
 import os
 import pickle
-import signal
-import sys
 import tempfile
 import time
 import traceback
@@ -25,11 +21,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from whoosh import multiproc
-from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.util.filelock import try_for
 from whoosh.writing import IndexWriter
 
+from newsindex.catalogue import Catalogue
 from newsindex.codec import NewsCodec
 from newsindex.duplicates import FIELDS as DUPLICATE_FIELDS
 from newsindex.duplicates import Grouper
@@ -37,6 +32,7 @@ from newsindex.errors import IndexBusyError, IndexDamagedError, IndexIOError
 from newsindex.models import IndexReport, Problem, Story
 from newsindex.schema import record_digest, story_from_stored, story_record, story_to_document
 from newsindex.storage import record_checksums, remove_leftovers
+from newsindex.workers import ParallelWriter, WorkerPool, release_free_memory
 from newsindex.writer import BufferedSegmentWriter
 
 BATCH_STORIES = 5_000  # stories per commit: a crash loses at most this much work
@@ -45,15 +41,6 @@ BATCH_STORIES = 5_000  # stories per commit: a crash loses at most this much wor
 PARALLEL_BATCH_STORIES = 50_000
 WRITER_MEMORY_MB = 128  # Whoosh's in-memory posting pool per writer (and per worker) before it spills to disk
 PARALLEL_BATCH = 100  # stories per job handed to a worker process: small jobs keep the workers evenly busy
-
-
-@dataclass(slots=True)
-class _Known:
-    """What the index holds about one story: enough to skip it, update it or prune it."""
-
-    digest: str
-    stamp: str | None
-    path: str | None
 
 
 class Indexer:
@@ -82,12 +69,11 @@ class Indexer:
         self._started = time.perf_counter()
         self._writer: IndexWriter | None = None
         self._batch: list[_Change] | _Spool = []  # the changes since the last commit, to replay if a writer fails
-        self._known: dict[str, _Known] = {}
-        self._seen: dict[str, str | None] = {}  # story ids met in this run → the input they came from
-        self._stamps: dict[str, str] = {}  # input path → its stamp when last indexed
-        self._ids_by_path: dict[str, list[str]] = {}
+        self._catalogue = Catalogue()  # the stories the index holds, and which of them this run met
+        self._refused: dict[str, str | None] = {}  # ids met in this run but not indexed → their input
         self._read_paths: set[str] = set()  # input files met in this run
         self._procs = procs
+        self._pool: WorkerPool | None = None
         self._writer_procs = 1
         self._warned_ungrouped = False
         self._grouper = Grouper(whoosh_index)  # duplicate groups, assigned here before any worker sees a story
@@ -97,7 +83,7 @@ class Indexer:
         self._lock = _acquire(self._index, self._lock_timeout)
         try:
             self._remove_leftovers()
-            self._writer = self._open_writer()
+            self._writer = self._open_writer()  # with worker processes, forked now: the run has loaded nothing yet
             self._load_known()
         except BaseException as error:
             # A writer that failed half-built is referenced only from the traceback's frames: let it go,
@@ -139,6 +125,9 @@ class Indexer:
                 with suppress(Exception):  # a writer whose commit failed half-way may refuse to cancel
                     writer.cancel()
                 del writer
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
             if failed:
                 _collect_leaked_files()
             self._remove_leftovers()  # also what a writer that failed to start left
@@ -159,50 +148,41 @@ class Indexer:
 
     def _load_known(self) -> None:
         with self._index.reader() as reader:
-            for leaf, _offset in _leaf_readers(reader):
-                columns = {name: _column(leaf, name) for name in ("id", "digest", "stamp", "path")}
-                for docnum in range(leaf.doc_count_all()):
-                    if leaf.has_deletions() and leaf.is_deleted(docnum):
-                        continue
-                    story_id = columns["id"][docnum]
-                    path = columns["path"][docnum] or None
-                    stamp = columns["stamp"][docnum] or None
-                    self._known[story_id] = _Known(columns["digest"][docnum], stamp, path)
-                    if path:
-                        self._ids_by_path.setdefault(path, []).append(story_id)
-                        if stamp:
-                            self._stamps[path] = stamp
+            self._catalogue = Catalogue.load(reader)
 
     def begin_file(self, path: str, stamp: str | None) -> bool:
         """Note that `path` is read in this run; False (its stories counted unchanged) if it is as last indexed."""
         self._read_paths.add(path)
-        if stamp is None or self._stamps.get(path) != stamp:
+        if stamp is None or not self._catalogue.is_unchanged_input(path, stamp):
             return True
-        for story_id in self._ids_by_path.get(path, ()):
-            if story_id not in self._seen:
-                self._seen[story_id] = path
-                self.report.unchanged += 1
+        self.report.unchanged += self._catalogue.meet_input(path, stamp)
         return False
 
     # -- writing ------------------------------------------------------------------------------------
 
     def put(self, story: Story, *, stamp: str | None = None) -> None:
         """Add `story`, replace the indexed story with its id if it changed, or skip it if not."""
-        if story.id in self._seen:
-            first = self._seen[story.id] or "an earlier record"
-            problem = f"duplicate id {story.id!r} (also in {first}); the later one is kept"
+        catalogue = self._catalogue
+        row = catalogue.find(story.id)
+        met, first = (
+            catalogue.met_in(row) if row is not None else (story.id in self._refused, self._refused.get(story.id))
+        )
+        if met:
+            problem = f"duplicate id {story.id!r} (also in {first or 'an earlier record'}); the later one is kept"
             self.report.problems.append(Problem(story.path or "-", problem, "degraded"))
-        self._seen[story.id] = story.path
+        if row is not None:
+            catalogue.meet(row, story.path, stamp)
         record = story_record(story)
         digest = record_digest(record)
-        known = self._known.get(story.id)
-        if known is not None and known.digest == digest and known.stamp == stamp:
+        held = row is not None and catalogue.is_held(row)
+        if row is not None and catalogue.is_unchanged(row, digest, stamp):
             self.report.unchanged += 1
             return
         try:
             document = story_to_document(story, digest=digest, stamp=stamp, record=record)
         except (ValueError, OverflowError) as error:  # e.g. a date Whoosh cannot hold
             self.report.problems.append(Problem(story.path or story.id, f"story {story.id!r} not indexed: {error}"))
+            self._refuse(story, row)
             return
         grouping = self._grouper.assign(story.id, story.body, story.headline, digest)
         if grouping is not None:
@@ -215,29 +195,43 @@ class Indexer:
             )
             self.report.problems.append(Problem(str(self._index.storage.folder), reason, "degraded"))
         # A touched file with the same story is stored again for its new stamp, but counted unchanged.
-        outcome = "added" if known is None else "unchanged" if known.digest == digest else "updated"
-        change = _Change(story.id, story.path, outcome, document, replaces=known)
+        outcome = "updated" if held else "added"
+        if row is not None and catalogue.has_digest(row, digest):
+            outcome = "unchanged"
+        change = _Change(story.id, story.path, outcome, document, replaces=held)
         if self._apply(change):
             self._grouper.accept(story.id, grouping)
             self._count(change, +1)
-            self._known[story.id] = _Known(digest, stamp, story.path)
+            if row is None:
+                row = catalogue.add(story.id, digest, story.path, stamp)
+            else:
+                catalogue.update(row, digest, story.path, stamp)
+            catalogue.meet(row, story.path, stamp)
             if self._on_story:
                 self._on_story(story)
+        else:
+            self._refuse(story, row)
         if len(self._batch) >= self._batch_stories:
             self._commit()
             self._writer = self._open_writer()
+
+    def _refuse(self, story: Story, row: int | None) -> None:
+        """Note a story met in this run but not written (for the duplicate-id warning)."""
+        if row is None:
+            self._refused[story.id] = story.path
 
     def prune(self, roots: Iterable[str]) -> None:
         """Delete stories read from files under `roots` that are gone: the file was deleted, or it was
         read in this run and no longer holds the story."""
         roots = [os.path.abspath(root) for root in roots]
-        for story_id, known in list(self._known.items()):
-            if story_id in self._seen or not known.path or not _is_under(known.path, roots):
+        for row, path in list(self._catalogue.unmet()):
+            if not path or not _is_under(path, roots):
                 continue
-            if known.path in self._read_paths or not os.path.exists(known.path):
-                self._apply(_Change(story_id, known.path, "removed", None, replaces=known))
+            if path in self._read_paths or not os.path.exists(path):
+                story_id = self._catalogue.story_id(row)
+                self._apply(_Change(story_id, path, "removed", None, replaces=True))
                 self._grouper.forget(story_id)
-                del self._known[story_id]
+                self._catalogue.remove(row)
                 self.report.removed += 1
 
     def _count(self, change: _Change, step: int) -> None:
@@ -290,6 +284,7 @@ class Indexer:
             self._rescue_lost()
         self._clear_batch()
         self._grouper.committed()
+        release_free_memory()
 
     def _clear_batch(self) -> None:
         if isinstance(self._batch, _Spool):
@@ -315,7 +310,9 @@ class Indexer:
         for change in lost:
             if not self._apply(change.rebuilt()):
                 self._count(change, -1)
-                del self._known[change.story_id]  # an old version went with the committed batch
+                row = self._catalogue.find(change.story_id)  # an old version went with the committed batch
+                if row is not None:
+                    self._catalogue.remove(row)
         self._writer.commit()
         self._writer = None
         record_checksums(self._index)
@@ -326,65 +323,22 @@ class Indexer:
         # part whole into memory, which costs every search milliseconds per open.
         options: dict[str, Any] = {"limitmb": WRITER_MEMORY_MB, "compound": False, "codec": NewsCodec()}
         if procs > 1:
-            # Whoosh's multi-process writer: analysis in `procs` worker processes, one segment each
-            writer = _ParallelWriter(
-                self._index, _lk=False, procs=procs, multisegment=True, batchsize=PARALLEL_BATCH, subargs=options,
-                **options,
-            )  # fmt: skip
+            # analysis in the pool's worker processes, one segment each
+            if self._pool is None:
+                self._pool = WorkerPool(self._index, procs, options)
+            writer = ParallelWriter(self._index, self._pool, _lk=False, batchsize=PARALLEL_BATCH, **options)
         else:
             writer = BufferedSegmentWriter(self._index, _lk=False, **options)
         self._writer_procs = procs
         return writer
 
     def _check_count(self) -> None:
-        expected = len(self._known)
+        expected = len(self._catalogue)
         actual = self._index.doc_count()
         if actual != expected:
             raise IndexDamagedError(
                 f"index holds {actual} stories after commit, expected {expected}; run `newsindex check`"
             )
-
-
-class _WorkerTask(SubWriterTask):  # type: ignore[misc]
-    """A Whoosh worker process that dies with the indexing process.
-
-    Whoosh's own outlive a killed parent and keep the write lock they inherited for a minute or more.
-    """
-
-    def run(self) -> None:
-        _die_with_parent()
-        # What it inherits from the indexing process is left out of its garbage collections: a collection
-        # writes to every object it visits, which copies each page it shares with the parent. (Its effect
-        # on the peak was not measured apart; freezing in the parent too, before the fork, left the peak
-        # at 500,000 stories unchanged, 1,054 against 1,056 MiB of summed PSS, and frozen objects are never
-        # collected, so it does not.)
-        gc.freeze()
-        # Whoosh's worker loop names its writer class directly: in this worker process, make it ours.
-        multiproc.SegmentWriter = BufferedSegmentWriter
-        super().run()
-
-
-class _ParallelWriter(MpWriter):  # type: ignore[misc]
-    """Whoosh's multi-process writer, with workers that die with their parent."""
-
-    def _new_task(self) -> _WorkerTask:
-        task = _WorkerTask(
-            self.storage, self.indexname, self.jobqueue, self.resultqueue, self.subargs, self.multisegment
-        )
-        self.tasks.append(task)
-        task.start()
-        return task
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to kill this process when its parent dies (prctl PR_SET_PDEATHSIG); elsewhere, nothing."""
-    if not sys.platform.startswith("linux"):
-        return
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-    parent = multiprocessing.parent_process()
-    if parent is not None and os.getppid() != parent.pid:  # the parent died before the prctl call
-        os._exit(1)
 
 
 def _collect_leaked_files() -> None:
@@ -456,10 +410,10 @@ class _Change:
     path: str | None
     outcome: str  # the IndexReport counter it adds to: added, updated, unchanged or removed
     document: dict[str, Any] | None
-    replaces: _Known | None
+    replaces: bool  # whether the index holds a version of the story to delete first
 
     def write(self, writer: Any) -> None:
-        if self.replaces is not None:
+        if self.replaces:
             writer.delete_by_term("id", self.story_id)
         if self.document is not None:
             writer.add_document(**self.document)
@@ -481,23 +435,8 @@ class _Change:
         story = story_from_stored(self.document)
         document = story_to_document(story, digest=self.document["digest"], stamp=self.document.get("stamp"))
         document.update({name: self.document[name] for name in DUPLICATE_FIELDS if name in self.document})
-        return _Change(self.story_id, self.path, self.outcome, document, None)
+        return _Change(self.story_id, self.path, self.outcome, document, False)
 
 
 def _is_under(path: str, roots: list[str]) -> bool:
     return any(path == root or path.startswith(os.path.join(root, "")) for root in roots)
-
-
-def _leaf_readers(reader: Any) -> list[tuple[Any, int]]:
-    return list(reader.leaf_readers())
-
-
-def _column(reader: Any, name: str) -> Any:
-    if not reader.has_column(name):
-        return _Blank()
-    return reader.column_reader(name)
-
-
-class _Blank:
-    def __getitem__(self, _docnum: int) -> str:
-        return ""

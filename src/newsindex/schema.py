@@ -58,6 +58,12 @@ def _index_form(word: str) -> str | None:
     return stem(word)
 
 
+def clear_analysis_caches() -> None:
+    """Empty the caches of stems and index terms (a worker process does between batches)."""
+    for cached in (stem, index_term, _index_form):
+        cached.cache_clear()
+
+
 def index_words(text: str) -> Iterator[tuple[int, int, str]]:
     """(start, end, term) for every word of `text`, common words included: for marking matches."""
     for match in _WORD.finditer(text):
