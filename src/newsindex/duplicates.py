@@ -194,7 +194,8 @@ class Grouper:
     """Assigns duplicate groups during one indexing run, against the committed index and the open batch.
 
     `assign` proposes a story's grouping; `accept` records it once the story is written; `forget` notes
-    a story removed; `committed` starts a new batch against the index as just committed.
+    a story removed; `end_batch` lets go of the batch before it is committed, the next batch then being
+    checked against the index as committed.
     """
 
     def __init__(self, whoosh_index: Any) -> None:
@@ -238,8 +239,10 @@ class Grouper:
         self._stale.add(story_id)
         self._pending.pop(story_id, None)  # its band keys stay in the table, found and skipped
 
-    def committed(self) -> None:
-        """The batch is committed: its stories are looked up in the index as it now is."""
+    def end_batch(self) -> None:
+        """The batch is complete and about to be committed: from the next story on, its stories are
+        looked up in the index like any committed story (their signatures are let go now, before the
+        commit, when the worker processes need the most memory)."""
         self.close()
         self._pending, self._stale = {}, set()
         self._signatures = _Signatures()

@@ -277,13 +277,13 @@ class Indexer:
     def _commit(self) -> None:
         assert self._writer is not None
         parallel = self._writer_procs > 1
+        self._grouper.end_batch()
         self._writer.commit()
         self._writer = None
         record_checksums(self._index)
         if parallel:
             self._rescue_lost()
         self._clear_batch()
-        self._grouper.committed()
         release_free_memory()
 
     def _clear_batch(self) -> None:

@@ -231,6 +231,7 @@ def _work(storage: Any, indexname: str, options: dict[str, Any], connection: Con
             _write_job(writer, filename, count)
             connection.send(("done",))
             continue
+        clear_analysis_caches()  # a worker holds one batch, and no more; nor needs them to write it
         segment = None
         if writer is not None:
             if message[0] == "commit" and writer._added:
@@ -238,7 +239,6 @@ def _work(storage: Any, indexname: str, options: dict[str, Any], connection: Con
             else:
                 writer._close_segment()  # cancelled: its files are leftovers, removed by the indexer
         writer = None
-        clear_analysis_caches()  # a worker holds one batch, and no more
         release_free_memory()
         connection.send(("segment", segment))
 
