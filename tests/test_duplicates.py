@@ -299,3 +299,38 @@ def test_signatures_are_those_of_datasketch(seed: int, words: int) -> None:
     assert ours is not None
     assert ours.dtype == "uint32"
     assert ours.tolist() == reference.hashvalues.astype("uint32").tolist()
+
+
+def test_the_band_table_finds_every_owner_of_a_key_in_its_sorted_runs_and_newest_stories(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import numpy as np
+
+    monkeypatch.setattr(duplicates._BandTable, "_SEAL_STORIES", 3)  # sorted in every third story
+    monkeypatch.setattr(duplicates._BandTable, "_RUN_KEYS", 40)  # a run is full at four stories
+    rng = np.random.default_rng(0)
+    keys = rng.integers(0, 2**32, size=(20, duplicates.BANDS), dtype=np.uint32)
+    keys[15, 4] = keys[19, 0] = keys[2, 4]  # s2 in the first run, s15 in a later one, s19 not yet sorted
+    table = duplicates._BandTable()
+    for n, story_keys in enumerate(keys):
+        table.add(f"s{n}", story_keys)
+    assert len(table._runs) >= 3 and table._recent
+    assert table.owners(keys[2]) == ["s2", "s15", "s19"]
+    assert table.owners(keys[7]) == ["s7"]
+    assert table.owners(keys[19]) == ["s2", "s15", "s19"]
+    assert table.owners(rng.integers(0, 2**32, size=duplicates.BANDS, dtype=np.uint32)) == []
+
+
+def test_the_dupbands_column_holds_each_band_hash_and_gives_back_the_band_keys() -> None:
+    import hashlib
+
+    sig = signature(wire_story(5))
+    assert sig is not None
+    keys = duplicates.band_keys(sig)
+    column = duplicates.band_bytes(keys)
+    rows = duplicates.ROWS
+    assert column == b"".join(
+        hashlib.blake2b(sig[band * rows : (band + 1) * rows].tobytes(), digest_size=4).digest()
+        for band in range(duplicates.BANDS)
+    )  # the column's form, as indexes written before hold it
+    assert duplicates._keys_from_bytes(column)[0].tolist() == keys.tolist()

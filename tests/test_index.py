@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import write_story
+from helpers.poison import poison_analysis
 from newsindex import (
     Credit,
     IndexBusyError,
@@ -21,22 +22,6 @@ from newsindex import (
     workers,
 )
 from newsindex.indexer import write_lock
-from newsindex.schema import NewsAnalyzer
-
-
-def poison_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make Whoosh raise while analysing any text with the word "poison" in it."""
-    # Indexing analyses through `index_terms` (or `index_postings`), queries and snippets through
-    # `__call__`: poison all three.
-    for name in ("__call__", "index_postings", "index_terms"):
-        original = getattr(NewsAnalyzer, name)
-
-        def poisoned(self: NewsAnalyzer, value: str, *args: object, _original=original, **kwargs: object):  # type: ignore[no-untyped-def]
-            if "poison" in value:
-                raise RuntimeError("analysis failed")
-            return _original(self, value, *args, **kwargs)
-
-        monkeypatch.setattr(NewsAnalyzer, name, poisoned)
 
 
 def test_first_run_adds_every_story(tmp_path: Path, corpus: Path) -> None:

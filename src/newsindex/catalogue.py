@@ -22,9 +22,10 @@ from collections.abc import Iterator
 from typing import Any
 
 DIGEST_BYTES = 16  # newsindex.schema.record_digest: a 32-digit hex string
-_NO_DIGEST = bytes(DIGEST_BYTES)  # an index from before digests, or one of another form: never equal
+_NO_DIGEST = bytes(DIGEST_BYTES)  # held for a digest of another form (an index from before digests)
 _GONE = 0xFFFFFFFF  # the input of a row whose story was removed
 _SORT_EVERY = 4096  # rows found through the dictionary before they are sorted into the arrays
+_id_hash = hash  # of an id, for the sorted array: equal hashes of different ids are told apart by the id
 
 
 class Strings:
@@ -94,7 +95,7 @@ class Catalogue:
         row = self._unsorted.get(story_id)
         if row is not None:
             return row
-        key = hash(story_id)
+        key = _id_hash(story_id)
         start = int(self._sorted_hashes.searchsorted(key))
         while start < len(self._sorted_hashes) and self._sorted_hashes[start] == key:
             row = int(self._sorted_rows[start])
@@ -113,8 +114,8 @@ class Catalogue:
 
     def _append(self, story_id: str, digest: str, path: str | None, stamp: str | None) -> int:
         row = self._ids.append(story_id)
-        self._hashes.append(hash(story_id))
-        self._digests += _digest_bytes(digest)
+        self._hashes.append(_id_hash(story_id))
+        self._digests += _digest_bytes(digest) or _NO_DIGEST
         self._inputs.append(self._input_number(path, stamp))
         self._met.append(0)
         self._live += 1
@@ -124,7 +125,7 @@ class Catalogue:
         """The index holds a new version of the story of `row` (or holds it again, after `remove`)."""
         if self._inputs[row] == _GONE:
             self._live += 1
-        self._digests[row * DIGEST_BYTES : (row + 1) * DIGEST_BYTES] = _digest_bytes(digest)
+        self._digests[row * DIGEST_BYTES : (row + 1) * DIGEST_BYTES] = _digest_bytes(digest) or _NO_DIGEST
         self._inputs[row] = self._input_number(path, stamp)
 
     def remove(self, row: int) -> None:
@@ -143,14 +144,13 @@ class Catalogue:
     def is_unchanged(self, row: int, digest: str, stamp: str | None) -> bool:
         """Whether the index holds this story with this digest, read from an input with this stamp."""
         number = self._inputs[row]
-        if number == _GONE or self._input_keys[number][1] != stamp:
-            return False
-        return self._digests[row * DIGEST_BYTES : (row + 1) * DIGEST_BYTES] == _digest_bytes(digest)
+        return number != _GONE and self._input_keys[number][1] == stamp and self.has_digest(row, digest)
 
     def has_digest(self, row: int, digest: str) -> bool:
         """Whether the index holds the story of `row` with this digest (whatever its stamp)."""
+        wanted = _digest_bytes(digest)
         held = self._digests[row * DIGEST_BYTES : (row + 1) * DIGEST_BYTES]
-        return self.is_held(row) and held == _digest_bytes(digest)
+        return wanted is not None and self.is_held(row) and held == wanted
 
     def path(self, row: int) -> str | None:
         """The input path the held story of `row` was read from (None if none, or not held)."""
@@ -237,13 +237,14 @@ class Catalogue:
         self._unsorted = {}
 
 
-def _digest_bytes(digest: str) -> bytes:
+def _digest_bytes(digest: str) -> bytes | None:
+    """The bytes of a digest; None for one of another form, which equals no digest."""
     if len(digest) != 2 * DIGEST_BYTES:
-        return _NO_DIGEST
+        return None
     try:
         return bytes.fromhex(digest)
     except ValueError:
-        return _NO_DIGEST
+        return None
 
 
 def _column(reader: Any, name: str) -> Any:

@@ -1,0 +1,82 @@
+"""Worker processes: forked once for a run, a segment each per batch, replaced when one dies."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers.poison import poison_analysis
+from newsindex import NewsIndex, Story, indexer, workers
+
+
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Batches of 20 stories in jobs of 5; the pids of the worker processes started, in order."""
+    monkeypatch.setattr(indexer, "PARALLEL_BATCH_STORIES", 20)
+    monkeypatch.setattr(indexer, "PARALLEL_BATCH", 5)
+    pids: list[int] = []
+    original = workers._Worker.start.__func__  # type: ignore[attr-defined]
+
+    def start(cls: type[workers._Worker], *args: Any) -> workers._Worker:
+        worker = original(cls, *args)
+        pids.append(worker._process.pid)
+        return worker
+
+    monkeypatch.setattr(workers._Worker, "start", classmethod(start))
+    return pids
+
+
+def feed(tmp_path: Path, count: int, *, poison: int | None = None) -> Path:
+    path = tmp_path / "feed.jsonl"
+    with path.open("w") as file:
+        for n in range(count):
+            text = f"Story {n} about harbours." + (" A poison pill." if n == poison else "")
+            file.write(json.dumps({"id": f"s{n}", "date": "2020-01-01", "text": text}) + "\n")
+    return path
+
+
+def test_two_workers_write_every_batch_of_a_run(tmp_path: Path, started: list[int]) -> None:
+    news = NewsIndex.create(tmp_path / "index")
+    report = news.add_files([str(feed(tmp_path, 100))], procs=2)
+    assert (report.added, report.problems) == (100, [])
+    assert len(started) == 2  # for five batches
+    assert news.search("harbours", limit=100).total == 100
+    assert [hit.story.id for hit in news.search("story 42 harbours", require_all=True).hits] == ["s42"]
+    assert multiprocessing.active_children() == []  # stopped with the run
+
+
+def test_a_worker_killed_by_a_story_is_replaced_for_the_next_batch(
+    tmp_path: Path, started: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    poison_analysis(monkeypatch)  # inherited by the forked workers
+    news = NewsIndex.create(tmp_path / "index")
+    report = news.add_files([str(feed(tmp_path, 100, poison=7))], procs=2)
+    assert report.added == 99
+    assert [problem.reason for problem in report.problems] == [
+        "story 's7' not indexed: Whoosh raised RuntimeError('analysis failed')"
+    ]
+    assert len(started) == 3  # the dead one's place taken after the first batch
+    monkeypatch.undo()
+    assert NewsIndex.open(news.path).search("harbours", limit=100).total == 99
+
+
+def test_an_interrupted_parallel_run_keeps_its_last_commit_and_stops_its_workers(
+    tmp_path: Path, started: list[int]
+) -> None:
+    news = NewsIndex.create(tmp_path / "index")
+    news.add([Story(id="before", body="Indexed before the run.")])
+
+    def interrupt(story: Story) -> None:
+        if story.id == "s49":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        news.add_files([str(feed(tmp_path, 100))], procs=2, on_story=interrupt)
+    assert multiprocessing.active_children() == []
+    reopened = NewsIndex.open(news.path)
+    assert reopened.count() == 41  # two batches of 20, and the story from before
+    assert reopened.search("harbours", limit=100).total == 40
