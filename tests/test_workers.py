@@ -79,4 +79,8 @@ def test_an_interrupted_parallel_run_keeps_its_last_commit_and_stops_its_workers
     assert multiprocessing.active_children() == []
     reopened = NewsIndex.open(news.path)
     assert reopened.count() == 41  # two batches of 20, and the story from before
-    assert reopened.search("harbours", limit=100).total == 40
+    # The file's stamp is on its first 40 stories, but the run that wrote them did not finish: read it again.
+    report = reopened.add_files([str(tmp_path / "feed.jsonl")], procs=2)
+    assert (report.added, report.unchanged) == (60, 40)
+    assert reopened.add_files([str(tmp_path / "feed.jsonl")]).unchanged == 100  # now it is skipped whole
+    assert reopened.search("harbours", limit=100).total == 100

@@ -31,7 +31,7 @@ from newsindex.duplicates import Grouper
 from newsindex.errors import IndexBusyError, IndexDamagedError, IndexIOError
 from newsindex.models import IndexReport, Problem, Story
 from newsindex.schema import record_digest, story_from_stored, story_record, story_to_document
-from newsindex.storage import record_checksums, remove_leftovers
+from newsindex.storage import record_checksums, remove_leftovers, sync_folder
 from newsindex.workers import ParallelWriter, WorkerPool, release_free_memory
 from newsindex.writer import BufferedSegmentWriter
 
@@ -41,6 +41,9 @@ BATCH_STORIES = 5_000  # stories per commit: a crash loses at most this much wor
 PARALLEL_BATCH_STORIES = 50_000
 WRITER_MEMORY_MB = 128  # Whoosh's in-memory posting pool per writer (and per worker) before it spills to disk
 PARALLEL_BATCH = 100  # stories per job handed to a worker process: small jobs keep the workers evenly busy
+# In the index folder while a run writes. A run that stopped half-way through an input committed some of
+# its stories with the input's stamp, so the next run must not take that stamp to mean "all indexed".
+UNFINISHED = "newsindex.unfinished"
 
 
 class Indexer:
@@ -77,12 +80,14 @@ class Indexer:
         self._writer_procs = 1
         self._warned_ungrouped = False
         self._grouper = Grouper(whoosh_index)  # duplicate groups, assigned here before any worker sees a story
+        self._trust_stamps = True  # whether an input's stamp as indexed means all its stories are
 
     def __enter__(self) -> Indexer:
         # The write lock is ours for the whole run, batches included; Whoosh's writers run without it.
         self._lock = _acquire(self._index, self._lock_timeout)
         try:
             self._remove_leftovers()
+            self._begin_run()
             self._writer = self._open_writer()  # with worker processes, forked now: the run has loaded nothing yet
             self._load_known()
         except BaseException as error:
@@ -109,6 +114,15 @@ class Indexer:
         if isinstance(error, OSError) and not isinstance(error, IndexIOError):
             raise self._io_error(error) from error  # disk full, read-only, no permission: exit 5, not a bug
 
+    def _begin_run(self) -> None:
+        """Mark the run as unfinished until it ends well; after one that did not, read every input."""
+        storage = self._index.storage
+        self._trust_stamps = not storage.file_exists(UNFINISHED)
+        if self._trust_stamps:
+            storage.create_file(UNFINISHED).close()
+            if getattr(storage, "fsync", False):
+                sync_folder(Path(storage.folder))
+
     def _io_error(self, error: OSError) -> IndexIOError:
         return IndexIOError(
             f"could not write to {self._index.storage.folder}: {error.strerror or error}; the index keeps its "
@@ -130,6 +144,9 @@ class Indexer:
                 self._pool = None
             if failed:
                 _collect_leaked_files()
+            else:
+                with suppress(FileNotFoundError):
+                    self._index.storage.delete_file(UNFINISHED)
             self._remove_leftovers()  # also what a writer that failed to start left
         finally:
             self._lock.release()
@@ -151,9 +168,10 @@ class Indexer:
             self._catalogue = Catalogue.load(reader)
 
     def begin_file(self, path: str, stamp: str | None) -> bool:
-        """Note that `path` is read in this run; False (its stories counted unchanged) if it is as last indexed."""
+        """Note that `path` is read in this run; False (its stories counted unchanged) if it is as last
+        indexed, and the run that indexed it finished."""
         self._read_paths.add(path)
-        if stamp is None or not self._catalogue.is_unchanged_input(path, stamp):
+        if stamp is None or not self._trust_stamps or not self._catalogue.is_unchanged_input(path, stamp):
             return True
         self.report.unchanged += self._catalogue.meet_input(path, stamp)
         return False
