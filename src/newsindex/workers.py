@@ -215,6 +215,8 @@ def _wait_for_any(workers: list[_Worker]) -> None:
 def _work(storage: Any, indexname: str, options: dict[str, Any], connection: Connection) -> None:
     """A worker process: jobs in, a segment at each commit; until told to stop."""
     _die_with_parent()
+    # Ctrl-C reaches the whole process group: the indexing process handles it and stops the workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # What it inherits from the indexing process is left out of its garbage collections: a collection
     # writes to every object it visits, which would copy each page it shares with the parent.
     gc.freeze()
