@@ -21,7 +21,8 @@ from newsindex import (
     UsageError,
     workers,
 )
-from newsindex.indexer import write_lock
+from newsindex.indexer import UNFINISHED, write_lock
+from newsindex.storage import record_checksums
 
 
 def test_first_run_adds_every_story(tmp_path: Path, corpus: Path) -> None:
@@ -261,3 +262,56 @@ def test_every_story_field_survives_the_index(tmp_path: Path) -> None:
     news = NewsIndex.create(tmp_path / "index")
     news.add([story])
     assert NewsIndex.open(news.path).get("full") == story
+
+
+def _feed(path: Path, prefix: str, count: int) -> Path:
+    path.write_text("".join(f'{{"id": "{prefix}{n}", "text": "Story {n} about harbours."}}\n' for n in range(count)))
+    return path
+
+
+def _interrupt_at(story_id: str):  # type: ignore[no-untyped-def]
+    def on_story(story: Story) -> None:
+        if story.id == story_id:
+            raise KeyboardInterrupt
+
+    return on_story
+
+
+def test_an_input_left_half_read_is_read_again_even_after_other_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("newsindex.indexer.BATCH_STORIES", 5)
+    first, other = _feed(tmp_path / "a.jsonl", "a", 30), _feed(tmp_path / "b.jsonl", "b", 3)
+    news = NewsIndex.create(tmp_path / "index")
+    with pytest.raises(KeyboardInterrupt):
+        news.add_files([str(first)], on_story=_interrupt_at("a12"))
+    assert news.count() == 10  # two batches committed, with a.jsonl's stamp
+    assert news.add_files([str(other)]).added == 3  # a run that does not read a.jsonl leaves it noted
+    report = news.add_files([str(first)])
+    assert (report.added, report.unchanged) == (20, 10)
+    assert news.add_files([str(first), str(other)]).unchanged == 33  # read to the end: trusted again
+    assert not (news.path / UNFINISHED).exists()
+
+
+def test_ctrl_c_during_the_last_commit_leaves_the_input_to_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("newsindex.indexer.BATCH_STORIES", 5)
+    feed = _feed(tmp_path / "a.jsonl", "a", 12)
+    news = NewsIndex.create(tmp_path / "index")
+    commits = []
+
+    def interrupted_checksums(whoosh_index: object) -> None:
+        commits.append(whoosh_index)
+        if len(commits) == 3:  # the last commit has landed, its checksums not yet recorded
+            raise KeyboardInterrupt
+        record_checksums(whoosh_index)
+
+    monkeypatch.setattr("newsindex.indexer.record_checksums", interrupted_checksums)
+    with pytest.raises(KeyboardInterrupt):
+        news.add_files([str(feed)])
+    monkeypatch.undo()
+    assert json.loads((news.path / UNFINISHED).read_text()) == [str(feed)]  # to be read again
+    report = NewsIndex.open(news.path).add_files([str(feed)])
+    assert (report.added, report.unchanged) == (0, 12)
+    assert not (news.path / UNFINISHED).exists()

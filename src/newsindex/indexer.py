@@ -9,6 +9,7 @@ a message, not Whoosh's empty LockError.
 from __future__ import annotations
 
 import gc
+import json
 import os
 import pickle
 import tempfile
@@ -41,8 +42,7 @@ BATCH_STORIES = 5_000  # stories per commit: a crash loses at most this much wor
 PARALLEL_BATCH_STORIES = 50_000
 WRITER_MEMORY_MB = 128  # Whoosh's in-memory posting pool per writer (and per worker) before it spills to disk
 PARALLEL_BATCH = 100  # stories per job handed to a worker process: small jobs keep the workers evenly busy
-# In the index folder while a run writes. A run that stopped half-way through an input committed some of
-# its stories with the input's stamp, so the next run must not take that stamp to mean "all indexed".
+# In the index folder, the inputs a run may have committed only part of (see `_HalfRead`).
 UNFINISHED = "newsindex.unfinished"
 
 
@@ -77,17 +77,17 @@ class Indexer:
         self._read_paths: set[str] = set()  # input files met in this run
         self._procs = procs
         self._pool: WorkerPool | None = None
+        self._half_read: _HalfRead | None = None
         self._writer_procs = 1
         self._warned_ungrouped = False
         self._grouper = Grouper(whoosh_index)  # duplicate groups, assigned here before any worker sees a story
-        self._trust_stamps = True  # whether an input's stamp as indexed means all its stories are
 
     def __enter__(self) -> Indexer:
         # The write lock is ours for the whole run, batches included; Whoosh's writers run without it.
         self._lock = _acquire(self._index, self._lock_timeout)
         try:
             self._remove_leftovers()
-            self._begin_run()
+            self._half_read = _HalfRead(self._index.storage)
             self._writer = self._open_writer()  # with worker processes, forked now: the run has loaded nothing yet
             self._load_known()
         except BaseException as error:
@@ -101,27 +101,22 @@ class Indexer:
         return self
 
     def __exit__(self, error_type: type[BaseException] | None, error: BaseException | None, _: object) -> None:
+        failed = error is not None
         try:
-            if error is None:
+            if not failed:
                 self._commit()
                 self._check_count()
-        except OSError as commit_error:
+        except BaseException as commit_error:  # Ctrl-C during the last commit included
+            failed = True
+            if not isinstance(commit_error, OSError):
+                raise
             traceback.clear_frames(commit_error.__traceback__)  # let go of the failed writer's files
             error = commit_error
         finally:
-            self._release(failed=error is not None)
+            self._release(failed=failed)
             self.report.seconds = time.perf_counter() - self._started
         if isinstance(error, OSError) and not isinstance(error, IndexIOError):
             raise self._io_error(error) from error  # disk full, read-only, no permission: exit 5, not a bug
-
-    def _begin_run(self) -> None:
-        """Mark the run as unfinished until it ends well; after one that did not, read every input."""
-        storage = self._index.storage
-        self._trust_stamps = not storage.file_exists(UNFINISHED)
-        if self._trust_stamps:
-            storage.create_file(UNFINISHED).close()
-            if getattr(storage, "fsync", False):
-                sync_folder(Path(storage.folder))
 
     def _io_error(self, error: OSError) -> IndexIOError:
         return IndexIOError(
@@ -144,9 +139,8 @@ class Indexer:
                 self._pool = None
             if failed:
                 _collect_leaked_files()
-            else:
-                with suppress(FileNotFoundError):
-                    self._index.storage.delete_file(UNFINISHED)
+            elif self._half_read is not None:
+                self._half_read.finished()
             self._remove_leftovers()  # also what a writer that failed to start left
         finally:
             self._lock.release()
@@ -171,7 +165,10 @@ class Indexer:
         """Note that `path` is read in this run; False (its stories counted unchanged) if it is as last
         indexed, and the run that indexed it finished."""
         self._read_paths.add(path)
-        if stamp is None or not self._trust_stamps or not self._catalogue.is_unchanged_input(path, stamp):
+        suspect = self._half_read is not None and self._half_read.is_suspect(path)
+        if stamp is None or suspect or not self._catalogue.is_unchanged_input(path, stamp):
+            if self._half_read is not None:
+                self._half_read.opened(path)
             return True
         self.report.unchanged += self._catalogue.meet_input(path, stamp)
         return False
@@ -296,6 +293,8 @@ class Indexer:
         assert self._writer is not None
         parallel = self._writer_procs > 1
         self._grouper.end_batch()
+        if self._half_read is not None:
+            self._half_read.before_commit()
         self._writer.commit()
         self._writer = None
         record_checksums(self._index)
@@ -388,6 +387,81 @@ def _busy(timeout: float) -> IndexBusyError:
         f"index is busy: another process is writing to it and did not finish within {timeout:g} s; "
         "try again later or raise --lock-timeout"
     )
+
+
+class _HalfRead:
+    """The inputs an indexing run may have committed only part of, noted in the index folder.
+
+    A run that stops half-way through an input (Ctrl-C, a crash, a full disk) has committed some of its
+    stories with the input's stamp; the next run would take that stamp to mean "all indexed" and skip
+    the rest for good. So before each commit the file UNFINISHED names the inputs begun and not read to
+    their end by then (and those a run before left so); a later run reads them whatever their stamp, and
+    drops each from the file once it has read it to the end and finished.
+    """
+
+    def __init__(self, storage: Any) -> None:
+        self._storage = storage
+        self._noted: list[str] | None = None  # what the file says (None: there is none)
+        self._suspect: set[str] | None = set()  # None: every input (a file we cannot read)
+        if storage.file_exists(UNFINISHED):
+            self._suspect = _read_inputs(Path(storage.folder, UNFINISHED))
+            self._noted = ["*"] if self._suspect is None else sorted(self._suspect)
+        self._open: str | None = None  # the input being read
+        self._done: set[str] = set()  # inputs read to their end in this run
+
+    def is_suspect(self, path: str) -> bool:
+        """Whether `path` may be in the index only in part."""
+        return self._suspect is None or path in self._suspect
+
+    def opened(self, path: str) -> None:
+        """`path` is read from now on (the input read before it, if any, was read to its end)."""
+        if self._open is not None:
+            self._done.add(self._open)
+        self._open = path
+
+    def before_commit(self) -> None:
+        """Note, durably and before the commit lands, what it may hold only part of."""
+        pending = set() if self._suspect is None else self._suspect - self._done
+        if self._open is not None:
+            pending.add(self._open)
+        if self._suspect is None:
+            pending.add("*")  # still every input, until this run finishes
+        self._note(sorted(pending))
+
+    def finished(self) -> None:
+        """The run ended well: every input it read was read to its end."""
+        if self._open is not None:
+            self._done.add(self._open)
+            self._open = None
+        remaining = set() if self._suspect is None else self._suspect - self._done
+        self._note(sorted(remaining) or None)
+
+    def _note(self, inputs: list[str] | None) -> None:
+        if inputs == self._noted:
+            return
+        if inputs is None:
+            with suppress(FileNotFoundError):
+                self._storage.delete_file(UNFINISHED)
+        else:
+            file = self._storage.create_file(UNFINISHED)  # fsynced on close by DurableStorage
+            try:
+                file.write(json.dumps(inputs).encode("utf-8"))
+            finally:
+                file.close()
+            if getattr(self._storage, "fsync", False):
+                sync_folder(Path(self._storage.folder))
+        self._noted = inputs
+
+
+def _read_inputs(path: Path) -> set[str] | None:
+    """The inputs an UNFINISHED file names; None (every input) if it cannot be read or says "*"."""
+    try:
+        inputs = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(inputs, list) or "*" in inputs or not all(isinstance(name, str) for name in inputs):
+        return None
+    return set(inputs)
 
 
 class _Spool:

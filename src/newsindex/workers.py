@@ -28,6 +28,7 @@ import sys
 from contextlib import suppress
 from functools import lru_cache
 from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 from whoosh.multiproc import MpWriter
@@ -37,6 +38,9 @@ from whoosh.writing import SegmentWriter
 from newsindex.schema import clear_analysis_caches
 from newsindex.writer import BufferedSegmentWriter
 
+# Forked where fork exists (Python 3.14 makes forkserver Linux's default): a worker inherits what the
+# indexing process imported, and `_die_with_parent` knows its parent.
+_CONTEXT = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else None)
 _PENDING_JOBS = 4  # jobs handed to a worker and not yet done, at most
 _STOP_SECONDS = 5.0  # how long a worker gets to exit when the pool closes, before it is killed
 
@@ -68,7 +72,6 @@ class WorkerPool:
         for worker in self._workers:
             worker.send(("commit",))
         segments = [worker.segment() for worker in self._workers]
-        self._replace_dead()
         return [segment for segment in segments if segment is not None]
 
     def cancel_batch(self) -> None:
@@ -77,7 +80,6 @@ class WorkerPool:
             worker.send(("cancel",))
         for worker in self._workers:
             worker.segment()
-        self._replace_dead()
 
     def close(self) -> None:
         """Stop the workers (killed if they do not exit soon)."""
@@ -85,7 +87,8 @@ class WorkerPool:
             worker.stop()
         self._workers = []
 
-    def _replace_dead(self) -> None:
+    def replace_dead(self) -> None:
+        """Fork a new worker for each that died (a batch begins)."""
         # Forked now, from the indexing process as it is: bigger than at the start, but rare.
         self._workers = [
             worker if worker.alive else _Worker.start(self._index, self._options) for worker in self._workers
@@ -97,6 +100,7 @@ class ParallelWriter(MpWriter):  # type: ignore[misc]
 
     def __init__(self, whoosh_index: Any, pool: WorkerPool, *, batchsize: int, **options: Any) -> None:
         SegmentWriter.__init__(self, whoosh_index, **options)
+        pool.replace_dead()
         self._pool = pool
         self.batchsize = batchsize  # stories a job
         self.docbuffer: list[tuple[int, dict[str, Any]]] = []
@@ -134,7 +138,7 @@ class ParallelWriter(MpWriter):  # type: ignore[misc]
 class _Worker:
     """The indexing process's handle on one worker process."""
 
-    def __init__(self, process: multiprocessing.Process, connection: Connection) -> None:
+    def __init__(self, process: BaseProcess, connection: Connection) -> None:
         self._process = process
         self._connection = connection
         self.pending = 0  # jobs sent and not yet done
@@ -142,8 +146,8 @@ class _Worker:
 
     @classmethod
     def start(cls, whoosh_index: Any, options: dict[str, Any]) -> _Worker:
-        ours, theirs = multiprocessing.Pipe()
-        process = multiprocessing.Process(
+        ours, theirs = _CONTEXT.Pipe()
+        process = _CONTEXT.Process(
             target=_work, args=(whoosh_index.storage, whoosh_index.indexname, options, theirs), daemon=True
         )
         process.start()
