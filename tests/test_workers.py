@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +86,17 @@ def test_an_interrupted_parallel_run_keeps_its_last_commit_and_stops_its_workers
     assert (report.added, report.unchanged) == (60, 40)
     assert reopened.add_files([str(tmp_path / "feed.jsonl")]).unchanged == 100  # now it is skipped whole
     assert reopened.search("harbours", limit=100).total == 100
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+def test_workers_leave_ctrl_c_to_the_indexing_process(tmp_path: Path, started: list[int]) -> None:
+    # A terminal's Ctrl-C reaches every process of the group; a worker that died of it would be replaced.
+    def interrupt_the_workers(story: Story) -> None:
+        if story.id == "s30":
+            for pid in started:
+                os.kill(pid, signal.SIGINT)
+
+    news = NewsIndex.create(tmp_path / "index")
+    report = news.add_files([str(feed(tmp_path, 100))], procs=2, on_story=interrupt_the_workers)
+    assert (report.added, report.problems) == (100, [])
+    assert len(started) == 2

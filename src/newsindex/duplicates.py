@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from newsindex.catalogue import Strings
 from newsindex.dateline import split_dateline
 from newsindex.schema import fold, story_from_stored
 
@@ -352,8 +353,6 @@ class _BandTable:
     _RUN_KEYS = 1 << 20
 
     def __init__(self) -> None:
-        from newsindex.catalogue import Strings
-
         self._ids = Strings()
         self._runs: list[np.ndarray] = []  # sorted uint64: key << 32 | owner
         self._recent: dict[int, int | list[int]] = {}  # key → owner(s), for the stories not yet sealed

@@ -165,13 +165,16 @@ class Indexer:
         """Note that `path` is read in this run; False (its stories counted unchanged) if it is as last
         indexed, and the run that indexed it finished."""
         self._read_paths.add(path)
-        suspect = self._half_read is not None and self._half_read.is_suspect(path)
-        if stamp is None or suspect or not self._catalogue.is_unchanged_input(path, stamp):
-            if self._half_read is not None:
-                self._half_read.opened(path)
-            return True
-        self.report.unchanged += self._catalogue.meet_input(path, stamp)
-        return False
+        half_read = self._half_read
+        suspect = half_read is not None and half_read.is_suspect(path)
+        if stamp is not None and not suspect and self._catalogue.is_unchanged_input(path, stamp):
+            if half_read is not None:
+                half_read.opened(None)  # skipped: the input before it was read to its end
+            self.report.unchanged += self._catalogue.meet_input(path, stamp)
+            return False
+        if half_read is not None:
+            half_read.opened(path)
+        return True
 
     # -- writing ------------------------------------------------------------------------------------
 
@@ -413,8 +416,9 @@ class _HalfRead:
         """Whether `path` may be in the index only in part."""
         return self._suspect is None or path in self._suspect
 
-    def opened(self, path: str) -> None:
-        """`path` is read from now on (the input read before it, if any, was read to its end)."""
+    def opened(self, path: str | None) -> None:
+        """`path` is read from now on, or none when the next input is skipped (the input read before,
+        if any, was read to its end)."""
         if self._open is not None:
             self._done.add(self._open)
         self._open = path
