@@ -26,7 +26,7 @@ _WORDS = tuple(_TOPIC_WORDS.split())
 def wire_story(seed: int, words: int = 120) -> str:
     """A generated story body of `words` words after a dateline: one per seed, unlike the others."""
     rng = random.Random(seed)
-    sentences = []
+    sentences: list[str] = []
     while sum(len(sentence.split()) for sentence in sentences) < words:
         sentence = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(8, 16)))
         sentences.append(sentence.capitalize() + ".")

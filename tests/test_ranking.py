@@ -63,8 +63,8 @@ def test_expand_keeps_require_all(volcano_index: NewsIndex) -> None:
 
 def test_rank_is_search_without_the_stories(volcano_index: NewsIndex) -> None:
     for options in ({}, {"expand": True}, {"recency_half_life": 10.0}):
-        ranked = volcano_index.rank("volcano lava", limit=20, **options)  # type: ignore[arg-type]
-        hits = volcano_index.search("volcano lava", limit=20, **options).hits  # type: ignore[arg-type]
+        ranked = volcano_index.rank("volcano lava", limit=20, **options)
+        hits = volcano_index.search("volcano lava", limit=20, **options).hits
         assert ranked == [(hit.story.id, hit.score) for hit in hits]
 
 

@@ -26,7 +26,12 @@ def stories(count: int, start: int = 0) -> list[Story]:
 def test_commits_are_fsynced_unless_asked_not_to(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     synced: list[int] = []
     real_fsync = os.fsync
-    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+
+    def fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
     NewsIndex.create(tmp_path / "durable").add(stories(3))
     assert len(synced) >= 4  # segment files, the TOC, the folder after the TOC rename, the manifest
     synced.clear()

@@ -24,7 +24,8 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     original = workers._Worker.start.__func__  # type: ignore[attr-defined]
 
     def start(cls: type[workers._Worker], *args: Any) -> workers._Worker:
-        worker = original(cls, *args)
+        worker: workers._Worker = original(cls, *args)
+        assert worker._process.pid is not None
         pids.append(worker._process.pid)
         return worker
 
