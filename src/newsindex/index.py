@@ -201,11 +201,20 @@ class NewsIndex:
         lock_timeout: float = 30.0,
         on_story: Callable[[Story], None] | None = None,
     ) -> IndexReport:
-        """Add stories, replacing changed ones with the same id and skipping unchanged ones."""
+        """Add stories, replacing changed ones with the same id and skipping unchanged ones.
+
+        UsageError for an item that is not a Story: nothing of this call is then written.
+        """
+        if isinstance(stories, Story):
+            raise UsageError("NewsIndex.add takes an iterable of Story objects: write add([story])")
         with Indexer(
             self._whoosh, lock_timeout=lock_timeout, on_story=on_story, other_live=self._other_live
         ) as indexer:
-            for story in stories:
+            for number, story in enumerate(stories, start=1):
+                if not isinstance(story, Story):
+                    raise UsageError(
+                        f"NewsIndex.add takes Story objects: item {number} is a {type(story).__name__} ({story!r:.60})"
+                    )
                 indexer.put(story)
         return indexer.report
 
