@@ -160,7 +160,9 @@ def test_tags_survive_the_index_and_reach_hits_and_stories(news: NewsIndex) -> N
         ["fed"],
         ["volcker"],
     )
-    data = news.get("san-mateo").to_dict()  # type: ignore[union-attr]
+    story = news.get("san-mateo")
+    assert story is not None
+    data = story.to_dict()
     assert (data["region"], data["places"]) == ("Calif.", ["usa"])
     assert "countries" not in data
 
@@ -413,7 +415,8 @@ def test_lists_are_kept_as_tuples() -> None:
 
 def test_add_refuses_what_is_not_a_story_and_keeps_the_index(news: NewsIndex) -> None:
     before = news.count()
+    items: list[Any] = [Story(id="fine", body="A fine story."), {"id": "x", "body": "a dict"}]
     with pytest.raises(UsageError, match=r"NewsIndex.add takes Story objects: item 2 is a dict"):
-        news.add([Story(id="fine", body="A fine story."), {"id": "x", "body": "a dict"}])  # type: ignore[list-item]
+        news.add(items)
     assert NewsIndex.open(news.path).count() == before
     assert news.search("fine").total == 0
