@@ -354,6 +354,10 @@ def test_an_index_built_before_the_fields_searches_them_as_empty(
     assert "topic" not in old._whoosh.schema and "topic_exact" not in old._whoosh.schema
     report = old.add(STORIES)  # the new fields are left out of the documents, not refused
     assert report.added == len(STORIES)
+    [warning] = report.problems  # once, not per story
+    assert warning.kind == "degraded"
+    assert "built before the region, topic, place, org and person fields" in warning.reason
+    assert "--rebuild" in warning.reason
     old.close()
 
     news = NewsIndex.open(tmp_path / "old")

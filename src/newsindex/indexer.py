@@ -81,6 +81,7 @@ class Indexer:
         self._half_read: _HalfRead | None = None
         self._writer_procs = 1
         self._warned_ungrouped = False
+        self._lacks_tags = any(field not in whoosh_index.schema for field in TAG_FIELDS)  # an index from before
         self._grouper = Grouper(whoosh_index)  # duplicate groups, assigned here before any worker sees a story
 
     def __enter__(self) -> Indexer:
@@ -203,6 +204,13 @@ class Indexer:
             self.report.problems.append(Problem(story.path or story.id, f"story {story.id!r} not indexed: {error}"))
             self._refuse(story, row)
             return
+        if self._lacks_tags and any(name in document for name in TAG_FIELDS):
+            self._lacks_tags = False  # said once a run
+            reason = (
+                "this index was built before the region, topic, place, org and person fields: stories keep them "
+                "but cannot be searched by them; rebuild it with `newsindex index --rebuild CORPUS`"
+            )
+            self.report.problems.append(Problem(str(self._index.storage.folder), reason, "degraded"))
         grouping = self._grouper.assign(story.id, story.body, story.headline, digest)
         if grouping is not None:
             document.update(grouping.fields())
