@@ -17,6 +17,7 @@ from helpers.files import read_all
 from newsindex import NewsIndex, Story
 from newsindex.cli import app
 from newsindex.errors import UsageError
+from newsindex.models import Credit
 from newsindex.schema import TAG_FIELDS, build_schema, story_from_stored
 from test_archives import reuters_file, reuters_record
 
@@ -396,6 +397,7 @@ def test_an_index_built_before_the_fields_searches_them_as_empty(
         ({"id": "a", "body": "Text.", "location": ("Tirana",)}, "Story.location"),
         ({"id": "a", "body": "Text.", "region": 1}, "Story.region"),
         ({"id": "a", "body": "Text.", "credits": ("Editing by Ann Lee",)}, "Story.credits"),
+        ({"id": "a", "body": "Text.", "credits": "Editing by Ann Lee"}, "Story.credits"),
     ],
 )
 def test_a_malformed_story_is_refused_naming_the_field(arguments: dict[str, Any], field: str) -> None:
@@ -413,6 +415,8 @@ def test_a_single_byline_str_is_refused_with_the_fix() -> None:
 def test_lists_are_kept_as_tuples() -> None:
     story = Story(id="a", body="Text.", bylines=["Jane Doe"], topics=["grain", "wheat"])
     assert story.bylines == ("Jane Doe",) and story.topics == ("grain", "wheat")
+    credited = Story(id="a", body="Text.", credits=[Credit("Editing", ("Ann Lee",))])
+    assert credited.credits == (Credit("Editing", ("Ann Lee",)),)
     assert story == Story(id="a", body="Text.", bylines=("Jane Doe",), topics=("grain", "wheat"))
     assert hash(story) == hash(Story(id="a", body="Text.", bylines=("Jane Doe",), topics=("grain", "wheat")))
 

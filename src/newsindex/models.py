@@ -51,9 +51,9 @@ class Story:
 
     def __post_init__(self) -> None:
         # Cheap checks (a few type tests a story): the indexer makes a Story for every story it reads.
-        if type(self.id) is not str or not self.id.strip():
+        if not isinstance(self.id, str) or not self.id.strip():
             raise UsageError(f"Story.id must be a non-empty str, not {self.id!r}")
-        if type(self.body) is not str or not self.body.strip():
+        if not isinstance(self.body, str) or not self.body.strip():
             raise UsageError(f"Story.body of story {self.id!r} must be a non-blank str, not {_shown(self.body)}")
         if self.published is not None and not isinstance(self.published, date):
             raise UsageError(
@@ -62,15 +62,17 @@ class Story:
             )
         for name in _OPTIONAL_TEXT:
             value = getattr(self, name)
-            if value is not None and type(value) is not str:
+            if value is not None and not isinstance(value, str):
                 raise UsageError(f"Story.{name} of story {self.id!r} must be a str or None, not {_shown(value)}")
         for name in _NAME_TUPLES:
             values = getattr(self, name)
             if type(values) is not tuple:
                 values = _name_tuple(self.id, name, values)
                 object.__setattr__(self, name, values)  # a list given is kept as a tuple
-            if values and not all(type(value) is str for value in values):
+            if values and not all(isinstance(value, str) for value in values):
                 raise UsageError(f"Story.{name} of story {self.id!r} must hold only str values, not {values!r}")
+        if type(self.credits) is not tuple:
+            object.__setattr__(self, "credits", _name_tuple(self.id, "credits", self.credits))
         if self.credits and not all(isinstance(credit, Credit) for credit in self.credits):
             raise UsageError(f"Story.credits of story {self.id!r} must be a tuple of Credit, not {self.credits!r}")
 
@@ -232,7 +234,7 @@ class IndexReport:
 
 
 def _name_tuple(story_id: str, name: str, values: object) -> tuple[str, ...]:
-    """A list of names as a tuple; UsageError for one str (not the letters of a name) or a non-sequence."""
+    """A list of names (or credits) as a tuple; UsageError for one str (not the letters of a name) or a non-sequence."""
     if isinstance(values, str):
         raise UsageError(
             f"Story.{name} of story {story_id!r} must be a tuple of names, not the str {values!r}: "
