@@ -122,7 +122,9 @@ def parse_query(
 
     filters = list(_name_filters(bylines, location, source))
     for fieldname, values in (tags or {}).items():
-        filters.append(query.Or([_name_query(fieldname, value) for value in values]).normalize())
+        names = [name for name in values if name.strip()]
+        if names:
+            filters.append(query.Or([_name_query(fieldname, name) for name in names]).normalize())
     for clause in required:  # negations and field filters written in the text filter too
         clause = clause.normalize()  # NOT "" is nothing: an empty phrase would fail in Whoosh's matcher
         if clause is not query.NullQuery:
