@@ -409,13 +409,13 @@ def test_a_single_byline_str_is_refused_with_the_fix() -> None:
     with pytest.raises(
         UsageError, match=r"must be a tuple of names, not the str 'Jane Doe': write bylines=\('Jane Doe',\)"
     ):
-        Story(id="a", body="Text.", bylines="Jane Doe")
+        Story(id="a", body="Text.", bylines="Jane Doe")  # type: ignore[arg-type]
 
 
 def test_lists_are_kept_as_tuples() -> None:
-    story = Story(id="a", body="Text.", bylines=["Jane Doe"], topics=["grain", "wheat"])
+    story = Story(id="a", body="Text.", bylines=["Jane Doe"], topics=["grain", "wheat"])  # type: ignore[arg-type]
     assert story.bylines == ("Jane Doe",) and story.topics == ("grain", "wheat")
-    credited = Story(id="a", body="Text.", credits=[Credit("Editing", ("Ann Lee",))])
+    credited = Story(id="a", body="Text.", credits=[Credit("Editing", ("Ann Lee",))])  # type: ignore[arg-type]
     assert credited.credits == (Credit("Editing", ("Ann Lee",)),)
     assert story == Story(id="a", body="Text.", bylines=("Jane Doe",), topics=("grain", "wheat"))
     assert hash(story) == hash(Story(id="a", body="Text.", bylines=("Jane Doe",), topics=("grain", "wheat")))
