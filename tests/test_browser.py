@@ -239,7 +239,7 @@ def test_search_refine_open_a_story_and_go_back(page: Any, server_url: str) -> N
     page.screenshot(path=str(SCREENSHOTS / "serve-results.png"), full_page=True)
     page.screenshot(path=str(SCREENSHOTS / "serve-results-top.png"))  # the first screen, small enough for docs
 
-    page.locator('#facets button[data-facet="locations"][data-value="Tirana"]').click()
+    page.locator('#facets button[data-facet="location"][data-value="Tirana"]').click()
     expect(page.locator("#active")).to_contain_text("in Tirana")
     assert params(page)["location"] == ["Tirana"]
     metas = page.locator(".hit .meta")

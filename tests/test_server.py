@@ -391,8 +391,9 @@ def test_openapi_describes_every_route(client: TestClient) -> None:
     }
     search = spec["paths"]["/api/search"]["get"]
     names = {parameter["name"] for parameter in search["parameters"]}
-    assert names == {"q", "from", "to", "bylines", "location", "source", "all", "sort", "page", "limit", "facet",
-                     "plain", "since", "fuzzy", "expand", "recent", "half_life", "collapse", "timeline"}  # fmt: skip
+    assert names == {"q", "from", "to", "bylines", "byline", "location", "source", "all", "sort", "page", "limit",
+                     "facet", "facet_top", "plain", "since", "fuzzy", "expand", "recent", "half_life", "collapse",
+                     "all_versions", "timeline"}  # fmt: skip
     assert {"200", "400", "503"} <= set(search["responses"])
     assert client.get("/docs").status_code == 404  # the interactive docs would load scripts from a CDN
 
@@ -444,7 +445,8 @@ def test_serve_on_a_taken_port_exits_2(index_path: str) -> None:
         port = taken.getsockname()[1]
         result = CliRunner().invoke(app, ["serve", "--index", index_path, "--port", str(port)])
     assert result.exit_code == 2
-    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    # One line, and no "Serving …" before it: the port is tried before the server says it serves.
+    assert result.stderr == f"Error: cannot listen on 127.0.0.1:{port}: Address already in use; give another --port\n"
 
 
 @pytest.mark.parametrize("workers", [1, 2])

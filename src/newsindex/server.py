@@ -330,6 +330,7 @@ def create_app(index_path: str | os.PathLike[str], *, allowed_hosts: Iterable[st
             str | None, Query(alias="to", description="Latest date, inclusive: `to=2019-10` includes Oct 31.")
         ] = None,
         bylines: Annotated[list[str], Query(description="Only stories by one of these reporters (repeatable).")] = [],  # noqa: B006 (FastAPI copies it)
+        byline: Annotated[list[str], Query(description="The same as `bylines` (the CLI's `--byline`).")] = [],  # noqa: B006
         location: Annotated[str | None, Query(description="Only stories datelined here.")] = None,
         source: Annotated[str | None, Query(description="Only stories from this agency or outlet.")] = None,
         all: Annotated[bool, Query(description="Every word must match.")] = False,
@@ -345,6 +346,7 @@ def create_app(index_path: str | os.PathLike[str], *, allowed_hosts: Iterable[st
                 "all: every one); as `newsindex search --facet`. locations, sources, years: older names, still taken."
             ),
         ] = [],  # noqa: B006
+        facet_top: Annotated[int, Query(ge=1, le=1000, description="Names listed per name facet.")] = 10,
         plain: Annotated[bool, Query(description="Read `q` as plain words: no operator, field or quote.")] = False,
         since: Annotated[
             str | None, Query(description="Only stories from this long ago on: 7d, 2w, 3m, 1y or today.")
@@ -366,6 +368,9 @@ def create_app(index_path: str | os.PathLike[str], *, allowed_hosts: Iterable[st
                 "`versions`; `total` then counts groups. false: every version is a hit of its own."
             ),
         ] = True,
+        all_versions: Annotated[
+            bool, Query(description="Every version is a hit of its own (`collapse=false`; the CLI's `--all-versions`).")
+        ] = False,
         timeline: Annotated[
             By | None, Query(description="Add the timeline of /api/timeline, by year, month, week, day or auto.")
         ] = None,
@@ -375,8 +380,9 @@ def create_app(index_path: str | os.PathLike[str], *, allowed_hosts: Iterable[st
             raise UsageError(
                 f"results stop at story {MAX_DEPTH:,}: page × limit is {page * limit:,}; narrow the search"
             )
-        filters = _filters(q, start, end, bylines, location, source, all, plain, fuzzy, since)
+        filters = _filters(q, start, end, [*bylines, *byline], location, source, all, plain, fuzzy, since)
         asked = facet_names(facet)
+        collapse = collapse and not all_versions
         news = holder.get()
         results = filters.search(
             news,
@@ -384,6 +390,7 @@ def create_app(index_path: str | os.PathLike[str], *, allowed_hosts: Iterable[st
             limit=limit,
             page=page,
             facets=asked.values(),
+            facet_top=facet_top,
             all_versions=not collapse,
             expand=expand,
             recency_half_life=half_life_for(recent, half_life),
@@ -435,6 +442,7 @@ def create_app(index_path: str | os.PathLike[str], *, allowed_hosts: Iterable[st
         start: Annotated[str | None, Query(alias="from")] = None,
         end: Annotated[str | None, Query(alias="to")] = None,
         bylines: Annotated[list[str], Query()] = [],  # noqa: B006
+        byline: Annotated[list[str], Query(description="The same as `bylines`.")] = [],  # noqa: B006
         location: str | None = None,
         source: str | None = None,
         all: bool = False,
@@ -442,8 +450,8 @@ def create_app(index_path: str | os.PathLike[str], *, allowed_hosts: Iterable[st
         fuzzy: bool = False,
         since: Annotated[str | None, Query(description="Only stories from this long ago on: 7d, 2w, 3m, 1y.")] = None,
     ) -> dict[str, Any]:
-        """Matching stories per year, month or day, every one counted; `undated` ones apart."""
-        filters = _filters(q, start, end, bylines, location, source, all, plain, fuzzy, since)
+        """Matching stories per year, month, week or day, every one counted; `undated` ones apart."""
+        filters = _filters(q, start, end, [*bylines, *byline], location, source, all, plain, fuzzy, since)
         return {**timeline_body(holder.get(), filters, by), "query": q}  # no query and no filter: every story
 
     @app.get(
