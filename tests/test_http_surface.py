@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -280,27 +281,24 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-class running_server:  # noqa: N801 (a context manager used like a function)
-    """`newsindex serve`'s uvicorn configuration, in a thread of this process, on a free port."""
-
-    def __init__(self, index_path: str) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        config = uvicorn.Config(
-            create_app(index_path), log_level="warning", lifespan="on", http="newsindex.server:HeaderTimeoutProtocol"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self) -> int:
-        self.thread.start()
+@contextmanager
+def running_server(index_path: str) -> Iterator[int]:
+    """`newsindex serve`'s uvicorn protocol, in a thread of this process, on a free port."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(
+        create_app(index_path), log_level="warning", lifespan="on", http="newsindex.server:HeaderTimeoutProtocol"
+    )
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
         deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        while not running.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
             time.sleep(0.05)
-        return int(self.sock.getsockname()[1])
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.sock.close()
+        yield int(sock.getsockname()[1])
+    finally:
+        running.should_exit = True
+        thread.join(10)
+        sock.close()
