@@ -767,7 +767,7 @@ def export(
         news = _open(index_path)
         if mapping:
             write_mapping(mapping, force=force)
-        stories = news.stories(
+        stories = news.grouped_stories(
             query, start=start, end=end, bylines=byline or (), location=location, source=source,
             require_all=require_all,
         )  # fmt: skip
