@@ -21,7 +21,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from newsindex import NewsIndex, Story, server
+from newsindex import NewsIndex, Story, server, storage
 from newsindex.cli import app
 from newsindex.server import create_app, public_path, serve_hosts
 
@@ -233,6 +233,22 @@ def test_damage_after_the_server_opened_the_index_is_503(client: TestClient, new
         message = error_of(client.get(url), 503)
         assert biggest.name in message
         assert str(news.path.parent) not in message
+
+
+def test_same_size_damage_under_the_server_is_found_in_an_index_of_any_size(
+    client: TestClient, news: NewsIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storage, "VERIFY_ON_OPEN_BYTES", 0)  # as for an index over 32 MB: sizes only at open
+    assert client.get("/api/search", params={"q": "iran"}).json()["total"] == 4
+    postings = next(path for path in news.path.iterdir() if path.suffix == ".pst")
+    original = postings.read_bytes()
+    damaged = bytearray(original)
+    damaged[len(damaged) // 2] ^= 0xFF
+    postings.write_bytes(bytes(damaged))
+    assert postings.name in error_of(client.get("/api/search", params={"q": "iran"}), 503)
+    assert postings.name in error_of(client.get("/health"), 503)
+    postings.write_bytes(original)  # put back as written: whole again
+    assert client.get("/api/search", params={"q": "iran"}).json()["total"] == 4
 
 
 def test_a_moved_away_index_is_503_until_it_is_back(client: TestClient, news: NewsIndex) -> None:

@@ -44,7 +44,8 @@ from newsindex.errors import (
 from newsindex.index import MANIFEST, NewsIndex, _read_manifest
 from newsindex.models import Hit
 from newsindex.ranking import half_life_for
-from newsindex.storage import SUMS, damaged_files
+from newsindex.storage import SUMS, damaged_files, read_checksums
+from newsindex.storage import _crc32 as file_crc32
 
 INDEX_VARIABLE = "NEWSINDEX_INDEX"
 HOSTS_VARIABLE = "NEWSINDEX_ALLOWED_HOSTS"  # how worker processes learn the names they answer for
@@ -217,8 +218,11 @@ class _IndexHolder:
         self._path = path
         self._news: NewsIndex | None = None
         self._lock = threading.Lock()
-        self._verified: tuple[Any, ...] | None = None  # the files' state when last found whole
-        self._recorded: tuple[tuple[int, int] | None, tuple[str, ...]] = (None, ())  # the record's stamp, its files
+        self._verified: tuple[Any, ...] | None = None  # the files' state when last verified, if found whole
+        self._whole: dict[str, Any] = {}  # path → stamp of each file when the index was last found whole
+        self._sums = os.path.join(path, SUMS)
+        # The record's stamp, and the paths to look at: the manifest, the record, every file it names.
+        self._recorded: tuple[tuple[int, int] | None, tuple[str, ...]] = (None, ())
 
     def get(self) -> NewsIndex:
         seen = self._state()
@@ -250,7 +254,9 @@ class _IndexHolder:
         if manifest is None:
             self._news = None  # its open files are closed once the requests using it are done
             raise IndexMissingError(f"no index at {self._path}: build one with `newsindex index CORPUS`")
-        problems = damaged_files(self._path, manifest["index_name"])
+        problems = damaged_files(self._path, manifest["index_name"]) or self._changed_contents(
+            manifest["index_name"], seen
+        )
         if problems:
             self._news = None
             more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
@@ -260,33 +266,55 @@ class _IndexHolder:
         if self._news is None:
             self._news = NewsIndex.open(self._path, fsync=False)  # never writes
         self._verified = seen
+        self._whole = dict(seen)
+
+    def _changed_contents(self, index_name: str, seen: tuple[Any, ...]) -> list[str]:
+        """Recorded files whose stamp changed since the index was found whole, read against their checksum.
+
+        A file of a commit is never rewritten: a new stamp with the recorded size is damage in place, which
+        the check at open sees only in indexes of up to 32 MB. Here any size: only the changed files are read.
+        """
+        record = read_checksums(self._path, index_name)
+        if record is None:
+            return []
+        problems = []
+        for path, stamp in seen:
+            name = os.path.basename(path)
+            known = record["files"].get(name)
+            before = self._whole.get(path)
+            if known is None or stamp is None or before is None or before == stamp or stamp[0] != known["size"]:
+                continue
+            if file_crc32(Path(path)) != known["crc32"]:
+                problems.append(f"{name} is damaged: its contents changed since they were written")
+        return problems
 
     @property
     def path(self) -> Path:
         return self._path
 
-    def _state(self) -> tuple[Any, ...]:
-        """Size and change time of the manifest, the checksum record and every file it names."""
-        record = _stamp(self._path / SUMS)
+    def _state(self) -> tuple[tuple[str, tuple[int, int] | None], ...]:
+        """(path, size and change time) of the manifest, the checksum record and every file it names."""
+        record = _stamp(self._sums)
         if record != self._recorded[0]:
-            self._recorded = (record, _recorded_files(self._path / SUMS))
-        names = (MANIFEST, SUMS, *self._recorded[1])
-        return tuple(_stamp(self._path / name) for name in names)
+            names = (MANIFEST, SUMS, *_recorded_files(self._sums))
+            self._recorded = (record, tuple(os.path.join(self._path, name) for name in names))
+        return tuple((path, _stamp(path)) for path in self._recorded[1])
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
+def _stamp(path: str) -> tuple[int, int] | None:
     try:
-        info = path.stat()
+        info = os.stat(path)
     except OSError:
         return None
     return (info.st_size, info.st_mtime_ns)
 
 
-def _recorded_files(path: Path) -> tuple[str, ...]:
+def _recorded_files(path: str) -> tuple[str, ...]:
     import json
 
     try:
-        files = json.loads(path.read_text(encoding="utf-8")).get("files", {})
+        with open(path, encoding="utf-8") as file:
+            files = json.load(file).get("files", {})
     except (OSError, ValueError, AttributeError):
         return ()
     return tuple(sorted(name for name in files if isinstance(name, str))) if isinstance(files, dict) else ()
