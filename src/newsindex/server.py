@@ -45,7 +45,6 @@ from newsindex.index import MANIFEST, NewsIndex, _read_manifest
 from newsindex.models import Hit
 from newsindex.ranking import half_life_for
 from newsindex.storage import SUMS, damaged_files, read_checksums
-from newsindex.storage import _crc32 as file_crc32
 
 INDEX_VARIABLE = "NEWSINDEX_INDEX"
 HOSTS_VARIABLE = "NEWSINDEX_ALLOWED_HOSTS"  # how worker processes learn the names they answer for
@@ -307,6 +306,17 @@ def _stamp(path: str) -> tuple[int, int] | None:
     except OSError:
         return None
     return (info.st_size, info.st_mtime_ns)
+
+
+def file_crc32(path: Path) -> int:
+    """The CRC-32 of a file's contents, as the checksum record holds it."""
+    import zlib
+
+    crc = 0
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 20):
+            crc = zlib.crc32(chunk, crc)
+    return crc
 
 
 def _recorded_files(path: str) -> tuple[str, ...]:
