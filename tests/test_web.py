@@ -240,8 +240,18 @@ def test_without_the_web_extra_pages_are_skipped_with_a_hint(tmp_path: Path, mon
     stories, problems = read_all(page, crawl)
     assert stories == []
     assert reasons(problems) == [
-        ("a.html", "skipped", None, "reading HTML pages needs the optional web extra: pip install 'newsindex[web]'"),
-        ("b.warc", "skipped", None, "reading WARC files needs the optional web extra: pip install 'newsindex[web]'"),
+        (
+            "a.html",
+            "skipped",
+            None,
+            "reading HTML pages needs the optional web extra: pip install 'newsindex-search[web]'",
+        ),
+        (
+            "b.warc",
+            "skipped",
+            None,
+            "reading WARC files needs the optional web extra: pip install 'newsindex-search[web]'",
+        ),
     ]
 
 

@@ -1,8 +1,9 @@
-"""What the search page needs beyond `NewsIndex.search`: the page's facet and timeline shapes.
+"""What the search page needs beyond `NewsIndex.search`: facet names as HTTP takes them, timeline shapes.
 
 Facets, timelines, similar stories and duplicate folding are the core ones (`NewsIndex.search(facets=…)`,
-`NewsIndex.timeline`, `NewsIndex.similar`), exact over every matching story; this module only renames
-facets to the page's words (locations, sources, years) and picks a timeline scale.
+`NewsIndex.timeline`, `NewsIndex.similar`), exact over every matching story. HTTP names facets as the
+CLI and Python do (bylines, location, source, year, month); the plural names of earlier versions
+(locations, sources, years) are still taken. This module maps those names and picks a timeline scale.
 """
 
 from __future__ import annotations
@@ -11,18 +12,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from newsindex.errors import UsageError
+from newsindex.facets import FACETS
 from newsindex.index import NewsIndex
 from newsindex.models import SearchResults
 from newsindex.timeline import Timeline
 
-# The page's facet names and the core's (`newsindex search --facet`).
-FACETS = {
-    "bylines": "bylines",
-    "locations": "location",
-    "sources": "source",
-    "years": "year",
-    **{name: name for name in ("region", "topic", "place", "org", "person")},
-}
+# Facet names HTTP took before it used the core's (`newsindex search --facet`), still accepted.
+FACET_ALIASES = {"locations": "location", "sources": "source", "years": "year"}
 _AUTO_DAYS = 92  # `auto` draws days when the matches span at most this many days,
 _AUTO_MONTHS = 36  # months when they span at most this many months, years beyond
 
@@ -55,12 +52,12 @@ class Filters:
         limit: int = 10,
         page: int = 1,
         facets: Iterable[str] = (),
+        facet_top: int = 10,
         all_versions: bool = False,
         expand: bool = False,
         recency_half_life: float | None = None,
     ) -> SearchResults:
-        """Run these filters on `news`; `facets` in the page's names (locations, sources, years, bylines);
-        the rest as `NewsIndex.search` takes it."""
+        """Run these filters on `news`; the rest as `NewsIndex.search` takes it."""
         return news.search(
             self.text,
             start=self.start,
@@ -80,7 +77,8 @@ class Filters:
             sort=sort,
             limit=limit,
             page=page,
-            facets=[FACETS[name] for name in facets],
+            facets=list(facets),
+            facet_top=facet_top,
             all_versions=all_versions,
             expand=expand,
             recency_half_life=recency_half_life,
@@ -108,10 +106,28 @@ class Filters:
         )
 
 
-def page_facets(results: SearchResults) -> dict[str, list[dict[str, Any]]]:
-    """The facet counts of `results` under the page's names."""
+def facet_names(asked: Iterable[str]) -> dict[str, str]:
+    """The facets asked for over HTTP, each once: the name asked → the core's. `all` is every facet.
+
+    UsageError for an unknown name, naming the ones there are.
+    """
+    names: dict[str, str] = {}
+    for name in asked:
+        if name == "all":
+            names.update((core, core) for core in FACETS if core not in names.values())
+        elif name in FACETS or name in FACET_ALIASES:
+            core = FACET_ALIASES.get(name, name)
+            if core not in names.values():
+                names[name] = core
+        else:
+            raise UsageError(f"unknown facet {name!r}: use one of {', '.join(FACETS)} (or all)")
+    return names
+
+
+def named_facets(results: SearchResults, names: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+    """The facet counts of `results` under the names they were asked by."""
     core = results.facets_dict()
-    return {name: core[core_name] for name, core_name in FACETS.items() if core_name in core}
+    return {name: core[core_name] for name, core_name in names.items() if core_name in core}
 
 
 def timeline_body(news: NewsIndex, filters: Filters, by: str) -> dict[str, Any]:

@@ -458,6 +458,40 @@ class NewsIndex:
 
         The stories are those of the index as it was when iteration began, whatever commits land meanwhile.
         """
+        for story, _ in self.grouped_stories(
+            text,
+            start=start,
+            end=end,
+            bylines=bylines,
+            location=location,
+            source=source,
+            region=region,
+            topics=topics,
+            places=places,
+            orgs=orgs,
+            people=people,
+            require_all=require_all,
+        ):
+            yield story
+
+    def grouped_stories(
+        self,
+        text: str = "",
+        *,
+        start: str | date | None = None,
+        end: str | date | None = None,
+        bylines: Iterable[str] = (),
+        location: str | None = None,
+        source: str | None = None,
+        region: str | None = None,
+        topics: Iterable[str] = (),
+        places: Iterable[str] = (),
+        orgs: Iterable[str] = (),
+        people: Iterable[str] = (),
+        require_all: bool = False,
+    ) -> Iterator[tuple[Story, str | None]]:
+        """`stories`, each with its duplicate group: a label its copies share (None in an index built
+        before duplicate groups). What `newsindex export` writes as `duplicate_group`."""
         bylines = tuple(name for name in _names(bylines) if name.strip())
         tags = _tags(region, topics, places, orgs, people)
         plan = None
@@ -466,8 +500,10 @@ class NewsIndex:
         self._follow_rebuild()
         searcher = self._whoosh.searcher()  # its own: a generator outlives the calls around it on this thread
         try:
+            groups = story_groups(searcher)
             for docnum in _matching_by_date(searcher, plan):
-                yield story_from_stored(searcher.stored_fields(docnum))
+                label = groups.key(docnum) if groups is not None else None
+                yield story_from_stored(searcher.stored_fields(docnum)), label if isinstance(label, str) else None
         finally:
             searcher.close()
 

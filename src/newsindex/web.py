@@ -1,7 +1,7 @@
 """The web's formats: RSS and Atom feeds (feedparser), saved HTML article pages and WARC crawls.
 
 Pages are reduced to their article (text, headline, author, date) by trafilatura, WARC files are read
-by warcio: both come with the optional `web` extra (`pip install 'newsindex[web]'`); without it those
+by warcio: both come with the optional `web` extra (`pip install 'newsindex-search[web]'`); without it those
 files are skipped with a message saying so. Feeds need only feedparser, a core dependency. Every
 third-party module is imported when the first file that needs it is read.
 """
@@ -37,7 +37,7 @@ from newsindex.sources import ProblemHandler, Source
 
 __all__ = ["READERS", "html_text"]
 
-WEB_EXTRA_HINT = "pip install 'newsindex[web]'"
+WEB_EXTRA_HINT = "pip install 'newsindex-search[web]'"
 
 # ── HTML to text ─────────────────────────────────────────────────────────────────────────────────────
 
