@@ -57,7 +57,9 @@ def assert_error(response: Any, status: int, code: str, *words: str) -> None:
 def test_search_returns_ranked_hits_with_the_cli_json_keys(client: TestClient) -> None:
     body = client.get("/api/search", params={"q": "Albania Iran"}).json()
     assert ids(body)[0] == "albania-iran-ties.txt"
-    assert set(body) == {"query", "plain", "total", "page", "pages", "limit", "took_ms", "suggestion", "hits"}
+    assert set(body) == {
+        "query", "plain", "total", "page", "pages", "limit", "took_ms", "suggestion", "matched", "message", "hits"
+    }  # fmt: skip
     assert body["query"] == "Albania Iran"
     assert body["total"] == len(body["hits"])
     assert body["pages"] == 1
@@ -376,7 +378,7 @@ def test_openapi_describes_every_route(client: TestClient) -> None:
     }
     search = spec["paths"]["/api/search"]["get"]
     names = {parameter["name"] for parameter in search["parameters"]}
-    assert names == {"q", "from", "to", "bylines", "location", "source", "all", "sort", "page", "limit", "facet",
+    assert names == {"q", "from", "to", "bylines", "location", "source", "all", "match", "sort", "page", "limit", "facet",
                      "plain", "since", "fuzzy", "expand", "recent", "half_life", "collapse", "timeline"}  # fmt: skip
     assert {"200", "400", "503"} <= set(search["responses"])
     assert client.get("/docs").status_code == 404  # the interactive docs would load scripts from a CDN

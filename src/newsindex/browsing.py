@@ -32,6 +32,7 @@ class Filters:
     location: str | None = None
     source: str | None = None
     require_all: bool = False
+    match: str = "all"  # "any": stories with some of the words (see NewsIndex.search)
     plain: bool = False  # the text is plain words, nothing in it is syntax
     fuzzy: bool = False  # every word matches words one edit away too
     since: str | None = None  # "7d", "2w", "3m", "1y": only stories from that long ago on
@@ -58,6 +59,7 @@ class Filters:
             location=self.location,
             source=self.source,
             require_all=self.require_all,
+            match=self.match,
             plain=self.plain,
             fuzzy=self.fuzzy,
             since=self.since,
@@ -81,6 +83,7 @@ class Filters:
             location=self.location,
             source=self.source,
             require_all=self.require_all,
+            match=self.match,
             plain=self.plain,
             fuzzy=self.fuzzy,
             since=self.since,
@@ -114,5 +117,6 @@ def timeline_body(news: NewsIndex, filters: Filters, by: str) -> dict[str, Any]:
         "counted": total,
         "exact": True,
         "undated": series.undated,
+        "matched": series.matched,
         "buckets": found.to_dict()["series"][0]["buckets"],
     }

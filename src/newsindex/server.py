@@ -76,6 +76,11 @@ _log = logging.getLogger("newsindex.server")
 Sort = Literal["relevance", "date", "-date"]
 Facet = Literal["bylines", "locations", "sources", "years", "all"]
 By = Literal["year", "month", "day", "auto"]
+MatchRule = Literal["all", "any"]
+_MATCH_HELP = (
+    "all (default): stories with every word, or with some when none has every word (then `matched` is any "
+    "and `message` says so); any: stories with some of the words, those with every word first."
+)
 
 
 # -- response shapes, for the OpenAPI description (routes return plain dicts: no validation cost) ------
@@ -131,6 +136,7 @@ class TimelineBody(BaseModel):
     counted: int
     exact: bool
     undated: int
+    matched: str
     buckets: list[Bucket]
 
 
@@ -143,6 +149,8 @@ class SearchBody(BaseModel):
     limit: int
     took_ms: float
     suggestion: str | None
+    matched: str
+    message: str | None
     hits: list[HitBody]
     facets: dict[str, list[FacetValue]] | None = None
     facets_exact: bool | None = None
@@ -253,7 +261,8 @@ def create_app(index_path: str | os.PathLike[str]) -> ASGIApp:
         bylines: Annotated[list[str], Query(description="Only stories by one of these reporters (repeatable).")] = [],  # noqa: B006 (FastAPI copies it)
         location: Annotated[str | None, Query(description="Only stories datelined here.")] = None,
         source: Annotated[str | None, Query(description="Only stories from this agency or outlet.")] = None,
-        all: Annotated[bool, Query(description="Every word must match.")] = False,
+        all: Annotated[bool, Query(description="Every word must match, even when no story has them all.")] = False,
+        match: Annotated[MatchRule, Query(description=_MATCH_HELP)] = "all",
         sort: Annotated[
             Sort, Query(description="relevance, date (oldest first) or -date (newest first).")
         ] = "relevance",
@@ -292,7 +301,7 @@ def create_app(index_path: str | os.PathLike[str]) -> ASGIApp:
             raise UsageError(
                 f"results stop at story {MAX_DEPTH:,}: page × limit is {page * limit:,}; narrow the search"
             )
-        filters = _filters(q, start, end, bylines, location, source, all, plain, fuzzy, since)
+        filters = _filters(q, start, end, bylines, location, source, all, plain, fuzzy, since, match)
         news = holder.get()
         asked = list(FACETS) if "all" in facet else list(dict.fromkeys(name for name in facet if name != "all"))
         results = filters.search(
@@ -356,12 +365,13 @@ def create_app(index_path: str | os.PathLike[str]) -> ASGIApp:
         location: str | None = None,
         source: str | None = None,
         all: bool = False,
+        match: Annotated[MatchRule, Query(description=_MATCH_HELP)] = "all",
         plain: bool = False,
         fuzzy: bool = False,
         since: Annotated[str | None, Query(description="Only stories from this long ago on: 7d, 2w, 3m, 1y.")] = None,
     ) -> dict[str, Any]:
         """Matching stories per year, month or day, every one counted; `undated` ones apart."""
-        filters = _filters(q, start, end, bylines, location, source, all, plain, fuzzy, since)
+        filters = _filters(q, start, end, bylines, location, source, all, plain, fuzzy, since, match)
         return {**timeline_body(holder.get(), filters, by), "query": q}  # no query and no filter: every story
 
     @app.get(
@@ -446,6 +456,7 @@ def _filters(
     plain: bool,
     fuzzy: bool,
     since: str | None,
+    match: str = "all",
 ) -> Filters:
     return Filters(
         text=q,
@@ -455,6 +466,7 @@ def _filters(
         location=location or None,
         source=source or None,
         require_all=require_all,
+        match=match,
         plain=plain,
         fuzzy=fuzzy,
         since=since or None,

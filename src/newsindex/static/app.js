@@ -21,6 +21,7 @@ function readState(search = location.search) {
     sort: params.get("sort") || "relevance",
     page: Math.max(1, parseInt(params.get("page") || "1", 10) || 1),
     plain: params.get("plain") === "1",
+    any: params.get("match") === "any",
     story: params.get("story") || "",
   };
 }
@@ -36,6 +37,7 @@ function stateQuery(state) {
   if (state.sort && state.sort !== "relevance") params.set("sort", state.sort);
   if (state.page > 1) params.set("page", String(state.page));
   if (state.plain) params.set("plain", "1");
+  if (state.any) params.set("match", "any");
   if (state.story) params.set("story", state.story);
   const text = params.toString();
   return text ? "?" + text : location.pathname;
@@ -98,6 +100,7 @@ function searchParams(state, extra = {}) {
   if (state.location) params.set("location", state.location);
   if (state.source) params.set("source", state.source);
   if (state.plain) params.set("plain", "1");
+  if (state.any) params.set("match", "any");
   for (const [key, value] of Object.entries(extra)) params.set(key, value);
   return params;
 }
@@ -148,6 +151,7 @@ function fillForm(state) {
   $("to").value = asDateInput(state.to, true);
   $("sort").value = state.sort;
   $("plain").checked = state.plain;
+  $("any").checked = state.any;
 }
 
 // A date input shows whole days; a URL may hold a year or a month (`from=2019`, `to=2019-10`).
@@ -227,6 +231,8 @@ function renderResults(state, results) {
   if (results.total === 0) status = "No stories matched.";
   else if (results.hits.length === 0) status = `No stories on page ${results.page}; ${numberFormat.format(results.total)} in all.`;
   else status = `Stories ${numberFormat.format(first)}–${numberFormat.format(first + count - 1)} of ${numberFormat.format(results.total)}`;
+  // "no story has every word; showing stories with some": the counts are of those
+  if (results.message) status = `${results.message.charAt(0).toUpperCase()}${results.message.slice(1)}. ${status}`;
   $("results-status").textContent = `${status} · ${Math.round(results.took_ms)} ms`;
   for (const hit of results.hits) {
     const item = el("li", { class: "hit" });
@@ -460,6 +466,7 @@ function formChanges() {
     to: $("to").value,
     sort: $("sort").value,
     plain: $("plain").checked,
+    any: $("any").checked,
     page: 1,
     story: "",
   };
@@ -477,7 +484,7 @@ function setUp() {
     event.preventDefault();
     go(formChanges());
   });
-  for (const id of ["from", "to", "sort", "plain"]) $(id).addEventListener("change", () => go(formChanges()));
+  for (const id of ["from", "to", "sort", "plain", "any"]) $(id).addEventListener("change", () => go(formChanges()));
   $("syntax-toggle").addEventListener("click", () => toggleSyntax($("syntax").hidden));
   $("syntax-close").addEventListener("click", () => {
     toggleSyntax(false);
