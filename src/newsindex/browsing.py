@@ -98,11 +98,12 @@ def page_facets(results: SearchResults) -> dict[str, list[dict[str, Any]]]:
 
 def timeline_body(news: NewsIndex, filters: Filters, by: str) -> dict[str, Any]:
     """The answer of /api/timeline: stories per year, month or day (`auto`: by the span of the matches)."""
-    if by == "auto":
-        found = filters.timeline(news, "month")
-        if len(found.periods) > _AUTO_MONTHS or not found.periods:
-            found = filters.timeline(news, "year")
-        elif len(found.periods) <= 4:
+    if by == "auto":  # years first: a wide range has too many months (or days) to list
+        found = filters.timeline(news, "year")
+        months = filters.timeline(news, "month") if 0 < len(found.periods) <= _AUTO_MONTHS // 12 + 1 else found
+        if months.by == "month" and len(months.periods) <= _AUTO_MONTHS:
+            found = months
+        if found.by == "month" and len(found.periods) <= 4:
             days = filters.timeline(news, "day")
             if len(days.periods) <= _AUTO_DAYS:
                 found = days
