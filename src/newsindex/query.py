@@ -403,18 +403,20 @@ def _parse(text: str, schema: Schema) -> Any:
         return _parser(schema).parse(text, normalize=False)
     except NewsIndexError:
         raise
-    except Exception as error:  # Whoosh's parser trips over some inputs ("<0") with IndexError and the like
-        raise QueryError(
-            f"cannot read the query {text[:80]!r} ({type(error).__name__}): check its quotes, brackets and operators"
-        ) from None
+    except Exception:  # Whoosh's parser trips over some inputs ("NOT NOT iran") with IndexError and the like
+        raise QueryError(f"cannot read the query {text[:80]!r}: check its quotes, brackets and operators") from None
 
 
 def _parser(schema: Schema) -> qparser.QueryParser:
     parser = qparser.MultifieldParser(list(TEXT_FIELDS), schema, fieldboosts=TEXT_FIELDS, group=qparser.AndGroup)
     parser.remove_plugin_class(qparser.FieldsPlugin)
     parser.add_plugin(qparser.FieldsPlugin(expr=_FIELD_PREFIX, remove_unknown=False))
-    # "-word" excludes, "+word" requires, but only at the start of a word: "2019-10" and "al-Qaeda" stay whole
-    parser.add_plugin(qparser.PlusMinusPlugin(plusexpr=r"(?<![^\s(])\+", minusexpr=r"(?<![^\s(])-"))
+    # "-word" excludes, "+word" requires, but only at the start of a word: "2019-10" and "al-Qaeda" stay
+    # whole, and a lone "-" or "+" (a dash, "(-)") is text
+    parser.add_plugin(
+        qparser.PlusMinusPlugin(plusexpr=r"(?<![^\s(])\+(?=[^\s)+-])", minusexpr=r"(?<![^\s(])-(?=[^\s)+-])")
+    )
+    parser.add_plugin(_UrlPlugin())
     parser.add_plugin(qparser.GtLtPlugin(expr=_GT_LT))
     parser.remove_plugin_class(qparser.BoostPlugin)
     parser.add_plugin(_BoostPlugin())
@@ -425,6 +427,14 @@ def _parser(schema: Schema) -> qparser.QueryParser:
             aliases.setdefault(fieldname, []).append(alias)
     parser.add_plugin(qparser.FieldAliasPlugin(aliases))
     return parser
+
+
+class _UrlPlugin(qparser.TaggingPlugin):  # type: ignore[misc]
+    """A URL is one word: its `?` and `*` are no wildcards, its `:` no field (http://x.com/a?b=1)."""
+
+    expr = r"(?P<text>(?:[A-Za-z][A-Za-z0-9+.-]*://|www\.)[^\s()\"]+)"
+    nodetype = qparser.syntax.WordNode
+    priority = -1  # before fields and wildcards
 
 
 class _BoostPlugin(qparser.BoostPlugin):  # type: ignore[misc]
