@@ -966,6 +966,12 @@ class _Deadline(WrappingCollector):  # type: ignore[misc]
 def _matching(searcher: Searcher, query: Any) -> set[int]:
     """The stories matching `query`."""
     matching = _union_of_terms(searcher, query)
+    if matching is None and isinstance(query, query_module.And) and query.subqueries:
+        # every word (the default): each word's stories from the postings, intersected, rarest first
+        parts = [_union_of_terms(searcher, part) for part in query.subqueries]
+        if all(part is not None for part in parts):
+            found = sorted((part for part in parts if part is not None), key=len)
+            return found[0].intersection(*found[1:])
     return set(searcher.docs_for_query(query)) if matching is None else matching
 
 
