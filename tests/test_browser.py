@@ -234,7 +234,13 @@ def test_search_refine_open_a_story_and_go_back(page: Any, server_url: str) -> N
     expect(first.locator("mark").first).to_be_visible()
     expect(first.locator(".versions summary")).to_have_text("+1 similar version")
     expect(page.locator("#timeline svg a")).not_to_have_count(0)
+    expect(page.locator("#results-status")).to_contain_text("Stories 1–4 of 4")  # both words
+    page.select_option("#match", "any")  # either word: the stories with both first
     expect(page.locator("#results-status")).to_contain_text("Stories 1–10 of 18")
+    assert params(page)["match"] == ["any"]
+    expect(first.locator("h2")).to_have_text(
+        "Albania expelled two Iran diplomats on Wednesday, accusing Iran of plotting attacks."
+    )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "serve-results.png"), full_page=True)
     page.screenshot(path=str(SCREENSHOTS / "serve-results-top.png"))  # the first screen, small enough for docs
@@ -274,6 +280,16 @@ def test_search_refine_open_a_story_and_go_back(page: Any, server_url: str) -> N
     page.go_back()
     expect(page.locator("#active")).to_be_empty()
     expect(page.locator("#results-status")).to_contain_text("Stories 1–10 of 18")
+    page.go_back()
+    expect(page.locator("#match")).to_have_value("all")
+    expect(page.locator("#results-status")).to_contain_text("Stories 1–4 of 4")
+
+
+def test_a_search_no_story_fully_matches_says_it_shows_some_words(page: Any, server_url: str) -> None:
+    page.goto(f"{server_url}/?q=albania+qqqzzz")
+    status = page.locator("#results-status")
+    expect(status).to_contain_text("No story has every word; showing stories with some. Stories 1–")
+    expect(page.locator(".hit").first).to_be_visible()
 
 
 def test_pages_timeline_and_shared_links(page: Any, server_url: str) -> None:
@@ -470,7 +486,7 @@ def test_the_first_result_is_three_key_presses_from_the_search_box(page: Any, se
     page.locator("#q").focus()
     page.keyboard.type("albania iran")
     page.keyboard.press("Enter")  # 1: search
-    expect(page.locator("#results-status")).to_contain_text("Stories 1–10 of 18")
+    expect(page.locator("#results-status")).to_contain_text("Stories 1–4 of 4")
     page.keyboard.press("ArrowDown")  # 2: the first result
     links = page.locator(".hit h2 a")
     expect(links.first).to_be_focused()

@@ -203,7 +203,7 @@ def test_similar_cli_json_and_exit_codes(tmp_path: Path, copies: Path) -> None:
     result = runner.invoke(app, ["similar", "other-2.txt", "-i", index, "--json", "--limit", "2"])
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) == {"query", "total", "page", "limit", "took_ms", "suggestion", "hits"}
+    assert set(data) == {"query", "total", "page", "limit", "took_ms", "suggestion", "matched", "message", "hits"}
     assert len(data["hits"]) == 2
     assert "other-2.txt" not in [hit["id"] for hit in data["hits"]]
     text = runner.invoke(app, ["similar", "other-2.txt", "-i", index])

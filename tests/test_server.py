@@ -58,7 +58,9 @@ def assert_error(response: Any, status: int, code: str, *words: str) -> None:
 def test_search_returns_ranked_hits_with_the_cli_json_keys(client: TestClient) -> None:
     body = client.get("/api/search", params={"q": "Albania Iran"}).json()
     assert ids(body)[0] == "albania-iran-ties.txt"
-    assert set(body) == {"query", "plain", "total", "page", "pages", "limit", "took_ms", "suggestion", "hits"}
+    assert set(body) == {
+        "query", "plain", "total", "page", "pages", "limit", "took_ms", "suggestion", "matched", "message", "hits"
+    }  # fmt: skip
     assert body["query"] == "Albania Iran"
     assert body["total"] == len(body["hits"])
     assert body["pages"] == 1
@@ -393,7 +395,7 @@ def test_openapi_describes_every_route(client: TestClient) -> None:
     search = spec["paths"]["/api/search"]["get"]
     names = {parameter["name"] for parameter in search["parameters"]}
     assert names == {"q", "from", "to", "bylines", "byline", "location", "source", "region", "topic", "place", "org",
-                     "person", "all", "sort", "page", "limit", "facet", "facet_top", "plain", "since", "fuzzy",
+                     "person", "all", "match", "sort", "page", "limit", "facet", "facet_top", "plain", "since", "fuzzy",
                      "expand", "recent", "half_life", "collapse", "all_versions", "timeline"}  # fmt: skip
     assert {"200", "400", "503"} <= set(search["responses"])
     assert client.get("/docs").status_code == 404  # the interactive docs would load scripts from a CDN

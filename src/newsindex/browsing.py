@@ -40,6 +40,7 @@ class Filters:
     orgs: tuple[str, ...] = ()
     people: tuple[str, ...] = ()
     require_all: bool = False
+    match: str = "all"  # "any": stories with some of the words (see NewsIndex.search)
     plain: bool = False  # the text is plain words, nothing in it is syntax
     fuzzy: bool = False  # every word matches words one edit away too
     since: str | None = None  # "7d", "2w", "3m", "1y": only stories from that long ago on
@@ -71,6 +72,7 @@ class Filters:
             orgs=self.orgs,
             people=self.people,
             require_all=self.require_all,
+            match=self.match,
             plain=self.plain,
             fuzzy=self.fuzzy,
             since=self.since,
@@ -100,6 +102,7 @@ class Filters:
             orgs=self.orgs,
             people=self.people,
             require_all=self.require_all,
+            match=self.match,
             plain=self.plain,
             fuzzy=self.fuzzy,
             since=self.since,
@@ -132,11 +135,12 @@ def named_facets(results: SearchResults, names: dict[str, str]) -> dict[str, lis
 
 def timeline_body(news: NewsIndex, filters: Filters, by: str) -> dict[str, Any]:
     """The answer of /api/timeline: stories per year, month or day (`auto`: by the span of the matches)."""
-    if by == "auto":
-        found = filters.timeline(news, "month")
-        if len(found.periods) > _AUTO_MONTHS or not found.periods:
-            found = filters.timeline(news, "year")
-        elif len(found.periods) <= 4:
+    if by == "auto":  # years first: a wide range has too many months (or days) to list
+        found = filters.timeline(news, "year")
+        months = filters.timeline(news, "month") if 0 < len(found.periods) <= _AUTO_MONTHS // 12 + 1 else found
+        if months.by == "month" and len(months.periods) <= _AUTO_MONTHS:
+            found = months
+        if found.by == "month" and len(found.periods) <= 4:
             days = filters.timeline(news, "day")
             if len(days.periods) <= _AUTO_DAYS:
                 found = days
@@ -151,5 +155,6 @@ def timeline_body(news: NewsIndex, filters: Filters, by: str) -> dict[str, Any]:
         "counted": total,
         "exact": True,
         "undated": series.undated,
+        "matched": series.matched,
         "buckets": found.to_dict()["series"][0]["buckets"],
     }

@@ -126,7 +126,12 @@ OrgOption = Annotated[
 PersonOption = Annotated[
     Optional[list[str]], typer.Option("--person", help="Only stories tagged with this person (repeatable: any).")
 ]
-AllOption = Annotated[bool, typer.Option("--all", help="Every word must match.")]
+AllOption = Annotated[
+    bool, typer.Option("--all", help="Every word must match, even when no story has them all (no fallback).")
+]
+AnyOption = Annotated[
+    bool, typer.Option("--any", help="Stories with some of the words (every word ranks first), not just every word.")
+]
 ExpandOption = Annotated[
     bool, typer.Option("--expand", help="Add words of the best stories to the query (pseudo-relevance feedback).")
 ]
@@ -370,6 +375,7 @@ def search(
     org: OrgOption = None,
     person: PersonOption = None,
     require_all: AllOption = False,
+    any_word: AnyOption = False,
     sort: Annotated[
         SortOrder, typer.Option("--sort", help="relevance, date (oldest first) or -date.")
     ] = SortOrder.relevance,
@@ -412,6 +418,7 @@ def search(
             orgs=org or (),
             people=person or (),
             require_all=require_all,
+            match=_match(any_word),
             sort=sort.value,
             limit=limit,
             page=page,
@@ -431,10 +438,17 @@ def search(
                 typer.echo(json.dumps(hit.to_dict(), ensure_ascii=False))
             if results.suggestion is not None:  # one hit per line on stdout: the hint goes to the person
                 typer.echo(f"Did you mean: {results.suggestion}?", err=True)
+            if results.message is not None:
+                typer.echo(f"Note: {results.message}", err=True)
         else:
             typer.echo(_render_results(results, color=_wants_color()))
             if results.facets:
                 typer.echo("\n" + _render_facets(results, all_versions=all_versions))
+
+
+def _match(any_word: bool) -> str:
+    """--any: stories with some of the words; else every word (with its fallback unless --all)."""
+    return "any" if any_word else "all"
 
 
 def _half_life(recent: bool, half_life: float | None) -> float | None:
@@ -461,6 +475,8 @@ def _render_results(results: SearchResults, *, color: bool) -> str:
     if results.suggestion is not None:
         suggestion = typer.style(results.suggestion, bold=True) if color else results.suggestion
         blocks.append(f"Did you mean: {suggestion}?")
+    if results.message is not None:
+        blocks.append(f"Note: {results.message}")
     for hit in results.hits:
         story = hit.story
         facts = [story.published.isoformat()[:10] if story.published else "undated"]
@@ -564,6 +580,7 @@ def timeline(
     org: OrgOption = None,
     person: PersonOption = None,
     require_all: AllOption = False,
+    any_word: AnyOption = False,
     since: SinceOption = None,
     plain: PlainOption = False,
     fuzzy: FuzzyOption = False,
@@ -597,10 +614,14 @@ def timeline(
             orgs=org or (),
             people=person or (),
             require_all=require_all,
+            match=_match(any_word),
             since=since,
             plain=plain,
             fuzzy=fuzzy,
         )
+        for series in found.series:
+            if series.matched == "any" and not any_word:
+                typer.echo(f"Note: {series.query}: no story has every word; counting stories with some", err=True)
         if plot:
             written = plot_timeline(found, plot)
             typer.echo(f"Chart written to {written}", err=True)
@@ -820,6 +841,7 @@ def export(
     org: OrgOption = None,
     person: PersonOption = None,
     require_all: AllOption = False,
+    any_word: AnyOption = False,
     chunk_mb: Annotated[
         Optional[float], typer.Option("--chunk-mb", help="opensearch: at most this many MiB per file (default 50).")
     ] = None,
@@ -840,7 +862,8 @@ def export(
         stories = news.grouped_stories(
             query, start=start, end=end, bylines=byline or (), location=location, source=source,
             region=region, topics=topic or (), places=place or (), orgs=org or (), people=person or (),
-            require_all=require_all,
+            require_all=require_all, match=_match(any_word),
+            on_fallback=lambda message: typer.echo(f"Note: {message}", err=True),
         )  # fmt: skip
         destination = sys.stdout if output == "-" else output
         chunk = DEFAULT_CHUNK_MB if chunk_mb is None else chunk_mb

@@ -154,6 +154,10 @@ class SearchResults:
     suggestion: str | None = None  # "Did you mean": the query with unknown words corrected, when few stories matched
     # facet name → (value, stories) pairs over every matching story; only the facets asked for
     facets: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
+    # The set total, facets and hits are of: stories with every word ("all") or with some ("any"); and
+    # why, when it is "any" without being asked for (no story has every word).
+    matched: Literal["all", "any"] = "all"
+    message: str | None = None
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self.hits)
@@ -170,6 +174,8 @@ class SearchResults:
             "limit": self.limit,
             "took_ms": round(self.took_ms, 2),
             "suggestion": self.suggestion,
+            "matched": self.matched,
+            "message": self.message,
             "hits": [hit.to_dict() for hit in self.hits],
             **({"facets": self.facets_dict()} if self.facets else {}),
         }

@@ -81,6 +81,11 @@ _log = logging.getLogger("newsindex.server")
 
 Sort = Literal["relevance", "date", "-date"]
 By = Literal["year", "month", "week", "day", "auto"]
+MatchRule = Literal["all", "any"]
+_MATCH_HELP = (
+    "all (default): stories with every word, or with some when none has every word (then `matched` is any "
+    "and `message` says so); any: stories with some of the words, those with every word first."
+)
 
 
 # -- response shapes, for the OpenAPI description (routes return plain dicts: no validation cost) ------
@@ -141,6 +146,7 @@ class TimelineBody(BaseModel):
     counted: int
     exact: bool
     undated: int
+    matched: str
     buckets: list[Bucket]
 
 
@@ -153,6 +159,8 @@ class SearchBody(BaseModel):
     limit: int
     took_ms: float
     suggestion: str | None
+    matched: str
+    message: str | None
     hits: list[HitBody]
     facets: dict[str, list[FacetValue]] | None = None
     facets_exact: bool | None = None
@@ -387,7 +395,8 @@ def create_app(index_path: str | os.PathLike[str], *, allowed_hosts: Iterable[st
         place: Annotated[list[str], Query(description="Only stories tagged with one of these places.")] = [],  # noqa: B006
         org: Annotated[list[str], Query(description="Only stories tagged with one of these orgs.")] = [],  # noqa: B006
         person: Annotated[list[str], Query(description="Only stories tagged with one of these people.")] = [],  # noqa: B006
-        all: Annotated[bool, Query(description="Every word must match.")] = False,
+        all: Annotated[bool, Query(description="Every word must match, even when no story has them all.")] = False,
+        match: Annotated[MatchRule, Query(description=_MATCH_HELP)] = "all",
         sort: Annotated[
             Sort, Query(description="relevance, date (oldest first) or -date (newest first).")
         ] = "relevance",
@@ -435,7 +444,7 @@ def create_app(index_path: str | os.PathLike[str], *, allowed_hosts: Iterable[st
             raise UsageError(
                 f"results stop at story {MAX_DEPTH:,}: page × limit is {page * limit:,}; narrow the search"
             )
-        filters = _filters(q, start, end, [*bylines, *byline], location, source, all, plain, fuzzy, since)
+        filters = _filters(q, start, end, [*bylines, *byline], location, source, all, plain, fuzzy, since, match)
         filters = _with_tags(filters, region, topic, place, org, person)
         asked = facet_names(facet)
         collapse = collapse and not all_versions
@@ -507,12 +516,13 @@ def create_app(index_path: str | os.PathLike[str], *, allowed_hosts: Iterable[st
         org: Annotated[list[str], Query()] = [],  # noqa: B006
         person: Annotated[list[str], Query()] = [],  # noqa: B006
         all: bool = False,
+        match: Annotated[MatchRule, Query(description=_MATCH_HELP)] = "all",
         plain: bool = False,
         fuzzy: bool = False,
         since: Annotated[str | None, Query(description="Only stories from this long ago on: 7d, 2w, 3m, 1y.")] = None,
     ) -> dict[str, Any]:
         """Matching stories per year, month, week or day, every one counted; `undated` ones apart."""
-        filters = _filters(q, start, end, [*bylines, *byline], location, source, all, plain, fuzzy, since)
+        filters = _filters(q, start, end, [*bylines, *byline], location, source, all, plain, fuzzy, since, match)
         filters = _with_tags(filters, region, topic, place, org, person)
         return {**timeline_body(holder.get(), filters, by), "query": q}  # no query and no filter: every story
 
@@ -626,6 +636,7 @@ def _filters(
     plain: bool,
     fuzzy: bool,
     since: str | None,
+    match: str = "all",
 ) -> Filters:
     return Filters(
         text=q,
@@ -635,6 +646,7 @@ def _filters(
         location=location or None,
         source=source or None,
         require_all=require_all,
+        match=match,
         plain=plain,
         fuzzy=fuzzy,
         since=since or None,

@@ -258,6 +258,8 @@ function renderResults(state, results) {
   if (results.total === 0) status = "No stories matched.";
   else if (results.hits.length === 0) status = `No stories on page ${results.page}; ${numberFormat.format(results.total)} in all.`;
   else status = `Stories ${numberFormat.format(first)}–${numberFormat.format(first + count - 1)} of ${numberFormat.format(results.total)}`;
+  // "no story has every word; showing stories with some": the counts are of those
+  if (results.message) status = `${results.message.charAt(0).toUpperCase()}${results.message.slice(1)}. ${status}`;
   $("results-status").textContent = `${status} · ${Math.round(results.took_ms)} ms`;
   for (const hit of results.hits) {
     const item = el("li", { class: "hit" });
