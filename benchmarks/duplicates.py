@@ -240,6 +240,55 @@ def _timing_recomputation(seconds: list[float]) -> Iterator[None]:
         duplicates.Grouper._committed_signature = original  # type: ignore[method-assign]
 
 
+# -- real wire copy ----------------------------------------------------------------------------------------
+
+
+def real_groups(paths: list[Path], workdir: Path, window_days: float = 3.0) -> dict[str, Any]:
+    """Index real wire copy (one run, default workers) and count its duplicate groups: how many, how many
+    stories they hold, and how many span more than `window_days` between their first and last story."""
+    folder = workdir / "real"
+    news = NewsIndex.create(folder, fsync=False)
+    report = news.add_files([str(path) for path in paths])
+    members: dict[str, list[tuple[str, int | None]]] = defaultdict(list)
+    updates = 0
+    missing = schema_module.PublishedField.MISSING
+    with news._searcher() as searcher:
+        for leaf, _ in searcher.leaf_searchers():
+            reader = leaf.reader()
+            ids = reader.column_reader("id")
+            labels = reader.column_reader("dupgroup")
+            dates = reader.column_reader("published")
+            revises = "revises" in reader.schema
+            for docnum in range(reader.doc_count_all()):
+                if not reader.is_deleted(docnum):
+                    seconds = dates[docnum]
+                    members[labels[docnum]].append((ids[docnum], None if seconds == missing else seconds))
+                    updates += bool(revises and reader.stored_fields(docnum).get("revises"))
+    news.close()
+    groups = [group for group in members.values() if len(group) > 1]
+    spans = []
+    for group in groups:
+        seconds = [when for _, when in group if when is not None]
+        spans.append((max(seconds) - min(seconds)) / 86400 if seconds else 0.0)
+    wide = sorted(
+        ((span, sorted(story_id for story_id, _ in group)) for span, group in zip(spans, groups, strict=True)
+         if span > window_days),
+        reverse=True,
+    )
+    return {
+        "files": [path.name for path in paths],
+        "stories": report.added,
+        "groups": len(groups),
+        "stories_in_groups": sum(len(group) for group in groups),
+        "largest_group": max((len(group) for group in groups), default=0),
+        "window_days": window_days,
+        "groups_wider_than_window": len(wide),
+        "widest_days": max(spans, default=0.0),
+        "wide_examples": [{"days": round(span, 1), "ids": ids[:6]} for span, ids in wide[:10]],
+        "marked_updates": updates,
+    }
+
+
 # -- cost ------------------------------------------------------------------------------------------------
 
 
@@ -425,8 +474,18 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=200, help="searches timed")
     parser.add_argument("--skip-cost", action="store_true", help="quality only")
     parser.add_argument("--out", type=Path, default=HERE / "DUPLICATES.md")
+    parser.add_argument(
+        "--real", type=Path, help="also index this folder's Reuters-21578 .sgm files and count their groups"
+    )
+    parser.add_argument("--real-only", action="store_true", help="only the --real count, printed as JSON")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="newsindex-duplicates-"))
+    if args.real_only:
+        try:
+            print(json.dumps(real_groups(sorted(args.real.glob("*.sgm")), workdir), indent=2))
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return 0
     try:
         rows = quality(args.base, workdir)
         costs = None if args.skip_cost else cost(args.stories, args.queries, workdir)

@@ -127,7 +127,8 @@ def test_a_later_copy_is_verified_against_the_signature_recomputed_from_the_stor
         return real_signature(body, headline)
 
     monkeypatch.setattr(duplicates, "signature", spy)
-    copies = [Story(id=f"copy{n}", body=refiled(wire_story(9)) + f" Copy {n}.", headline=headline) for n in (1, 2)]
+    # (copies told apart by a letter: a number would make the second an update of the first, not a copy)
+    copies = [Story(id=f"copy{n}", body=refiled(wire_story(9)) + f" Copy {'AB'[n - 1]}.", headline=headline) for n in (1, 2)]
     news.add(copies)
     # The first copy's candidate, the committed story, is read back from its stored headline and body;
     # the second copy finds its signature cached.

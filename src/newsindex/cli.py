@@ -364,6 +364,7 @@ def _render_results(results: SearchResults, *, color: bool) -> str:
                     f"     {_terminal_snippet(hit.snippet, color)}",
                     f"     id: {story.id}",
                     *_versions_line(hit.duplicates),
+                    *([f"     updated version of {hit.revises} (other figures)"] if hit.revises else []),
                 ]
             )
         )

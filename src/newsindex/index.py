@@ -637,10 +637,13 @@ def _page(
         found, total = groups.fold(rank, wanted, matching), groups.count(matching)
     hits = []
     for rank_number, folded in enumerate(found[wanted - limit : wanted], start=wanted - limit + 1):
-        story = story_from_stored(searcher.stored_fields(folded.docnum))
+        stored = searcher.stored_fields(folded.docnum)
+        story = story_from_stored(stored)
         marked = snippet(story.body, terms, index_words(story.body), fallback=story.lead)
         duplicates = tuple(searcher.stored_fields(docnum)["id"] for docnum in folded.duplicates)
-        hits.append(Hit(story=story, score=folded.score, rank=rank_number, snippet=marked, duplicates=duplicates))
+        hits.append(
+            Hit(story, folded.score, rank_number, marked, duplicates=duplicates, revises=stored.get("revises"))
+        )
     return total, matching, tuple(hits)
 
 
@@ -710,10 +713,11 @@ def _similar(searcher: Searcher, story_id: str, limit: int, all_versions: bool) 
     terms = {term for term, _ in weighted}
     hits = []
     for rank, folded in enumerate(found, start=1):
-        other = story_from_stored(searcher.stored_fields(folded.docnum))
+        stored = searcher.stored_fields(folded.docnum)
+        other = story_from_stored(stored)
         marked = snippet(other.body, terms, index_words(other.body), fallback=other.lead)
         duplicates = tuple(searcher.stored_fields(number)["id"] for number in folded.duplicates)
-        hits.append(Hit(story=other, score=folded.score, rank=rank, snippet=marked, duplicates=duplicates))
+        hits.append(Hit(other, folded.score, rank, marked, duplicates=duplicates, revises=stored.get("revises")))
     return tuple(hits)
 
 

@@ -202,7 +202,7 @@ class Indexer:
             self.report.problems.append(Problem(story.path or story.id, f"story {story.id!r} not indexed: {error}"))
             self._refuse(story, row)
             return
-        grouping = self._grouper.assign(story.id, story.body, story.headline, digest)
+        grouping = self._grouper.assign(story.id, story.body, story.headline, digest, document.get("published"))
         if grouping is not None:
             document.update(grouping.fields())
         elif not self._warned_ungrouped:

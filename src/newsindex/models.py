@@ -80,6 +80,7 @@ class Hit:
     rank: int
     snippet: str = ""  # an HTML fragment: the text escaped, matched words in <mark>…</mark>
     duplicates: tuple[str, ...] = ()  # ids of the other matching versions of this story, folded into this hit
+    revises: str | None = None  # id of an earlier story this one updates with other figures (duplicates.py)
 
     def to_dict(self) -> dict[str, Any]:
         """The hit as JSON-ready data: the story's fields without its body, plus score and snippet."""
@@ -97,6 +98,7 @@ class Hit:
             "snippet": self.snippet,
             "path": story.path,
             "duplicates": list(self.duplicates),
+            "revises": self.revises,
         }
 
 

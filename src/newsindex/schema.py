@@ -257,6 +257,8 @@ def build_schema() -> fields.Schema:
         # Duplicate groups (newsindex.duplicates): the LSH band hashes and the group label.
         dupbands=BytesColumnField(),
         dupgroup=ColumnField(),
+        # The id of the story this one updates (a copy with other figures); stored only when there is one.
+        revises=fields.STORED(),
     )
 
 
