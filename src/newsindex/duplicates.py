@@ -150,13 +150,14 @@ def _compared_text(body: str, headline: str | None) -> str:
 # "12%"), once the punctuation around a word is taken off; and the number words wire style spells out.
 _FIGURE = re.compile(r"[$£€¥]?[+-]?\d+(?:[.,:/]\d+)*(?:-\d+/\d+)?%?")
 _PUNCTUATION = "\"'()[]{}<>.,;:!?*“”‘’«»"
-_NUMBER_WORDS = {
-    word: str(value)
-    for value, word in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-        "sixteen seventeen eighteen nineteen twenty".split()
-    )
-} | {word: str(value * 10) for value, word in enumerate("thirty forty fifty sixty seventy eighty ninety".split(), 3)}
+_UNITS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty"
+)
+_TENS = "thirty forty fifty sixty seventy eighty ninety"
+_NUMBER_WORDS = {word: str(value) for value, word in enumerate(_UNITS.split(" "))} | {
+    word: str(value * 10) for value, word in enumerate(_TENS.split(" "), 3)
+}
 
 
 def figures(body: str, headline: str | None = None) -> bytes:
@@ -182,7 +183,9 @@ def figures_disagree(first: bytes, second: bytes) -> bool:
     if not first or not second:
         return False
     mine, theirs = _by_context(first), _by_context(second)
-    return any(mine[context] - theirs[context] and theirs[context] - mine[context] for context in mine.keys() & theirs.keys())
+    return any(
+        mine[context] - theirs[context] and theirs[context] - mine[context] for context in mine.keys() & theirs.keys()
+    )
 
 
 def _by_context(data: bytes) -> dict[int, set[int]]:

@@ -641,9 +641,7 @@ def _page(
         story = story_from_stored(stored)
         marked = snippet(story.body, terms, index_words(story.body), fallback=story.lead)
         duplicates = tuple(searcher.stored_fields(docnum)["id"] for docnum in folded.duplicates)
-        hits.append(
-            Hit(story, folded.score, rank_number, marked, duplicates=duplicates, revises=stored.get("revises"))
-        )
+        hits.append(Hit(story, folded.score, rank_number, marked, duplicates=duplicates, revises=stored.get("revises")))
     return total, matching, tuple(hits)
 
 
