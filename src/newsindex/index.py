@@ -40,7 +40,7 @@ from newsindex.expansion import FEEDBACK_STORIES, expanded_plan, relevance_model
 from newsindex.facets import check_facets, count_days, count_facets, seconds_to_day
 from newsindex.facets import posting_docnums as _posting_docnums
 from newsindex.indexer import Indexer, write_lock
-from newsindex.models import CheckReport, Hit, IndexReport, IndexStats, Problem, SearchResults, Story
+from newsindex.models import CheckReport, Hit, IndexReport, IndexStats, Problems, SearchResults, Story
 from newsindex.query import SEARCH_SECONDS, QueryPlan, check_expansion, parse_query
 from newsindex.ranking import Recency, check_half_life, weighting
 from newsindex.readers import read_source
@@ -219,7 +219,7 @@ class NewsIndex:
         `procs` worker processes analyse the stories (default: every core when there is much to read).
         `on_file(done, total)` reports progress through the input files.
         """
-        problems: list[Problem] = []
+        problems = Problems()  # every problem counted, the first KEPT_PROBLEMS kept
         sources = list(find_sources(paths, format=format, on_problem=problems.append))
         if procs is None:
             size = sum(source.size or PARALLEL_MIN_BYTES for source in sources)
