@@ -163,16 +163,18 @@ _NUMBER_WORDS = {word: str(value) for value, word in enumerate(_UNITS.split(" ")
 def figures(body: str, headline: str | None = None) -> bytes:
     """The numbers of a story (its dateline left out), each with its context, as sorted 8-byte entries:
     the hash of the words before and after it, then the hash of the number."""
-    words = [word.strip(_PUNCTUATION) for word in fold(_compared_text(body, headline)).split()]
+    words = fold(_compared_text(body, headline)).split()
     entries = set()
-    for at, word in enumerate(words):
+    # Most words are letters alone and no number word: passed over in one comprehension, not one by one.
+    for at in [at for at, word in enumerate(words) if not word.isalpha() or word in _NUMBER_WORDS]:
+        word = words[at].strip(_PUNCTUATION)
         number = _NUMBER_WORDS.get(word)
         if number is None and _FIGURE.fullmatch(word):
             number = word
         if number is None:
             continue
-        before = words[at - 1] if at else ""
-        after = words[at + 1] if at + 1 < len(words) else ""
+        before = words[at - 1].strip(_PUNCTUATION) if at else ""
+        after = words[at + 1].strip(_PUNCTUATION) if at + 1 < len(words) else ""
         context = zlib.crc32(f"{before}\0{after}".encode())
         entries.add((context << 32) | zlib.crc32(number.encode()))
     return b"".join(entry.to_bytes(8, "big") for entry in sorted(entries))
