@@ -37,7 +37,8 @@ report, a monthly estimate, a brief re-run months later):
   between its first and last published story (a re-filed wire story is a copy within hours or days).
   A story without a date cannot be placed in time: it may join a group (the window is not checked for
   it) and does not widen the group's span. The span of every committed group of two or more is read
-  with the band table (`_GroupSpans`, 24 bytes a group), those of this run's groups kept as they grow;
+  when the run meets its first copy (`_GroupSpans`, 24 bytes a group), those of this run's groups kept
+  as they grow;
 - the figures: its numbers must agree with those of every member of the group it is similar to.
   A story's figures are its numbers (digits such as "1,234.5", "12", "7-1/2", and the cardinal words
   one to twenty and the tens, as wire style spells small numbers), each with its context: the words
@@ -307,7 +308,9 @@ class Grouper:
         self._dates: list[tuple[int, int, Any]] | None = None  # (first docnum, stories, dates) by segment
         # The band keys of every story of the index and of the batch, read from the index at the first story
         self._table: _BandTable | None = None
-        self._committed_spans: _GroupSpans | None = None  # the committed groups' dates, read with the table
+        # The first and last dates of the committed groups of two or more, read at the first copy found
+        # (from the index as committed then: this run's earlier batches included, which `_spans` holds too)
+        self._committed_spans: _GroupSpans | None = None
         self._spans: dict[str, tuple[int, int]] = {}  # group → its first and last date, for groups grown in this run
         # batch story id → (its row in _signatures, its group, its date, its figures)
         self._pending: dict[str, tuple[int, str, int | None, bytes]] = {}
@@ -409,7 +412,9 @@ class Grouper:
         """The first and last date of a group's stories (None if none is dated), given the dates of
         those of its stories that are candidates."""
         span = self._spans.get(group)
-        if span is None and self._committed_spans is not None:
+        if span is None:
+            if self._committed_spans is None:  # read when first needed: a run without copies never does
+                self._committed_spans = _GroupSpans.load(self._committed_reader())
             span = self._committed_spans.get(group)
         for published in dates:
             if published is not None:
@@ -418,9 +423,7 @@ class Grouper:
 
     def _band_table(self) -> _BandTable:
         if self._table is None:
-            reader = self._committed_reader()
-            self._table = _BandTable.load(reader)
-            self._committed_spans = _GroupSpans.load(reader)
+            self._table = _BandTable.load(self._committed_reader())
         return self._table
 
     def _committed_story(self, story_id: str) -> _Candidate | None:
