@@ -432,6 +432,8 @@ def _code_version() -> str:
         dirty = subprocess.run(["git", "status", "--porcelain", "src"], cwd=HERE, capture_output=True, text=True)
     except OSError:
         return "unknown"
+    if found.returncode != 0:
+        return "unknown (not run from a git checkout)"
     return found.stdout.strip() + (" with uncommitted changes to src" if dirty.stdout.strip() else "")
 
 
