@@ -67,7 +67,7 @@ def test_search_returns_ranked_hits_with_the_cli_json_keys(client: TestClient) -
     hit = body["hits"][0]
     assert set(hit) == {"id", "rank", "score", "published", "headline", "lead", "bylines", "location", "region",
                         "source", "topics", "places", "orgs", "people", "snippet", "path", "duplicates",
-                        "versions"}  # fmt: skip
+                        "revises", "versions"}  # fmt: skip
     assert hit["duplicates"] == hit["versions"] == []
     assert hit["published"] == "2019-10-23"
     assert hit["bylines"] == ["Benet Koleka"]

@@ -332,16 +332,15 @@ def _print_problems(report: IndexReport) -> None:
     for problem in report.problems[:_MAX_PROBLEM_LINES]:
         label = "skipped" if problem.kind == "skipped" else "warning"
         typer.echo(f"{label}: {problem}", err=True)
-    if len(report.problems) > _MAX_PROBLEM_LINES:
-        typer.echo(f"… and {len(report.problems) - _MAX_PROBLEM_LINES} more (use --json for all)", err=True)
+    more = report.problem_count - min(len(report.problems), _MAX_PROBLEM_LINES)
+    if more > 0:
+        listed = len(report.problems)
+        hint = "use --json for all" if listed == report.problem_count else f"--json lists the first {listed:,}"
+        typer.echo(f"… and {more:,} more ({hint})", err=True)
 
 
 def _summary(report: IndexReport, stories: int) -> str:
-    reasons: dict[str, int] = {}
-    for problem in report.problems:
-        if problem.kind == "skipped":
-            reason = re.sub(r"\s*\(.*|:.*", "", problem.reason)
-            reasons[reason] = reasons.get(reason, 0) + 1
+    reasons = report.skipped_reasons()
     skipped = f"{report.skipped} skipped" + (
         f" ({', '.join(f'{n} {r}' for r, n in reasons.items())})" if reasons else ""
     )
@@ -491,6 +490,7 @@ def _render_results(results: SearchResults, *, color: bool) -> str:
                     *_tags_line(story),
                     f"     id: {story.id}",
                     *_versions_line(hit.duplicates),
+                    *([f"     updated version of {hit.revises} (other figures)"] if hit.revises else []),
                 ]
             )
         )

@@ -49,6 +49,17 @@ def parse_published(text: str) -> date:
         raise DateError(f"date {text!r} has no year")
     if parsed.time() == time(0) and parsed.tzinfo is None and not re.search(r"\d:\d", text):
         return parsed.date()
+    return _with_real_offset(parsed, text)
+
+
+def _with_real_offset(parsed: datetime, text: str) -> datetime:
+    """`parsed`, if its UTC offset is one a clock can have: dateutil reads `+25:00`, `+2500` or `UTC+30`
+    as offsets of a day or more, which Python's datetime refuses at the first use (formatting, UTC
+    conversion), so such a date is refused here, as a problem of its story, not of the run."""
+    try:
+        parsed.utcoffset()
+    except ValueError:
+        raise DateError("its UTC offset is 24 hours or more") from None
     return parsed
 
 

@@ -40,7 +40,7 @@ from newsindex.expansion import FEEDBACK_STORIES, expanded_plan, relevance_model
 from newsindex.facets import check_facets, count_days, count_facets, seconds_to_day
 from newsindex.facets import posting_docnums as _posting_docnums
 from newsindex.indexer import Indexer, write_lock
-from newsindex.models import CheckReport, Hit, IndexReport, IndexStats, Problem, SearchResults, Story
+from newsindex.models import CheckReport, Hit, IndexReport, IndexStats, Problems, SearchResults, Story
 from newsindex.query import FALLBACK_NOTE, SEARCH_SECONDS, Match, QueryPlan, check_expansion, parse_query
 from newsindex.ranking import Recency, check_half_life, weighting
 from newsindex.readers import read_source
@@ -235,7 +235,7 @@ class NewsIndex:
         `procs` worker processes analyse the stories (default: every core when there is much to read).
         `on_file(done, total)` reports progress through the input files.
         """
-        problems: list[Problem] = []
+        problems = Problems()  # every problem counted, the first KEPT_PROBLEMS kept
         sources = list(find_sources(paths, format=format, on_problem=problems.append))
         if procs is None:
             size = sum(source.size or PARALLEL_MIN_BYTES for source in sources)
@@ -772,10 +772,11 @@ def _page(
         shown = [dataclasses.replace(folded, score=scores.get(folded.docnum, 0.0)) for folded in shown]
     hits = []
     for rank_number, folded in enumerate(shown, start=wanted - limit + 1):
-        story = story_from_stored(searcher.stored_fields(folded.docnum))
+        stored = searcher.stored_fields(folded.docnum)
+        story = story_from_stored(stored)
         marked = snippet(story.body, terms, index_words(story.body), fallback=story.lead)
         duplicates = tuple(searcher.stored_fields(docnum)["id"] for docnum in folded.duplicates)
-        hits.append(Hit(story=story, score=folded.score, rank=rank_number, snippet=marked, duplicates=duplicates))
+        hits.append(Hit(story, folded.score, rank_number, marked, duplicates=duplicates, revises=stored.get("revises")))
     return total, matching, tuple(hits), searched
 
 
@@ -876,10 +877,11 @@ def _similar(searcher: Searcher, story_id: str, limit: int, all_versions: bool) 
     terms = {term for term, _ in weighted}
     hits = []
     for rank, folded in enumerate(found, start=1):
-        other = story_from_stored(searcher.stored_fields(folded.docnum))
+        stored = searcher.stored_fields(folded.docnum)
+        other = story_from_stored(stored)
         marked = snippet(other.body, terms, index_words(other.body), fallback=other.lead)
         duplicates = tuple(searcher.stored_fields(number)["id"] for number in folded.duplicates)
-        hits.append(Hit(story=other, score=folded.score, rank=rank, snippet=marked, duplicates=duplicates))
+        hits.append(Hit(other, folded.score, rank, marked, duplicates=duplicates, revises=stored.get("revises")))
     return tuple(hits)
 
 

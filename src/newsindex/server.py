@@ -126,6 +126,7 @@ class HitBody(BaseModel):
     snippet: str
     path: str | None
     duplicates: list[str]
+    revises: str | None = None  # the earlier story this one updates with other figures
     versions: list[Version] | None = None
 
 
