@@ -46,12 +46,14 @@ _DATE_AFTER_DASH = re.compile(
 )
 _AGENCY = re.compile(r"\(\s*(?P<agency>[^()\n]{1,40}?)\s*\)\s*\Z")
 _DATE_PART = re.compile(
-    r"^(?:(?P<month1>[A-Za-z]{3,10})\.?\s*(?P<day1>\d[\dOo]?)|(?P<day2>\d[\dOo]?)\s*(?P<month2>[A-Za-z]{3,10})\.?)"
+    r"^(?:(?P<month1>[A-Za-z]{3,10})\.?\s*(?P<day1>\d[\dOo]?\d?)|(?P<day2>\d[\dOo]?)\s*(?P<month2>[A-Za-z]{3,10})\.?)"
     r"(?:\s*,?\s*(?:19|20)\d\d)?$"
 )
 _DATE_AT_END = re.compile(r"\s+(?P<date>[A-Za-z]{3,10}\.?\s+\d{1,2}|\d{1,2}\s+[A-Za-z]{3,10}\.?)$")
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
-_JUNK_START = re.compile(r"^[^\w(]+|^[a-z]\s+(?=[A-Z]{2})")  # "****LONDON", a stray keystroke: "c CHICAGO"
+# "****LONDON", a stray keystroke ("c CHICAGO"), a repeat marker ("RPT --LUDWIGSHAFEN")
+_JUNK_START = re.compile(r"^(?:[^\w(]+|[a-z]\s+(?=[A-Z]{2})|(?:RPT|REPEAT)\b\s*-*\s*)+")
+_STRAY = re.compile(r"(?<=[^\W\d_])[{}\[\]|\\^~`<>]+(?=[^\W\d_])")  # "ME}LBOURNE": a key hit in passing
 _PLACE_CHARS = re.compile(r"^[^\W\d_][\w.'’&\- ]*$")
 _REGION_CHARS = re.compile(r"^[^\W\d_][\w.'’&\- ]*$")
 # Capitalised words that open copy before a dash without being a place.
@@ -59,6 +61,12 @@ _NOT_PLACES = frozenset(
     {"update", "urgent", "breaking", "exclusive", "corrected", "correction", "refile", "advisory", "flash",
      "bulletin", "alert", "note", "editors", "analysis", "factbox", "wrapup", "preview", "interview", "insight",
      "column", "opinion", "photo", "video", "repeat", "rpt", "fixture", "table", "summary"}
+)
+# Words that open a sentence, not a place name: "In Chicago, March 3 - a Tuesday - futures fell."
+_SENTENCE_OPENERS = frozenset(
+    {"in", "on", "at", "for", "from", "by", "with", "after", "before", "when", "while", "as", "if", "but", "and",
+     "since", "despite", "amid", "under", "over", "to", "it", "he", "she", "they", "we", "this", "that", "these",
+     "those", "there", "its", "his", "her", "their", "our", "analysts", "officials", "shares"}
 )
 _MAX_HEAD = 120  # a dateline is short; the dash of a long first clause is not its end
 
@@ -111,7 +119,7 @@ def _find(text: str, *, field: bool) -> tuple[Dateline, int] | None:
 
 
 def _parse_head(head: str, *, field: bool, strong_dash: bool) -> Dateline | None:
-    head = _JUNK_START.sub("", head.strip()).strip()
+    head = _STRAY.sub("", _JUNK_START.sub("", head.strip())).strip()
     source = None
     agency = _AGENCY.search(head)
     if agency:
@@ -124,7 +132,8 @@ def _parse_head(head: str, *, field: bool, strong_dash: bool) -> Dateline | None
         if _is_date(last) or _YEAR.match(last) or (dated and last.lower().rstrip(".") in _WEEKDAYS):
             dated = dated or not _YEAR.match(last)
             parts.pop()
-        elif source is None and is_agency(last) and len(parts) > 1:  # "WASHINGTON, March 5, Reuter"
+        elif source is None and len(parts) > 2 and _ends_with_date(parts[-2]) and is_agency(last):
+            # "WASHINGTON, March 5, Reuter"; after a date only: "Pa." is a state, not the Press Association
             source = last
             parts.pop()
         else:
@@ -138,7 +147,7 @@ def _parse_head(head: str, *, field: bool, strong_dash: bool) -> Dateline | None
         return Dateline(None, source) if source and is_agency(source) and not field else None
     places = parts[0]
     regions = [part for part in parts[1:] if not any(ch.isdigit() for ch in part)]
-    if not _is_places(places, field=field):
+    if not _is_places(places, field=field, dated=dated or source is not None):
         return None
     if not all(_REGION_CHARS.match(part) and (part[0].isupper() or field) for part in regions):
         if not field:
@@ -146,25 +155,30 @@ def _parse_head(head: str, *, field: bool, strong_dash: bool) -> Dateline | None
         regions = [part for part in regions if _REGION_CHARS.match(part)]
     if not field and not (source or dated or _looks_like_region(regions) or _lone_city(places, regions, strong_dash)):
         return None
-    location = "/".join(display_name(city.strip()) for city in places.split("/"))
+    location = readable_place(places)
     region = canonical_region(", ".join(regions)) if regions else None
     return Dateline(location=location, source=source, region=region or None)
 
 
-def _is_places(places: str, *, field: bool) -> bool:
+def _is_places(places: str, *, field: bool, dated: bool) -> bool:
     for city in places.split("/"):
         city = city.strip()
         if not city or not _PLACE_CHARS.match(city) or not city[0].isupper():
             return False
         words = city.split()
-        if len(words) > 6 or len(city) > 40:
+        if len(words) > 6 or len(city) > 40 or (not field and words[0].lower() in _SENTENCE_OPENERS):
             return False
-        if not field and not is_shouting(city):
-            # Mixed case: every word capitalised, but for the particles of names ("Rio de Janeiro")
-            for word in words:
-                if not (word[0].isupper() or word.lower() in PARTICLES or word.lower().startswith(("d'", "d’"))):
-                    return False
+        # Mixed case not capitalised ("Mexico city, march 18 -", as typed): a few words before a date or agency
+        if not field and not is_shouting(city) and not _capitalised(words) and (len(words) > 3 or not dated):
+            return False
     return True
+
+
+def _capitalised(words: list[str]) -> bool:
+    """Every word capitalised, but for the particles of names ("Rio de Janeiro", "Coeur d'Alene")."""
+    return all(
+        word[0].isupper() or word.lower() in PARTICLES or word.lower().startswith(("d'", "d’")) for word in words
+    )
 
 
 def _looks_like_region(regions: list[str]) -> bool:
@@ -179,11 +193,18 @@ def _lone_city(places: str, regions: list[str], strong_dash: bool) -> bool:
     return key not in ACRONYMS and places.lower() not in _NOT_PLACES
 
 
+def _ends_with_date(text: str) -> bool:
+    at_end = _DATE_AT_END.search(text)
+    return _is_date(text) or (at_end is not None and _is_date(at_end["date"]))
+
+
 def _is_date(text: str) -> bool:
     match = _DATE_PART.match(text.strip())
     if not match:
         return False
     day = int((match["day1"] or match["day2"]).replace("O", "0").replace("o", "0"))  # "March 1O", as typed
+    if day > 99:  # "March 187": a digit typed twice; the month says it is a date
+        day //= 10
     return 1 <= day <= 31 and _month(match["month1"] or match["month2"]) is not None
 
 
@@ -217,8 +238,17 @@ def _one_edit(word: str, name: str) -> bool:
 
 def readable_place(place: str) -> str:
     """ "NEW YORK" → "New York", "WASHINGTON/LONDON" → "Washington/London", "RIO DE JANEIRO" → "Rio de
-    Janeiro", "UK" stays "UK"; a place its source already cased is kept."""
-    return "/".join(display_name(part.strip()) for part in place.strip().split("/"))
+    Janeiro", "La paz" → "La Paz", "UK" stays "UK"; a place its source cased is kept, but for words left
+    in lower case that are no particle."""
+    return "/".join(_readable_city(part.strip()) for part in place.strip().split("/"))
+
+
+def _readable_city(city: str) -> str:
+    words = display_name(city).split(" ")
+    return " ".join(
+        word[:1].upper() + word[1:] if i and word.islower() and word not in PARTICLES and "'" not in word else word
+        for i, word in enumerate(words)
+    )
 
 
 # "(Reporting by A and B; Additional reporting by C; Editing by D)" as the story's last paragraph.

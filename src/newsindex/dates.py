@@ -164,10 +164,10 @@ _DATE_PREFIXES = tuple(
 )
 
 
-def date_prefix(text: str) -> date | None:
-    """The valid date at the start of a noisy timestamp, with its time when that is valid too:
-    "27-MAR-1987 02:17:09.88T C" → 1987-03-27 02:17:09.880000, "27-MAR-1987 25:99 x" → 1987-03-27;
-    None when the text does not start with a date."""
+def date_prefix(text: str) -> tuple[date, str] | None:
+    """The valid date at the start of a noisy timestamp, with its time when that is valid too, and the text
+    after it: "27-MAR-1987 02:17:09.88T C" → (1987-03-27 02:17:09.880000, "T C"), "27-MAR-1987 25:99 x"
+    → (1987-03-27, " 25:99 x"); None when the text does not start with a date."""
     for pattern in _DATE_PREFIXES:
         match = pattern.match(text)
         if match is None:
@@ -181,7 +181,7 @@ def date_prefix(text: str) -> date | None:
         except ValueError:
             continue
         if groups["hour"] is None:
-            return day
+            return day, text[match.end("year") if groups.get("number") is None else match.end("day") :]
         try:
             clock = time(
                 int(groups["hour"]),
@@ -190,8 +190,8 @@ def date_prefix(text: str) -> date | None:
                 int((groups["fraction"] or "0").ljust(6, "0")),
             )
         except ValueError:
-            return day
-        return datetime.combine(day, clock)
+            return day, text[match.start("hour") :]
+        return datetime.combine(day, clock), text[match.end() :]
     return None
 
 

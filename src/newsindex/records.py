@@ -314,28 +314,30 @@ def published_date(value: object, where: Where) -> date | None:
     return None
 
 
+# What may follow a date and its time and still be read by the date library: AM/PM, a zone, an offset.
+_CLEAN_REST = re.compile(r"(?:\s*(?:[AaPp]\.?[Mm]\.?|Z|[A-Z]{2,5}|[+-]\d\d(?::?\d\d)?|\([A-Za-z ]+\)))*\s*")
+
+
 def _noisy_date(text: str, where: Where) -> date:
     """A date from text that may carry junk after it: "27-MAR-1987 02:17:09.88T C" is 1987-03-27 02:17:09.88.
 
     A date read from its prefix only, and what the date library warns about, are reported once per input
     (`Problem.once`), never as Python warnings. Raises DateError when no date can be read."""
-    try:
-        value, notes = parse_published_noted(text)
-    except DateError:
-        value, notes = None, []
-        prefix = date_prefix(text)
-        if prefix is None:
-            raise
-    else:
-        prefix = date_prefix(text) if notes else None
-    if prefix is not None:
-        reason = f"dates with text after them are read up to it, e.g. {one_line(text)!r} as {prefix.isoformat()}"
-        where.degraded(reason, once="date prefix")
-        return prefix
-    for note in notes:
-        where.degraded(f"date {one_line(text)!r}: {note}", once=f"date library: {note}")
-    assert value is not None
-    return value
+    prefix = date_prefix(text)
+    if prefix is None or _CLEAN_REST.fullmatch(prefix[1]):
+        try:
+            value, notes = parse_published_noted(text)
+        except DateError:
+            if prefix is None:
+                raise
+        else:
+            for note in notes:
+                where.degraded(f"date {one_line(text)!r}: {note}", once=f"date library: {note}")
+            return value
+    # Junk after a valid date: dateutil would read "12:42:03.84 A" as 00:42 or fail, the prefix is the date.
+    reason = f"dates with text after them are read up to it, e.g. {one_line(text)!r} as {prefix[0].isoformat()}"
+    where.degraded(reason, once="date prefix")
+    return prefix[0]
 
 
 def _from_epoch(seconds: float) -> datetime:
