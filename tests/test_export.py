@@ -120,6 +120,7 @@ def test_jsonl_carries_every_field(tmp_path: Path, news: NewsIndex) -> None:
         "published": "2019-10-23",
         "bylines": ["Benet Koleka"],
         "location": "Tirana",
+        "region": None,
         "source": "Reuters",
         "credits": {"Reporting": ["Benet Koleka"], "Editing": ["David Holmes"]},
         "topics": [],

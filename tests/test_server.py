@@ -62,8 +62,8 @@ def test_search_returns_ranked_hits_with_the_cli_json_keys(client: TestClient) -
     assert body["total"] == len(body["hits"])
     assert body["pages"] == 1
     hit = body["hits"][0]
-    assert set(hit) == {"id", "rank", "score", "published", "headline", "lead", "bylines", "location", "source",
-                        "snippet", "path", "duplicates", "versions"}  # fmt: skip
+    assert set(hit) == {"id", "rank", "score", "published", "headline", "lead", "bylines", "location", "region",
+                        "source", "snippet", "path", "duplicates", "versions"}  # fmt: skip
     assert hit["duplicates"] == hit["versions"] == []
     assert hit["published"] == "2019-10-23"
     assert hit["bylines"] == ["Benet Koleka"]
