@@ -65,6 +65,10 @@ from newsindex.regions import canonical_region
         ("WASHINGTON — The Senate voted.", "Washington", None, None),
         # an agency without a city
         ("(Bloomberg) -- Apple said.", None, None, "Bloomberg"),
+        ("March 5 (Bloomberg) -- Apple said.", None, None, "Bloomberg"),
+        # 1980s AP copy: an underscore for the dash
+        ("BOSTON (AP) _ The Senate voted.", "Boston", None, "AP"),
+        ("PORT-AU-PRINCE, Haiti (AP) — Aid arrived.", "Port-au-Prince", "Haiti", "AP"),
     ],
 )
 def test_dateline_shapes(body: str, location: str | None, region: str | None, source: str | None) -> None:

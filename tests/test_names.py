@@ -39,6 +39,8 @@ def test_one_identity_whatever_the_case_accents_and_punctuation() -> None:
         ("DAR ES SALAAM", "Dar es Salaam"),
         ("BASHAR AL-ASSAD", "Bashar al-Assad"),
         ("WINSTON-SALEM", "Winston-Salem"),
+        ("PORT-AU-PRINCE", "Port-au-Prince"),
+        ("PETER LE", "Peter Le"),  # a particle only between words: here a surname
         ("peter torday", "Peter Torday"),
         ("Solange De Santis", "Solange De Santis"),  # cased by its source: kept as written
         ("McDonald", "McDonald"),

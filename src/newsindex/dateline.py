@@ -37,8 +37,9 @@ _WEEKDAYS = frozenset(
     {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
      "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun"}
 )
-# The dash that ends a dateline: a hyphen (one or two) with space after it, or an en or em dash.
-_DASH = re.compile(r"\s*(?:-{1,2}(?=\s)|[–—]\s*|-{1,2}\Z)")
+# The dash that ends a dateline: a hyphen (one or two) with space after it, an en or em dash, or the
+# underscore of 1980s AP copy.
+_DASH = re.compile(r"\s*(?:-{1,2}(?=\s)|[–—]\s*|-{1,2}\Z)|\s+_(?=\s)")  # old AP copy: "(AP) _ The …"
 # What may follow a first dash and still belong to the dateline: "KANSAS CITY, Mo. - March 2 -".
 _DATE_AFTER_DASH = re.compile(
     r"\s*(?P<date>[A-Za-z]{3,10}\.?\s+\d{1,2}|\d{1,2}\s+[A-Za-z]{3,10}\.?)\s*(?P<agency>\([^()\n]{1,40}\))?"
@@ -108,7 +109,7 @@ def _find(text: str, *, field: bool) -> tuple[Dateline, int] | None:
         head, end, strong = window[start:], len(text), False
     else:
         head, end = window[start : dash.start()], dash.end()
-        strong = dash.group().strip()[:1] in "–—" or dash.group().strip() == "--"
+        strong = dash.group().strip()[:1] in "–—_" or dash.group().strip() == "--"
         after = _DATE_AFTER_DASH.match(text, dash.end())
         if after and _month(after["date"].split()[0 if after["date"][0].isalpha() else -1]):
             head = f"{head}, {after['date']} {after['agency'] or ''}"
@@ -143,6 +144,8 @@ def _parse_head(head: str, *, field: bool, strong_dash: bool) -> Dateline | None
                 dated = True
                 continue
             break
+    if len(parts) == 1 and source and _is_date(parts[0]):  # "March 5 (Bloomberg) --"
+        parts = []
     if not parts:
         return Dateline(None, source) if source and is_agency(source) and not field else None
     places = parts[0]

@@ -24,6 +24,11 @@ PARTICLES = frozenset(
     {"de", "da", "das", "do", "dos", "du", "des", "del", "della", "der", "den", "van", "von", "di", "la", "le", "el",
      "es", "y", "e", "of", "the", "on", "upon", "am", "im", "an", "sur", "en", "bin", "ibn", "ter", "ten", "zu"}
 )
+# Particles between hyphens: "Port-au-Prince", "Aix-en-Provence", "Stratford-upon-Avon", "Saint-Jean-de-Luz".
+_HYPHEN_PARTICLES = frozenset(
+    {"au", "aux", "en", "sur", "sous", "upon", "on", "de", "du", "des", "la", "le", "les", "di", "da", "del", "am",
+     "im", "an", "der", "in", "the"}
+)
 # Agencies: never a byline. Keys (see `name_key`) of their names and abbreviations.
 AGENCIES = frozenset(
     name_part
@@ -73,25 +78,27 @@ def display_name(name: str) -> str:
     name = " ".join(name.split())
     if not is_shouting(name):
         return name
-    first = True
     parts: list[str] = []
     position = 0
-    for match in _WORD.finditer(name):
+    matches = list(_WORD.finditer(name))
+    for number, match in enumerate(matches):
         parts.append(name[position : match.start()])
         before = name[match.start() - 1] if match.start() else " "
         after = name[match.end()] if match.end() < len(name) else " "
-        parts.append(_case_word(match.group(), first=first, before=before, after=after))
+        inner = 0 < number < len(matches) - 1  # a particle is lower case between words, never first or last
+        parts.append(_case_word(match.group(), first=number == 0, inner=inner, before=before, after=after))
         position = match.end()
-        first = False
     parts.append(name[position:])
     return "".join(parts)
 
 
-def _case_word(word: str, *, first: bool, before: str, after: str) -> str:
+def _case_word(word: str, *, first: bool, inner: bool, before: str, after: str) -> str:
     lower = word.lower()
     if word.upper() in ACRONYMS and len(word) > 1 and word.isupper():
         return word.upper()
-    if not first and before in " " and after in " " and lower in PARTICLES:
+    if inner and before == " " and after in " " and lower in PARTICLES:
+        return lower
+    if inner and before == "-" and after == "-" and lower in _HYPHEN_PARTICLES:  # "Port-au-Prince"
         return lower
     if not first and before in " " and after == "-" and lower == "al":  # "Bashar al-Assad"
         return lower
