@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 # Words kept in capitals whatever the case around them.
@@ -124,12 +124,13 @@ def _capitalize(lower: str) -> str:
 
 def best_display(spellings: Iterable[tuple[str, int]]) -> str:
     """The spelling to show for one identity, from (spelling, count) pairs: a cased spelling before one in
-    capitals, then the most common, then the first in alphabetical order."""
-    ranked = sorted(spellings, key=lambda pair: (is_shouting(pair[0]), -pair[1], pair[0]))
+    capitals, then the most common, then the one with accents ("José" over "Jose"), then alphabetical order."""
+    ranked = sorted(
+        spellings, key=lambda pair: (is_shouting(pair[0]), -pair[1], pair[0].isascii(), pair[0].casefold(), pair[0])
+    )
     if not ranked:
         raise ValueError("no spellings")
-    best = ranked[0][0]
-    return display_name(best)
+    return ranked[0][0]  # as stored: readers store names readable already, and "AP" is no "Ap"
 
 
 def is_agency(name: str) -> bool:
@@ -169,3 +170,15 @@ def split_bylines(text: str) -> list[str]:
             words.pop()
         names.append(display_name(" ".join(words)))
     return names
+
+
+def merge_spellings(counts: Mapping[str, int]) -> dict[str, int]:
+    """Counts per spelling → counts per identity, each under its best spelling (`best_display`):
+    {"Peter Torday": 22, "PETER TORDAY": 2} → {"Peter Torday": 24}. What facets and stats show, so that one
+    person is one value whatever the spellings stored (filters already match names case-blind)."""
+    groups: dict[str, list[tuple[str, int]]] = {}
+    for spelling, count in counts.items():
+        groups.setdefault(name_key(spelling) or spelling, []).append((spelling, count))
+    return {
+        best_display(spellings): sum(count for _, count in spellings) for spellings in groups.values()
+    }
