@@ -218,7 +218,7 @@ def main() -> None:
     truths = ground_truth(sgml_files)
     print(f"ground truth: {len(truths):,} records from {len(sgml_files)} SGML files")
 
-    with tempfile.TemporaryDirectory(prefix="realnews-") as work:
+    with tempfile.TemporaryDirectory(prefix="realnews-") as work, tempfile.TemporaryDirectory() as indexes:
         with tarfile.open(corpora / "reuters21578-text.tar.gz") as archive:
             archive.extractall(work, filter="data")
         sgml, sgml_problems, sgml_seconds = read([str(p) for p in sgml_files], "reuters", lambda s: s.id)
@@ -244,12 +244,12 @@ def main() -> None:
             from newsindex.index import NewsIndex
 
             for form, paths, format in (("SGML", [str(p) for p in sgml_files], "reuters"), ("text", [work], "text")):
-                folder = Path(work) / f"index-{form}"
+                folder = Path(indexes) / form  # not under the text folder: it would be read as input
                 started = time.perf_counter()
                 index = NewsIndex.create(folder, fsync=False)
                 report = index.add_files(paths, format=format, procs=1)
                 seconds = time.perf_counter() - started
-                found = index.search("", facets=("bylines", "location"), limit=1)
+                found = index.search("", start="1900", facets=("bylines", "location"), facet_top=100, limit=1)
                 for facet, pairs in found.facets.items():
                     keys = Counter(name_key(value) for value, _ in pairs)
                     doubled = [key for key, count in keys.items() if count > 1]
