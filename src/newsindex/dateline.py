@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from newsindex.names import ACRONYMS, PARTICLES, display_name, is_agency, is_shouting, split_bylines
 from newsindex.regions import canonical_region, is_known_region
@@ -119,6 +120,7 @@ def _find(text: str, *, field: bool) -> tuple[Dateline, int] | None:
     return (dateline, end) if dateline else None
 
 
+@lru_cache(maxsize=50_000)  # wire copy repeats its datelines ("WASHINGTON, March 2"), and a body is read often
 def _parse_head(head: str, *, field: bool, strong_dash: bool) -> Dateline | None:
     head = _STRAY.sub("", _JUNK_START.sub("", head.strip())).strip()
     source = None
