@@ -70,6 +70,8 @@ def test_the_best_cased_spelling_is_shown() -> None:
         ("By The Associated Press", []),
         ("AFP", []),
         ("Jane Doe, Staff Writer", ["Jane Doe"]),
+        ("By Jane Doe, Reuters Correspondent", ["Jane Doe"]),
+        ("By JOHN SMITH, AP Business Writer", ["John Smith"]),
         ("Martin Luther King, Jr.", ["Martin Luther King, Jr."]),
         ("By Sandra Anderson", ["Sandra Anderson"]),  # "and" inside a name is no separator
     ],

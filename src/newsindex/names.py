@@ -151,6 +151,16 @@ _TITLES = re.compile(
 )
 
 
+def _is_role(part: str) -> bool:
+    """ "Staff Writer", "Reuters Correspondent", "AP Business Writer": a job, not a name."""
+    words = part.split()
+    while words and is_agency(words[0]):
+        words.pop(0)
+    if not words:  # agency names only ("AP Reuters")
+        return True
+    return _TITLES.match(" ".join(words)) is not None
+
+
 def split_bylines(text: str) -> list[str]:
     """The people a byline names, in order, each in readable form: "By A and B" / "A AND B" / "A, B and C"
     → ["A", "B", "C"]; agencies ("Reuters", "AP") and job titles ("Staff Writer") are dropped, "Jr." stays
@@ -163,7 +173,7 @@ def split_bylines(text: str) -> list[str]:
         if name_key(part) in _SUFFIXES and names:
             names[-1] = f"{names[-1]}, {part}"
             continue
-        if is_agency(part) or _TITLES.match(part) or not any(ch.isalpha() for ch in part):
+        if is_agency(part) or _is_role(part) or not any(ch.isalpha() for ch in part):
             continue
         words = part.split()
         while len(words) > 2 and is_agency(words[-1]):  # "Brad Schade Reuters"
