@@ -39,6 +39,7 @@ def test_one_identity_whatever_the_case_accents_and_punctuation() -> None:
         ("DAR ES SALAAM", "Dar es Salaam"),
         ("BASHAR AL-ASSAD", "Bashar al-Assad"),
         ("WINSTON-SALEM", "Winston-Salem"),
+        ("ALFONSE D'AMATO", "Alfonse D'Amato"),
         ("PORT-AU-PRINCE", "Port-au-Prince"),
         ("PETER LE", "Peter Le"),  # a particle only between words: here a surname
         ("peter torday", "Peter Torday"),
@@ -72,6 +73,7 @@ def test_the_best_cased_spelling_is_shown() -> None:
         ("Jane Doe, Staff Writer", ["Jane Doe"]),
         ("By Jane Doe, Reuters Correspondent", ["Jane Doe"]),
         ("By JOHN SMITH, AP Business Writer", ["John Smith"]),
+        ("Associated Press Writer", []),
         ("Martin Luther King, Jr.", ["Martin Luther King, Jr."]),
         ("By Sandra Anderson", ["Sandra Anderson"]),  # "and" inside a name is no separator
     ],

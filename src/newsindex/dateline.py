@@ -249,7 +249,7 @@ def readable_place(place: str) -> str:
 
 
 def _readable_city(city: str) -> str:
-    words = display_name(city).split(" ")
+    words = display_name(city, place=True).split(" ")
     return " ".join(
         word[:1].upper() + word[1:] if i and word.islower() and word not in PARTICLES and "'" not in word else word
         for i, word in enumerate(words)

@@ -70,11 +70,11 @@ def is_shouting(text: str) -> bool:
 
 
 @lru_cache(maxsize=100_000)
-def display_name(name: str) -> str:
+def display_name(name: str, *, place: bool = False) -> str:
     """The readable form of a name: re-cased by the rules of names when written in capitals or in lower
     case ("PETER TORDAY" → "Peter Torday", "MCLEAN" → "McLean", "LA PAZ" → "La Paz", "ST. LOUIS" →
-    "St. Louis", "COEUR D'ALENE" → "Coeur d'Alene", "BASHAR AL-ASSAD" → "Bashar al-Assad"); a name already
-    cased by its source is kept as written, spaces tidied."""
+    "St. Louis", "BASHAR AL-ASSAD" → "Bashar al-Assad"; with `place`, "COEUR D'ALENE" → "Coeur d'Alene" where
+    a person is "Alfonse D'Amato"); a name already cased by its source is kept as written, spaces tidied."""
     name = " ".join(name.split())
     if not is_shouting(name):
         return name
@@ -86,13 +86,13 @@ def display_name(name: str) -> str:
         before = name[match.start() - 1] if match.start() else " "
         after = name[match.end()] if match.end() < len(name) else " "
         inner = 0 < number < len(matches) - 1  # a particle is lower case between words, never first or last
-        parts.append(_case_word(match.group(), first=number == 0, inner=inner, before=before, after=after))
+        parts.append(_case_word(match.group(), first=number == 0, inner=inner, before=before, after=after, place=place))
         position = match.end()
     parts.append(name[position:])
     return "".join(parts)
 
 
-def _case_word(word: str, *, first: bool, inner: bool, before: str, after: str) -> str:
+def _case_word(word: str, *, first: bool, inner: bool, before: str, after: str, place: bool) -> str:
     lower = word.lower()
     if word.upper() in ACRONYMS and len(word) > 1 and word.isupper():
         return word.upper()
@@ -105,8 +105,8 @@ def _case_word(word: str, *, first: bool, inner: bool, before: str, after: str) 
     if "'" in lower or "’" in lower:
         apostrophe = "'" if "'" in lower else "’"
         head, _, tail = lower.partition(apostrophe)
-        if len(head) == 1 and tail:  # O'Neill, D'Amato; inside a place "Coeur d'Alene"
-            head = head if (not first and head == "d" and before == " ") else head.upper()
+        if len(head) == 1 and tail:  # O'Neill, D'Amato; inside a place's name "Coeur d'Alene"
+            head = head if (place and not first and head == "d" and before == " ") else head.upper()
             return f"{head}{apostrophe}{_capitalize(tail)}"
         if tail in ("s", "t", "ll", "re", "ve", "d"):  # "MACY'S" → "Macy's"
             return f"{_capitalize(head)}{apostrophe}{tail}"
@@ -144,9 +144,10 @@ def is_agency(name: str) -> bool:
 _BY = re.compile(r"^\s*by[:\s]+", re.IGNORECASE)
 _SEPARATOR = re.compile(r"\s*[,;]\s*(?:and\s+|&\s*)?|\s+(?:and|&)\s+|\s*&\s*|\s+/\s+", re.IGNORECASE)
 _SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "phd", "md"})
+# A job: "Staff Writer", "Chief Economics Correspondent", "Science Editor", "Bureau Chief".
 _TITLES = re.compile(
-    r"^(?:(?:senior|chief|staff|special|foreign|economics|financial|political|diplomatic|business)\s+)*"
-    r"(?:writer|correspondent|reporter|editor|columnist|staff)s?$",
+    r"^(?:[^\W\d_]+\s+){0,3}(?:writer|correspondent|reporter|editor|columnist|staff|analyst|contributor|"
+    r"bureau\s+chief)s?$",
     re.IGNORECASE,
 )
 
@@ -154,10 +155,10 @@ _TITLES = re.compile(
 def _is_role(part: str) -> bool:
     """ "Staff Writer", "Reuters Correspondent", "AP Business Writer": a job, not a name."""
     words = part.split()
-    while words and is_agency(words[0]):
-        words.pop(0)
-    if not words:  # agency names only ("AP Reuters")
-        return True
+    for length in range(len(words), 0, -1):  # the agency may have several words: "Associated Press Writer"
+        if is_agency(" ".join(words[:length])):
+            words = words[length:]
+            break
     return _TITLES.match(" ".join(words)) is not None
 
 

@@ -137,7 +137,7 @@ def canonical_region(text: str) -> str:
     """The stored form of a dateline's region: "CALIF." / "Calif" / "California" → "Calif.",
     "Alta." → "Alberta", "WEST GERMANY" → "West Germany"; several parts are each made canonical."""
     parts = [part.strip() for part in text.split(",") if part.strip(" .")]
-    return ", ".join(_FORMS.get(name_key(part)) or display_name(part) for part in parts)
+    return ", ".join(_FORMS.get(name_key(part)) or display_name(part, place=True) for part in parts)
 
 
 def is_known_region(text: str) -> bool:
