@@ -165,14 +165,15 @@ def score(form: str, stories: dict[str, Story], truths: dict[str, Truth]) -> lis
         truth = truths.get(newid)
         if truth is None:
             continue
+        got_region = getattr(story, "region", None)  # None from a version of newsindex before Story.region
         if truth.city:
             ok = name_key(story.location or "") == name_key(truth.city)
             location.add(ok, f"{newid}: {truth.dateline!r} → {story.location!r} (truth {truth.city!r})")
             if truth.region:
-                ok = name_key(story.region or "") == name_key(canonical_region(truth.region))
-                region.add(ok, f"{newid}: {truth.dateline!r} → {story.region!r} (truth {truth.region!r})")
+                ok = name_key(got_region or "") == name_key(canonical_region(truth.region))
+                region.add(ok, f"{newid}: {truth.dateline!r} → {got_region!r} (truth {truth.region!r})")
             else:
-                extra_region.add(story.region is None, f"{newid}: {truth.dateline!r} → region {story.region!r}")
+                extra_region.add(got_region is None, f"{newid}: {truth.dateline!r} → region {got_region!r}")
         if truth.day:
             published = story.published
             got = published.date() if isinstance(published, datetime) else published
