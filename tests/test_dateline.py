@@ -53,6 +53,7 @@ from newsindex.regions import canonical_region
         ("LA PAZ, March 2 - Tin.", "La Paz", None, None),
         ("La paz, march 4 - Tin.", "La Paz", None, None),
         ("COEUR D'ALENE, Idaho, March 2 - Silver.", "Coeur d'Alene", "Idaho", None),
+        ("AUGUSTA, Maine, March 25 - Paper.", "Augusta", "Maine", None),  # a city, no misspelt August
         # months abbreviated, misspelt; dashes of every kind, with or without a space before
         ("MONTREAL, Feb 26- Profit.", "Montreal", None, None),
         ("NEW YORK, Sept. 5 -- Profit.", "New York", None, None),
@@ -89,6 +90,8 @@ def test_dateline_shapes(body: str, location: str | None, region: str | None, so
         "Toronto - the city council met.",
         "The Federal Reserve said on March 2 - ahead of the meeting - rates would hold.",
         "In Chicago, March 3 - a Tuesday - futures fell.",
+        "Monday, March 2 - the day the market fell - began quietly.",
+        "Posted March 2 - Profit rose.",
     ],
 )
 def test_sentences_are_no_datelines(body: str) -> None:

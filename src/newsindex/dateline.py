@@ -38,6 +38,7 @@ _WEEKDAYS = frozenset(
     {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
      "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun"}
 )
+_CALENDAR_WORDS = _WEEKDAYS | frozenset(_MONTH_NAMES) | frozenset(name[:3] for name in _MONTH_NAMES) | {"sept"}
 # The dash that ends a dateline: a hyphen (one or two) with space after it, an en or em dash, or the
 # underscore of 1980s AP copy.
 _DASH = re.compile(r"\s*(?:-{1,2}(?=\s)|[–—]\s*|-{1,2}\Z)|\s+_(?=\s)")  # old AP copy: "(AP) _ The …"
@@ -144,6 +145,9 @@ def _parse_head(head: str, *, field: bool, strong_dash: bool) -> Dateline | None
             if at_end and _is_date(at_end["date"]):
                 parts[-1] = last[: at_end.start()].strip()
                 dated = True
+                # "Posted March 2 -" is no place: a date without its comma follows a place in capitals or a region
+                if not field and len(parts) == 1 and not is_shouting(parts[0]):
+                    return None
                 continue
             break
     if len(parts) == 1 and source and _is_date(parts[0]):  # "March 5 (Bloomberg) --"
@@ -173,6 +177,8 @@ def _is_places(places: str, *, field: bool, dated: bool) -> bool:
         words = city.split()
         if len(words) > 6 or len(city) > 40 or (not field and words[0].lower() in _SENTENCE_OPENERS):
             return False
+        if not field and len(words) == 1 and city.lower().rstrip(".") in _CALENDAR_WORDS:
+            return False  # "Monday, March 2 -", "March, 2019 -"; but Augusta is a city, not a typo of August
         # Mixed case not capitalised ("Mexico city, march 18 -", as typed): a few words before a date or agency
         if not field and not is_shouting(city) and not _capitalised(words) and (len(words) > 3 or not dated):
             return False
