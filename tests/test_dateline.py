@@ -109,6 +109,7 @@ def test_sentences_are_no_datelines(body: str) -> None:
         ("GEORGETOWN, Grand Cayman, British West Indies, March 2 -", "Georgetown", "Grand Cayman, British West Indies"),
         ("THE HAGUE, March 2 - Dutch imports of fat-", "The Hague", None),
         ("ME}LBOURNE, March 3 -", "Melbourne", None),
+        ("new york", "New York", None),  # no dateline's shape: kept as the place, readable
     ],
 )
 def test_a_dateline_given_alone(text: str, location: str, region: str | None) -> None:

@@ -94,10 +94,15 @@ def split_dateline(body: str) -> tuple[Dateline | None, str]:
 
 def parse_dateline(text: str) -> Dateline | None:
     """Read a dateline given on its own (an SGML `<DATELINE>`, a NewsML `<dateline>`, a `dateline`
-    column): "SAN MATEO, Calif., March 2 -" → San Mateo, Calif.; "Paris" → Paris. None when it names no
-    place and no agency."""
-    found = _find(" ".join(text.split()), field=True)
-    return found[0] if found else None
+    column): "SAN MATEO, Calif., March 2 -" → San Mateo, Calif.; "Paris" → Paris; text of no dateline shape
+    gives its first part as the place ("new york" → New York). None when it has no letters."""
+    text = " ".join(text.split())
+    found = _find(text, field=True)
+    if found:
+        return found[0]
+    # Not a dateline's shape ("new york", "12 Main Street"): the place as given, in readable form
+    place = text.split(",")[0].strip().rstrip("-–— ").strip()
+    return Dateline(readable_place(place), None) if any(ch.isalpha() for ch in place) else None
 
 
 def _find(text: str, *, field: bool) -> tuple[Dateline, int] | None:
@@ -116,7 +121,8 @@ def _find(text: str, *, field: bool) -> tuple[Dateline, int] | None:
         if after and _month(after["date"].split()[0 if after["date"][0].isalpha() else -1]):
             head = f"{head}, {after['date']} {after['agency'] or ''}"
             end = after.end()
-    end += len(text[end:]) - len(text[end:].lstrip(" \t"))
+    while end < len(text) and text[end] in " \t":
+        end += 1
     dateline = _parse_head(head, field=field, strong_dash=strong)
     return (dateline, end) if dateline else None
 
