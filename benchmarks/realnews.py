@@ -48,7 +48,9 @@ from newsindex.readers import read_stories  # noqa: E402
 from newsindex.regions import canonical_region  # noqa: E402
 
 _RECORD = re.compile(r"<REUTERS\b[^>]*\bNEWID=\"(?P<id>\d+)\"[^>]*>(?P<text>.*?)</REUTERS>", re.DOTALL)
-_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+_MONTHS = {
+    m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)
+}
 _DATE = re.compile(r"\s*(\d{1,2})-([A-Za-z]{3})-(\d{4})\s+(\d\d):(\d\d):(\d\d)(?:\.(\d{1,2}))?")
 
 
@@ -254,11 +256,15 @@ def main() -> None:
                 for facet, pairs in found.facets.items():
                     keys = Counter(name_key(value) for value, _ in pairs)
                     doubled = [key for key, count in keys.items() if count > 1]
-                    print(f"{form} index ({report.written:,} stories, {seconds:.1f} s): facet {facet} top "
-                          f"{len(pairs)} values, {len(doubled)} identities shown twice {doubled[:5]}")
+                    print(
+                        f"{form} index ({report.written:,} stories, {seconds:.1f} s): facet {facet} top "
+                        f"{len(pairs)} values, {len(doubled)} identities shown twice {doubled[:5]}"
+                    )
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
-    print(f"\nmachine: {platform.platform()}, {platform.processor() or platform.machine()}; "
-          f"date {datetime.now():%Y-%m-%d %H:%M}; code {commit.stdout.strip()}")
+    print(
+        f"\nmachine: {platform.platform()}, {platform.processor() or platform.machine()}; "
+        f"date {datetime.now():%Y-%m-%d %H:%M}; code {commit.stdout.strip()}"
+    )
 
 
 if __name__ == "__main__":

@@ -30,13 +30,40 @@ from newsindex.names import ACRONYMS, PARTICLES, display_name, is_agency, is_sho
 from newsindex.regions import canonical_region, is_known_region
 
 _MONTH_NAMES = (
-    "january", "february", "march", "april", "may", "june",
-    "july", "august", "september", "october", "november", "december",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
 )
 _ABBREVIATIONS = {"sept": 9, "febr": 2}
 _WEEKDAYS = frozenset(
-    {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
-     "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun"}
+    {
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "mon",
+        "tue",
+        "tues",
+        "wed",
+        "thu",
+        "thur",
+        "thurs",
+        "fri",
+        "sat",
+        "sun",
+    }
 )
 _CALENDAR_WORDS = _WEEKDAYS | frozenset(_MONTH_NAMES) | frozenset(name[:3] for name in _MONTH_NAMES) | {"sept"}
 # The dash that ends a dateline: a hyphen (one or two) with space after it, an en or em dash, or the
@@ -61,15 +88,80 @@ _PLACE_CHARS = re.compile(r"^[^\W\d_][\w.'’&\- ]*$")
 _REGION_CHARS = re.compile(r"^[^\W\d_][\w.'’&\- ]*$")
 # Capitalised words that open copy before a dash without being a place.
 _NOT_PLACES = frozenset(
-    {"update", "urgent", "breaking", "exclusive", "corrected", "correction", "refile", "advisory", "flash",
-     "bulletin", "alert", "note", "editors", "analysis", "factbox", "wrapup", "preview", "interview", "insight",
-     "column", "opinion", "photo", "video", "repeat", "rpt", "fixture", "table", "summary"}
+    {
+        "update",
+        "urgent",
+        "breaking",
+        "exclusive",
+        "corrected",
+        "correction",
+        "refile",
+        "advisory",
+        "flash",
+        "bulletin",
+        "alert",
+        "note",
+        "editors",
+        "analysis",
+        "factbox",
+        "wrapup",
+        "preview",
+        "interview",
+        "insight",
+        "column",
+        "opinion",
+        "photo",
+        "video",
+        "repeat",
+        "rpt",
+        "fixture",
+        "table",
+        "summary",
+    }
 )
 # Words that open a sentence, not a place name: "In Chicago, March 3 - a Tuesday - futures fell."
 _SENTENCE_OPENERS = frozenset(
-    {"in", "on", "at", "for", "from", "by", "with", "after", "before", "when", "while", "as", "if", "but", "and",
-     "since", "despite", "amid", "under", "over", "to", "it", "he", "she", "they", "we", "this", "that", "these",
-     "those", "there", "its", "his", "her", "their", "our", "analysts", "officials", "shares"}
+    {
+        "in",
+        "on",
+        "at",
+        "for",
+        "from",
+        "by",
+        "with",
+        "after",
+        "before",
+        "when",
+        "while",
+        "as",
+        "if",
+        "but",
+        "and",
+        "since",
+        "despite",
+        "amid",
+        "under",
+        "over",
+        "to",
+        "it",
+        "he",
+        "she",
+        "they",
+        "we",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "its",
+        "his",
+        "her",
+        "their",
+        "our",
+        "analysts",
+        "officials",
+        "shares",
+    }
 )
 _MAX_HEAD = 120  # a dateline is short; the dash of a long first clause is not its end
 

@@ -21,25 +21,126 @@ ACRONYMS = frozenset(
 # Particles written in lower case inside a name, never at its start: "Rio de Janeiro", "Ludwig van
 # Beethoven", "Dar es Salaam", "King of Prussia", "Frankfurt am Main".
 PARTICLES = frozenset(
-    {"de", "da", "das", "do", "dos", "du", "des", "del", "della", "der", "den", "van", "von", "di", "la", "le", "el",
-     "es", "y", "e", "of", "the", "on", "upon", "am", "im", "an", "sur", "en", "bin", "ibn", "ter", "ten", "zu"}
+    {
+        "de",
+        "da",
+        "das",
+        "do",
+        "dos",
+        "du",
+        "des",
+        "del",
+        "della",
+        "der",
+        "den",
+        "van",
+        "von",
+        "di",
+        "la",
+        "le",
+        "el",
+        "es",
+        "y",
+        "e",
+        "of",
+        "the",
+        "on",
+        "upon",
+        "am",
+        "im",
+        "an",
+        "sur",
+        "en",
+        "bin",
+        "ibn",
+        "ter",
+        "ten",
+        "zu",
+    }
 )
 # Particles between hyphens: "Port-au-Prince", "Aix-en-Provence", "Stratford-upon-Avon", "Saint-Jean-de-Luz".
 _HYPHEN_PARTICLES = frozenset(
-    {"au", "aux", "en", "sur", "sous", "upon", "on", "de", "du", "des", "la", "le", "les", "di", "da", "del", "am",
-     "im", "an", "der", "in", "the"}
+    {
+        "au",
+        "aux",
+        "en",
+        "sur",
+        "sous",
+        "upon",
+        "on",
+        "de",
+        "du",
+        "des",
+        "la",
+        "le",
+        "les",
+        "di",
+        "da",
+        "del",
+        "am",
+        "im",
+        "an",
+        "der",
+        "in",
+        "the",
+    }
 )
 # Agencies: never a byline. Keys (see `name_key`) of their names and abbreviations.
 AGENCIES = frozenset(
     name_part
     for name_part in (
-        "reuters", "reuter", "ap", "associated press", "the associated press", "afp", "agence france presse",
-        "agence france-presse", "upi", "united press international", "bloomberg", "bloomberg news", "dpa",
-        "deutsche presse agentur", "deutsche presse-agentur", "kyodo", "kyodo news", "xinhua", "ansa", "efe",
-        "tass", "itar tass", "itar-tass", "interfax", "yonhap", "jiji", "jiji press", "press association", "pa",
-        "canadian press", "cp", "aap", "australian associated press", "dow jones", "dow jones newswires", "anp",
-        "belga", "apa", "ctk", "pap", "ria novosti", "bernama", "antara", "pti", "press trust of india", "mena",
-        "wafa", "irna", "sapa", "nan", "ips", "reuters staff",
+        "reuters",
+        "reuter",
+        "ap",
+        "associated press",
+        "the associated press",
+        "afp",
+        "agence france presse",
+        "agence france-presse",
+        "upi",
+        "united press international",
+        "bloomberg",
+        "bloomberg news",
+        "dpa",
+        "deutsche presse agentur",
+        "deutsche presse-agentur",
+        "kyodo",
+        "kyodo news",
+        "xinhua",
+        "ansa",
+        "efe",
+        "tass",
+        "itar tass",
+        "itar-tass",
+        "interfax",
+        "yonhap",
+        "jiji",
+        "jiji press",
+        "press association",
+        "pa",
+        "canadian press",
+        "cp",
+        "aap",
+        "australian associated press",
+        "dow jones",
+        "dow jones newswires",
+        "anp",
+        "belga",
+        "apa",
+        "ctk",
+        "pap",
+        "ria novosti",
+        "bernama",
+        "antara",
+        "pti",
+        "press trust of india",
+        "mena",
+        "wafa",
+        "irna",
+        "sapa",
+        "nan",
+        "ips",
+        "reuters staff",
     )
 )
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)  # letters, with inner apostrophes
@@ -190,6 +291,4 @@ def merge_spellings(counts: Mapping[str, int]) -> dict[str, int]:
     groups: dict[str, list[tuple[str, int]]] = {}
     for spelling, count in counts.items():
         groups.setdefault(name_key(spelling) or spelling, []).append((spelling, count))
-    return {
-        best_display(spellings): sum(count for _, count in spellings) for spellings in groups.values()
-    }
+    return {best_display(spellings): sum(count for _, count in spellings) for spellings in groups.values()}

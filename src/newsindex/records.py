@@ -153,8 +153,10 @@ def make_story(
     dateline, _ = split_dateline(body)
     if credits is None:
         credits = tuple(Credit(role, tuple(names)) for role, names in credit_line)
-    if dateline is not None and dateline.location and (
-        location is None or name_key(location) == name_key(dateline.location)
+    if (
+        dateline is not None
+        and dateline.location
+        and (location is None or name_key(location) == name_key(dateline.location))
     ):
         location, region = dateline.location, region or dateline.region
     return Story(
