@@ -41,6 +41,7 @@ from newsindex.facets import check_facets, count_days, count_facets, seconds_to_
 from newsindex.facets import posting_docnums as _posting_docnums
 from newsindex.indexer import Indexer, write_lock
 from newsindex.models import CheckReport, Hit, IndexReport, IndexStats, Problems, SearchResults, Story
+from newsindex.names import merge_spellings
 from newsindex.query import FALLBACK_NOTE, SEARCH_SECONDS, Match, QueryPlan, check_expansion, parse_query
 from newsindex.ranking import Recency, check_half_life, weighting
 from newsindex.readers import read_source
@@ -1103,7 +1104,8 @@ def _top_values(reader: Any, fieldname: str, top: int) -> tuple[tuple[str, int],
     for term in reader.lexicon(fieldname):
         postings = reader.postings(fieldname, term)
         counts[term.decode("utf-8")] = sum(1 for _ in postings.all_ids())
-    return tuple((name, count) for name, count in counts.most_common(top) if count)
+    merged = Counter(merge_spellings(counts))  # "Peter Torday" and "PETER TORDAY" are one name
+    return tuple((name, count) for name, count in merged.most_common(top) if count)
 
 
 # -- the folder ---------------------------------------------------------------------------------------

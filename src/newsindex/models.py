@@ -40,7 +40,7 @@ class Story:
     published: date | None = None  # a date, or a datetime when the source gives a time
     bylines: tuple[str, ...] = ()
     location: str | None = None
-    region: str | None = None
+    region: str | None = None  # the dateline's state, province or country: "Calif.", "Alberta", "West Germany"
     source: str | None = None
     credits: tuple[Credit, ...] = ()
     path: str | None = None
@@ -197,9 +197,14 @@ class Problem:
     reason: str
     kind: Literal["skipped", "degraded"] = "skipped"
     record: int | None = None  # 1-based line or row for multi-story files
+    story: str | None = None  # the story's own id when the record gave one (Reuters NEWID, a JSON "id")
+    # Reported once per input: a later problem of the same input with the same `once` key is left out.
+    once: str | None = None
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.record}" if self.record is not None else self.path
+        if self.story is not None:
+            where = f"{where} (story {self.story})"
         return f"{where}: {self.reason}"
 
 
@@ -294,7 +299,8 @@ class IndexReport:
             "removed": self.removed,
             "skipped": self.skipped,
             "problems": [
-                {"path": p.path, "record": p.record, "kind": p.kind, "reason": p.reason} for p in self.problems
+                {"path": p.path, "record": p.record, "story": p.story, "kind": p.kind, "reason": p.reason}
+                for p in self.problems
             ],
             "problem_count": self.problem_count,  # `problems` lists the first KEPT_PROBLEMS of them
             "seconds": round(self.seconds, 3),

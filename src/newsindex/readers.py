@@ -66,7 +66,7 @@ _ISO_DATE_START = re.compile(r"[\s:]*\d{4}-\d\d-\d\d")
 
 def read_source(source: Source, *, on_problem: ProblemHandler | None = None) -> Iterator[Story]:
     """The stories in one source; bad files and records go to `on_problem` and the reading goes on."""
-    report = on_problem or ignore_problem
+    report = _once_per_input(on_problem or ignore_problem)
     if source.format == "zip":
         from newsindex.archives import read_zip
 
@@ -77,6 +77,20 @@ def read_source(source: Source, *, on_problem: ProblemHandler | None = None) -> 
             yield from read_stream(stream, source, report)
     except (OSError, EOFError, zlib.error) as error:  # unreadable, vanished, or a truncated/corrupt .gz
         report(Problem(source.path, f"cannot read ({describe_error(error)})"))
+
+
+def _once_per_input(report: ProblemHandler) -> ProblemHandler:
+    """`report`, passing each kind of `Problem.once` problem only the first time in this input."""
+    seen: set[str] = set()
+
+    def once(problem: Problem) -> None:
+        if problem.once is not None:
+            if problem.once in seen:
+                return
+            seen.add(problem.once)
+        report(problem)
+
+    return once
 
 
 def read_stream(stream: ByteStream, source: Source, report: ProblemHandler) -> Iterator[Story]:

@@ -66,7 +66,7 @@ KEY_ALIASES: dict[str, tuple[str, ...]] = {
     "published": ("published", "date", "published_at", "pubdate", "publish_date", "datetime", "timestamp"),
     "bylines": ("bylines", "byline", "author", "authors", "by", "creator"),
     "location": ("location", "dateline", "place"),
-    "region": ("region",),
+    "region": ("region", "state", "province"),
     "source": ("source", "agency", "publisher", "outlet"),
     "body": ("body", "text", "content", "article", "story"),
     "credits": ("credits",),
