@@ -113,6 +113,7 @@ class SearchResults:
     suggestion: str | None = None  # "Did you mean": the query with unknown words corrected, when few stories matched
     # facet name → (value, stories) pairs over every matching story; only the facets asked for
     facets: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # what was cut short to answer inside the deadline ("3 of 10 hits … without a snippet")
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self.hits)
@@ -131,6 +132,7 @@ class SearchResults:
             "suggestion": self.suggestion,
             "hits": [hit.to_dict() for hit in self.hits],
             **({"facets": self.facets_dict()} if self.facets else {}),
+            **({"notes": list(self.notes)} if self.notes else {}),
         }
 
     def facets_dict(self) -> dict[str, list[dict[str, Any]]]:

@@ -8,7 +8,6 @@ is text and only the words count.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -20,6 +19,7 @@ from whoosh.codec.base import Automata
 from whoosh.fields import Schema
 
 from newsindex.dateindex import PublishedRange
+from newsindex.deadline import SEARCH_SECONDS, current
 from newsindex.errors import NewsIndexError, QueryError, QueryRejectedError
 from newsindex.schema import FIELD_ALIASES, NAME_FIELDS, TEXT_FIELDS, NewsAnalyzer, fold
 
@@ -31,7 +31,6 @@ MAX_WORDS = 200  # distinct words (a word searched in two fields counts once)
 MAX_EXPANSION = 2_000  # index terms the patterns and fuzzy words may stand for (all of them together)
 MAX_EDITS = 2  # word~2 at most: past two edits a fuzzy word matches nearly anything, slowly
 MAX_FUZZY_LETTERS = 30  # Whoosh builds an automaton per fuzzy word, in Python: a long word takes seconds
-SEARCH_SECONDS = 5.0
 
 # Field names start with a letter, so "10:30" stays a time and is searched as words.
 _FIELD_PREFIX = r"(?P<text>[A-Za-z_]\w*|[*]):"
@@ -155,7 +154,7 @@ def check_expansion(plan: QueryPlan, reader: Any) -> QueryPlan:
     each time through an automaton it rebuilds in Python: expanded once here, the plan holds plain words.
     """
     budget = MAX_EXPANSION
-    deadline = time.monotonic() + SEARCH_SECONDS
+    deadline = current()  # the request's: expansion is part of the search
     expansions: dict[tuple[str, str, int, int], list[str]] = {}
     leaves = [leaf for part in (plan.query, *plan.filters) for leaf in ([part] if part.is_leaf() else part.leaves())]
     for leaf in leaves:
@@ -171,7 +170,7 @@ def check_expansion(plan: QueryPlan, reader: Any) -> QueryPlan:
                 f"{_pattern_text(leaf)} and the other patterns match more than {MAX_EXPANSION:,} words: "
                 "make them longer or more specific"
             )
-        if time.monotonic() > deadline:
+        if deadline.expired():
             raise QueryRejectedError(
                 f"expanding {_pattern_text(leaf)} and the other patterns took longer than {SEARCH_SECONDS:g} s: "
                 "make them longer or more specific"

@@ -8,15 +8,16 @@ timeline scale). Errors are JSON with a fitting status, never a traceback.
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import math
 import os
 import socket
 import threading
-from collections.abc import AsyncIterator, MutableMapping
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import anyio.to_thread
 from fastapi import FastAPI, Query, Request
@@ -28,6 +29,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from newsindex import __version__
+from newsindex import deadline as deadlines
 from newsindex.browsing import FACETS, Filters, page_facets, timeline_body
 from newsindex.errors import (
     IndexBusyError,
@@ -143,6 +145,7 @@ class SearchBody(BaseModel):
     limit: int
     took_ms: float
     suggestion: str | None
+    notes: list[str] | None = None  # what was cut short to answer inside the deadline
     hits: list[HitBody]
     facets: dict[str, list[FacetValue]] | None = None
     facets_exact: bool | None = None
@@ -242,6 +245,7 @@ def create_app(index_path: str | os.PathLike[str]) -> ASGIApp:
     _add_error_handlers(app)
 
     @app.get("/api/search", response_model=None, responses={200: {"model": SearchBody}, **_ERRORS}, tags=["search"])
+    @_within_deadline
     def search(
         q: Annotated[str, Query(description="Query text in the query syntax (or plain words with `plain`).")] = "",
         start: Annotated[
@@ -314,7 +318,9 @@ def create_app(index_path: str | os.PathLike[str]) -> ASGIApp:
             body["facets"] = page_facets(results)
             body["facets_exact"] = True
             body["facets_counted"] = results.total
-        if timeline:
+        if timeline and deadlines.current().expired():
+            body.setdefault("notes", []).append(f"timeline not counted: the {deadlines.SEARCH_SECONDS:g} s deadline passed")
+        elif timeline:
             body["timeline"] = {**timeline_body(news, filters, timeline), "query": q}
         return body
 
@@ -337,6 +343,7 @@ def create_app(index_path: str | os.PathLike[str]) -> ASGIApp:
         responses={200: {"model": SimilarBody}, 404: {"model": ErrorBody, "description": "No such story"}, **_ERRORS},
         tags=["stories"],
     )
+    @_within_deadline
     def similar(story_id: str, limit: Annotated[int, Query(ge=1, le=20)] = 5) -> Any:
         """Stories like this one (more like this on its key terms), its own copies left out."""
         news = holder.get()
@@ -549,3 +556,17 @@ class _Guard:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+_Handler = TypeVar("_Handler", bound=Callable[..., Any])
+
+
+def _within_deadline(handler: _Handler) -> _Handler:
+    """`handler` with one deadline for all its work (search, versions, facets, timeline)."""
+
+    @functools.wraps(handler)
+    def within(*args: Any, **kwargs: Any) -> Any:
+        with deadlines.request():
+            return handler(*args, **kwargs)
+
+    return within  # type: ignore[return-value]
