@@ -45,10 +45,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from whoosh.analysis.filters import STOP_WORDS
+
 import newsindex.index as index_module
 from newsindex import NewsIndex
 from newsindex.schema import index_term
-from whoosh.analysis.filters import STOP_WORDS
 
 ROOT = Path(__file__).resolve().parent.parent
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -172,7 +173,7 @@ def load_base_suggest(commit: str) -> Callable[..., Any]:
 
 
 def measure(news: NewsIndex, misspellings: list[tuple[str, str]], queries: list[str]) -> dict[str, Any]:
-    reader_df = news._reading(lambda searcher: searcher.reader().doc_frequency)  # noqa: SLF001
+    reader_df = news._reading(lambda searcher: searcher.reader().doc_frequency)
     classes: dict[str, list[bool]] = {"all": [], "no word of the index": [], "rare word (1-2 stories)": [], "real word (3+ stories, or a stop word)": []}
     timings = []
     misses: list[str] = []

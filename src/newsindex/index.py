@@ -29,6 +29,7 @@ from newsindex import deadline as deadlines
 from newsindex.collapsing import Folded, story_groups
 from newsindex.dateindex import AllowedOnly, allowed_by_segment, date_filter, live_dates
 from newsindex.dates import DateError, from_seconds, parse_bound, parse_since, to_seconds
+from newsindex.deadline import SEARCH_SECONDS
 from newsindex.errors import (
     IndexDamagedError,
     IndexMissingError,
@@ -43,7 +44,7 @@ from newsindex.facets import check_facets, count_days, count_facets, seconds_to_
 from newsindex.facets import posting_docnums as _posting_docnums
 from newsindex.indexer import Indexer, write_lock
 from newsindex.models import CheckReport, Hit, IndexReport, IndexStats, Problem, SearchResults, Story, lead_span
-from newsindex.query import SEARCH_SECONDS, QueryPlan, check_expansion, parse_query
+from newsindex.query import QueryPlan, check_expansion, parse_query
 from newsindex.ranking import Recency, check_half_life, weighting
 from newsindex.readers import read_source
 from newsindex.schema import SCHEMA_VERSION, PublishedField, build_schema, index_words, story_from_stored
@@ -714,6 +715,7 @@ def _hits(
     deadline = deadlines.current()
     hits = []
     cut = 0
+    duplicates: tuple[str, ...]
     for rank_number, (docnum, score, duplicate_docnums) in enumerate(shown, start=first_rank):
         story = story_from_stored(searcher.stored_fields(docnum))
         if deadline.expired():

@@ -19,7 +19,8 @@ from whoosh.codec.base import Automata
 from whoosh.fields import Schema
 
 from newsindex.dateindex import PublishedRange
-from newsindex.deadline import SEARCH_SECONDS, current
+from newsindex.deadline import SEARCH_SECONDS as SEARCH_SECONDS  # where it was, for callers
+from newsindex.deadline import current
 from newsindex.errors import NewsIndexError, QueryError, QueryRejectedError
 from newsindex.schema import FIELD_ALIASES, NAME_FIELDS, TEXT_FIELDS, NewsAnalyzer, fold
 
