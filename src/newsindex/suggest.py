@@ -39,7 +39,7 @@ from whoosh.support.levenshtein import damerau_levenshtein
 
 from newsindex.errors import NewsIndexError
 from newsindex.query import MAX_FUZZY_LETTERS, QueryPlan, one_edit, parse_tree
-from newsindex.schema import _WORD, NAME_FIELDS, TEXT_FIELDS, NewsAnalyzer, story_from_stored
+from newsindex.schema import _WORD, NAME_FIELDS, TEXT_FIELDS, NewsAnalyzer, _index_form, fold, story_from_stored
 
 FEW = 5  # below this many matching stories, rare words are worth a second look
 RARE = 2  # a word in at most this many stories is rare (a typo in the archive, likely); above, it is kept
@@ -79,7 +79,8 @@ class _Candidate:
     term: str
     edits: int
     weight: float
-    spelling: str | None  # the typed word's one-edit variant that the index analyses as `term`, if any
+    spelling: str | None  # the spelling to show: the typed word's variant, or a spelling found in stories
+    variants: tuple[str, ...] = ()  # the typed word's one-edit variants the index analyses as `term`
 
 
 # -- the vocabulary ------------------------------------------------------------------------------------
@@ -217,8 +218,12 @@ def best_candidate(
             return
         weight = weigh(term, edits, spelling or term)
         known = candidates.get(term)
+        variants = () if known is None else known.variants
+        variants = (*variants, spelling) if spelling else variants
         if known is None or weight > known.weight:
-            candidates[term] = _Candidate(term, edits, weight, spelling)
+            candidates[term] = _Candidate(term, edits, weight, spelling, variants)
+        elif variants != known.variants:
+            candidates[term] = replace(known, variants=variants)
 
     for variant in sorted(one_edit(typed)):
         consider(next((token.text for token in analyse(variant)), ""), 1, variant)
@@ -235,8 +240,11 @@ def best_candidate(
         if not found:  # in no story read (a headline-only word, say): as weighed
             verified.append(replace(candidate, spelling=candidate.spelling or candidate.term))
             continue
-        if candidate.spelling in found:
-            verified.append(candidate)
+        # a variant is a word when a story spells it, or spells it without the plural's s (a sample of
+        # stories of "support" may lack "supports")
+        spelled = [variant for variant in candidate.variants if variant in found or _plural_of(variant, found)]
+        if spelled:  # of the typed word's variants stories spell, the commonest ("passd": passed, not pass)
+            verified.append(replace(candidate, spelling=max(spelled, key=lambda variant: (found[variant], found[variant[:-1]], variant))))
             continue
         edits, spelling = min((damerau_levenshtein(form, typed), form) for form in found)
         if edits <= max(CHANNEL):
@@ -313,12 +321,18 @@ def _spellings(searcher: Any, word: _Word, term: str) -> Counter[str]:
                 if fieldname in TEXT_FIELDS
                 else " ".join([*story.bylines, story.location or "", story.source or ""])
             )
+            form = _index_form if fieldname in TEXT_FIELDS else fold
+            head = term[:2]  # an index word begins as its spellings do ("attack": attacks, attacked)
             spellings.update(
-                match.group().lower() for match in _WORD.finditer(text) if _indexed(match.group(), fieldname) == term
+                word for word in map(str.lower, _WORD.findall(text)) if word.startswith(head) and form(word) == term
             )
         if spellings:
             break
     return spellings
+
+
+def _plural_of(variant: str, found: Counter[str]) -> bool:
+    return variant.endswith("s") and found[variant[:-1]] > 0
 
 
 def _in_case(typed: str, spelling: str) -> str:
