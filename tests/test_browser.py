@@ -340,3 +340,16 @@ def test_phone_layout_fits_the_screen(browser: Any, server_url: str) -> None:
         assert re.search(r"q=albania", phone.url)
     finally:
         context.close()
+
+
+def test_did_you_mean_is_shown_and_one_click_runs_it(page: Any, server_url: str) -> None:
+    page.goto(f"{server_url}/?q=Albania+Irna")
+    link = page.locator("#suggestion-link")
+    expect(link).to_have_text("Albania Iran")
+    link.click()
+    expect(page.locator("#q")).to_have_value("Albania Iran")
+    assert params(page)["q"] == ["Albania Iran"]
+    expect(page.locator("#suggestion")).to_be_hidden()  # every word is known now
+    expect(page.locator("#hits li.hit").first).to_contain_text("Albania")
+    page.go_back()
+    expect(page.locator("#q")).to_have_value("Albania Irna")

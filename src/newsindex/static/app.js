@@ -174,6 +174,8 @@ function showMessage(text) {
 
 function clearResults() {
   $("results-status").textContent = "";
+  $("suggestion").hidden = true;
+  $("notes").hidden = true;
   $("hits").replaceChildren();
   $("pager").replaceChildren();
   $("timeline").hidden = true;
@@ -228,6 +230,9 @@ function renderResults(state, results) {
   else if (results.hits.length === 0) status = `No stories on page ${results.page}; ${numberFormat.format(results.total)} in all.`;
   else status = `Stories ${numberFormat.format(first)}–${numberFormat.format(first + count - 1)} of ${numberFormat.format(results.total)}`;
   $("results-status").textContent = `${status} · ${Math.round(results.took_ms)} ms`;
+  renderSuggestion(results.suggestion);
+  $("notes").hidden = !(results.notes && results.notes.length);
+  $("notes").textContent = (results.notes || []).join("; ");
   for (const hit of results.hits) {
     const item = el("li", { class: "hit" });
     item.append(metaLine(hit));
@@ -246,6 +251,16 @@ function renderResults(state, results) {
     hits.append(item);
   }
   renderPager(results);
+}
+
+// "Did you mean": one click runs the corrected query (the same filters, first page); Back returns.
+function renderSuggestion(suggestion) {
+  const box = $("suggestion");
+  box.hidden = !suggestion;
+  if (!suggestion) return;
+  const link = $("suggestion-link");
+  link.textContent = suggestion;
+  link.setAttribute("href", linkTo({ q: suggestion, page: 1, story: "" }));
 }
 
 function renderPager(results) {
