@@ -176,6 +176,8 @@ def measure(news: NewsIndex, misspellings: list[tuple[str, str]], queries: list[
     reader_df = news._reading(lambda searcher: searcher.reader().doc_frequency)
     classes: dict[str, list[bool]] = {"all": [], "no word of the index": [], "rare word (1-2 stories)": [], "real word (3+ stories, or a stop word)": []}
     timings = []
+    forms: list[bool] = []  # corrected to the word or to another of its forms, which searches the same
+    forms_unknown: list[bool] = []
     misses: list[str] = []
     for word, typo in misspellings:
         term = index_term(typo)
@@ -187,7 +189,11 @@ def measure(news: NewsIndex, misspellings: list[tuple[str, str]], queries: list[
             timings.append((time.perf_counter() - started) * 1000)
             count = reader_df("body", term) if term else 0
         right = suggestion is not None and suggestion.lower() == word
-        kind = "no word of the index" if not count else "rare word (1-2 stories)" if count <= 2 else "real word (3+ stories, or a stop word)"
+        same_form = suggestion is not None and index_term(suggestion) == index_term(word)
+        forms.append(same_form)
+        if kind_of(count) == "no word of the index":
+            forms_unknown.append(same_form)
+        kind = kind_of(count)
         classes["all"].append(right)
         classes[kind].append(right)
         if not right and kind != "real word (3+ stories, or a stop word)" and len(misses) < 12:
@@ -207,6 +213,8 @@ def measure(news: NewsIndex, misspellings: list[tuple[str, str]], queries: list[
     timings.sort()
     return {
         "classes": {name: (sum(found), len(found)) for name, found in classes.items()},
+        "forms": (sum(forms), len(forms)),
+        "forms_unknown": (sum(forms_unknown), len(forms_unknown)),
         "misses": misses,
         "false": false,
         "queries": len(queries),
@@ -214,6 +222,12 @@ def measure(news: NewsIndex, misspellings: list[tuple[str, str]], queries: list[
         "p50": statistics.median(timings),
         "p95": timings[int(len(timings) * 0.95)],
     }
+
+
+def kind_of(count: int) -> str:
+    if not count:
+        return "no word of the index"
+    return "rare word (1-2 stories)" if count <= 2 else "real word (3+ stories, or a stop word)"
 
 
 def write_report(args: argparse.Namespace, results: dict[str, Any], stories: int, words: int, commit: str) -> str:
@@ -239,6 +253,10 @@ def write_report(args: argparse.Namespace, results: dict[str, Any], stories: int
     for name in results["after"]["classes"]:
         lines.append(f"| {name} | {share(*results['before']['classes'][name])} | {share(*results['after']['classes'][name])} |")
     lines += [
+        f"| all, to the word or another form of it (the same index word: \"concession\" for \"concessiosn\") | "
+        f"{share(*results['before']['forms'])} | {share(*results['after']['forms'])} |",
+        f"| no word of the index, to the word or another form of it | "
+        f"{share(*results['before']['forms_unknown'])} | {share(*results['after']['forms_unknown'])} |",
         "",
         "| correctly spelled title queries | before | after |",
         "|---|---|---|",
