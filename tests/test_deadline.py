@@ -288,3 +288,18 @@ def test_a_story_without_a_headline_does_not_repeat_its_lead(tmp_path: Path) -> 
     assert {hit["id"]: hit["snippet"] for hit in json.loads(result.stdout)["hits"]}["a"] == hits["a"].snippet
     output = runner.invoke(app, ["search", "albania", "-i", str(tmp_path / "index")]).stdout
     assert output.count("Albania expelled two diplomats.") == 1
+
+
+def test_the_command_line_says_what_the_deadline_cut_on_stderr(
+    tmp_path: Path, news: NewsIndex, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def slow_snippet(*args: Any, **kwargs: Any) -> str:
+        clock.now += 10
+        return snippet(*args, **kwargs)
+
+    monkeypatch.setattr(index_module, "snippet", slow_snippet)
+    result = runner.invoke(app, ["search", "oil", "--limit", "3", "-i", str(tmp_path / "index")])
+    assert result.exit_code == 0
+    assert result.stderr == "Note: 2 of 3 hits shown without a snippet or versions: the 5 s deadline passed\n"
+    data = json.loads(runner.invoke(app, ["search", "oil", "--limit", "3", "--json", "-i", str(tmp_path / "index")]).stdout)
+    assert data["notes"] == ["2 of 3 hits shown without a snippet or versions: the 5 s deadline passed"]
