@@ -231,7 +231,8 @@ def test_search_refine_open_a_story_and_go_back(page: Any, server_url: str) -> N
         "Albania expelled two Iran diplomats on Wednesday, accusing Iran of plotting attacks."
     )
     assert params(page)["q"] == ["Albania Iran"]
-    expect(first.locator("mark").first).to_be_visible()
+    expect(page.locator(".hit mark").first).to_be_visible()
+    expect(first.locator(".snippet")).not_to_contain_text("Albania expelled two Iran diplomats")  # the title, once
     expect(first.locator(".versions summary")).to_have_text("+1 similar version")
     expect(page.locator("#timeline svg a")).not_to_have_count(0)
     expect(page.locator("#results-status")).to_contain_text("Stories 1–10 of 18")
