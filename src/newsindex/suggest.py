@@ -86,14 +86,14 @@ class _Candidate:
 # -- the vocabulary ------------------------------------------------------------------------------------
 
 
-_tables: OrderedDict[tuple[str, str], dict[str, int]] = OrderedDict()
+_tables: OrderedDict[tuple[str, str], frozenset[str]] = OrderedDict()
 _tables_lock = threading.Lock()
 built_tables = 0  # how many tables were built since start (a test checks they are cached)
 
 
-def _segment_words(segment_reader: Any, fieldname: str) -> dict[str, int] | None:
-    """The cached words (letters only) of one field of one segment with their story counts, built on first
-    use; None for an empty index."""
+def _segment_words(segment_reader: Any, fieldname: str) -> frozenset[str] | None:
+    """The cached words (letters only) of one field of one segment, read from its word list on first use
+    (the list alone: decoding each word's counts would take twice as long); None for an empty index."""
     global built_tables
     segment = segment_reader.segment() if hasattr(segment_reader, "segment") else None
     if segment is None:
@@ -104,12 +104,10 @@ def _segment_words(segment_reader: Any, fieldname: str) -> dict[str, int] | None
         if words is not None:
             _tables.move_to_end(key)
             return words
-    words = {}
+    words = frozenset()
     if fieldname in segment_reader.schema and segment_reader.field_length(fieldname):
-        for term, info in segment_reader.iter_field(fieldname):
-            text = term.decode("utf-8") if isinstance(term, bytes) else term
-            if text.isalpha() and text.isascii():
-                words[text] = info.doc_frequency()
+        texts = (term.decode("utf-8") if isinstance(term, bytes) else term for term in segment_reader.lexicon(fieldname))
+        words = frozenset(text for text in texts if text.isalpha() and text.isascii())
     with _tables_lock:
         built_tables += 1
         _tables[key] = words
@@ -119,9 +117,13 @@ def _segment_words(segment_reader: Any, fieldname: str) -> dict[str, int] | None
 
 
 class _Vocabulary:
-    """The words of some fields over every segment of a reader: story counts summed across them."""
+    """The words of some fields over every segment of a reader, and their story counts (summed over the
+    fields, looked up for the words found)."""
 
     def __init__(self, reader: Any, fields: frozenset[str]) -> None:
+        self._reader = reader
+        self._fields = sorted(fields)
+        self._counts: dict[str, int] = {}
         self._tables = [
             words
             for segment_reader, _ in reader.leaf_readers()
@@ -130,7 +132,12 @@ class _Vocabulary:
         ]
 
     def frequency(self, term: str) -> int:
-        return sum(table.get(term, 0) for table in self._tables)
+        count = self._counts.get(term)
+        if count is None:
+            known = any(term in table for table in self._tables)
+            count = _frequency(self._reader, frozenset(self._fields), term) if known else 0
+            self._counts[term] = count
+        return count
 
     def within_two(self, term: str) -> set[str]:
         """The words of the index at most two edits from `term`, by symmetric deletion: a word within two
