@@ -71,3 +71,18 @@ def test_word_tables_are_built_once_per_segment_and_only_when_a_word_is_unknown(
     news.add(stories("cocoa", 3))  # a new segment: its table only
     assert news.search("cocao").suggestion == "cocoa"
     assert built < suggest_module.built_tables <= built + 2  # body and headline of the new segment
+
+
+def test_the_readme_plain_example_gets_no_bogus_suggestion(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from newsindex.cli import app
+
+    runner = CliRunner()
+    index = str(tmp_path / "index")
+    seeds = Path(__file__).parent.parent / "seeds"
+    assert runner.invoke(app, ["index", str(seeds), "-i", index, "-q"]).exit_code == 0
+    result = runner.invoke(app, ["search", 'What (exactly) is "Iran" doing?', "--plain", "-i", index])
+    assert result.exit_code == 0
+    assert "Did you mean" not in result.stdout  # main: 'Did you mean: What (exactly) is "Iran" no??'
+    assert "*Iran*" in result.stdout
