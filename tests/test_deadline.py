@@ -303,3 +303,23 @@ def test_the_command_line_says_what_the_deadline_cut_on_stderr(
     assert result.stderr == "Note: 2 of 3 hits shown without a snippet or versions: the 5 s deadline passed\n"
     data = json.loads(runner.invoke(app, ["search", "oil", "--limit", "3", "--json", "-i", str(tmp_path / "index")]).stdout)
     assert data["notes"] == ["2 of 3 hits shown without a snippet or versions: the 5 s deadline passed"]
+
+
+def test_the_suggestion_stops_reading_stories_at_the_deadline(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import newsindex.suggest as suggest_module
+
+    news = NewsIndex.create(tmp_path / "index", fsync=False)
+    news.add([Story(id=f"c{number}", body=f"Coffee prices on day {number}.") for number in range(40)])
+    reads = []
+    real = suggest_module.story_from_stored
+
+    def slow(stored: Any) -> Any:
+        reads.append(1)
+        clock.now += 10  # one 9 MB story read takes the request's time
+        return real(stored)
+
+    monkeypatch.setattr(suggest_module, "story_from_stored", slow)
+    assert news.search("coffe").suggestion == "coffee"  # from the one story read
+    assert len(reads) == 1  # not the 30 it samples in time

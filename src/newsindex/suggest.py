@@ -37,6 +37,7 @@ from typing import Any
 from whoosh import query
 from whoosh.support.levenshtein import damerau_levenshtein
 
+from newsindex.deadline import current
 from newsindex.errors import NewsIndexError
 from newsindex.query import MAX_FUZZY_LETTERS, QueryPlan, one_edit, parse_tree
 from newsindex.schema import _WORD, NAME_FIELDS, TEXT_FIELDS, NewsAnalyzer, _index_form, fold, story_from_stored
@@ -52,7 +53,7 @@ KEEP = 100.0  # a rare word of the index is kept unless a one-edit neighbour is 
 PRIOR = 1.0  # the prior: story count to this power
 FIRST_LETTER = 0.3  # a word's first letter is more rarely the one mistyped
 UNSEEN = 0.5  # an unknown word gives way to any one-edit neighbour, to a two-edit one in 11 stories or more
-SAMPLE_STORIES = 10  # stories read to find how a corrected word is spelled
+SAMPLE_STORIES = 30  # stories read to find how a corrected word is spelled
 SAMPLE_CHARS = 50_000  # of each, at most this much is read (a 9 MB story is not scanned for one word)
 VERIFIED = 4  # the heaviest candidates whose spellings in stories are read and weighed again
 MAX_CORRECTED = 5  # words looked at for a correction, at most (a pasted text may have hundreds of unknown words)
@@ -178,6 +179,8 @@ def suggest(searcher: Any, plan: QueryPlan, total: int) -> str | None:
     )
     vocabularies: dict[frozenset[str], _Vocabulary] = {}
     for word in islice(suspects, MAX_CORRECTED):
+        if current().expired():
+            break  # the request's time is up: what was corrected so far
         vocabulary = vocabularies.get(word.fields)
         if vocabulary is None:
             vocabulary = vocabularies[word.fields] = _Vocabulary(reader, word.fields)
@@ -317,11 +320,14 @@ def _spellings(searcher: Any, word: _Word, term: str) -> Counter[str]:
     """How stories spell the index word `term` (lower case), from the first SAMPLE_STORIES having it."""
     spellings: Counter[str] = Counter()
     reader = searcher.reader()
+    deadline = current()
     for fieldname in sorted(word.fields):
         if (fieldname, term) not in reader:
             continue
         docnums = islice(reader.postings(fieldname, term).all_ids(), SAMPLE_STORIES)
         for docnum in docnums:
+            if deadline.expired():
+                break  # the spellings read so far
             story = story_from_stored(searcher.stored_fields(docnum))
             text = (
                 f"{story.headline or ''}\n{story.body[:SAMPLE_CHARS]}"
