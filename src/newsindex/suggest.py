@@ -13,10 +13,12 @@ corrected; a word in more than RARE stories never is either.
 
 Words are indexed folded and stemmed ("Attacks" → "attack"), so candidates come two ways: the typed word's
 one-edit variants analysed as the index analyses text ("risng" → "rising" → "rise"), which also gives the
-spelling to show, and the index words one or two edits from the typed word's own index form, found in a
-symmetric-delete table (each word and its one-letter deletions; two strings within two edits share an
-entry). The table and the frequencies are built per segment and field, once, and cached: segments never
-change, so a commit costs only the new segment's table.
+spelling to show, and the index words near the typed word's own index form: the form and its one-letter
+deletions, each also with any letter inserted anywhere, are looked up (every word one edit away, and those
+two edits away that are one letter longer or shorter or have two letters changed or swapped; not two
+letters added or two dropped), and kept when within two Damerau edits. The words are looked up in sets read
+once per segment and field from its word list and cached (segments never change, so a commit costs only
+the new segment's sets); story counts are read for the candidates found.
 
 The correction is shown as the user would write it: a spelling of the chosen word found in stories that
 contain it, nearest to what was typed ("attaks" → "attacks", not "attack"), in the user's case
@@ -141,9 +143,8 @@ class _Vocabulary:
         return count
 
     def within_two(self, term: str) -> set[str]:
-        """The words of the index at most two edits from `term`, by symmetric deletion: a word within two
-        edits shares `term` or one of its one-letter deletions once itself shortened by one letter, so the
-        candidates are those deletions and every string one letter longer than one of them, looked up."""
+        """Index words at most two edits from `term`: `term` and its one-letter deletions, each also with
+        a letter inserted anywhere, looked up (two letters added or dropped are not found)."""
         shorter = _deletions(term)
         found = {
             longer
