@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import html
 import json
 import os
@@ -76,6 +77,20 @@ MAX_NAME_CHARS = 200  # characters of one byline, location or source filter
 MAX_SERIES = 20  # queries in one timeline
 SELECTIVE_FILTER = 10  # a filter passing at most 1/10 of the stories is applied inside the matcher
 PARALLEL_MIN_BYTES = 4 * 1024 * 1024  # below this much input, starting worker processes costs more than it saves
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _within_deadline(method: _F) -> _F:
+    """`method` with one deadline (newsindex.deadline) for all of its work."""
+
+    @functools.wraps(method)
+    def within(*args: Any, **kwargs: Any) -> Any:
+        with deadlines.request():
+            return method(*args, **kwargs)
+
+    return within  # type: ignore[return-value]
 
 
 class NewsIndex:
@@ -247,6 +262,7 @@ class NewsIndex:
 
     # -- reading ------------------------------------------------------------------------------------
 
+    @_within_deadline
     def search(
         self,
         text: str,
@@ -284,33 +300,6 @@ class NewsIndex:
         Copies of one story (a duplicate group) show as one hit, its best, with the others' ids in
         `Hit.duplicates`, and `total` counts groups; `all_versions` shows and counts every story.
         """
-        with deadlines.request():
-            return self._search(
-                text, start, end, bylines, location, source, require_all, sort, limit, page, plain, fuzzy, since,
-                expand, recency_half_life, facets, facet_top, all_versions,
-            )  # fmt: skip
-
-    def _search(
-        self,
-        text: str,
-        start: str | date | None,
-        end: str | date | None,
-        bylines: Iterable[str],
-        location: str | None,
-        source: str | None,
-        require_all: bool,
-        sort: Sort,
-        limit: int,
-        page: int,
-        plain: bool,
-        fuzzy: bool,
-        since: str | None,
-        expand: bool,
-        recency_half_life: float | None,
-        facets: Iterable[str],
-        facet_top: int,
-        all_versions: bool,
-    ) -> SearchResults:
         started = time.perf_counter()
         check_half_life(recency_half_life)
         scoring = _Scoring(expand, require_all, recency_half_life)
@@ -511,6 +500,7 @@ class NewsIndex:
         stored = self._reading(lambda searcher: searcher.document(id=story_id))
         return story_from_stored(stored) if stored else None
 
+    @_within_deadline
     def similar(self, story_id: str, *, limit: int = 10, all_versions: bool = False) -> SearchResults:
         """The stories most like story `story_id` (more like this on its key terms), best first.
 
@@ -521,8 +511,7 @@ class NewsIndex:
         if not 1 <= limit <= MAX_LIMIT:
             raise UsageError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
         notes: list[str] = []
-        with deadlines.request():
-            hits = self._reading(lambda searcher: _similar(searcher, story_id, limit, all_versions, notes))
+        hits = self._reading(lambda searcher: _similar(searcher, story_id, limit, all_versions, notes))
         if hits is None:
             raise StoryNotFoundError(f"no story with id {story_id!r} in {self._path}; search prints the ids")
         took_ms = (time.perf_counter() - started) * 1000
