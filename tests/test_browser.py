@@ -231,7 +231,8 @@ def test_search_refine_open_a_story_and_go_back(page: Any, server_url: str) -> N
         "Albania expelled two Iran diplomats on Wednesday, accusing Iran of plotting attacks."
     )
     assert params(page)["q"] == ["Albania Iran"]
-    expect(first.locator("mark").first).to_be_visible()
+    expect(page.locator(".hit mark").first).to_be_visible()
+    expect(first.locator(".snippet")).not_to_contain_text("Albania expelled two Iran diplomats")  # the title, once
     expect(first.locator(".versions summary")).to_have_text("+1 similar version")
     expect(page.locator("#timeline svg a")).not_to_have_count(0)
     expect(page.locator("#results-status")).to_contain_text("Stories 1–4 of 4")  # both words
@@ -501,3 +502,16 @@ def test_the_first_result_is_three_key_presses_from_the_search_box(page: Any, se
         "Albania expelled two Iran diplomats on Wednesday, accusing Iran of plotting attacks."
     )
     expect(page.locator("#story-title")).to_be_focused()
+
+
+def test_did_you_mean_is_shown_and_one_click_runs_it(page: Any, server_url: str) -> None:
+    page.goto(f"{server_url}/?q=Albania+Irna")
+    link = page.locator("#suggestion-link")
+    expect(link).to_have_text("Albania Iran")
+    link.click()
+    expect(page.locator("#q")).to_have_value("Albania Iran")
+    assert params(page)["q"] == ["Albania Iran"]
+    expect(page.locator("#suggestion")).to_be_hidden()  # every word is known now
+    expect(page.locator("#hits li.hit").first).to_contain_text("Albania")
+    page.go_back()
+    expect(page.locator("#q")).to_have_value("Albania Irna")

@@ -273,7 +273,15 @@ def test_the_readme_did_you_mean_example_on_the_seed_story(tmp_path: Path) -> No
 
 def test_snippets_mark_the_words_that_patterns_and_fuzzy_words_matched(tmp_path: Path) -> None:
     news = NewsIndex.create(tmp_path / "index")
-    news.add([Story(id="s", body="The carnival went on. Police said terrorists planned nothing for the women.")])
+    news.add(
+        [
+            Story(
+                id="s",
+                headline="Night",
+                body="The carnival went on. Police said terrorists planned nothing for the women.",
+            )
+        ]
+    )
     for text, options, marked in [
         ("terror*", {}, "<mark>terrorists</mark>"),
         ("wom?n", {}, "<mark>women</mark>"),

@@ -59,7 +59,14 @@ def test_hit_carries_the_story_and_a_marked_snippet(news: NewsIndex) -> None:
     assert hit.story.published is not None and hit.story.published.isoformat() == "2019-10-23"
     assert hit.story.bylines == ("Benet Koleka",)
     assert (hit.story.location, hit.story.source) == ("Tirana", "Reuters")
-    assert "<mark>Albania</mark>" in hit.snippet and "<mark>Iran</mark>" in hit.snippet
+    # No headline: the lead is shown as the title, so the snippet is the passage after it, not the lead again
+    assert hit.story.headline is None and hit.story.lead.startswith("Albania expelled")
+    assert hit.snippet == "The foreign ministry said the diplomats had damaged national security."
+    (marked,) = news.search("Albania diplomats security", require_all=True).hits
+    assert (
+        marked.snippet
+        == "The foreign ministry said the <mark>diplomats</mark> had damaged national <mark>security</mark>."
+    )
 
 
 # Both ends are inclusive at every granularity; a partial end means the end of its period.

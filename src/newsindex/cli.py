@@ -443,6 +443,9 @@ def search(
             typer.echo(_render_results(results, color=_wants_color()))
             if results.facets:
                 typer.echo("\n" + _render_facets(results, all_versions=all_versions))
+        if not as_json:
+            for note in results.notes:  # what the deadline cut short (in --json, under "notes")
+                typer.echo(f"Note: {note}", err=True)
 
 
 def _match(any_word: bool) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import html
 import json
 import os
 import pickle
@@ -24,9 +26,11 @@ from whoosh.collectors import FilterCollector, WrappingCollector
 from whoosh.index import FileIndex
 from whoosh.searching import Searcher, TimeLimit
 
+from newsindex import deadline as deadlines
 from newsindex.collapsing import Folded, story_groups
 from newsindex.dateindex import AllowedOnly, allowed_by_segment, date_filter, live_dates
 from newsindex.dates import DateError, from_seconds, parse_bound, parse_since, to_seconds
+from newsindex.deadline import SEARCH_SECONDS
 from newsindex.errors import (
     IndexDamagedError,
     IndexMissingError,
@@ -40,9 +44,18 @@ from newsindex.expansion import FEEDBACK_STORIES, expanded_plan, relevance_model
 from newsindex.facets import check_facets, count_days, count_facets, seconds_to_day
 from newsindex.facets import posting_docnums as _posting_docnums
 from newsindex.indexer import Indexer, write_lock
-from newsindex.models import CheckReport, Hit, IndexReport, IndexStats, Problems, SearchResults, Story
+from newsindex.models import (
+    CheckReport,
+    Hit,
+    IndexReport,
+    IndexStats,
+    Problems,
+    SearchResults,
+    Story,
+    lead_span,
+)
 from newsindex.names import merge_spellings
-from newsindex.query import FALLBACK_NOTE, SEARCH_SECONDS, Match, QueryPlan, check_expansion, parse_query
+from newsindex.query import FALLBACK_NOTE, Match, QueryPlan, check_expansion, parse_query, query_marks
 from newsindex.ranking import Recency, check_half_life, weighting
 from newsindex.readers import read_source
 from newsindex.schema import (
@@ -75,8 +88,26 @@ _DAMAGE = (zlib.error, struct.error, EOFError, pickle.UnpicklingError, UnicodeDe
 Sort = Literal["relevance", "date", "-date"]
 SORTS: tuple[str, ...] = ("relevance", "date", "-date")
 MAX_LIMIT = 1000
+MAX_DEPTH = 10_000  # page × limit: the ranked stories a page may reach down to
+MAX_NAMES = 50  # bylines given to one search
+MAX_NAME_CHARS = 200  # characters of one byline, location or source filter
+MAX_SERIES = 20  # queries in one timeline
 SELECTIVE_FILTER = 10  # a filter passing at most 1/10 of the stories is applied inside the matcher
 PARALLEL_MIN_BYTES = 4 * 1024 * 1024  # below this much input, starting worker processes costs more than it saves
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _within_deadline(method: _F) -> _F:
+    """`method` with one deadline (newsindex.deadline) for all of its work."""
+
+    @functools.wraps(method)
+    def within(*args: Any, **kwargs: Any) -> Any:
+        with deadlines.request():
+            return method(*args, **kwargs)
+
+    return within  # type: ignore[return-value]
 
 
 class NewsIndex:
@@ -257,6 +288,7 @@ class NewsIndex:
 
     # -- reading ------------------------------------------------------------------------------------
 
+    @_within_deadline
     def search(
         self,
         text: str,
@@ -315,6 +347,10 @@ class NewsIndex:
             raise UsageError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
         if page < 1:
             raise UsageError(f"page must be 1 or more, not {page}")
+        if page * limit > MAX_DEPTH:
+            raise UsageError(
+                f"page {page} of {limit} stories reaches past the first {MAX_DEPTH:,}: narrow the search instead"
+            )
         wanted = check_facets(facets, facet_top)
         tags = _tags(region, topics, places, orgs, people)
         plan = self._plan(
@@ -325,12 +361,22 @@ class NewsIndex:
 
         def work(
             searcher: Searcher,
-        ) -> tuple[int, tuple[Hit, ...], dict[str, tuple[tuple[str, int], ...]], str | None, QueryPlan]:
-            total, matching, hits, searched = _page(searcher, plan, order, limit, page, scoring, all_versions)
-            counted = count_facets(searcher, matching, wanted, facet_top) if wanted else {}
-            return total, hits, counted, suggest(searcher, plan, total) if text.strip() else None, searched
+        ) -> tuple[int, tuple[Hit, ...], dict[str, tuple[tuple[str, int], ...]], str | None, list[str], QueryPlan]:
+            deadline = deadlines.current()
+            notes: list[str] = []
+            total, matching, hits, searched = _page(searcher, plan, order, limit, page, scoring, all_versions, notes)
+            counted: dict[str, tuple[tuple[str, int], ...]] = {}
+            for name in wanted:  # the deadline looked at between facets: each is one pass over the matches
+                if deadline.expired():
+                    notes.append(f"facets not counted ({', '.join(wanted[len(counted) :])}): {_PAST_DEADLINE}")
+                    break
+                counted.update(count_facets(searcher, matching, (name,), facet_top))
+            guess = suggest(searcher, plan, total) if text.strip() and not deadline.expired() else None
+            return total, hits, counted, guess, notes, searched
 
-        total, hits, counted, suggestion, searched = self._reading(work)  # one snapshot of the index for all of it
+        total, hits, counted, suggestion, notes, searched = self._reading(
+            work
+        )  # one snapshot of the index for all of it
         took_ms = (time.perf_counter() - started) * 1000
         return SearchResults(
             query=text,
@@ -343,6 +389,7 @@ class NewsIndex:
             facets=counted,
             matched=searched.matched,
             message=FALLBACK_NOTE if searched.fell_back else None,
+            notes=tuple(notes),
         )
 
     def rank(
@@ -406,6 +453,8 @@ class NewsIndex:
         texts = (queries,) if isinstance(queries, str) else tuple(queries)
         if not texts:
             raise UsageError("give at least one query for the timeline")
+        if len(texts) > MAX_SERIES:
+            raise UsageError(f"{len(texts):,} queries for one timeline; the limit is {MAX_SERIES}")
         bylines = tuple(name for name in _names(bylines) if name.strip())
         tags = _tags(region, topics, places, orgs, people)
         everything = QueryPlan("", query_module.Every(), None, (), None, None, has_words=False)
@@ -551,6 +600,8 @@ class NewsIndex:
         match: str = "all",
         tags: dict[str, tuple[str, ...]] | None = None,
     ) -> QueryPlan:
+        bylines = _names(bylines)
+        _check_names(bylines, location, source)
         first = _bound(start, end=False)
         if since is not None:
             first = _since(since) if first is None else max(first, _since(since))
@@ -574,6 +625,7 @@ class NewsIndex:
         stored = self._reading(lambda searcher: searcher.document(id=story_id))
         return story_from_stored(stored) if stored else None
 
+    @_within_deadline
     def similar(self, story_id: str, *, limit: int = 10, all_versions: bool = False) -> SearchResults:
         """The stories most like story `story_id` (more like this on its key terms), best first.
 
@@ -583,11 +635,14 @@ class NewsIndex:
         started = time.perf_counter()
         if not 1 <= limit <= MAX_LIMIT:
             raise UsageError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
-        hits = self._reading(lambda searcher: _similar(searcher, story_id, limit, all_versions))
+        notes: list[str] = []
+        hits = self._reading(lambda searcher: _similar(searcher, story_id, limit, all_versions, notes))
         if hits is None:
             raise StoryNotFoundError(f"no story with id {story_id!r} in {self._path}; search prints the ids")
         took_ms = (time.perf_counter() - started) * 1000
-        return SearchResults(query=story_id, total=len(hits), hits=hits, page=1, limit=limit, took_ms=took_ms)
+        return SearchResults(
+            query=story_id, total=len(hits), hits=hits, page=1, limit=limit, took_ms=took_ms, notes=tuple(notes)
+        )
 
     def count(self) -> int:
         """How many stories the index holds."""
@@ -753,13 +808,15 @@ def _page(
     page: int,
     scoring: _Scoring = _Scoring(),
     all_versions: bool = False,
+    notes: list[str] | None = None,
 ) -> tuple[int, set[int], tuple[Hit, ...], QueryPlan]:
     """The total, every matching story (document numbers), one page of hits of `plan`, ranked by
     `order`, and the plan searched (its fallback when no story has every word); duplicate groups fold
     into their best story and count once unless `all_versions`. Hits in date order carry their
-    relevance score too."""
+    relevance score too. What the deadline cut short is said in `notes`."""
     plan = check_expansion(plan, searcher.reader())  # fuzzy words as the index words they stand for
-    terms = plan.marked_words(searcher.reader())  # the user's words, not the words expansion adds
+    # the user's words, not the words expansion adds; a phrase's words only where they stand as the phrase
+    terms, phrases = query_marks(plan.query, plan.marked_words(searcher.reader()))
     wanted = page * limit
     matching, rank, searched = _ranking(searcher, plan, order, scoring)
     groups = None if all_versions else story_groups(searcher)
@@ -771,14 +828,60 @@ def _page(
     if order != "relevance" and searched.has_words and shown:
         scores = _scores(searcher, searched.query, {folded.docnum for folded in shown})
         shown = [dataclasses.replace(folded, score=scores.get(folded.docnum, 0.0)) for folded in shown]
+    hits = _hits(
+        searcher,
+        [(folded.docnum, folded.score, folded.duplicates) for folded in shown],
+        wanted - limit + 1,
+        terms,
+        phrases,
+        notes,
+    )
+    return total, matching, hits, searched
+
+
+_PAST_DEADLINE = f"the {deadlines.SEARCH_SECONDS:g} s deadline passed"
+
+
+def _hits(
+    searcher: Searcher,
+    shown: Sequence[tuple[int, float, Sequence[int]]],
+    first_rank: int,
+    terms: set[str],
+    phrases: Sequence[Any],
+    notes: list[str] | None,
+) -> tuple[Hit, ...]:
+    """The hits of (docnum, score, duplicates' docnums), ranked from `first_rank`: their stories read and
+    snippets made until the request's deadline; past it, the lead stands for the snippet and the
+    duplicates' ids are not read (a note says so)."""
+    deadline = deadlines.current()
     hits = []
-    for rank_number, folded in enumerate(shown, start=wanted - limit + 1):
-        stored = searcher.stored_fields(folded.docnum)
+    cut = 0
+    duplicates: tuple[str, ...]
+    for rank_number, (docnum, score, duplicate_docnums) in enumerate(shown, start=first_rank):
+        stored = searcher.stored_fields(docnum)
         story = story_from_stored(stored)
-        marked = snippet(story.body, terms, index_words(story.body), fallback=story.lead)
-        duplicates = tuple(searcher.stored_fields(docnum)["id"] for docnum in folded.duplicates)
-        hits.append(Hit(story, folded.score, rank_number, marked, duplicates=duplicates, revises=stored.get("revises")))
-    return total, matching, tuple(hits), searched
+        if deadline.expired():
+            cut += 1
+            marked, duplicates = html.escape(story.lead, quote=False), ()
+        else:
+            after = 0 if story.headline else lead_span(story.body)[1]  # the lead is shown as the title
+            marked = snippet(
+                story.body, terms, index_words(story.body), fallback=story.lead, phrases=phrases, after=after,
+                expired=deadline.expired,
+            )  # fmt: skip
+            duplicates = tuple(_ids(searcher, duplicate_docnums, deadline))
+        hits.append(Hit(story, score, rank_number, marked, duplicates=duplicates, revises=stored.get("revises")))
+    if cut and notes is not None:
+        notes.append(f"{cut} of {len(shown)} hits shown without a snippet or versions: {_PAST_DEADLINE}")
+    return tuple(hits)
+
+
+def _ids(searcher: Searcher, docnums: Iterable[int], deadline: deadlines.Deadline) -> Iterator[str]:
+    """The story ids of `docnums`, until the deadline."""
+    for docnum in docnums:
+        if deadline.expired():
+            return
+        yield searcher.stored_fields(docnum)["id"]
 
 
 def _ranking(
@@ -865,25 +968,24 @@ def _expanded(
     return expanded_plan(plan, model, require_all=require_all)
 
 
-def _similar(searcher: Searcher, story_id: str, limit: int, all_versions: bool) -> tuple[Hit, ...] | None:
+def _similar(
+    searcher: Searcher, story_id: str, limit: int, all_versions: bool, notes: list[str] | None = None
+) -> tuple[Hit, ...] | None:
     """The hits of `NewsIndex.similar`, or None if there is no such story."""
-    from newsindex.similar import key_terms, more_like
+    from newsindex.similar import KEY_TERMS_CHARS, key_terms, more_like
 
     docnum = searcher.document_number(id=story_id)
     if docnum is None:
         return None
     story = story_from_stored(searcher.stored_fields(docnum))
-    weighted = key_terms(searcher, f"{story.headline or ''}\n{story.body}")
-    found = more_like(searcher, docnum, weighted, limit, all_versions=all_versions)
-    terms = {term for term, _ in weighted}
-    hits = []
-    for rank, folded in enumerate(found, start=1):
-        stored = searcher.stored_fields(folded.docnum)
-        other = story_from_stored(stored)
-        marked = snippet(other.body, terms, index_words(other.body), fallback=other.lead)
-        duplicates = tuple(searcher.stored_fields(number)["id"] for number in folded.duplicates)
-        hits.append(Hit(other, folded.score, rank, marked, duplicates=duplicates, revises=stored.get("revises")))
-    return tuple(hits)
+    weighted = key_terms(searcher, f"{story.headline or ''}\n{story.body[:KEY_TERMS_CHARS]}")
+
+    def search(query: Any, depth: int, left_out: set[int]) -> list[tuple[int, float]]:
+        return [(hit.docnum, float(hit.score)) for hit in _timed_search(searcher, query, limit=depth, mask=left_out)]
+
+    found = more_like(searcher, docnum, weighted, limit, all_versions=all_versions, search=search)
+    shown = [(folded.docnum, folded.score, folded.duplicates) for folded in found]
+    return _hits(searcher, shown, 1, {term for term, _ in weighted}, (), notes)
 
 
 def _matching_by_date(
@@ -949,6 +1051,19 @@ def _read_through(searcher: Searcher) -> list[str]:
         except Exception as error:
             problems.append(f"segment {segment} cannot be read: {type(error).__name__}: {error}")
     return problems
+
+
+def _check_names(bylines: Iterable[str], location: str | None, source: str | None) -> None:
+    """QueryRejectedError for name filters past what one search may be given (each name is a phrase)."""
+    names = _names(bylines)
+    if len(names) > MAX_NAMES:
+        raise QueryRejectedError(f"{len(names):,} bylines in one search; the limit is {MAX_NAMES}")
+    for option, values in (("byline", names), ("location", (location or "",)), ("source", (source or "",))):
+        for value in values:
+            if len(value) > MAX_NAME_CHARS:
+                raise QueryRejectedError(
+                    f"the {option} filter is {len(value):,} characters long; the limit is {MAX_NAME_CHARS}"
+                )
 
 
 def _bound(value: str | date | None, *, end: bool) -> int | None:
@@ -1022,7 +1137,7 @@ def _timed_search(
     recency: Recency | None = None,
     **options: Any,
 ) -> Any:
-    """Whoosh's search, stopped with QueryRejectedError after SEARCH_SECONDS."""
+    """Whoosh's search, stopped with QueryRejectedError when the request's deadline passes."""
     if filter is not None and not filter:
         return []  # Whoosh reads an empty filter as no filter at all
     if filter is not None and len(filter) * SELECTIVE_FILTER <= searcher.doc_count_all():
@@ -1031,7 +1146,7 @@ def _timed_search(
     # The deadline wraps the ranking collector, the filter wraps both: Whoosh's own TimeLimitCollector
     # would bypass the filter, which lives in FilterCollector.collect_matches.
     ranking = recency.collector(options["limit"]) if recency else searcher.collector(**options)
-    collector: Any = _Deadline(ranking, SEARCH_SECONDS)
+    collector: Any = _Deadline(ranking, deadlines.current())
     if filter is not None or mask:
         collector = FilterCollector(collector, allow=filter, restrict=mask or None)
     try:
@@ -1046,17 +1161,12 @@ def _timed_search(
 class _Deadline(WrappingCollector):  # type: ignore[misc]
     """Raises TimeLimit when a search collects past its deadline."""
 
-    def __init__(self, child: Any, seconds: float) -> None:
+    def __init__(self, child: Any, deadline: deadlines.Deadline) -> None:
         super().__init__(child)
-        self._seconds = seconds
-        self._deadline = 0.0
-
-    def prepare(self, top_searcher: Any, q: Any, context: Any) -> None:
-        self._deadline = time.monotonic() + self._seconds
-        super().prepare(top_searcher, q, context)
+        self._deadline = deadline
 
     def collect(self, sub_docnum: int) -> Any:
-        if time.monotonic() > self._deadline:
+        if self._deadline.expired():
             raise TimeLimit
         return self.child.collect(sub_docnum)
 

@@ -160,6 +160,7 @@ class SearchResults:
     # why, when it is "any" without being asked for (no story has every word).
     matched: Literal["all", "any"] = "all"
     message: str | None = None
+    notes: tuple[str, ...] = ()  # what was cut short to answer inside the deadline ("3 of 10 hits … without a snippet")
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self.hits)
@@ -180,6 +181,7 @@ class SearchResults:
             "message": self.message,
             "hits": [hit.to_dict() for hit in self.hits],
             **({"facets": self.facets_dict()} if self.facets else {}),
+            **({"notes": list(self.notes)} if self.notes else {}),
         }
 
     def facets_dict(self) -> dict[str, list[dict[str, Any]]]:

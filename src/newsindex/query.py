@@ -14,7 +14,6 @@ them and says so (`QueryPlan.fallback`, `SearchResults.matched`); `require_all` 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -27,8 +26,11 @@ from whoosh.fields import Schema
 
 from newsindex.dateindex import PublishedRange
 from newsindex.dates import from_seconds
+from newsindex.deadline import SEARCH_SECONDS as SEARCH_SECONDS  # where it was, for callers
+from newsindex.deadline import current
 from newsindex.errors import NewsIndexError, QueryError, QueryRejectedError, UsageError
 from newsindex.schema import FIELD_ALIASES, NAME_FIELDS, TEXT_FIELDS, NewsAnalyzer, fold
+from newsindex.snippets import Phrase
 
 # What one query may cost (the query guard): Whoosh obeys whatever it is given, `*` alone took 28 s
 # on 5,000 stories, and deep nesting overflows its recursive parser.
@@ -38,7 +40,6 @@ MAX_WORDS = 200  # distinct words (a word searched in two fields counts once)
 MAX_EXPANSION = 2_000  # index terms the patterns and fuzzy words may stand for (all of them together)
 MAX_EDITS = 2  # word~2 at most: past two edits a fuzzy word matches nearly anything, slowly
 MAX_FUZZY_LETTERS = 30  # Whoosh builds an automaton per fuzzy word, in Python: a long word takes seconds
-SEARCH_SECONDS = 5.0
 MAX_BOOST = 1_000_000  # iran^1e308 would overflow every score to inf
 BOOST_ERROR = f"a boost must be a number above 0 and at most {MAX_BOOST:,}, as in iran^2 (twice the weight) or iran^0.5"
 
@@ -214,7 +215,7 @@ def check_expansion(plan: QueryPlan, reader: Any) -> QueryPlan:
     each time through an automaton it rebuilds in Python: expanded once here, the plan holds plain words.
     """
     budget = MAX_EXPANSION
-    deadline = time.monotonic() + SEARCH_SECONDS
+    deadline = current()  # the request's: expansion is part of the search
     expansions: dict[tuple[str, str, int, int], list[str]] = {}
     leaves = [leaf for part in (plan.query, *plan.filters) for leaf in ([part] if part.is_leaf() else part.leaves())]
     for leaf in leaves:
@@ -230,7 +231,7 @@ def check_expansion(plan: QueryPlan, reader: Any) -> QueryPlan:
                 f"{_pattern_text(leaf)} and the other patterns match more than {MAX_EXPANSION:,} words: "
                 "make them longer or more specific"
             )
-        if time.monotonic() > deadline:
+        if deadline.expired():
             raise QueryRejectedError(
                 f"expanding {_pattern_text(leaf)} and the other patterns took longer than {SEARCH_SECONDS:g} s: "
                 "make them longer or more specific"
@@ -547,3 +548,17 @@ def _name_query(fieldname: str, name: str) -> Any:
     if not words:
         raise QueryError(f"no words in the {fieldname} filter {name!r}")
     return query.Term(fieldname, words[0]) if len(words) == 1 else query.Phrase(fieldname, words)
+
+
+def query_marks(found: object, words: set[str]) -> tuple[set[str], tuple[Phrase, ...]]:
+    """What to mark for a query: the words to mark wherever they stand (`words`, the query's marked words,
+    less those it has only inside phrases), and its phrases of the text fields."""
+    leaves = [found] if found.is_leaf() else list(found.leaves())  # type: ignore[attr-defined]
+    phrases = {
+        Phrase(tuple(leaf.words), max(1, int(leaf.slop)))
+        for leaf in leaves
+        if isinstance(leaf, query.Phrase) and leaf.fieldname in TEXT_FIELDS and len(leaf.words) > 1
+    }
+    alone = {getattr(leaf, "text", None) for leaf in leaves if not isinstance(leaf, query.Phrase)}
+    only_in_phrases = {word for phrase in phrases for word in phrase.words} - alone
+    return words - only_in_phrases, tuple(sorted(phrases, key=lambda phrase: (phrase.words, phrase.slop)))

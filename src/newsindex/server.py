@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import ipaddress
 import logging
 import math
@@ -16,10 +17,10 @@ import os
 import re
 import socket
 import threading
-from collections.abc import AsyncIterator, Iterable, MutableMapping
+from collections.abc import AsyncIterator, Callable, Iterable, MutableMapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import anyio.to_thread
 from fastapi import FastAPI, Query, Request
@@ -31,6 +32,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from newsindex import __version__
+from newsindex import deadline as deadlines
 from newsindex.browsing import Filters, facet_names, named_facets, timeline_body
 from newsindex.errors import (
     IndexBusyError,
@@ -162,6 +164,7 @@ class SearchBody(BaseModel):
     suggestion: str | None
     matched: str
     message: str | None
+    notes: list[str] | None = None  # what was cut short to answer inside the deadline
     hits: list[HitBody]
     facets: dict[str, list[FacetValue]] | None = None
     facets_exact: bool | None = None
@@ -379,6 +382,7 @@ def create_app(index_path: str | os.PathLike[str], *, allowed_hosts: Iterable[st
     _add_error_handlers(app, holder)
 
     @app.get("/api/search", response_model=None, responses={200: {"model": SearchBody}, **_ERRORS}, tags=["search"])
+    @_within_deadline
     def search(
         q: Annotated[str, Query(description="Query text in the query syntax (or plain words with `plain`).")] = "",
         start: Annotated[
@@ -469,7 +473,11 @@ def create_app(index_path: str | os.PathLike[str], *, allowed_hosts: Iterable[st
             body["facets"] = named_facets(results, asked)
             body["facets_exact"] = True
             body["facets_counted"] = results.total
-        if timeline:
+        if timeline and deadlines.current().expired():
+            body.setdefault("notes", []).append(
+                f"timeline not counted: the {deadlines.SEARCH_SECONDS:g} s deadline passed"
+            )
+        elif timeline:
             body["timeline"] = {**timeline_body(news, filters, timeline), "query": q}
         return body
 
@@ -492,6 +500,7 @@ def create_app(index_path: str | os.PathLike[str], *, allowed_hosts: Iterable[st
         responses={200: {"model": SimilarBody}, 404: {"model": ErrorBody, "description": "No such story"}, **_ERRORS},
         tags=["stories"],
     )
+    @_within_deadline
     def similar(story_id: str, limit: Annotated[int, Query(ge=1, le=20)] = 5) -> Any:
         """Stories like this one (more like this on its key terms), its own copies left out."""
         news = holder.get()
@@ -910,3 +919,17 @@ class HeaderTimeoutProtocol(_h11_protocol()):  # type: ignore[misc]
         self._head_timer = None
         if not self.transport.is_closing():
             self.transport.close()
+
+
+_Handler = TypeVar("_Handler", bound=Callable[..., Any])
+
+
+def _within_deadline(handler: _Handler) -> _Handler:
+    """`handler` with one deadline for all its work (search, versions, facets, timeline)."""
+
+    @functools.wraps(handler)
+    def within(*args: Any, **kwargs: Any) -> Any:
+        with deadlines.request():
+            return handler(*args, **kwargs)
+
+    return within  # type: ignore[return-value]

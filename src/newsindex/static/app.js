@@ -204,6 +204,8 @@ function showMessage(text) {
 
 function clearResults() {
   $("results-status").textContent = "";
+  $("suggestion").hidden = true;
+  $("notes").hidden = true;
   $("hits").replaceChildren();
   $("pager").replaceChildren();
   $("timeline").hidden = true;
@@ -261,6 +263,9 @@ function renderResults(state, results) {
   // "no story has every word; showing stories with some": the counts are of those
   if (results.message) status = `${results.message.charAt(0).toUpperCase()}${results.message.slice(1)}. ${status}`;
   $("results-status").textContent = `${status} · ${Math.round(results.took_ms)} ms`;
+  renderSuggestion(results.suggestion);
+  $("notes").hidden = !(results.notes && results.notes.length);
+  $("notes").textContent = (results.notes || []).join("; ");
   for (const hit of results.hits) {
     const item = el("li", { class: "hit" });
     item.append(metaLine(hit));
@@ -279,6 +284,16 @@ function renderResults(state, results) {
     hits.append(item);
   }
   renderPager(results);
+}
+
+// "Did you mean": one click runs the corrected query (the same filters, first page); Back returns.
+function renderSuggestion(suggestion) {
+  const box = $("suggestion");
+  box.hidden = !suggestion;
+  if (!suggestion) return;
+  const link = $("suggestion-link");
+  link.textContent = suggestion;
+  link.setAttribute("href", linkTo({ q: suggestion, page: 1, story: "" }));
 }
 
 function renderPager(results) {
