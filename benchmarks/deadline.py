@@ -29,7 +29,9 @@ def main() -> None:
     parser.add_argument("--word", default="oil")
     args = parser.parse_args()
 
-    bodies = [path.read_text(encoding="utf-8").split("\n\n", 1)[-1].strip() for path in sorted(args.text.rglob("*.txt"))]
+    bodies = [
+        path.read_text(encoding="utf-8").split("\n\n", 1)[-1].strip() for path in sorted(args.text.rglob("*.txt"))
+    ]
     size = int(args.megabytes * 1024 * 1024)
     stories = []
     share = len(bodies) // args.stories
@@ -49,7 +51,10 @@ def main() -> None:
         rows = []
         for name, call in (
             (f"search({args.word!r})", lambda: news.search(args.word)),
-            (f"search({args.word!r}, facets=all)", lambda: news.search(args.word, facets=["bylines", "location", "source", "year", "month"])),
+            (
+                f"search({args.word!r}, facets=all)",
+                lambda: news.search(args.word, facets=["bylines", "location", "source", "year", "month"]),
+            ),
             ("similar('huge-0')", lambda: news.similar("huge-0")),
         ):
             times = []

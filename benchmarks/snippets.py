@@ -91,15 +91,19 @@ def main() -> None:
     print(f"code: before {args.base}, after {commit.strip()}; {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC\n")
     print("| | before | after |\n|---|---|---|")
     print(f"| `snippet()`, best of 3 | {before * 1000:,.1f} ms | {after * 1000:,.1f} ms ({steps:,} window steps) |")
-    print(f"| `search({args.word!r})` on a one-story index, after | | {searched * 1000:,.1f} ms ({results.took_ms:.0f} ms took_ms) |")
+    print(
+        f"| `search({args.word!r})` on a one-story index, after | | {searched * 1000:,.1f} ms ({results.took_ms:.0f} ms took_ms) |"
+    )
     alone = f"{args.word} " * args.words  # every word a match: the quadratic window's worst case
     alone_words = list(index_words(alone))
     steps = snippets_module.window_steps
     after = best(lambda: snippets_module.snippet(alone, terms, alone_words))
     steps = (snippets_module.window_steps - steps) // 3
     before = best(lambda: base.snippet(alone, terms, alone_words))
-    print(f"| `snippet()`, the word alone {args.words:,} times (synthetic) | {before * 1000:,.1f} ms | "
-          f"{after * 1000:,.1f} ms ({steps:,} window steps) |")
+    print(
+        f"| `snippet()`, the word alone {args.words:,} times (synthetic) | {before * 1000:,.1f} ms | "
+        f"{after * 1000:,.1f} ms ({steps:,} window steps) |"
+    )
 
 
 if __name__ == "__main__":

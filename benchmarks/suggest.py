@@ -107,7 +107,9 @@ def main() -> None:
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
     dirty = subprocess.run(["git", "status", "--porcelain", "src"], capture_output=True, text=True, cwd=ROOT).stdout
-    report = write_report(args, results, stories, len(words), commit.strip() + (" (uncommitted changes)" if dirty else ""))
+    report = write_report(
+        args, results, stories, len(words), commit.strip() + (" (uncommitted changes)" if dirty else "")
+    )
     args.out.write_text(report, encoding="utf-8")
     print(report)
 
@@ -174,7 +176,12 @@ def load_base_suggest(commit: str) -> Callable[..., Any]:
 
 def measure(news: NewsIndex, misspellings: list[tuple[str, str]], queries: list[str]) -> dict[str, Any]:
     reader_df = news._reading(lambda searcher: searcher.reader().doc_frequency)
-    classes: dict[str, list[bool]] = {"all": [], "no word of the index": [], "rare word (1-2 stories)": [], "real word (3+ stories, or a stop word)": []}
+    classes: dict[str, list[bool]] = {
+        "all": [],
+        "no word of the index": [],
+        "rare word (1-2 stories)": [],
+        "real word (3+ stories, or a stop word)": [],
+    }
     timings = []
     forms: list[bool] = []  # corrected to the word or to another of its forms, which searches the same
     forms_unknown: list[bool] = []
@@ -251,9 +258,11 @@ def write_report(args: argparse.Namespace, results: dict[str, Any], stories: int
         "|---|---|---|",
     ]
     for name in results["after"]["classes"]:
-        lines.append(f"| {name} | {share(*results['before']['classes'][name])} | {share(*results['after']['classes'][name])} |")
+        lines.append(
+            f"| {name} | {share(*results['before']['classes'][name])} | {share(*results['after']['classes'][name])} |"
+        )
     lines += [
-        f"| all, to the word or another form of it (the same index word: \"concession\" for \"concessiosn\") | "
+        f'| all, to the word or another form of it (the same index word: "concession" for "concessiosn") | '
         f"{share(*results['before']['forms'])} | {share(*results['after']['forms'])} |",
         f"| no word of the index, to the word or another form of it | "
         f"{share(*results['before']['forms_unknown'])} | {share(*results['after']['forms_unknown'])} |",
@@ -277,7 +286,9 @@ def write_report(args: argparse.Namespace, results: dict[str, Any], stories: int
         "",
         *(f"- {miss}" for miss in results["after"]["misses"]),
         "",
-        "False suggestions after (all):" if len(results["after"]["false"]) <= 30 else "False suggestions after (first 30):",
+        "False suggestions after (all):"
+        if len(results["after"]["false"]) <= 30
+        else "False suggestions after (first 30):",
         "",
         *(f"- {false}" for false in results["after"]["false"][:30]),
         "",
