@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pickle
 import random
 import shutil
@@ -115,7 +114,7 @@ def kill_rebuild(args: argparse.Namespace) -> None:
         )
         time.sleep(random.uniform(0.2, took * 0.9))
         process.send_signal(how)
-        _, stderr = process.communicate(timeout=120)
+        process.communicate(timeout=120)
         problems = []
         if list(index.glob("*_WRITELOCK")):
             problems.append("a *_WRITELOCK file is left")
@@ -237,9 +236,18 @@ def recover(args: argparse.Namespace) -> None:
 
 # -- large --------------------------------------------------------------------------------------------------
 
+
+def _flipper(suffix: str, at: float) -> Callable[[Path], None]:
+    return lambda index: _flip(largest(index, suffix), at)
+
+
+def _zeroer(suffix: str) -> Callable[[Path], None]:
+    return lambda index: _zero(largest(index, suffix))
+
+
 LARGE_DAMAGES: dict[str, Callable[[Path], None]] = {
     **{
-        f"{what} flipped at {at:.0%}": (lambda suffix, at: lambda index: _flip(largest(index, suffix), at))(suffix, at)
+        f"{what} flipped at {at:.0%}": _flipper(suffix, at)
         for what, suffix in (
             ("postings", ".pst"),
             ("stored", "._stored.col"),
@@ -252,7 +260,7 @@ LARGE_DAMAGES: dict[str, Callable[[Path], None]] = {
         for at in (0.1, 0.5, 0.9)
     },
     **{
-        f"{what} zeroed": (lambda suffix: lambda index: _zero(largest(index, suffix)))(suffix)
+        f"{what} zeroed": _zeroer(suffix)
         for what, suffix in (
             ("postings", ".pst"),
             ("stored", "._stored.col"),
@@ -338,7 +346,7 @@ def first_runs(args: argparse.Namespace) -> None:
             )
             for corpus in corpora
         ]
-        results = [process.communicate(timeout=600) + (process.returncode,) for process in processes]
+        results = [(*process.communicate(timeout=600), process.returncode) for process in processes]
         problems = []
         acknowledged = sum(json.loads(out)["added"] for out, _, code in results if code == 0)
         for _, err, code in results:

@@ -196,7 +196,13 @@ LARGE_DAMAGES: dict[str, Callable[[Path], None]] = {
 }
 
 
-QUERIES = ["harbour", "oil", "date:2020-03", "date:2020-07", *(f"word{n}x{i}" for n in range(5) for i in range(0, 60, 3))]
+QUERIES = [
+    "harbour",
+    "oil",
+    "date:2020-03",
+    "date:2020-07",
+    *(f"word{n}x{i}" for n in range(5) for i in range(0, 60, 3)),
+]
 
 
 def answers(index: Path) -> dict[str, object]:
@@ -217,9 +223,7 @@ def answers(index: Path) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("damage", LARGE_DAMAGES)
-def test_same_size_damage_to_a_large_index_is_never_a_silent_answer(
-    tmp_path: Path, large: None, damage: str
-) -> None:
+def test_same_size_damage_to_a_large_index_is_never_a_silent_answer(tmp_path: Path, large: None, damage: str) -> None:
     corpus = corpus_of(tmp_path / "corpus", 400, words=60)
     index = tmp_path / "index"
     assert runner.invoke(app, ["index", str(corpus), "-i", str(index), "-q", "--procs", "1"]).exit_code == 0
@@ -463,7 +467,9 @@ def test_every_class_in_real_tocs_is_admitted(tmp_path: Path) -> None:
     """Today's index with deletions, merges and several segments reads through the restricted unpickler."""
     news = NewsIndex.create(tmp_path / "index")
     for batch in range(3):
-        news.add(Story(id=f"s{n}", body=f"Batch {batch} story {n} about oil.", bylines=("Jane Doe",)) for n in range(20))
+        news.add(
+            Story(id=f"s{n}", body=f"Batch {batch} story {n} about oil.", bylines=("Jane Doe",)) for n in range(20)
+        )
     news.close()
     reopened = NewsIndex.open(news.path)
     assert reopened.count() == 20
