@@ -85,7 +85,7 @@ def search_ids(index: Path, query: str) -> tuple[int, list[str]]:
 
 # -- 1. --rebuild recovers from every damage ------------------------------------------------------------
 
-DAMAGES: dict[str, Callable[[Path], None]] = {
+DAMAGES: dict[str, Callable[[Path], object]] = {
     "postings zeroed": lambda index: zero(largest(index, ".pst")),
     "postings half": lambda index: largest(index, ".pst").write_bytes(largest(index, ".pst").read_bytes()[:100]),
     "terms zeroed": lambda index: zero(largest(index, ".trm")),
@@ -185,7 +185,7 @@ def large(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(storage_module, "VERIFY_ON_OPEN_BYTES", 0)
 
 
-LARGE_DAMAGES: dict[str, Callable[[Path], None]] = {
+LARGE_DAMAGES: dict[str, Callable[[Path], object]] = {
     "postings flipped": lambda index: flip_middle(largest(index, ".pst")),
     "postings zeroed": lambda index: zero(largest(index, ".pst")),
     "stored flipped": lambda index: flip_middle(largest(index, "._stored.col")),
