@@ -277,7 +277,11 @@ class NewsIndex:
             size = sum(source.size or PARALLEL_MIN_BYTES for source in sources)
             procs = (os.cpu_count() or 1) if size >= PARALLEL_MIN_BYTES else 1
         with Indexer(
-            self._whoosh, lock_timeout=lock_timeout, on_story=on_story, procs=procs, other_live=self._other_live,
+            self._whoosh,
+            lock_timeout=lock_timeout,
+            on_story=on_story,
+            procs=procs,
+            other_live=self._other_live,
             lock_held=self._lock_held,
         ) as indexer:
             indexer.report.problems = problems
