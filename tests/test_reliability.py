@@ -477,3 +477,32 @@ def test_every_class_in_real_tocs_is_admitted(tmp_path: Path) -> None:
     assert isinstance(reopened.stats().stories, int)
     with pytest.raises(NewsIndexError):
         storage_module.safe_loads(pickle.dumps(os.system), "x.toc")
+
+
+def test_the_server_answers_through_rebuilds_without_an_error(tmp_path: Path) -> None:
+    pytest.importorskip("fastapi", reason="the serve extra is not installed")
+    from fastapi.testclient import TestClient
+
+    from newsindex.server import create_app
+
+    corpus, index = build(tmp_path, 60)
+    stop = threading.Event()
+    statuses: list[int] = []
+    with TestClient(create_app(index), raise_server_exceptions=False) as client:
+
+        def reader() -> None:
+            while not stop.is_set():
+                response = client.get("/api/search", params={"q": "harbour"})
+                statuses.append(response.status_code)
+
+        readers = [threading.Thread(target=reader) for _ in range(4)]
+        for thread in readers:
+            thread.start()
+        try:
+            for _ in range(3):
+                NewsIndex.open(index).rebuild_files([str(corpus)], procs=1)
+        finally:
+            stop.set()
+            for thread in readers:
+                thread.join(timeout=30)
+    assert statuses and set(statuses) == {200}
