@@ -340,3 +340,56 @@ def test_phone_layout_fits_the_screen(browser: Any, server_url: str) -> None:
         assert re.search(r"q=albania", phone.url)
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def tagged_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The server over one story with a region and the source's tags (what Reuters SGML records have)."""
+    from datetime import date
+
+    from newsindex import Story
+
+    folder = tmp_path_factory.mktemp("tagged")
+    story = Story(
+        id="portland-grain",
+        body="PORTLAND, Ore., Feb 26 - Grain ships loading at Portland: four ships were waiting to load wheat.",
+        published=date(1987, 2, 26),
+        location="Portland",
+        region="Ore.",
+        topics=("grain", "wheat"),
+        places=("usa",),
+        orgs=("ec",),
+    )
+    NewsIndex.create(folder / "index").add([story])
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(folder / "index"), log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+def test_the_story_page_shows_region_and_tags(browser: Any, tagged_url: str) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        opened = context.new_page()
+        opened.goto(f"{tagged_url}/?q=topic%3Agrain")
+        hit = opened.locator(".hit").first
+        expect(hit.locator(".meta")).to_contain_text("1987-02-26 · Portland, Ore.")
+        hit.locator("h2 a").click()
+        expect(opened.locator("#story-meta")).to_contain_text("Portland, Ore.")
+        credits = opened.locator("#story-credits")
+        expect(credits).to_contain_text("Topics")
+        expect(credits).to_contain_text("grain, wheat")
+        expect(credits).to_contain_text("Places")
+        expect(credits).to_contain_text("Organisations")
+        expect(credits).not_to_contain_text("People")  # none given: no empty entry
+    finally:
+        context.close()

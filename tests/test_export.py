@@ -78,7 +78,10 @@ CREDITED = Story(
     source="Reuters",
     credits=(Credit("Reporting", ("Ana Ruiz", "Li Wei")), Credit("Editing", ("David Holmes",))),
     topics=("ports", "trade"),
-    countries=("ALB",),
+    places=("ALB",),
+    orgs=("NATO",),
+    people=("Edi Rama",),
+    region="Tirana County",
 )
 
 
@@ -120,10 +123,13 @@ def test_jsonl_carries_every_field(tmp_path: Path, news: NewsIndex) -> None:
         "published": "2019-10-23",
         "bylines": ["Benet Koleka"],
         "location": "Tirana",
+        "region": None,
         "source": "Reuters",
         "credits": {"Reporting": ["Benet Koleka"], "Editing": ["David Holmes"]},
         "topics": [],
-        "countries": [],
+        "places": [],
+        "orgs": [],
+        "people": [],
         "lead": "Albania expelled two Iran diplomats on Wednesday, accusing Iran of plotting attacks.",
         "body": "TIRANA (Reuters) - Albania expelled two Iran diplomats on Wednesday, accusing Iran of plotting "
         "attacks.\n\nThe foreign ministry said the diplomats had damaged national security.",
@@ -134,8 +140,10 @@ def test_csv_to_stdout(news: NewsIndex) -> None:
     code, stdout, stderr = run("export", "leap", "-i", str(news.path), "--format", "csv", "-o", "-")
     assert code == 0
     header, row = stdout.splitlines()[:2]
-    assert header == "id,headline,published,bylines,location,source,topics,countries,credits,lead,body,path"
-    assert row.startswith("leap-day.txt,,2020-02-29,Maria Garcia; Ahmed Ali; Li Wei,Salvador,,,,,Carnival crowds")
+    assert header == (
+        "id,headline,published,bylines,location,region,source,topics,places,orgs,people,credits,lead,body,path"
+    )
+    assert row.startswith("leap-day.txt,,2020-02-29,Maria Garcia; Ahmed Ali; Li Wei,Salvador,,,,,,,,Carnival crowds")
     assert stderr == "Exported 1 story (0.0 MiB) to stdout\n"
 
 

@@ -62,8 +62,9 @@ def test_search_returns_ranked_hits_with_the_cli_json_keys(client: TestClient) -
     assert body["total"] == len(body["hits"])
     assert body["pages"] == 1
     hit = body["hits"][0]
-    assert set(hit) == {"id", "rank", "score", "published", "headline", "lead", "bylines", "location", "source",
-                        "snippet", "path", "duplicates", "versions"}  # fmt: skip
+    assert set(hit) == {"id", "rank", "score", "published", "headline", "lead", "bylines", "location", "region",
+                        "source", "topics", "places", "orgs", "people", "snippet", "path", "duplicates",
+                        "versions"}  # fmt: skip
     assert hit["duplicates"] == hit["versions"] == []
     assert hit["published"] == "2019-10-23"
     assert hit["bylines"] == ["Benet Koleka"]
@@ -130,7 +131,7 @@ def test_search_counts_facets_of_the_matching_stories(client: TestClient) -> Non
     assert body["facets_exact"] is True
     assert body["facets_counted"] == body["total"] == 3
     facets = body["facets"]
-    assert set(facets) == {"bylines", "locations", "sources", "years"}
+    assert set(facets) == {"bylines", "locations", "sources", "years", "region", "topic", "place", "org", "person"}
     assert {"name": "Tirana", "stories": 2} in facets["locations"]
     assert facets["locations"][0] == {"name": "Tirana", "stories": 2}  # most frequent first
     assert {"name": "Benet Koleka", "stories": 1} in facets["bylines"]
@@ -376,8 +377,9 @@ def test_openapi_describes_every_route(client: TestClient) -> None:
     }
     search = spec["paths"]["/api/search"]["get"]
     names = {parameter["name"] for parameter in search["parameters"]}
-    assert names == {"q", "from", "to", "bylines", "location", "source", "all", "sort", "page", "limit", "facet",
-                     "plain", "since", "fuzzy", "expand", "recent", "half_life", "collapse", "timeline"}  # fmt: skip
+    assert names == {"q", "from", "to", "bylines", "location", "source", "region", "topic", "place", "org", "person",
+                     "all", "sort", "page", "limit", "facet", "plain", "since", "fuzzy", "expand", "recent",
+                     "half_life", "collapse", "timeline"}  # fmt: skip
     assert {"200", "400", "503"} <= set(search["responses"])
     assert client.get("/docs").status_code == 404  # the interactive docs would load scripts from a CDN
 

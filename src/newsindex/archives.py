@@ -196,7 +196,9 @@ _TAGS = re.compile(r"<[^>]*>")
 
 
 # The elements of a record, in one pass; upper case, as the corpus writes them.
-_ELEMENT = re.compile(r"<(?P<tag>DATE|TOPICS|PLACES|TITLE|DATELINE|AUTHOR|BODY)>(?P<text>.*?)</(?P=tag)>", re.DOTALL)
+_ELEMENT = re.compile(
+    r"<(?P<tag>DATE|TOPICS|PLACES|PEOPLE|ORGS|TITLE|DATELINE|AUTHOR|BODY)>(?P<text>.*?)</(?P=tag)>", re.DOTALL
+)
 
 
 def _read_reuters(stream: Replayed, source: Source, report: ProblemHandler) -> Iterator[Story]:
@@ -225,7 +227,7 @@ def _reuters_story(record: str, fallback_id: str, where: Where) -> Story | None:
     for element in _ELEMENT.finditer(record):
         elements.setdefault(element["tag"], element)
     fields = {name: _sgml_text(elements.get(name)) for name in ("DATE", "TITLE", "DATELINE", "AUTHOR", "BODY")}
-    lists = {name: _labels_of(elements.get(name)) for name in ("TOPICS", "PLACES")}
+    lists = {name: _labels_of(elements.get(name)) for name in ("TOPICS", "PLACES", "ORGS", "PEOPLE")}
     text = _TEXT.search(record)
     kind = _TYPE.search(text["attributes"]) if text else None
     headline = one_line(fields["TITLE"]) if fields["TITLE"] else None
@@ -253,7 +255,9 @@ def _reuters_story(record: str, fallback_id: str, where: Where) -> Story | None:
         location=_dateline_place(fields["DATELINE"]),
         agency="Reuters",  # the whole collection is Reuters wire copy
         topics=lists["TOPICS"],
-        countries=lists["PLACES"],
+        places=lists["PLACES"],
+        orgs=lists["ORGS"],
+        people=lists["PEOPLE"],
     )
 
 
@@ -358,11 +362,11 @@ def _newsml_story(item: ElementTree.Element, fallback_id: str, where: Where) -> 
     if body is None:
         return None
     topics: list[str] = []
-    countries: list[str] = []
+    places: list[str] = []
     for codes in item.iter("codes"):
         kind = codes.get("class", "")
         values = [code.get("code", "").strip() for code in codes.iter("code")]
-        target = countries if "countries" in kind else topics if ("topics" in kind or "industries" in kind) else None
+        target = places if "countries" in kind else topics if ("topics" in kind or "industries" in kind) else None
         if target is not None:
             target.extend(value for value in values if value)
     dublin_core = {dc.get("element"): dc.get("value") for dc in item.iter("dc")}
@@ -377,7 +381,7 @@ def _newsml_story(item: ElementTree.Element, fallback_id: str, where: Where) -> 
         location=(readable_place(dateline) if dateline.isupper() else one_line(dateline)) if dateline else None,
         agency=one_line(dublin_core.get("dc.source") or "") or None,
         topics=tuple(dict.fromkeys(topics)),
-        countries=tuple(dict.fromkeys(countries)),
+        places=tuple(dict.fromkeys(places)),
     )
 
 

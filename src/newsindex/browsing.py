@@ -16,7 +16,13 @@ from newsindex.models import SearchResults
 from newsindex.timeline import Timeline
 
 # The page's facet names and the core's (`newsindex search --facet`).
-FACETS = {"bylines": "bylines", "locations": "location", "sources": "source", "years": "year"}
+FACETS = {
+    "bylines": "bylines",
+    "locations": "location",
+    "sources": "source",
+    "years": "year",
+    **{name: name for name in ("region", "topic", "place", "org", "person")},
+}
 _AUTO_DAYS = 92  # `auto` draws days when the matches span at most this many days,
 _AUTO_MONTHS = 36  # months when they span at most this many months, years beyond
 
@@ -31,6 +37,11 @@ class Filters:
     bylines: tuple[str, ...] = ()
     location: str | None = None
     source: str | None = None
+    region: str | None = None
+    topics: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()
+    orgs: tuple[str, ...] = ()
+    people: tuple[str, ...] = ()
     require_all: bool = False
     plain: bool = False  # the text is plain words, nothing in it is syntax
     fuzzy: bool = False  # every word matches words one edit away too
@@ -57,6 +68,11 @@ class Filters:
             bylines=self.bylines,
             location=self.location,
             source=self.source,
+            region=self.region,
+            topics=self.topics,
+            places=self.places,
+            orgs=self.orgs,
+            people=self.people,
             require_all=self.require_all,
             plain=self.plain,
             fuzzy=self.fuzzy,
@@ -80,6 +96,11 @@ class Filters:
             bylines=self.bylines,
             location=self.location,
             source=self.source,
+            region=self.region,
+            topics=self.topics,
+            places=self.places,
+            orgs=self.orgs,
+            people=self.people,
             require_all=self.require_all,
             plain=self.plain,
             fuzzy=self.fuzzy,

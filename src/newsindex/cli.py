@@ -69,6 +69,11 @@ class FacetName(StrEnum):
     bylines = "bylines"
     location = "location"
     source = "source"
+    region = "region"
+    topic = "topic"
+    place = "place"
+    org = "org"
+    person = "person"
     year = "year"
     month = "month"
 
@@ -105,6 +110,21 @@ BylineOption = Annotated[
 ]
 LocationOption = Annotated[Optional[str], typer.Option("--location", help="Only stories datelined here.")]
 SourceOption = Annotated[Optional[str], typer.Option("--source", help="Only stories from this agency or outlet.")]
+RegionOption = Annotated[
+    Optional[str], typer.Option("--region", help="Only stories datelined in this state or country (Calif., Alberta).")
+]
+TopicOption = Annotated[
+    Optional[list[str]], typer.Option("--topic", help="Only stories tagged with this topic (repeatable: any).")
+]
+PlaceOption = Annotated[
+    Optional[list[str]], typer.Option("--place", help="Only stories tagged with this place (repeatable: any).")
+]
+OrgOption = Annotated[
+    Optional[list[str]], typer.Option("--org", help="Only stories tagged with this organisation (repeatable: any).")
+]
+PersonOption = Annotated[
+    Optional[list[str]], typer.Option("--person", help="Only stories tagged with this person (repeatable: any).")
+]
 AllOption = Annotated[bool, typer.Option("--all", help="Every word must match.")]
 ExpandOption = Annotated[
     bool, typer.Option("--expand", help="Add words of the best stories to the query (pseudo-relevance feedback).")
@@ -275,6 +295,11 @@ def search(
     byline: BylineOption = None,
     location: LocationOption = None,
     source: SourceOption = None,
+    region: RegionOption = None,
+    topic: TopicOption = None,
+    place: PlaceOption = None,
+    org: OrgOption = None,
+    person: PersonOption = None,
     require_all: AllOption = False,
     sort: Annotated[
         SortOrder, typer.Option("--sort", help="relevance, date (oldest first) or -date.")
@@ -291,7 +316,11 @@ def search(
     half_life: HalfLifeOption = None,
     facet: Annotated[
         Optional[list[FacetName]],
-        typer.Option("--facet", help="Count every matching story per bylines, location, source, year or month."),
+        typer.Option(
+            "--facet",
+            help="Count every matching story per bylines, location, source, region, topic, place, org, person, "
+            "year or month.",
+        ),
     ] = None,
     facet_top: Annotated[int, typer.Option("--facet-top", min=1, help="Names listed per name facet.")] = 10,
     all_versions: AllVersionsOption = False,
@@ -308,6 +337,11 @@ def search(
             bylines=byline or (),
             location=location,
             source=source,
+            region=region,
+            topics=topic or (),
+            places=place or (),
+            orgs=org or (),
+            people=person or (),
             require_all=require_all,
             sort=sort.value,
             limit=limit,
@@ -361,7 +395,7 @@ def _render_results(results: SearchResults, *, color: bool) -> str:
     for hit in results.hits:
         story = hit.story
         facts = [story.published.isoformat()[:10] if story.published else "undated"]
-        facts += [value for value in (story.location, ", ".join(story.bylines), story.source) if value]
+        facts += [value for value in (_place_text(story), ", ".join(story.bylines), story.source) if value]
         title = story.title
         blocks.append(
             "\n".join(
@@ -369,6 +403,7 @@ def _render_results(results: SearchResults, *, color: bool) -> str:
                     f"{hit.rank:>3}. {' · '.join(facts)}   [{_score_text(hit.score)}]",
                     f"     {typer.style(title, bold=True) if color else title}",
                     f"     {_terminal_snippet(hit.snippet, color)}",
+                    *_tags_line(story),
                     f"     id: {story.id}",
                     *_versions_line(hit.duplicates),
                 ]
@@ -384,6 +419,23 @@ def _render_results(results: SearchResults, *, color: bool) -> str:
     else:
         blocks.append("No stories matched.")
     return "\n\n".join(blocks)
+
+
+def _place_text(story: Story) -> str | None:
+    """The dateline's place as a reporter writes it: "San Mateo, Calif.", or the city or region alone."""
+    return ", ".join(part for part in (story.location, story.region) if part) or None
+
+
+def _tags_line(story: Story) -> list[str]:
+    """ "topics: grain, wheat · places: usa" under a hit whose source tags it; nothing for one without tags."""
+    parts = [f"{name}: {', '.join(values)}" for name, values in _tag_lists(story)]
+    return [f"     {' · '.join(parts)}"] if parts else []
+
+
+def _tag_lists(story: Story) -> list[tuple[str, tuple[str, ...]]]:
+    """The story's non-empty tag lists, by name: topics, places, orgs, people."""
+    tags = (("topics", story.topics), ("places", story.places), ("orgs", story.orgs), ("people", story.people))
+    return [(name, values) for name, values in tags if values]
 
 
 def _score_text(score: float) -> str:
@@ -437,6 +489,11 @@ def timeline(
     byline: BylineOption = None,
     location: LocationOption = None,
     source: SourceOption = None,
+    region: RegionOption = None,
+    topic: TopicOption = None,
+    place: PlaceOption = None,
+    org: OrgOption = None,
+    person: PersonOption = None,
     require_all: AllOption = False,
     since: SinceOption = None,
     plain: PlainOption = False,
@@ -464,6 +521,11 @@ def timeline(
             bylines=byline or (),
             location=location,
             source=source,
+            region=region,
+            topics=topic or (),
+            places=place or (),
+            orgs=org or (),
+            people=person or (),
             require_all=require_all,
             since=since,
             plain=plain,
@@ -510,8 +572,10 @@ def _render_story(story: Story) -> str:
         f"published: {story.published.isoformat() if story.published else 'undated'}",
         f"bylines:   {', '.join(story.bylines) or '-'}",
         f"location:  {story.location or '-'}",
+        f"region:    {story.region or '-'}",
         f"source:    {story.source or '-'}",
     ]
+    lines += [f"{name + ':':<10} {', '.join(values)}" for name, values in _tag_lists(story)]
     lines += [f"{credit.role.lower() + ':':<10} {', '.join(credit.names)}" for credit in story.credits]
     if story.path:
         lines.append(f"path:      {story.path}")
@@ -656,6 +720,11 @@ def export(
     byline: BylineOption = None,
     location: LocationOption = None,
     source: SourceOption = None,
+    region: RegionOption = None,
+    topic: TopicOption = None,
+    place: PlaceOption = None,
+    org: OrgOption = None,
+    person: PersonOption = None,
     require_all: AllOption = False,
     chunk_mb: Annotated[
         Optional[float], typer.Option("--chunk-mb", help="opensearch: at most this many MiB per file (default 50).")
@@ -676,6 +745,7 @@ def export(
             write_mapping(mapping, force=force)
         stories = news.stories(
             query, start=start, end=end, bylines=byline or (), location=location, source=source,
+            region=region, topics=topic or (), places=place or (), orgs=org or (), people=person or (),
             require_all=require_all,
         )  # fmt: skip
         destination = sys.stdout if output == "-" else output

@@ -39,9 +39,12 @@ CSV_FIELDS = (
     "published",
     "bylines",
     "location",
+    "region",
     "source",
     "topics",
-    "countries",
+    "places",
+    "orgs",
+    "people",
     "credits",
     "lead",
     "body",
@@ -141,8 +144,7 @@ def _csv_row(story: Story) -> list[str]:
     values = {
         **story.to_dict(),
         "bylines": "; ".join(story.bylines),
-        "topics": "; ".join(story.topics),
-        "countries": "; ".join(story.countries),
+        **{name: "; ".join(getattr(story, name)) for name in ("topics", "places", "orgs", "people")},
         "credits": credits,
     }
     return ["" if values[field] is None else str(values[field]) for field in CSV_FIELDS]
@@ -235,9 +237,12 @@ def opensearch_mapping() -> dict[str, Any]:
                 "published": {"type": "date", "format": "strict_date_optional_time||epoch_millis"},
                 "bylines": names,
                 "location": names,
+                "region": names,
                 "source": names,
                 "topics": {"type": "keyword"},
-                "countries": {"type": "keyword"},
+                "places": {"type": "keyword"},
+                "orgs": {"type": "keyword"},
+                "people": {"type": "keyword"},
                 "credits": {"type": "object"},
                 "duplicate_group": {"type": "keyword"},  # filled by duplicate detection, when newsindex has it
                 "path": {"type": "keyword", "index": False},

@@ -20,11 +20,27 @@ from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.matching.wrappers import FilterMatcher
 
 from newsindex.errors import UsageError
-from newsindex.schema import PublishedField
+from newsindex.schema import TAG_FIELDS, PublishedField
 from newsindex.timeline import day_to_date
 
-FACETS: tuple[str, ...] = ("bylines", "location", "source", "year", "month")
-_NAME_FIELDS = {"bylines": "byline_exact", "location": "location_exact", "source": "source_exact"}
+FACETS: tuple[str, ...] = (
+    "bylines",
+    "location",
+    "source",
+    "region",
+    "topic",
+    "place",
+    "org",
+    "person",
+    "year",
+    "month",
+)
+_NAME_FIELDS = {
+    "bylines": "byline_exact",
+    "location": "location_exact",
+    "source": "source_exact",
+    **{field: f"{field}_exact" for field in TAG_FIELDS},  # region, topic, place, org, person
+}
 NO_DAY = -(2**31)  # the day of a story without a date
 _SECONDS_PER_DAY = 86_400
 _CACHE_ENTRIES = 256  # arrays of 4 fields for each segment of a few indexes, and their joins
@@ -183,7 +199,7 @@ def _segment_names(reader: Any, fieldname: str) -> _Names:
     names: list[str] = []
     first = array("i", [-1]) * size
     more: dict[int, list[int]] = {}
-    if reader.segment() is not None:
+    if reader.segment() is not None and fieldname in reader.schema:  # not in an index built before the field
         for term in reader.lexicon(fieldname):
             index = len(names)
             names.append(term.decode("utf-8"))

@@ -45,7 +45,14 @@ from newsindex.models import CheckReport, Hit, IndexReport, IndexStats, Problem,
 from newsindex.query import SEARCH_SECONDS, QueryPlan, check_expansion, parse_query
 from newsindex.ranking import Recency, check_half_life, weighting
 from newsindex.readers import read_source
-from newsindex.schema import SCHEMA_VERSION, PublishedField, build_schema, index_words, story_from_stored
+from newsindex.schema import (
+    SCHEMA_VERSION,
+    PublishedField,
+    build_schema,
+    index_words,
+    story_from_stored,
+    with_new_fields,
+)
 from newsindex.snippets import snippet
 from newsindex.sources import find_sources, roots
 from newsindex.storage import (
@@ -92,7 +99,7 @@ class NewsIndex:
     ) -> None:
         self._path = path
         self._whoosh = whoosh_ix
-        self._schema = whoosh_ix.schema  # fixed at creation; Whoosh would re-read the TOC for it each time
+        self._schema = with_new_fields(whoosh_ix.schema)  # fixed at creation; Whoosh would re-read the TOC for it
         self._manifest = manifest
         self._manifest_stamp: tuple[int, int, int] | None = None  # the manifest as last read by _follow_rebuild
         self._switching = threading.Lock()
@@ -242,7 +249,12 @@ class NewsIndex:
         lock_timeout: float = 30.0,
         on_story: Callable[[Story], None] | None = None,
     ) -> IndexReport:
-        """Add stories, replacing changed ones with the same id and skipping unchanged ones."""
+        """Add stories, replacing changed ones with the same id and skipping unchanged ones.
+
+        UsageError for an item that is not a Story: nothing of this call is then written.
+        """
+        if isinstance(stories, Story):
+            raise UsageError("NewsIndex.add takes an iterable of Story objects: write add([story])")
         with Indexer(
             self._whoosh,
             lock_timeout=lock_timeout,
@@ -250,7 +262,11 @@ class NewsIndex:
             other_live=self._other_live,
             lock_held=self._lock_held,
         ) as indexer:
-            for story in stories:
+            for number, story in enumerate(stories, start=1):
+                if not isinstance(story, Story):
+                    raise UsageError(
+                        f"NewsIndex.add takes Story objects: item {number} is a {type(story).__name__} ({story!r:.60})"
+                    )
                 indexer.put(story)
         return indexer.report
 
@@ -306,6 +322,11 @@ class NewsIndex:
         bylines: Iterable[str] = (),
         location: str | None = None,
         source: str | None = None,
+        region: str | None = None,
+        topics: Iterable[str] = (),
+        places: Iterable[str] = (),
+        orgs: Iterable[str] = (),
+        people: Iterable[str] = (),
         require_all: bool = False,
         sort: Sort = "relevance",
         limit: int = 10,
@@ -329,8 +350,10 @@ class NewsIndex:
         `expand` adds words of the best stories to the query (pseudo-relevance feedback, see
         newsindex.expansion); `recency_half_life` (days) halves a story's relevance for every that many
         days it is older than the newest story (see newsindex.ranking). Both change relevance order only.
-        `facets` (bylines, location, source, year, month) counts every matching story, not just the page's:
-        the `facet_top` most frequent names, every year or month with stories.
+        `region` keeps stories datelined in that state or country; `topics`, `places`, `orgs`, `people` those
+        the source tagged with any of the given labels (each argument one filter; one str is one label).
+        `facets` (bylines, location, source, region, topic, place, org, person, year, month) counts every
+        matching story, not just the page's: the `facet_top` most frequent names, every year or month with stories.
         Copies of one story (a duplicate group) show as one hit, its best, with the others' ids in
         `Hit.duplicates`, and `total` counts groups; `all_versions` shows and counts every story.
         """
@@ -344,8 +367,9 @@ class NewsIndex:
         if page < 1:
             raise UsageError(f"page must be 1 or more, not {page}")
         wanted = check_facets(facets, facet_top)
+        tags = _tags(region, topics, places, orgs, people)
         plan = self._plan(
-            text, start, end, bylines, location, source, require_all, plain=plain, fuzzy=fuzzy, since=since
+            text, start, end, bylines, location, source, require_all, plain=plain, fuzzy=fuzzy, since=since, tags=tags
         )
         order = "-date" if sort == "relevance" and not plan.has_words else sort  # nothing to rank by: newest first
 
@@ -406,6 +430,11 @@ class NewsIndex:
         bylines: Iterable[str] = (),
         location: str | None = None,
         source: str | None = None,
+        region: str | None = None,
+        topics: Iterable[str] = (),
+        places: Iterable[str] = (),
+        orgs: Iterable[str] = (),
+        people: Iterable[str] = (),
         require_all: bool = False,
         plain: bool = False,
         fuzzy: bool = False,
@@ -422,12 +451,23 @@ class NewsIndex:
         if not texts:
             raise UsageError("give at least one query for the timeline")
         bylines = tuple(name for name in _names(bylines) if name.strip())
+        tags = _tags(region, topics, places, orgs, people)
         everything = QueryPlan("", query_module.Every(), None, (), None, None, has_words=False)
         plans = [
             everything
-            if not (text.strip() or start or end or since or bylines or location or source)
+            if not (text.strip() or start or end or since or bylines or location or source or tags)
             else self._plan(
-                text, start, end, bylines, location, source, require_all, plain=plain, fuzzy=fuzzy, since=since
+                text,
+                start,
+                end,
+                bylines,
+                location,
+                source,
+                require_all,
+                plain=plain,
+                fuzzy=fuzzy,
+                since=since,
+                tags=tags,
             )
             for text in texts
         ]
@@ -463,6 +503,11 @@ class NewsIndex:
         bylines: Iterable[str] = (),
         location: str | None = None,
         source: str | None = None,
+        region: str | None = None,
+        topics: Iterable[str] = (),
+        places: Iterable[str] = (),
+        orgs: Iterable[str] = (),
+        people: Iterable[str] = (),
         require_all: bool = False,
     ) -> Iterator[Story]:
         """Every story matching `text` and the filters (every story when there are none), oldest first,
@@ -471,9 +516,10 @@ class NewsIndex:
         The stories are those of the index as it was when iteration began, whatever commits land meanwhile.
         """
         bylines = tuple(name for name in _names(bylines) if name.strip())
+        tags = _tags(region, topics, places, orgs, people)
         plan = None
-        if text.strip() or start or end or bylines or location or source:
-            plan = self._plan(text, start, end, bylines, location, source, require_all)
+        if text.strip() or start or end or bylines or location or source or tags:
+            plan = self._plan(text, start, end, bylines, location, source, require_all, tags=tags)
         self._follow_rebuild()
         searcher = self._whoosh.searcher()  # its own: a generator outlives the calls around it on this thread
         try:
@@ -495,6 +541,7 @@ class NewsIndex:
         plain: bool = False,
         fuzzy: bool = False,
         since: str | None = None,
+        tags: dict[str, tuple[str, ...]] | None = None,
     ) -> QueryPlan:
         first = _bound(start, end=False)
         if since is not None:
@@ -510,6 +557,7 @@ class NewsIndex:
             source=source,
             plain=plain,
             fuzzy=fuzzy,
+            tags=tags,
         )
 
     def get(self, story_id: str) -> Story | None:
@@ -705,6 +753,22 @@ class _Searchers:
 def _names(values: Iterable[str]) -> tuple[str, ...]:
     """`bylines` as given: one name is a name, not the letters of one (`bylines="Benet Koleka"`)."""
     return (values,) if isinstance(values, str) else tuple(values)
+
+
+def _tags(
+    region: str | None, topics: Iterable[str], places: Iterable[str], orgs: Iterable[str], people: Iterable[str]
+) -> dict[str, tuple[str, ...]]:
+    """The tag filters given, by field (`newsindex.schema.TAG_FIELDS`): blank values left out."""
+    given = {
+        "region": (region,) if region else (),
+        "topic": _names(topics),
+        "place": _names(places),
+        "org": _names(orgs),
+        "person": _names(people),
+    }
+    return {
+        field: kept for field, values in given.items() if (kept := tuple(value for value in values if value.strip()))
+    }
 
 
 class _Scoring(NamedTuple):

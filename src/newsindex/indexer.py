@@ -30,11 +30,12 @@ from newsindex.duplicates import FIELDS as DUPLICATE_FIELDS
 from newsindex.duplicates import Grouper
 from newsindex.errors import IndexDamagedError, IndexIOError
 from newsindex.models import IndexReport, Problem, Story
-from newsindex.schema import record_digest, story_from_stored, story_record, story_to_document
+from newsindex.schema import TAG_FIELDS, record_digest, story_from_stored, story_record, story_to_document
 from newsindex.storage import folder_lock, record_checksums, remove_leftovers, sync_folder
 from newsindex.workers import ParallelWriter, WorkerPool, release_free_memory
 from newsindex.writer import BufferedSegmentWriter
 
+TAG_DOCUMENT_FIELDS = (*TAG_FIELDS, *(f"{field}_exact" for field in TAG_FIELDS))
 BATCH_STORIES = 5_000  # stories per commit: a crash loses at most this much work
 # With worker processes each commit adds a segment per worker, and every segment repeats the term
 # dictionary: bigger batches keep the index small and queries fast (50,000 stories is about a minute).
@@ -81,6 +82,7 @@ class Indexer:
         self._half_read: _HalfRead | None = None
         self._writer_procs = 1
         self._warned_ungrouped = False
+        self._lacks_tags = any(field not in whoosh_index.schema for field in TAG_FIELDS)  # an index from before
         self._grouper = Grouper(whoosh_index)  # duplicate groups, assigned here before any worker sees a story
 
     def __enter__(self) -> Indexer:
@@ -203,6 +205,13 @@ class Indexer:
             self.report.problems.append(Problem(story.path or story.id, f"story {story.id!r} not indexed: {error}"))
             self._refuse(story, row)
             return
+        if self._lacks_tags and any(name in document for name in TAG_FIELDS):
+            self._lacks_tags = False  # said once a run
+            reason = (
+                "this index was built before the region, topic, place, org and person fields: stories keep them "
+                "but cannot be searched by them; rebuild it with `newsindex index --rebuild CORPUS`"
+            )
+            self.report.problems.append(Problem(str(self._index.storage.folder), reason, "degraded"))
         grouping = self._grouper.assign(story.id, story.body, story.headline, digest)
         if grouping is not None:
             document.update(grouping.fields())
@@ -516,7 +525,11 @@ class _Change:
         if self.replaces:
             writer.delete_by_term("id", self.story_id)
         if self.document is not None:
-            writer.add_document(**self.document)
+            document = self.document
+            if any(name not in writer.schema for name in TAG_DOCUMENT_FIELDS if name in document):
+                # An index built before these fields: its stories are stored whole but not searchable by them.
+                document = {name: value for name, value in document.items() if name in writer.schema}
+            writer.add_document(**document)
 
     def slim(self) -> _Change:
         """This change with only the stored fields of its document (enough for `rebuilt`)."""

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any, Literal
 
 from newsindex.dateline import split_dateline
+from newsindex.errors import UsageError
 
 # A sentence ends at . ! or ? (maybe closed by a quote or bracket) followed by space and a capital,
 # a digit or an opening quote; the abbreviation check below keeps "U.S. officials" in one sentence.
@@ -17,6 +18,8 @@ _ABBREVIATION = re.compile(
     r"Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.)$"
 )
 _LEAD_MAX_CHARS = 400
+_OPTIONAL_TEXT = ("headline", "location", "region", "source", "path")
+_NAME_TUPLES = ("bylines", "topics", "places", "orgs", "people")  # tuples of names or labels
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +40,41 @@ class Story:
     published: date | None = None  # a date, or a datetime when the source gives a time
     bylines: tuple[str, ...] = ()
     location: str | None = None
+    region: str | None = None
     source: str | None = None
     credits: tuple[Credit, ...] = ()
     path: str | None = None
     topics: tuple[str, ...] = ()  # subject codes, categories and tags as the source gives them
-    countries: tuple[str, ...] = ()  # country codes the source tags the story with (Reuters PLACES, RCV1)
+    places: tuple[str, ...] = ()  # the places the source tags the story with (Reuters PLACES, RCV1 countries)
+    orgs: tuple[str, ...] = ()  # organisations the source tags it with (Reuters ORGS)
+    people: tuple[str, ...] = ()  # people the source tags it with (Reuters PEOPLE)
+
+    def __post_init__(self) -> None:
+        # Cheap checks (a few type tests a story): the indexer makes a Story for every story it reads.
+        if not isinstance(self.id, str) or not self.id.strip():
+            raise UsageError(f"Story.id must be a non-empty str, not {self.id!r}")
+        if not isinstance(self.body, str) or not self.body.strip():
+            raise UsageError(f"Story.body of story {self.id!r} must be a non-blank str, not {_shown(self.body)}")
+        if self.published is not None and not isinstance(self.published, date):
+            raise UsageError(
+                f"Story.published of story {self.id!r} must be a datetime.date or datetime.datetime, "
+                f"not {type(self.published).__name__} {self.published!r}"
+            )
+        for name in _OPTIONAL_TEXT:
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise UsageError(f"Story.{name} of story {self.id!r} must be a str or None, not {_shown(value)}")
+        for name in _NAME_TUPLES:
+            values = getattr(self, name)
+            if type(values) is not tuple:
+                values = _name_tuple(self.id, name, values)
+                object.__setattr__(self, name, values)  # a list given is kept as a tuple
+            if values and not all(isinstance(value, str) for value in values):
+                raise UsageError(f"Story.{name} of story {self.id!r} must hold only str values, not {values!r}")
+        if type(self.credits) is not tuple:
+            object.__setattr__(self, "credits", _name_tuple(self.id, "credits", self.credits))
+        if self.credits and not all(isinstance(credit, Credit) for credit in self.credits):
+            raise UsageError(f"Story.credits of story {self.id!r} must be a tuple of Credit, not {self.credits!r}")
 
     @property
     def lead(self) -> str:
@@ -61,10 +94,13 @@ class Story:
             "published": self.published.isoformat() if self.published else None,
             "bylines": list(self.bylines),
             "location": self.location,
+            "region": self.region,
             "source": self.source,
             "credits": {credit.role: list(credit.names) for credit in self.credits},
             "topics": list(self.topics),
-            "countries": list(self.countries),
+            "places": list(self.places),
+            "orgs": list(self.orgs),
+            "people": list(self.people),
             "lead": self.lead,
             "body": self.body,
             "path": self.path,
@@ -93,7 +129,12 @@ class Hit:
             "lead": story.lead,
             "bylines": list(story.bylines),
             "location": story.location,
+            "region": story.region,
             "source": story.source,
+            "topics": list(story.topics),
+            "places": list(story.places),
+            "orgs": list(story.orgs),
+            "people": list(story.people),
             "snippet": self.snippet,
             "path": story.path,
             "duplicates": list(self.duplicates),
@@ -190,6 +231,23 @@ class IndexReport:
             "seconds": round(self.seconds, 3),
             "stories_per_second": round(rate, 1),
         }
+
+
+def _name_tuple(story_id: str, name: str, values: object) -> tuple[str, ...]:
+    """A list of names (or credits) as a tuple; UsageError for one str (not the letters of a name) or a non-sequence."""
+    if isinstance(values, str):
+        raise UsageError(
+            f"Story.{name} of story {story_id!r} must be a tuple of names, not the str {values!r}: "
+            f"write {name}=({values!r},)"
+        )
+    if not isinstance(values, (list, tuple)):
+        raise UsageError(f"Story.{name} of story {story_id!r} must be a tuple of str, not {_shown(values)}")
+    return tuple(values)
+
+
+def _shown(value: object) -> str:
+    shown = repr(value)
+    return f"{type(value).__name__} {shown if len(shown) <= 60 else shown[:60] + '…'}"
 
 
 def lead_sentence(body: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import islice
@@ -90,8 +90,11 @@ def parse_query(
     source: str | None = None,
     plain: bool = False,
     fuzzy: bool = False,
+    tags: Mapping[str, Iterable[str]] | None = None,
 ) -> QueryPlan:
     """Read the user's query text and keyword filters into a QueryPlan.
+
+    `tags` are more name filters, by field (region, topic, place, org, person): each any of its values.
 
     With `plain`, the text is words only: nothing in it is syntax and it never fails, but for having no
     word at all (only common words) and no filter. With `fuzzy`, every searched word also matches words
@@ -118,6 +121,10 @@ def parse_query(
             words.append(clause)
 
     filters = list(_name_filters(bylines, location, source))
+    for fieldname, values in (tags or {}).items():
+        names = [name for name in values if name.strip()]
+        if names:
+            filters.append(query.Or([_name_query(fieldname, name) for name in names]).normalize())
     for clause in required:  # negations and field filters written in the text filter too
         clause = clause.normalize()  # NOT "" is nothing: an empty phrase would fail in Whoosh's matcher
         if clause is not query.NullQuery:

@@ -116,10 +116,13 @@ def record_story(record: Mapping[str, object], fallback_id: str, where: Where) -
         published=published_date(fields.get("published"), where),
         bylines=_bylines(fields.get("bylines"), where),
         location=location,
+        region=_text_field(fields, "region", where),
         agency=_text_field(fields, "source", where),
         credits=_credits(fields.get("credits")),
         topics=_labels(fields.get("topics"), "topics", where),
-        countries=_labels(fields.get("countries"), "countries", where),
+        places=_labels(fields.get("places"), "places", where),
+        orgs=_labels(fields.get("orgs"), "orgs", where),
+        people=_labels(fields.get("people"), "people", where),
     )
 
 
@@ -132,10 +135,13 @@ def make_story(
     published: date | None = None,
     bylines: tuple[str, ...] = (),
     location: str | None = None,
+    region: str | None = None,
     agency: str | None = None,
     credits: tuple[Credit, ...] | None = None,
     topics: tuple[str, ...] = (),
-    countries: tuple[str, ...] = (),
+    places: tuple[str, ...] = (),
+    orgs: tuple[str, ...] = (),
+    people: tuple[str, ...] = (),
 ) -> Story:
     """The Story; the credit line leaves the body, and the dateline fills in place and agency when missing."""
     body, credit_line = split_credits(body)
@@ -149,11 +155,14 @@ def make_story(
         published=published,
         bylines=bylines,
         location=location or (dateline.location if dateline else None),
+        region=region,
         source=agency or (dateline.source if dateline else None),
         credits=credits,
         path=where.path,
         topics=topics,
-        countries=countries,
+        places=places,
+        orgs=orgs,
+        people=people,
     )
 
 
@@ -267,7 +276,7 @@ def _credits(value: object) -> tuple[Credit, ...] | None:
 
 
 def _labels(value: object, name: str, where: Where) -> tuple[str, ...]:
-    """Topics or countries: a list, or text with the values between ; , or |."""
+    """Topics, places, orgs or people: a list, or text with the values between ; , or |."""
     if value is None:
         return ()
     if isinstance(value, str):

@@ -8,6 +8,7 @@ timeline scale). Errors are JSON with a fitting status, never a traceback.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import math
 import os
@@ -74,7 +75,7 @@ _ERROR_STATUS: list[tuple[type[NewsIndexError], int, str]] = [
 _log = logging.getLogger("newsindex.server")
 
 Sort = Literal["relevance", "date", "-date"]
-Facet = Literal["bylines", "locations", "sources", "years", "all"]
+Facet = Literal["bylines", "locations", "sources", "years", "region", "topic", "place", "org", "person", "all"]
 By = Literal["year", "month", "day", "auto"]
 
 
@@ -107,7 +108,12 @@ class HitBody(BaseModel):
     lead: str
     bylines: list[str]
     location: str | None
+    region: str | None = None
     source: str | None
+    topics: list[str] = []
+    places: list[str] = []
+    orgs: list[str] = []
+    people: list[str] = []
     snippet: str
     path: str | None
     duplicates: list[str]
@@ -158,8 +164,13 @@ class StoryBody(BaseModel):
     published: str | None
     bylines: list[str]
     location: str | None
+    region: str | None = None
     source: str | None
     credits: dict[str, list[str]]
+    topics: list[str] = []
+    places: list[str] = []
+    orgs: list[str] = []
+    people: list[str] = []
     lead: str
     body: str
     path: str | None
@@ -253,6 +264,11 @@ def create_app(index_path: str | os.PathLike[str]) -> ASGIApp:
         bylines: Annotated[list[str], Query(description="Only stories by one of these reporters (repeatable).")] = [],  # noqa: B006 (FastAPI copies it)
         location: Annotated[str | None, Query(description="Only stories datelined here.")] = None,
         source: Annotated[str | None, Query(description="Only stories from this agency or outlet.")] = None,
+        region: Annotated[str | None, Query(description="Only stories datelined in this state or country.")] = None,
+        topic: Annotated[list[str], Query(description="Only stories with one of these topics.")] = [],  # noqa: B006
+        place: Annotated[list[str], Query(description="Only stories tagged with one of these places.")] = [],  # noqa: B006
+        org: Annotated[list[str], Query(description="Only stories tagged with one of these orgs.")] = [],  # noqa: B006
+        person: Annotated[list[str], Query(description="Only stories tagged with one of these people.")] = [],  # noqa: B006
         all: Annotated[bool, Query(description="Every word must match.")] = False,
         sort: Annotated[
             Sort, Query(description="relevance, date (oldest first) or -date (newest first).")
@@ -260,7 +276,11 @@ def create_app(index_path: str | os.PathLike[str]) -> ASGIApp:
         page: Annotated[int, Query(ge=1, description="Page number.")] = 1,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Stories per page.")] = 10,
         facet: Annotated[
-            list[Facet], Query(description="Count matching stories per bylines, locations, sources, years (or all).")
+            list[Facet],
+            Query(
+                description="Count matching stories per bylines, locations, sources, years, region, topic, place, "
+                "org, person (or all)."
+            ),
         ] = [],  # noqa: B006
         plain: Annotated[bool, Query(description="Read `q` as plain words: no operator, field or quote.")] = False,
         since: Annotated[
@@ -293,6 +313,7 @@ def create_app(index_path: str | os.PathLike[str]) -> ASGIApp:
                 f"results stop at story {MAX_DEPTH:,}: page × limit is {page * limit:,}; narrow the search"
             )
         filters = _filters(q, start, end, bylines, location, source, all, plain, fuzzy, since)
+        filters = _with_tags(filters, region, topic, place, org, person)
         news = holder.get()
         asked = list(FACETS) if "all" in facet else list(dict.fromkeys(name for name in facet if name != "all"))
         results = filters.search(
@@ -355,6 +376,11 @@ def create_app(index_path: str | os.PathLike[str]) -> ASGIApp:
         bylines: Annotated[list[str], Query()] = [],  # noqa: B006
         location: str | None = None,
         source: str | None = None,
+        region: str | None = None,
+        topic: Annotated[list[str], Query()] = [],  # noqa: B006
+        place: Annotated[list[str], Query()] = [],  # noqa: B006
+        org: Annotated[list[str], Query()] = [],  # noqa: B006
+        person: Annotated[list[str], Query()] = [],  # noqa: B006
         all: bool = False,
         plain: bool = False,
         fuzzy: bool = False,
@@ -362,6 +388,7 @@ def create_app(index_path: str | os.PathLike[str]) -> ASGIApp:
     ) -> dict[str, Any]:
         """Matching stories per year, month or day, every one counted; `undated` ones apart."""
         filters = _filters(q, start, end, bylines, location, source, all, plain, fuzzy, since)
+        filters = _with_tags(filters, region, topic, place, org, person)
         return {**timeline_body(holder.get(), filters, by), "query": q}  # no query and no filter: every story
 
     @app.get(
@@ -458,6 +485,24 @@ def _filters(
         plain=plain,
         fuzzy=fuzzy,
         since=since or None,
+    )
+
+
+def _with_tags(
+    filters: Filters, region: str | None, topics: list[str], places: list[str], orgs: list[str], people: list[str]
+) -> Filters:
+    """`filters` with the region and tag filters (topic, place, org, person) of a request, blank ones left out."""
+
+    def kept(values: list[str]) -> tuple[str, ...]:
+        return tuple(value for value in values if value.strip())
+
+    return dataclasses.replace(
+        filters,
+        region=region or None,
+        topics=kept(topics),
+        places=kept(places),
+        orgs=kept(orgs),
+        people=kept(people),
     )
 
 

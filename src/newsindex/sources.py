@@ -66,11 +66,14 @@ KEY_ALIASES: dict[str, tuple[str, ...]] = {
     "published": ("published", "date", "published_at", "pubdate", "publish_date", "datetime", "timestamp"),
     "bylines": ("bylines", "byline", "author", "authors", "by", "creator"),
     "location": ("location", "dateline", "place"),
+    "region": ("region",),
     "source": ("source", "agency", "publisher", "outlet"),
     "body": ("body", "text", "content", "article", "story"),
     "credits": ("credits",),
     "topics": ("topics", "categories", "tags", "subjects", "keywords"),
-    "countries": ("countries",),
+    "places": ("places", "countries"),  # "countries" as exports made before the rename have it
+    "orgs": ("orgs", "organisations", "organizations"),
+    "people": ("people", "persons"),
 }
 _KNOWN_KEYS = frozenset(itertools.chain.from_iterable(KEY_ALIASES.values()))
 

@@ -122,7 +122,8 @@ def _searched_leaves(node: Any, *, fuzzy: bool = False) -> Iterator[Any]:
 
 
 def _frequency(reader: Any, fields: frozenset[str], term: str) -> int:
-    return sum(reader.doc_frequency(fieldname, term) for fieldname in fields)
+    # A field the index was built before (topic, place …) has no words in it.
+    return sum(reader.doc_frequency(fieldname, term) for fieldname in fields if fieldname in reader.schema)
 
 
 def _closest(reader: Any, word: _Word, frequency: int) -> str | None:

@@ -30,7 +30,7 @@ STORIES = [
         "attacks.\n\nThe foreign ministry said the diplomats had damaged national security.",
         credits=(Credit("Reporting", ("Benet Koleka",)), Credit("Editing", ("David Holmes",))),
         topics=("diplomacy",),
-        countries=("al", "ir"),
+        places=("al", "ir"),
     ),
     Story(
         id="iran-oil",

@@ -213,7 +213,8 @@ function metaLine(item) {
   const parts = [];
   const line = el("p", { class: "meta" });
   line.append(el("span", { class: "date", text: item.published ? item.published.slice(0, 10) : "undated" }));
-  for (const value of [item.location, (item.bylines || []).join(", "), item.source]) if (value) parts.push(value);
+  const place = [item.location, item.region].filter(Boolean).join(", ");
+  for (const value of [place, (item.bylines || []).join(", "), item.source]) if (value) parts.push(value);
   if (parts.length) line.append(" · " + parts.join(" · "));
   return line;
 }
@@ -429,6 +430,9 @@ async function renderStory(state, mine) {
     $("story-body").replaceChildren(...paragraphs.map((text) => el("p", { text })));
     const credits = $("story-credits");
     for (const [role, names] of Object.entries(story.credits || {})) credits.append(el("dt", { text: role }), el("dd", { text: names.join(", ") }));
+    for (const [label, values] of [["Topics", story.topics], ["Places", story.places], ["Organisations", story.orgs], ["People", story.people]]) {
+      if (values && values.length) credits.append(el("dt", { text: label }), el("dd", { text: values.join(", ") }));
+    }
     const list = $("similar");
     for (const hit of similar.hits) {
       const item = el("li");
