@@ -128,21 +128,28 @@ def kill_rebuild(args: argparse.Namespace) -> None:
         late = run("index", str(args.work / "nothing"), "-i", str(index), "-q", "--lock-timeout", "0")
         if late.returncode == 3:
             problems.append("the lock is still held")
-        if answers(index) != truth:
-            problems.append("answers differ after the interrupted rebuild")
+        after = answers(index)
+        if after != truth:
+            differ = {q: (truth[q].get("total"), after[q].get("total", after[q])) for q in QUERIES if after[q] != truth[q]}
+            problems.append(f"answers differ after the interrupted rebuild: {differ}")
         copy = args.work / "kill-copy"
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(index, copy)
         postings = largest(copy, ".pst")
         postings.write_bytes(b"\0" * postings.stat().st_size)
-        if run("check", "-i", str(copy)).returncode != 4:
-            problems.append("check says OK with a zeroed postings file")
+        zeroed_check = run("check", "-i", str(copy))
+        if zeroed_check.returncode != 4:
+            problems.append(
+                f"check exits {zeroed_check.returncode} with a zeroed postings file ({postings.name}): "
+                f"{(zeroed_check.stdout + zeroed_check.stderr).strip()[:300]}"
+            )
         search = run("search", "oil", "-i", str(copy), "--json")
         if search.returncode == 0 and json.loads(search.stdout)["total"] != truth["oil"]["total"]:
             problems.append("search answers wrong with a zeroed postings file, exit 0")
         name = "SIGKILL" if how == signal.SIGKILL else "SIGINT"
         if problems:
             failures.append(f"trial {trial} ({name}, exit {process.returncode}): {'; '.join(problems)}")
+            shutil.copytree(index, args.work / f"kill-failed-{trial}", dirs_exist_ok=True)  # for a post-mortem
         else:
             passed += 1
     report("kill-rebuild", args.trials, passed, failures, stories=3000, rebuild_seconds=round(took, 1))
