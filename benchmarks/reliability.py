@@ -130,7 +130,9 @@ def kill_rebuild(args: argparse.Namespace) -> None:
             problems.append("the lock is still held")
         after = answers(index)
         if after != truth:
-            differ = {q: (truth[q].get("total"), after[q].get("total", after[q])) for q in QUERIES if after[q] != truth[q]}
+            differ = {
+                q: (truth[q].get("total"), after[q].get("total", after[q])) for q in QUERIES if after[q] != truth[q]
+            }
             problems.append(f"answers differ after the interrupted rebuild: {differ}")
         copy = args.work / "kill-copy"
         shutil.rmtree(copy, ignore_errors=True)
