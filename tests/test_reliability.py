@@ -10,6 +10,7 @@ import os
 import pickle
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -506,3 +507,24 @@ def test_the_server_answers_through_rebuilds_without_an_error(tmp_path: Path) ->
             for thread in readers:
                 thread.join(timeout=30)
     assert statuses and set(statuses) == {200}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT])
+def test_a_rebuild_killed_at_many_moments_never_disables_damage_detection(tmp_path: Path, how: int) -> None:
+    """os._exit (as kill -9) or KeyboardInterrupt (as Ctrl-C) after 1 … 600 of the rebuild's stories."""
+    corpus, index = build(tmp_path, 600)
+    truth = search_ids(index, "harbour")
+    command = [sys.executable, "-m", "newsindex", "index", "--rebuild", str(corpus), "-i", str(index), "-q"]
+    for stories_before_kill in (1, 100, 300, 550, 599, 600):
+        arguments = [str(index), str(corpus), str(stories_before_kill), "kill" if how == signal.SIGKILL else "int"]
+        subprocess.run([sys.executable, "-c", _KILLED_REBUILD, *arguments], capture_output=True, timeout=120)
+        assert not list(index.glob("*_WRITELOCK"))
+        report = NewsIndex.check(index)
+        assert report.is_whole and report.files > 0, report.problems
+        assert search_ids(index, "harbour") == truth
+    assert subprocess.run(command, capture_output=True, timeout=300).returncode == 0
+    copy = tmp_path / "copy"
+    shutil.copytree(index, copy)
+    zero(largest(copy, ".pst"))
+    assert not NewsIndex.check(copy).is_whole
