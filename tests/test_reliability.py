@@ -528,3 +528,31 @@ def test_a_rebuild_killed_at_many_moments_never_disables_damage_detection(tmp_pa
     shutil.copytree(index, copy)
     zero(largest(copy, ".pst"))
     assert not NewsIndex.check(copy).is_whole
+
+
+def test_a_planted_story_in_a_segment_of_whooshs_own_format_runs_no_code(tmp_path: Path) -> None:
+    """Segments written before the packed codec name Whoosh's W3Codec: read as SafeW3Codec, whose stored
+    stories are unpickled admitting no class either."""
+    from whoosh import columns
+    from whoosh.codec.whoosh3 import W3Codec
+    from whoosh.filedb.structfile import StructFile
+
+    from newsindex.codec import SafeW3Codec, SafeW3PerDocReader
+
+    codec = storage_module.safe_loads(pickle.dumps(W3Codec()), "x.toc")
+    assert type(codec) is SafeW3Codec
+    assert SafeW3PerDocReader.stored_fields is not None
+    marker = tmp_path / "marker"
+    out = io.BytesIO()
+    writer = columns.PickleColumn(columns.CompressedBytesColumn()).writer(StructFile(out))
+    writer.add(0, {"id": "a"})
+    writer.add(1, _Planted(marker))
+    writer.finish(2)
+    data = out.getvalue()
+    from newsindex.codec import _SAFE_W3_STORED
+
+    reader = _SAFE_W3_STORED.reader(StructFile(io.BytesIO(data), name="old._stored.col"), 0, len(data), 2)
+    assert reader[0] == {"id": "a"}
+    with pytest.raises(IndexDamagedError, match=r"old\._stored\.col holds a pickle naming"):
+        reader[1]
+    assert not marker.exists()

@@ -568,6 +568,39 @@ class PackedPerDocReader(whoosh3.W3PerDocReader):  # type: ignore[misc]
         return value if value is not None else {}
 
 
+class _SafeW3Stored(columns.Column):  # type: ignore[misc]
+    """Whoosh W3's stored-fields column (each story's pickle compressed alone), read admitting no class."""
+
+    def __init__(self) -> None:
+        self._child = columns.CompressedBytesColumn()
+
+    def reader(self, dbfile: Any, basepos: int, length: int, doccount: int) -> Any:
+        return _SafeW3Stored.Reader(self._child.reader(dbfile, basepos, length, doccount), dbfile)
+
+    class Reader(_StoredColumn.Reader):
+        pass
+
+
+_SAFE_W3_STORED = _SafeW3Stored()
+
+
+class SafeW3PerDocReader(whoosh3.W3PerDocReader):  # type: ignore[misc]
+    """W3's per-document reader with the stored fields unpickled admitting no class."""
+
+    def stored_fields(self, docnum: int) -> dict[str, Any]:
+        value = self._cached_reader("_stored", _SAFE_W3_STORED)[docnum]
+        return value if value is not None else {}
+
+
+class SafeW3Codec(whoosh3.W3Codec):  # type: ignore[misc]
+    """Whoosh's W3 codec, as the segments of indexes written before the packed codec name it, reading
+    their stored stories without running code (newsindex.storage reads `whoosh.codec.whoosh3.W3Codec`
+    in a TOC as this class)."""
+
+    def per_document_reader(self, storage: Any, segment: Any) -> SafeW3PerDocReader:
+        return SafeW3PerDocReader(storage, segment)
+
+
 class NewsCodec(whoosh3.W3Codec):  # type: ignore[misc]
     """The W3 codec with packed posting blocks and stories compressed in blocks.
 

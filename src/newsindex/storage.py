@@ -355,6 +355,10 @@ class _IndexUnpickler(pickle.Unpickler):
         self._own = allowed is None
 
     def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("whoosh.codec.whoosh3", "W3Codec") and self._own:
+            from newsindex.codec import SafeW3Codec
+
+            return SafeW3Codec  # old segments' stored stories are unpickled safely too
         if "." not in name and (module, name) in self._allowed:
             return super().find_class(module, name)
         if "." not in name and self._own and module in _OWN_MODULES:
