@@ -94,7 +94,7 @@ def report(trial: str, tried: int, passed: int, failures: list[str], **extra: An
 
 
 def kill_rebuild(args: argparse.Namespace) -> None:
-    corpus = subset(args.text, args.work, 3000)
+    corpus = subset(args.text, args.work, args.stories)
     index = args.work / "kill-index"
     shutil.rmtree(index, ignore_errors=True)
     assert run("index", str(corpus), "-i", str(index), "-q").returncode == 0
@@ -154,7 +154,7 @@ def kill_rebuild(args: argparse.Namespace) -> None:
             shutil.copytree(index, args.work / f"kill-failed-{trial}", dirs_exist_ok=True)  # for a post-mortem
         else:
             passed += 1
-    report("kill-rebuild", args.trials, passed, failures, stories=3000, rebuild_seconds=round(took, 1))
+    report("kill-rebuild", args.trials, passed, failures, stories=args.stories, rebuild_seconds=round(took, 1))
 
 
 # -- recover ------------------------------------------------------------------------------------------------
@@ -608,6 +608,7 @@ def main() -> None:
     parser.add_argument("--text", type=Path, default=Path("/tmp/reliab-text/reuters21578-text"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/reliab-work"))
     parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--stories", type=int, default=3000, help="kill-rebuild: stories in the corpus")
     parser.add_argument("--searches", type=int, default=2500, help="readers: at least this many of each kind")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
