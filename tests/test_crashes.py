@@ -49,8 +49,8 @@ def assert_whole(index: Path, corpus: Path, *, possible_counts: set[int]) -> int
 def leftover_free(index: Path) -> bool:
     report = NewsIndex.check(index)
     name = json.loads((index / "newsindex.json").read_text())["index_name"]
-    expected = {"newsindex.json", "newsindex.sums.json", f"{name}_WRITELOCK"}
-    sums = json.loads((index / "newsindex.sums.json").read_text())["files"]
+    expected = {"newsindex.json", f"{name}.sums.json", "newsindex.lock"}
+    sums = json.loads((index / f"{name}.sums.json").read_text())["files"]
     return report.is_whole and set(os.listdir(index)) == expected | set(sums)
 
 
@@ -193,7 +193,7 @@ def test_a_second_writer_waits_for_the_first_or_fails_busy_at_once(tmp_path: Pat
     NewsIndex.create(index)
     command = [sys.executable, "-m", "newsindex", "index", "-i", str(index), "-q", "--procs", "1"]
     first = subprocess.Popen([*command, str(first_corpus)], stderr=subprocess.PIPE, text=True)
-    lock = index / f"{json.loads((index / 'newsindex.json').read_text())['index_name']}_WRITELOCK"
+    lock = index / "newsindex.lock"
     _wait_until_held(lock, first)  # the first writer holds the lock while it indexes
     busy = subprocess.run([*command, str(second_corpus), "--lock-timeout", "0"], capture_output=True, text=True)
     waiting = subprocess.run([*command, str(second_corpus)], capture_output=True, text=True, timeout=120)

@@ -128,7 +128,7 @@ def test_stories_indexed_twice_in_one_folder_do_not_leave_files_behind(tmp_path:
     news.add_files([str(corpus)])
     news.rebuild_files([str(corpus)])
     name = NewsIndex.open(news.path)._manifest["index_name"]
-    assert all(name in file or file in {"newsindex.json", "newsindex.sums.json"} for file in index_files(news))
+    assert all(name in file or file in {"newsindex.json", "newsindex.lock"} for file in index_files(news))
 
 
 def _largest_segment_file(folder: Path) -> Path:

@@ -247,13 +247,20 @@ def index(
         from newsindex.sources import find_sources
 
         find_sources(corpus, format=format)  # a path that names nothing fails before an index is made
-        news = opened(NewsIndex.open_or_create(index_path, fsync=not no_fsync))
         with _progress(quiet) as on_file:
-            if rebuild:
-                report = news.rebuild_files(
-                    corpus, format=format, procs=procs, lock_timeout=lock_timeout, on_file=on_file
+            if rebuild:  # never opens the old index: it may be what needs rebuilding
+                report = NewsIndex.rebuild(
+                    index_path,
+                    corpus,
+                    format=format,
+                    procs=procs,
+                    lock_timeout=lock_timeout,
+                    fsync=not no_fsync,
+                    on_file=on_file,
                 )
+                news = NewsIndex.open(index_path, fsync=not no_fsync)
             else:
+                news = opened(NewsIndex.open_or_create(index_path, fsync=not no_fsync, lock_timeout=lock_timeout))
                 report = news.add_files(
                     corpus, format=format, prune=prune, procs=procs, lock_timeout=lock_timeout, on_file=on_file
                 )

@@ -8,6 +8,7 @@ import html
 import json
 import os
 import pickle
+import re
 import struct
 import threading
 import time
@@ -23,7 +24,7 @@ from typing import Any, Literal, NamedTuple, TypeVar
 
 from whoosh import query as query_module
 from whoosh.collectors import FilterCollector, WrappingCollector
-from whoosh.index import FileIndex
+from whoosh.index import EmptyIndexError
 from whoosh.searching import Searcher, TimeLimit
 
 from newsindex import deadline as deadlines
@@ -43,7 +44,7 @@ from newsindex.errors import (
 from newsindex.expansion import FEEDBACK_STORIES, expanded_plan, relevance_model
 from newsindex.facets import check_facets, count_days, count_facets, seconds_to_day
 from newsindex.facets import posting_docnums as _posting_docnums
-from newsindex.indexer import Indexer, write_lock
+from newsindex.indexer import Indexer
 from newsindex.models import (
     CheckReport,
     Hit,
@@ -70,12 +71,18 @@ from newsindex.snippets import snippet
 from newsindex.sources import find_sources, roots
 from newsindex.storage import (
     DurableStorage,
+    SafeFileIndex,
     check_trusted,
+    check_trusted_files,
     damaged_files,
+    folder_lock,
     make_private,
     read_checksums,
     record_checksums,
+    remove_leftovers,
+    sums_name,
     sync_folder,
+    zeroed_files,
 )
 from newsindex.suggest import suggest
 from newsindex.timeline import Timeline, build_timeline, check_period, day_to_date
@@ -114,14 +121,22 @@ class NewsIndex:
     """A searchable collection of news stories in one folder; safe to share between threads."""
 
     def __init__(
-        self, path: Path, whoosh_ix: Any, manifest: dict[str, Any], *, other_live: frozenset[str] = frozenset()
+        self,
+        path: Path,
+        whoosh_ix: Any,
+        manifest: dict[str, Any],
+        *,
+        other_live: frozenset[str] = frozenset(),
+        lock_held: bool = False,
     ) -> None:
         self._path = path
         self._whoosh = whoosh_ix
         self._schema = with_new_fields(whoosh_ix.schema)  # fixed at creation; Whoosh would re-read the TOC for it
         self._manifest = manifest
-        self._manifest_stamp = 0  # the manifest's mtime when last read by _follow_rebuild
+        self._manifest_stamp: tuple[int, int, int] | None = None  # the manifest as last read by _follow_rebuild
+        self._switching = threading.Lock()
         self._other_live = other_live  # during a rebuild, the index being replaced
+        self._lock_held = lock_held  # during a rebuild, the rebuild holds the folder's write lock
         # One Whoosh searcher per thread (a searcher is not safe to share), kept between calls because
         # opening one costs more than most searches; each is refreshed when a commit lands.
         self._local = threading.local()
@@ -131,17 +146,27 @@ class NewsIndex:
     # -- opening ------------------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, path: str | os.PathLike[str], *, overwrite: bool = False, fsync: bool = True) -> NewsIndex:
+    def create(
+        cls, path: str | os.PathLike[str], *, overwrite: bool = False, fsync: bool = True, lock_timeout: float = 30.0
+    ) -> NewsIndex:
         """Make a new empty index in folder `path` (created if needed); UsageError if one is there.
 
-        With `fsync=False` commits are not forced to disk: faster, for throwaway indexes only.
+        With `fsync=False` commits are not forced to disk: faster, for throwaway indexes only. The index
+        is made under the folder's write lock (IndexBusyError after `lock_timeout` s).
         """
         folder = Path(path)
+        if _read_manifest(folder) is not None and not overwrite:
+            raise UsageError(f"an index already exists at {folder}: open it, or rebuild it with --rebuild")
+        _prepare_folder(folder)
+        with folder_lock(folder, timeout=lock_timeout):
+            return cls._create_locked(folder, overwrite=overwrite, fsync=fsync)
+
+    @classmethod
+    def _create_locked(cls, folder: Path, *, overwrite: bool, fsync: bool) -> NewsIndex:
+        """`create`, with the folder's write lock held by the caller."""
         old = _read_manifest(folder)
         if old is not None and not overwrite:
             raise UsageError(f"an index already exists at {folder}: open it, or rebuild it with --rebuild")
-        folder.mkdir(parents=True, exist_ok=True)
-        make_private(folder)
         name = _new_index_name()
         manifest = {"format": "newsindex", "schema_version": SCHEMA_VERSION, "index_name": name}
         whoosh_ix = _create_whoosh(folder, name, fsync=fsync)
@@ -157,7 +182,8 @@ class NewsIndex:
         manifest = _read_manifest(folder)
         if manifest is None:
             raise IndexMissingError(f"no index at {folder}: build one with `newsindex index CORPUS --index {folder}`")
-        check_trusted(folder)  # before Whoosh unpickles anything
+        check_trusted(folder)  # before anything is unpickled
+        check_trusted_files(folder)
         problems = damaged_files(folder, manifest["index_name"])
         if problems:
             more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
@@ -166,7 +192,11 @@ class NewsIndex:
                 f"rebuild it with `newsindex index --rebuild CORPUS --index {folder}`"
             )
         try:
-            whoosh_ix = FileIndex(DurableStorage(str(folder), fsync=fsync), indexname=manifest["index_name"])
+            whoosh_ix = SafeFileIndex(DurableStorage(str(folder), fsync=fsync), indexname=manifest["index_name"])
+        except IndexDamagedError as error:
+            raise IndexDamagedError(
+                f"index at {folder} is damaged: {error}; rebuild it with `newsindex index --rebuild CORPUS --index {folder}`"
+            ) from error
         except Exception as error:
             raise IndexDamagedError(
                 f"index at {folder} cannot be opened ({type(error).__name__}: {error}); "
@@ -175,10 +205,20 @@ class NewsIndex:
         return cls(folder, whoosh_ix, manifest)
 
     @classmethod
-    def open_or_create(cls, path: str | os.PathLike[str], *, fsync: bool = True) -> NewsIndex:
-        """Open the index in `path`, or make an empty one there if there is none."""
-        if _read_manifest(Path(path)) is None:
-            return cls.create(path, fsync=fsync)
+    def open_or_create(
+        cls, path: str | os.PathLike[str], *, fsync: bool = True, lock_timeout: float = 30.0
+    ) -> NewsIndex:
+        """Open the index in `path`, or make an empty one there if there is none.
+
+        Two processes doing this at once on a new folder make one index: the second waits for the
+        folder's write lock (IndexBusyError after `lock_timeout` s), then opens what the first made.
+        """
+        folder = Path(path)
+        if _read_manifest(folder) is None:
+            _prepare_folder(folder)
+            with folder_lock(folder, timeout=lock_timeout):
+                if _read_manifest(folder) is None:
+                    return cls._create_locked(folder, overwrite=False, fsync=fsync)
         return cls.open(path, fsync=fsync)
 
     @classmethod
@@ -192,19 +232,27 @@ class NewsIndex:
         if manifest is None:
             raise IndexMissingError(f"no index at {folder}")
         check_trusted(folder)
+        check_trusted_files(folder)
         name = manifest["index_name"]
         problems = damaged_files(folder, name, full=True)
-        record = read_checksums(folder, name) or {"files": {}}
+        record = read_checksums(folder, name)
+        if record is None:  # nothing to compare with: at least what a crash or a failing disk leaves
+            problems += zeroed_files(folder, name)
+        record = record or {"files": {}}
         stories = 0
         if not problems:
             try:
                 news = cls.open(folder, fsync=False)
-                stories = news.count()
-                with news._searcher() as searcher:
-                    problems += _read_through(searcher)
-                news.close()
+                try:
+                    stories = news.count()
+                    with news._searcher() as searcher:
+                        problems += _read_through(searcher)
+                finally:
+                    news.close()
             except NewsIndexError as error:
                 problems.append(str(error))
+            except Exception as error:  # whatever a damaged file makes Whoosh raise is a finding, not a crash
+                problems.append(f"index at {folder} cannot be read: {type(error).__name__}: {error}")
         sizes = [info["size"] for info in record["files"].values()]
         return CheckReport(stories=stories, files=len(sizes), bytes=sum(sizes), problems=tuple(problems))
 
@@ -240,7 +288,11 @@ class NewsIndex:
         if isinstance(stories, Story):
             raise UsageError("NewsIndex.add takes an iterable of Story objects: write add([story])")
         with Indexer(
-            self._whoosh, lock_timeout=lock_timeout, on_story=on_story, other_live=self._other_live
+            self._whoosh,
+            lock_timeout=lock_timeout,
+            on_story=on_story,
+            other_live=self._other_live,
+            lock_held=self._lock_held,
         ) as indexer:
             for number, story in enumerate(stories, start=1):
                 if not isinstance(story, Story):
@@ -273,7 +325,12 @@ class NewsIndex:
             size = sum(source.size or PARALLEL_MIN_BYTES for source in sources)
             procs = (os.cpu_count() or 1) if size >= PARALLEL_MIN_BYTES else 1
         with Indexer(
-            self._whoosh, lock_timeout=lock_timeout, on_story=on_story, procs=procs, other_live=self._other_live
+            self._whoosh,
+            lock_timeout=lock_timeout,
+            on_story=on_story,
+            procs=procs,
+            other_live=self._other_live,
+            lock_held=self._lock_held,
         ) as indexer:
             indexer.report.problems = problems
             for done, source in enumerate(sources, start=1):
@@ -662,7 +719,7 @@ class NewsIndex:
             try:
                 with self._searcher() as searcher:
                     return work(searcher)
-            except FileNotFoundError:
+            except (FileNotFoundError, EmptyIndexError):  # a commit or a rebuild's switch-over removed files
                 self._local.searcher = None
                 if attempt == _READ_ATTEMPTS - 1:
                     raise
@@ -683,6 +740,11 @@ class NewsIndex:
         self._local.searcher = searcher
         try:
             yield searcher
+        except IndexDamagedError as error:  # a block failed its checksum (newsindex.codec)
+            raise IndexDamagedError(
+                f"index at {self._path} is damaged: {error}; "
+                f"rebuild it with `newsindex index --rebuild CORPUS --index {self._path}`"
+            ) from error
         except _DAMAGE as error:
             raise IndexDamagedError(
                 f"index at {self._path} could not be read ({type(error).__name__}: {error}); "
@@ -690,19 +752,68 @@ class NewsIndex:
             ) from error
 
     def _follow_rebuild(self) -> None:
-        """After a rebuild (here or in another process) the manifest names a new Whoosh index: switch to it."""
+        """After a rebuild (here or in another process) the manifest names a new Whoosh index: switch to it.
+
+        Safe while other threads search: each thread's searcher of the old index is replaced the next
+        time that thread reads (see `_searcher`), never closed under it.
+        """
         try:
-            stamp = (self._path / MANIFEST).stat().st_mtime_ns
+            info = (self._path / MANIFEST).stat()
         except FileNotFoundError:
             return
+        stamp = (info.st_ino, info.st_mtime_ns, info.st_size)  # replaced atomically: a new inode each time
         if stamp == self._manifest_stamp:  # a stat per search, not a read and a parse
             return
-        self._manifest_stamp = stamp
-        manifest = _read_manifest(self._path)
-        if manifest is not None and manifest["index_name"] != self._manifest["index_name"]:
-            fresh = NewsIndex.open(self._path)
-            self._searchers.close_all()
-            self._whoosh, self._schema, self._manifest = fresh._whoosh, fresh._schema, fresh._manifest
+        with self._switching:
+            if stamp == self._manifest_stamp:
+                return
+            manifest = _read_manifest(self._path)
+            if manifest is not None and manifest["index_name"] != self._manifest["index_name"]:
+                fresh = NewsIndex.open(self._path)
+                self._whoosh, self._schema, self._manifest = fresh._whoosh, fresh._schema, fresh._manifest
+            self._manifest_stamp = stamp
+
+    @classmethod
+    def rebuild(
+        cls,
+        path: str | os.PathLike[str],
+        paths: Sequence[str],
+        *,
+        format: str | None = None,
+        procs: int | None = None,
+        lock_timeout: float = 30.0,
+        fsync: bool = True,
+        on_file: Callable[[int, int], None] | None = None,
+        on_story: Callable[[Story], None] | None = None,
+    ) -> IndexReport:
+        """Index `paths` from scratch into a fresh index in folder `path`, and switch to it once complete.
+
+        Works whatever state the old index is in (damaged segments, TOC or manifest, another schema
+        version, none at all): the old one is never opened. Until the switch, searches see the old
+        stories and the old index keeps its checksum record; a crash or Ctrl-C leaves it as it was, and
+        the next write removes what the abandoned rebuild left.
+        """
+        folder = Path(path)
+        _prepare_folder(folder)
+        with folder_lock(folder, timeout=lock_timeout):  # no other writer until the switch
+            old_name = _old_index_name(folder)
+            name = _new_index_name()
+            manifest = {"format": "newsindex", "schema_version": SCHEMA_VERSION, "index_name": name}
+            whoosh_ix = _create_whoosh(folder, name, fsync=fsync)
+            live = frozenset({old_name} if old_name else ())
+            fresh = cls(folder, whoosh_ix, manifest, other_live=live, lock_held=True)
+            try:
+                report = fresh.add_files(paths, format=format, procs=procs, on_file=on_file, on_story=on_story)
+            except BaseException:
+                fresh.close()
+                _remove_whoosh_files(folder, name)
+                raise
+            fresh.close()
+            _write_manifest(folder, manifest)  # the switch: readers follow the manifest
+            if old_name is not None:
+                _remove_whoosh_files(folder, old_name)
+            remove_leftovers(folder, name, _latest_toc(whoosh_ix), _segment_ids(whoosh_ix))  # and any others'
+        return report
 
     def rebuild_files(
         self,
@@ -718,25 +829,17 @@ class NewsIndex:
 
         Until then searches see the old stories; a crash or Ctrl-C leaves the old index as it was.
         """
-        with write_lock(self._whoosh, timeout=lock_timeout):  # no other writer until the switch
-            name = _new_index_name()
-            old_name = self._manifest["index_name"]
-            fsync = self._whoosh.storage.fsync
-            whoosh_ix = _create_whoosh(self._path, name, fsync=fsync)
-            fresh = NewsIndex(
-                self._path, whoosh_ix, {**self._manifest, "index_name": name}, other_live=frozenset({old_name})
-            )
-            try:
-                report = fresh.add_files(paths, format=format, procs=procs, on_file=on_file, on_story=on_story)
-            except BaseException:
-                fresh.close()
-                _remove_whoosh_files(self._path, name)
-                raise
-            _write_manifest(self._path, {**self._manifest, "index_name": name})
-        self.close()
-        self._whoosh, self._schema = fresh._whoosh, fresh._schema
-        self._manifest = {**self._manifest, "index_name": name}
-        _remove_whoosh_files(self._path, old_name)
+        report = NewsIndex.rebuild(
+            self._path,
+            paths,
+            format=format,
+            procs=procs,
+            lock_timeout=lock_timeout,
+            fsync=self._whoosh.storage.fsync,
+            on_file=on_file,
+            on_story=on_story,
+        )
+        self._follow_rebuild()
         return report
 
 
@@ -1221,8 +1324,33 @@ def _top_values(reader: Any, fieldname: str, top: int) -> tuple[tuple[str, int],
 # -- the folder ---------------------------------------------------------------------------------------
 
 
+def _latest_toc(whoosh_ix: Any) -> int:
+    return int(whoosh_ix.latest_generation())
+
+
+def _segment_ids(whoosh_ix: Any) -> set[str]:
+    return {segment.segment_id() for segment in whoosh_ix._read_toc().segments}
+
+
+def _prepare_folder(folder: Path) -> None:
+    """Make the index folder if needed, private to its owner, and refuse one others could write to."""
+    folder.mkdir(parents=True, exist_ok=True)
+    make_private(folder)
+    check_trusted(folder)
+
+
+def _old_index_name(folder: Path) -> str | None:
+    """The Whoosh index the manifest names, whatever else is wrong with it (None: no readable name)."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    name = manifest.get("index_name") if isinstance(manifest, dict) else None
+    return name if isinstance(name, str) and re.fullmatch(r"stories_[0-9a-f]{12}", name) else None
+
+
 def _create_whoosh(folder: Path, name: str, *, fsync: bool) -> Any:
-    whoosh_ix = FileIndex.create(DurableStorage(str(folder), fsync=fsync), build_schema(), indexname=name)
+    whoosh_ix = SafeFileIndex.create(DurableStorage(str(folder), fsync=fsync), build_schema(), indexname=name)
     record_checksums(whoosh_ix)
     return whoosh_ix
 
@@ -1264,3 +1392,4 @@ def _remove_whoosh_files(folder: Path, index_name: str) -> None:
     for entry in folder.iterdir():
         if entry.name.startswith((f"_{index_name}_", f"{index_name}_")) and entry.is_file():
             entry.unlink(missing_ok=True)
+    (folder / sums_name(index_name)).unlink(missing_ok=True)

@@ -22,17 +22,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from whoosh.util.filelock import try_for
 from whoosh.writing import IndexWriter
 
 from newsindex.catalogue import Catalogue
 from newsindex.codec import NewsCodec
 from newsindex.duplicates import FIELDS as DUPLICATE_FIELDS
 from newsindex.duplicates import Grouper
-from newsindex.errors import IndexBusyError, IndexDamagedError, IndexIOError
+from newsindex.errors import IndexDamagedError, IndexIOError
 from newsindex.models import IndexReport, Problem, Story
 from newsindex.schema import TAG_FIELDS, record_digest, story_from_stored, story_record, story_to_document
-from newsindex.storage import record_checksums, remove_leftovers, sync_folder
+from newsindex.storage import folder_lock, record_checksums, remove_leftovers, sync_folder
 from newsindex.workers import ParallelWriter, WorkerPool, release_free_memory
 from newsindex.writer import BufferedSegmentWriter
 
@@ -63,8 +62,10 @@ class Indexer:
         on_story: Callable[[Story], None] | None = None,
         procs: int = 1,
         other_live: frozenset[str] = frozenset(),
+        lock_held: bool = False,
     ) -> None:
         self._index = whoosh_index
+        self._lock_held = lock_held  # the caller holds the folder's write lock (a rebuild)
         self._other_live = other_live
         self._lock_timeout = lock_timeout
         self._batch_stories = batch_stories or (PARALLEL_BATCH_STORIES if procs > 1 else BATCH_STORIES)
@@ -86,7 +87,7 @@ class Indexer:
 
     def __enter__(self) -> Indexer:
         # The write lock is ours for the whole run, batches included; Whoosh's writers run without it.
-        self._lock = _acquire(self._index, self._lock_timeout)
+        self._lock = _NoLock() if self._lock_held else _acquire(self._index, self._lock_timeout)
         try:
             self._remove_leftovers()
             self._half_read = _HalfRead(self._index.storage)
@@ -379,26 +380,29 @@ def _collect_leaked_files() -> None:
 
 @contextmanager
 def write_lock(whoosh_index: Any, *, timeout: float) -> Iterator[None]:
-    """Hold the index's write lock (no writer but ours) for the duration of the block."""
-    lock = _acquire(whoosh_index, timeout)
-    try:
+    """Hold the index folder's write lock (no writer but ours) for the duration of the block."""
+    with folder_lock(Path(whoosh_index.storage.folder), timeout=timeout):
         yield
-    finally:
-        lock.release()
 
 
-def _acquire(whoosh_index: Any, timeout: float) -> Any:
-    lock = whoosh_index.lock("WRITELOCK")
-    if not try_for(lock.acquire, timeout=timeout, delay=0.1):
-        raise _busy(timeout)
-    return lock
+class _FolderLock:
+    """The folder's write lock (storage.folder_lock), held from construction until `release`."""
+
+    def __init__(self, whoosh_index: Any, timeout: float) -> None:
+        self._held = folder_lock(Path(whoosh_index.storage.folder), timeout=timeout)
+        self._held.__enter__()
+
+    def release(self) -> None:
+        self._held.__exit__(None, None, None)
 
 
-def _busy(timeout: float) -> IndexBusyError:
-    return IndexBusyError(
-        f"index is busy: another process is writing to it and did not finish within {timeout:g} s; "
-        "try again later or raise --lock-timeout"
-    )
+class _NoLock:
+    def release(self) -> None:
+        pass
+
+
+def _acquire(whoosh_index: Any, timeout: float) -> _FolderLock:
+    return _FolderLock(whoosh_index, timeout)
 
 
 class _HalfRead:

@@ -47,7 +47,7 @@ from newsindex.errors import (
 from newsindex.index import MANIFEST, NewsIndex, _read_manifest
 from newsindex.models import Hit
 from newsindex.ranking import half_life_for
-from newsindex.storage import SUMS, damaged_files, read_checksums
+from newsindex.storage import SUMS, damaged_files, read_checksums, sums_name
 
 INDEX_VARIABLE = "NEWSINDEX_INDEX"
 HOSTS_VARIABLE = "NEWSINDEX_ALLOWED_HOSTS"  # how worker processes learn the names they answer for
@@ -242,7 +242,8 @@ class _IndexHolder:
         self._lock = threading.Lock()
         self._verified: tuple[Any, ...] | None = None  # the files' state when last verified, if found whole
         self._whole: dict[str, Any] = {}  # path → stamp of each file when the index was last found whole
-        self._sums = os.path.join(path, SUMS)
+        self._sums = os.path.join(path, SUMS)  # the live index's checksum record: named after it, below
+        self._manifest_stamp: tuple[int, int] | None = None
         # The record's stamp, and the paths to look at: the manifest, the record, every file it names.
         self._recorded: tuple[tuple[int, int] | None, tuple[str, ...]] = (None, ())
 
@@ -316,9 +317,19 @@ class _IndexHolder:
 
     def _state(self) -> tuple[tuple[str, tuple[int, int] | None], ...]:
         """(path, size and change time) of the manifest, the checksum record and every file it names."""
+        manifest = _stamp(os.path.join(self._path, MANIFEST))
+        if manifest != self._manifest_stamp:  # a new index (a rebuild): its own checksum record
+            self._manifest_stamp = manifest
+            try:
+                named = _read_manifest(self._path)
+            except (NewsIndexError, OSError):
+                named = None
+            own = os.path.join(self._path, sums_name(named["index_name"])) if named else None
+            self._sums = own if own and os.path.exists(own) else os.path.join(self._path, SUMS)  # older indexes
+            self._recorded = (None, ())
         record = _stamp(self._sums)
         if record != self._recorded[0]:
-            names = (MANIFEST, SUMS, *_recorded_files(self._sums))
+            names = (MANIFEST, os.path.basename(self._sums), *_recorded_files(self._sums))
             self._recorded = (record, tuple(os.path.join(self._path, name) for name in names))
         return tuple((path, _stamp(path)) for path in self._recorded[1])
 
