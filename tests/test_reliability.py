@@ -235,7 +235,8 @@ def test_same_size_damage_to_a_large_index_is_never_a_silent_answer(tmp_path: Pa
     refused = [query for query, ids in after.items() if ids == "IndexDamagedError"]
     assert refused  # the damage is found by some read
     assert all(after[query] == truth[query] for query in after if query not in refused and query != "open")
-    result = runner.invoke(app, ["search", refused[0] if refused[0] != "open" else "oil", "-i", str(index)])
+    query = refused[0] if refused[0] != "open" else "oil"
+    result = runner.invoke(app, ["search", query, "-i", str(index), "--limit", "1000", "--all-versions"])
     assert result.exit_code == 4 and "damaged" in result.stderr, result.stderr
     assert runner.invoke(app, ["check", "-i", str(index)]).exit_code == 4
 

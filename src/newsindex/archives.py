@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import IO
 from xml.etree import ElementTree
 
-from newsindex.dateline import readable_place
+from newsindex.dateline import parse_dateline
 from newsindex.models import Problem, Story
 from newsindex.readers import read_stream
 from newsindex.records import (
@@ -191,7 +191,6 @@ _REUTERS_DATE = re.compile(r"\s*(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\
 _MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, start=1)}  # not calendar's: it follows the locale
 _SIGNATURE = re.compile(r"\s*\bReuters?\s*\Z", re.IGNORECASE)  # "… said.\n Reuter\n&#3;" ends a story
-_AUTHOR_AGENCY = re.compile(r",?\s*\bReuters?\s*$", re.IGNORECASE)  # "By Cal Mankowski, Reuters"
 _TAGS = re.compile(r"<[^>]*>")
 
 
@@ -223,6 +222,8 @@ def _reuters_story(record: str, fallback_id: str, where: Where) -> Story | None:
     story_id = checked_id(newid["id"] if newid else None, fallback_id, where)
     if story_id is None:
         return None
+    if newid:
+        where = where.named(story_id)  # "reut2-010.sgm:299 (story 10299): …": NEWID is what `show` takes
     elements: dict[str, re.Match[str]] = {}
     for element in _ELEMENT.finditer(record):
         elements.setdefault(element["tag"], element)
@@ -245,14 +246,16 @@ def _reuters_story(record: str, fallback_id: str, where: Where) -> Story | None:
     body = checked_body(body_text or headline, where)
     if body is None:
         return None
+    dateline = parse_dateline(fields["DATELINE"]) if fields["DATELINE"] else None
     return make_story(
         where,
         story_id,
         body,
         headline=headline,
         published=_reuters_date(fields["DATE"], where),
-        bylines=byline_names(_AUTHOR_AGENCY.sub("", fields["AUTHOR"] or "")),
-        location=_dateline_place(fields["DATELINE"]),
+        bylines=byline_names(fields["AUTHOR"] or ""),  # "By Cal Mankowski, Reuters": the agency is no byline
+        location=dateline.location if dateline else None,
+        region=dateline.region if dateline else None,
         agency="Reuters",  # the whole collection is Reuters wire copy
         topics=lists["TOPICS"],
         places=lists["PLACES"],
@@ -303,14 +306,6 @@ def _reuters_date(text: str | None, where: Where) -> date | None:
         except ValueError:
             pass  # "31-APR-1987": let the general reader say what is wrong
     return published_date(text, where)
-
-
-def _dateline_place(text: str | None) -> str | None:
-    """ "    SALVADOR, Feb 26 - " → "Salvador"."""
-    place = (text or "").split(",")[0].strip().rstrip("-– ").strip()
-    if not place:
-        return None
-    return readable_place(place) if place.isupper() else one_line(place)
 
 
 def _labels_of(match: re.Match[str] | None) -> tuple[str, ...]:
@@ -370,7 +365,10 @@ def _newsml_story(item: ElementTree.Element, fallback_id: str, where: Where) -> 
         if target is not None:
             target.extend(value for value in values if value)
     dublin_core = {dc.get("element"): dc.get("value") for dc in item.iter("dc")}
-    dateline = _DATELINE_DATE.sub("", item.findtext("dateline") or "").strip()
+    dateline_text = _DATELINE_DATE.sub("", item.findtext("dateline") or "").strip()
+    dateline = parse_dateline(dateline_text) if dateline_text else None
+    if "itemid" in item.attrib:
+        where = where.named(story_id)
     return make_story(
         where,
         story_id,
@@ -378,7 +376,8 @@ def _newsml_story(item: ElementTree.Element, fallback_id: str, where: Where) -> 
         headline=one_line(item.findtext("headline") or "") or one_line(item.findtext("title") or ""),
         published=published_date(item.get("date") or dublin_core.get("dc.date.published"), where),
         bylines=byline_names(item.findtext("byline") or ""),
-        location=(readable_place(dateline) if dateline.isupper() else one_line(dateline)) if dateline else None,
+        location=dateline.location if dateline else None,
+        region=dateline.region if dateline else None,
         agency=one_line(dublin_core.get("dc.source") or "") or None,
         topics=tuple(dict.fromkeys(topics)),
         places=tuple(dict.fromkeys(places)),

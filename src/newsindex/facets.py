@@ -20,6 +20,7 @@ from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.matching.wrappers import FilterMatcher
 
 from newsindex.errors import UsageError
+from newsindex.names import merge_spellings
 from newsindex.schema import TAG_FIELDS, PublishedField
 from newsindex.timeline import day_to_date
 
@@ -74,7 +75,7 @@ def count_facets(
     months: Counter[int] | None = None
     for name in names:
         if name in _NAME_FIELDS:
-            counts = _count_names(searcher, _NAME_FIELDS[name], matching)
+            counts = merge_spellings(_count_names(searcher, _NAME_FIELDS[name], matching))  # one value a person
             ranked = sorted(counts.items(), key=lambda pair: (-pair[1], pair[0].casefold(), pair[0]))
             result[name] = tuple(ranked[:top])
         else:

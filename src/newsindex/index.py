@@ -41,8 +41,9 @@ from newsindex.expansion import FEEDBACK_STORIES, expanded_plan, relevance_model
 from newsindex.facets import check_facets, count_days, count_facets, seconds_to_day
 from newsindex.facets import posting_docnums as _posting_docnums
 from newsindex.indexer import Indexer
-from newsindex.models import CheckReport, Hit, IndexReport, IndexStats, Problem, SearchResults, Story
-from newsindex.query import SEARCH_SECONDS, QueryPlan, check_expansion, parse_query
+from newsindex.models import CheckReport, Hit, IndexReport, IndexStats, Problems, SearchResults, Story
+from newsindex.names import merge_spellings
+from newsindex.query import FALLBACK_NOTE, SEARCH_SECONDS, Match, QueryPlan, check_expansion, parse_query
 from newsindex.ranking import Recency, check_half_life, weighting
 from newsindex.readers import read_source
 from newsindex.schema import (
@@ -287,7 +288,7 @@ class NewsIndex:
         `procs` worker processes analyse the stories (default: every core when there is much to read).
         `on_file(done, total)` reports progress through the input files.
         """
-        problems: list[Problem] = []
+        problems = Problems()  # every problem counted, the first KEPT_PROBLEMS kept
         sources = list(find_sources(paths, format=format, on_problem=problems.append))
         if procs is None:
             size = sum(source.size or PARALLEL_MIN_BYTES for source in sources)
@@ -328,6 +329,7 @@ class NewsIndex:
         orgs: Iterable[str] = (),
         people: Iterable[str] = (),
         require_all: bool = False,
+        match: str = "all",
         sort: Sort = "relevance",
         limit: int = 10,
         page: int = 1,
@@ -343,7 +345,11 @@ class NewsIndex:
         """The stories best matching `text`, one page of them, best first (or by date with `sort`).
 
         `start` and `end` are inclusive and may be partial: end="2019-10" includes all of October 2019.
-        Stories matching every word rank above stories matching only some; `require_all` drops the latter.
+        Stories must match every word (every clause written side by side; clauses joined by AND, OR, NOT,
+        + and - and parentheses as written). When no story has every word, the stories with some are
+        searched instead and `matched` is "any", with `message` saying so; `require_all` never falls back.
+        `match="any"` asks for stories with some of the words, those with every word ranked first.
+        `total`, `facets` and every order (`sort`) are of the same set of stories.
         `plain` reads `text` as words only (no syntax, never an error but for having no word), `fuzzy` lets
         every word match near spellings, `since` ("7d", "2w", "3m", "1y") keeps stories from that long ago on.
         When few stories match and a word is unknown, `suggestion` is the query with that word corrected.
@@ -369,18 +375,19 @@ class NewsIndex:
         wanted = check_facets(facets, facet_top)
         tags = _tags(region, topics, places, orgs, people)
         plan = self._plan(
-            text, start, end, bylines, location, source, require_all, plain=plain, fuzzy=fuzzy, since=since, tags=tags
-        )
+            text, start, end, bylines, location, source, require_all, plain=plain, fuzzy=fuzzy, since=since,
+            match=match, tags=tags,
+        )  # fmt: skip
         order = "-date" if sort == "relevance" and not plan.has_words else sort  # nothing to rank by: newest first
 
         def work(
             searcher: Searcher,
-        ) -> tuple[int, tuple[Hit, ...], dict[str, tuple[tuple[str, int], ...]], str | None]:
-            total, matching, hits = _page(searcher, plan, order, limit, page, scoring, all_versions)
+        ) -> tuple[int, tuple[Hit, ...], dict[str, tuple[tuple[str, int], ...]], str | None, QueryPlan]:
+            total, matching, hits, searched = _page(searcher, plan, order, limit, page, scoring, all_versions)
             counted = count_facets(searcher, matching, wanted, facet_top) if wanted else {}
-            return total, hits, counted, suggest(searcher, plan, total) if text.strip() else None
+            return total, hits, counted, suggest(searcher, plan, total) if text.strip() else None, searched
 
-        total, hits, counted, suggestion = self._reading(work)  # one snapshot of the index for all of it
+        total, hits, counted, suggestion, searched = self._reading(work)  # one snapshot of the index for all of it
         took_ms = (time.perf_counter() - started) * 1000
         return SearchResults(
             query=text,
@@ -391,6 +398,8 @@ class NewsIndex:
             took_ms=took_ms,
             suggestion=suggestion,
             facets=counted,
+            matched=searched.matched,
+            message=FALLBACK_NOTE if searched.fell_back else None,
         )
 
     def rank(
@@ -398,6 +407,7 @@ class NewsIndex:
         text: str,
         *,
         require_all: bool = False,
+        match: str = "all",
         limit: int = 10,
         plain: bool = False,
         expand: bool = False,
@@ -411,11 +421,11 @@ class NewsIndex:
         scoring = _Scoring(expand, require_all, recency_half_life)
         if not 1 <= limit <= MAX_LIMIT:
             raise UsageError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
-        plan = self._plan(text, None, None, (), None, None, require_all, plain=plain)
+        plan = self._plan(text, None, None, (), None, None, require_all, plain=plain, match=match)
         order = "relevance" if plan.has_words else "-date"
 
         def ids(searcher: Searcher) -> list[tuple[str, float]]:
-            _, ranking = _ranking(searcher, plan, order, scoring)
+            _, ranking, _ = _ranking(searcher, plan, order, scoring)
             return [(searcher.stored_fields(docnum)["id"], score) for docnum, score in ranking(limit)]
 
         return self._reading(ids)
@@ -436,6 +446,7 @@ class NewsIndex:
         orgs: Iterable[str] = (),
         people: Iterable[str] = (),
         require_all: bool = False,
+        match: str = "all",
         plain: bool = False,
         fuzzy: bool = False,
         since: str | None = None,
@@ -444,7 +455,9 @@ class NewsIndex:
 
         Every period from `start` to `end` is listed, zeros included (by default from the earliest to the
         latest matching story); matching stories without a date are counted apart, in `Series.undated`.
-        The other arguments are those of `search`; an empty query with no filter counts every story.
+        The other arguments are those of `search`, and each series counts the stories `search` counts in
+        its `total` (with `all_versions`): every word, or some when no story has every word (then the
+        series' `matched` is "any"). An empty query with no filter counts every story.
         """
         period = check_period(by)
         texts = (queries,) if isinstance(queries, str) else tuple(queries)
@@ -468,17 +481,22 @@ class NewsIndex:
                 fuzzy=fuzzy,
                 since=since,
                 tags=tags,
+                match=match,
             )
             for text in texts
         ]
 
-        def work(searcher: Searcher) -> list[tuple[Counter[int], int]]:
-            # Matched without their date range, so that undated stories are counted too; the range bounds the periods.
-            undated_too = [dataclasses.replace(plan, start=None, end=None) for plan in plans]
-            return [count_days(searcher, _every_match(searcher, plan)) for plan in undated_too]
+        def work(searcher: Searcher) -> list[tuple[tuple[Counter[int], int], Match]]:
+            counts = []
+            for plan in plans:
+                matched, matching = _timeline_matches(searcher, plan)
+                counts.append((count_days(searcher, matching), matched))
+            return counts
 
         counted = []
-        for text, plan, (per_day, undated) in zip(texts, plans, self._reading(work), strict=True):
+        matched_sets: list[Match] = []
+        for text, plan, ((per_day, undated), matched) in zip(texts, plans, self._reading(work), strict=True):
+            matched_sets.append(matched)
             if plan.start is not None or plan.end is not None:  # this query's own range (`date:` in its text)
                 low = -(2**31) if plan.start is None else seconds_to_day(plan.start)
                 high = 2**31 if plan.end is None else seconds_to_day(plan.end)
@@ -492,7 +510,9 @@ class NewsIndex:
             raise UsageError(
                 f"the timeline starts ({day_to_date(first)}) after it ends ({day_to_date(last)}): swap the dates"
             )
-        return build_timeline(period, counted, first, last)
+        found = build_timeline(period, counted, first, last)
+        series = zip(found.series, matched_sets, strict=True)
+        return dataclasses.replace(found, series=tuple(dataclasses.replace(one, matched=how) for one, how in series))
 
     def stories(
         self,
@@ -509,22 +529,66 @@ class NewsIndex:
         orgs: Iterable[str] = (),
         people: Iterable[str] = (),
         require_all: bool = False,
+        match: str = "all",
+        on_fallback: Callable[[str], None] | None = None,
     ) -> Iterator[Story]:
         """Every story matching `text` and the filters (every story when there are none), oldest first,
-        undated ones last; the arguments are those of `search`. Streams: memory stays flat.
+        undated ones last; the arguments are those of `search`, and the stories those `search` counts
+        (with `all_versions`). When no story has every word and the stories with some are listed instead,
+        `on_fallback` is called with the message saying so, before the first story. Streams: memory stays flat.
 
         The stories are those of the index as it was when iteration began, whatever commits land meanwhile.
         """
+        for story, _ in self.grouped_stories(
+            text,
+            start=start,
+            end=end,
+            bylines=bylines,
+            location=location,
+            source=source,
+            region=region,
+            topics=topics,
+            places=places,
+            orgs=orgs,
+            people=people,
+            require_all=require_all,
+            match=match,
+            on_fallback=on_fallback,
+        ):
+            yield story
+
+    def grouped_stories(
+        self,
+        text: str = "",
+        *,
+        start: str | date | None = None,
+        end: str | date | None = None,
+        bylines: Iterable[str] = (),
+        location: str | None = None,
+        source: str | None = None,
+        region: str | None = None,
+        topics: Iterable[str] = (),
+        places: Iterable[str] = (),
+        orgs: Iterable[str] = (),
+        people: Iterable[str] = (),
+        require_all: bool = False,
+        match: str = "all",
+        on_fallback: Callable[[str], None] | None = None,
+    ) -> Iterator[tuple[Story, str | None]]:
+        """`stories`, each with its duplicate group: a label its copies share (None in an index built
+        before duplicate groups). What `newsindex export` writes as `duplicate_group`."""
         bylines = tuple(name for name in _names(bylines) if name.strip())
         tags = _tags(region, topics, places, orgs, people)
         plan = None
         if text.strip() or start or end or bylines or location or source or tags:
-            plan = self._plan(text, start, end, bylines, location, source, require_all, tags=tags)
+            plan = self._plan(text, start, end, bylines, location, source, require_all, match=match, tags=tags)
         self._follow_rebuild()
         searcher = self._whoosh.searcher()  # its own: a generator outlives the calls around it on this thread
         try:
-            for docnum in _matching_by_date(searcher, plan):
-                yield story_from_stored(searcher.stored_fields(docnum))
+            groups = story_groups(searcher)
+            for docnum in _matching_by_date(searcher, plan, on_fallback):
+                label = groups.key(docnum) if groups is not None else None
+                yield story_from_stored(searcher.stored_fields(docnum)), label if isinstance(label, str) else None
         finally:
             searcher.close()
 
@@ -541,6 +605,7 @@ class NewsIndex:
         plain: bool = False,
         fuzzy: bool = False,
         since: str | None = None,
+        match: str = "all",
         tags: dict[str, tuple[str, ...]] | None = None,
     ) -> QueryPlan:
         first = _bound(start, end=False)
@@ -550,6 +615,7 @@ class NewsIndex:
             text,
             self._schema,
             require_all=require_all,
+            match=match,
             start=first,
             end=_bound(end, end=True),
             bylines=_names(bylines),
@@ -790,38 +856,47 @@ def _page(
     page: int,
     scoring: _Scoring = _Scoring(),
     all_versions: bool = False,
-) -> tuple[int, set[int], tuple[Hit, ...]]:
-    """The total, every matching story (document numbers) and one page of hits of `plan`, ranked by
-    `order`; duplicate groups fold into their best story and count once unless `all_versions`."""
+) -> tuple[int, set[int], tuple[Hit, ...], QueryPlan]:
+    """The total, every matching story (document numbers), one page of hits of `plan`, ranked by
+    `order`, and the plan searched (its fallback when no story has every word); duplicate groups fold
+    into their best story and count once unless `all_versions`. Hits in date order carry their
+    relevance score too."""
     plan = check_expansion(plan, searcher.reader())  # fuzzy words as the index words they stand for
     terms = plan.marked_words(searcher.reader())  # the user's words, not the words expansion adds
     wanted = page * limit
-    matching, rank = _ranking(searcher, plan, order, scoring)
+    matching, rank, searched = _ranking(searcher, plan, order, scoring)
     groups = None if all_versions else story_groups(searcher)
     if groups is None:
         found, total = [Folded(docnum, score) for docnum, score in rank(wanted)], len(matching)
     else:
         found, total = groups.fold(rank, wanted, matching), groups.count(matching)
+    shown = found[wanted - limit : wanted]
+    if order != "relevance" and searched.has_words and shown:
+        scores = _scores(searcher, searched.query, {folded.docnum for folded in shown})
+        shown = [dataclasses.replace(folded, score=scores.get(folded.docnum, 0.0)) for folded in shown]
     hits = []
-    for rank_number, folded in enumerate(found[wanted - limit : wanted], start=wanted - limit + 1):
-        story = story_from_stored(searcher.stored_fields(folded.docnum))
+    for rank_number, folded in enumerate(shown, start=wanted - limit + 1):
+        stored = searcher.stored_fields(folded.docnum)
+        story = story_from_stored(stored)
         marked = snippet(story.body, terms, index_words(story.body), fallback=story.lead)
         duplicates = tuple(searcher.stored_fields(docnum)["id"] for docnum in folded.duplicates)
-        hits.append(Hit(story=story, score=folded.score, rank=rank_number, snippet=marked, duplicates=duplicates))
-    return total, matching, tuple(hits)
+        hits.append(Hit(story, folded.score, rank_number, marked, duplicates=duplicates, revises=stored.get("revises")))
+    return total, matching, tuple(hits), searched
 
 
 def _ranking(
     searcher: Searcher, plan: QueryPlan, order: str, scoring: _Scoring
-) -> tuple[set[int], Callable[[int], list[tuple[int, float]]]]:
-    """Every story matching `plan` (document numbers), and its ranking in `order`: a function giving the
-    first `depth` (docnum, score) pairs."""
+) -> tuple[set[int], Callable[[int], list[tuple[int, float]]], QueryPlan]:
+    """Every story matching `plan` (document numbers), its ranking in `order` (a function giving the
+    first `depth` (docnum, score) pairs) and the plan searched: its fallback when no story has every word."""
     plan = check_expansion(plan, searcher.reader())
     recency = scoring.recency(searcher)
     allowed = _allowed_docnums(searcher, plan)
-    if order == "relevance" and scoring.expand:
+    plan, matching = _settled(searcher, plan, allowed)
+    searched = plan
+    if order == "relevance" and scoring.expand:  # the feedback words also match, unless `require_all`
         plan = _expanded(searcher, plan, allowed, recency, require_all=scoring.require_all)
-    matching = _allowed_matches(searcher, plan, allowed)
+        matching = _allowed_matches(searcher, plan, allowed)
     # With a filter, only the stories that match and pass it are scored: often far fewer.
     narrowed = None if allowed is None else matching
 
@@ -832,13 +907,42 @@ def _ranking(
             return _by_date(searcher, plan.query, narrowed, depth, newest_first=order == "-date")
         return _ranked(searcher, plan, narrowed, depth, recency)
 
-    return matching, rank
+    return matching, rank, searched
 
 
-def _every_match(searcher: Searcher, plan: QueryPlan) -> set[int]:
-    """Every story matching `plan` (document numbers)."""
+def _settled(searcher: Searcher, plan: QueryPlan, allowed: set[int] | None) -> tuple[QueryPlan, set[int]]:
+    """The plan to search and the stories it matches among those the filters allow: `plan`, or its
+    fallback (some of the words) when no allowed story has every word."""
+    matching = _allowed_matches(searcher, plan, allowed)
+    if not matching and plan.fallback is not None and (allowed is None or allowed):
+        plan = plan.fall_back()
+        matching = _allowed_matches(searcher, plan, allowed)
+    return plan, matching
+
+
+def _every_match(searcher: Searcher, plan: QueryPlan) -> tuple[QueryPlan, set[int]]:
+    """Every story matching `plan` (document numbers), and the plan searched (see `_settled`)."""
     plan = check_expansion(plan, searcher.reader())
-    return _allowed_matches(searcher, plan, _allowed_docnums(searcher, plan))
+    return _settled(searcher, plan, _allowed_docnums(searcher, plan))
+
+
+def _timeline_matches(searcher: Searcher, plan: QueryPlan) -> tuple[Match, set[int]]:
+    """The stories a timeline of `plan` counts, with its date range left out (undated stories are
+    counted apart; the range bounds the periods), and which set they are. Whether to fall back to some
+    of the words is decided inside the range, as `search` decides it."""
+    plan = check_expansion(plan, searcher.reader())
+    if plan.start is not None or plan.end is not None:
+        if plan.fallback is not None:
+            plan, _ = _settled(searcher, plan, _allowed_docnums(searcher, plan))
+        plan = dataclasses.replace(plan, start=None, end=None, fallback=None)
+    plan, matching = _settled(searcher, plan, _allowed_docnums(searcher, plan))
+    return plan.matched, matching
+
+
+def _scores(searcher: Searcher, query: Any, docnums: set[int]) -> dict[int, float]:
+    """The relevance score of each of these stories for `query`."""
+    results = _timed_search(searcher, query, limit=len(docnums), filter=docnums)
+    return {hit.docnum: float(hit.score) for hit in results}
 
 
 def _allowed_matches(searcher: Searcher, plan: QueryPlan, allowed: set[int] | None) -> set[int]:
@@ -877,19 +981,25 @@ def _similar(searcher: Searcher, story_id: str, limit: int, all_versions: bool) 
     terms = {term for term, _ in weighted}
     hits = []
     for rank, folded in enumerate(found, start=1):
-        other = story_from_stored(searcher.stored_fields(folded.docnum))
+        stored = searcher.stored_fields(folded.docnum)
+        other = story_from_stored(stored)
         marked = snippet(other.body, terms, index_words(other.body), fallback=other.lead)
         duplicates = tuple(searcher.stored_fields(number)["id"] for number in folded.duplicates)
-        hits.append(Hit(story=other, score=folded.score, rank=rank, snippet=marked, duplicates=duplicates))
+        hits.append(Hit(other, folded.score, rank, marked, duplicates=duplicates, revises=stored.get("revises")))
     return tuple(hits)
 
 
-def _matching_by_date(searcher: Searcher, plan: QueryPlan | None) -> list[int]:
-    """The document numbers matching `plan` (every live one if None), oldest first, undated last."""
+def _matching_by_date(
+    searcher: Searcher, plan: QueryPlan | None, on_fallback: Callable[[str], None] | None = None
+) -> list[int]:
+    """The document numbers matching `plan` (every live one if None), oldest first, undated last;
+    `on_fallback` hears the message when no story has every word and those with some are listed."""
     if plan is None:
         matching: Iterable[int] = searcher.reader().all_doc_ids()
     else:
-        matching = _every_match(searcher, plan)
+        plan, matching = _every_match(searcher, plan)
+        if plan.fell_back and on_fallback is not None:
+            on_fallback(FALLBACK_NOTE)
     dates: dict[int, int] = {}
     for leaf, offset in searcher.leaf_searchers():
         reader = leaf.reader()
@@ -1057,6 +1167,12 @@ class _Deadline(WrappingCollector):  # type: ignore[misc]
 def _matching(searcher: Searcher, query: Any) -> set[int]:
     """The stories matching `query`."""
     matching = _union_of_terms(searcher, query)
+    if matching is None and isinstance(query, query_module.And) and query.subqueries:
+        # every word (the default): each word's stories from the postings, intersected, rarest first
+        parts = [_union_of_terms(searcher, part) for part in query.subqueries]
+        if all(part is not None for part in parts):
+            found = sorted((part for part in parts if part is not None), key=len)
+            return found[0].intersection(*found[1:])
     return set(searcher.docs_for_query(query)) if matching is None else matching
 
 
@@ -1091,7 +1207,8 @@ def _top_values(reader: Any, fieldname: str, top: int) -> tuple[tuple[str, int],
     for term in reader.lexicon(fieldname):
         postings = reader.postings(fieldname, term)
         counts[term.decode("utf-8")] = sum(1 for _ in postings.all_ids())
-    return tuple((name, count) for name, count in counts.most_common(top) if count)
+    merged = Counter(merge_spellings(counts))  # "Peter Torday" and "PETER TORDAY" are one name
+    return tuple((name, count) for name, count in merged.most_common(top) if count)
 
 
 # -- the folder ---------------------------------------------------------------------------------------

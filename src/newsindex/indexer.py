@@ -212,7 +212,7 @@ class Indexer:
                 "but cannot be searched by them; rebuild it with `newsindex index --rebuild CORPUS`"
             )
             self.report.problems.append(Problem(str(self._index.storage.folder), reason, "degraded"))
-        grouping = self._grouper.assign(story.id, story.body, story.headline, digest)
+        grouping = self._grouper.assign(story.id, story.body, story.headline, digest, document.get("published"))
         if grouping is not None:
             document.update(grouping.fields())
         elif not self._warned_ungrouped:

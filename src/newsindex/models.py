@@ -40,7 +40,7 @@ class Story:
     published: date | None = None  # a date, or a datetime when the source gives a time
     bylines: tuple[str, ...] = ()
     location: str | None = None
-    region: str | None = None
+    region: str | None = None  # the dateline's state, province or country: "Calif.", "Alberta", "West Germany"
     source: str | None = None
     credits: tuple[Credit, ...] = ()
     path: str | None = None
@@ -116,6 +116,7 @@ class Hit:
     rank: int
     snippet: str = ""  # an HTML fragment: the text escaped, matched words in <mark>…</mark>
     duplicates: tuple[str, ...] = ()  # ids of the other matching versions of this story, folded into this hit
+    revises: str | None = None  # id of an earlier story this one updates with other figures (duplicates.py)
 
     def to_dict(self) -> dict[str, Any]:
         """The hit as JSON-ready data: the story's fields without its body, plus score and snippet."""
@@ -138,6 +139,7 @@ class Hit:
             "snippet": self.snippet,
             "path": story.path,
             "duplicates": list(self.duplicates),
+            "revises": self.revises,
         }
 
 
@@ -154,6 +156,10 @@ class SearchResults:
     suggestion: str | None = None  # "Did you mean": the query with unknown words corrected, when few stories matched
     # facet name → (value, stories) pairs over every matching story; only the facets asked for
     facets: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
+    # The set total, facets and hits are of: stories with every word ("all") or with some ("any"); and
+    # why, when it is "any" without being asked for (no story has every word).
+    matched: Literal["all", "any"] = "all"
+    message: str | None = None
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self.hits)
@@ -170,6 +176,8 @@ class SearchResults:
             "limit": self.limit,
             "took_ms": round(self.took_ms, 2),
             "suggestion": self.suggestion,
+            "matched": self.matched,
+            "message": self.message,
             "hits": [hit.to_dict() for hit in self.hits],
             **({"facets": self.facets_dict()} if self.facets else {}),
         }
@@ -189,10 +197,57 @@ class Problem:
     reason: str
     kind: Literal["skipped", "degraded"] = "skipped"
     record: int | None = None  # 1-based line or row for multi-story files
+    story: str | None = None  # the story's own id when the record gave one (Reuters NEWID, a JSON "id")
+    # Reported once per input: a later problem of the same input with the same `once` key is left out.
+    once: str | None = None
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.record}" if self.record is not None else self.path
+        if self.story is not None:
+            where = f"{where} (story {self.story})"
         return f"{where}: {self.reason}"
+
+
+KEPT_PROBLEMS = 10_000  # problems of a run kept in detail (about 220 bytes each); the rest are counted
+
+
+class Problems(list[Problem]):
+    """The problems of a run: every one counted, the first `keep` kept in detail.
+
+    A run over a corpus of millions of bad records would otherwise hold a Problem for each (220 bytes);
+    past `keep`, `append` only counts it: `total` all, `more` those not kept, `skipped` the skipped
+    inputs among all, and `skipped_reasons` how many of those had each reason (as `problem_kind` words it).
+    """
+
+    _KINDS = 100  # distinct reasons counted by name; the rest under "other"
+
+    def __init__(self, keep: int | None = None) -> None:
+        super().__init__()
+        self.keep = KEPT_PROBLEMS if keep is None else keep
+        self.total = 0
+        self.skipped = 0
+        self.skipped_reasons: dict[str, int] = {}
+
+    def append(self, problem: Problem) -> None:
+        self.total += 1
+        if problem.kind == "skipped":
+            self.skipped += 1
+            reason = problem_kind(problem.reason)
+            if reason not in self.skipped_reasons and len(self.skipped_reasons) >= self._KINDS:
+                reason = "other"
+            self.skipped_reasons[reason] = self.skipped_reasons.get(reason, 0) + 1
+        if len(self) < self.keep:
+            super().append(problem)
+
+    @property
+    def more(self) -> int:
+        """How many problems were counted but not kept."""
+        return self.total - len(self)
+
+
+def problem_kind(reason: str) -> str:
+    """A reason without its details: "invalid JSON (…)" → "invalid JSON", "cannot read: …" → "cannot read"."""
+    return re.sub(r"\s*\(.*|:.*", "", reason)
 
 
 @dataclass(slots=True)
@@ -203,13 +258,31 @@ class IndexReport:
     updated: int = 0
     unchanged: int = 0
     removed: int = 0
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=Problems)  # the first KEPT_PROBLEMS, if a Problems
     seconds: float = 0.0
 
     @property
     def skipped(self) -> int:
         """How many inputs were skipped outright (degraded ones were still indexed)."""
+        if isinstance(self.problems, Problems):
+            return self.problems.skipped
         return sum(1 for problem in self.problems if problem.kind == "skipped")
+
+    @property
+    def problem_count(self) -> int:
+        """How many problems the run had, those not kept in `problems` too."""
+        return self.problems.total if isinstance(self.problems, Problems) else len(self.problems)
+
+    def skipped_reasons(self) -> dict[str, int]:
+        """How many inputs were skipped for each kind of reason (`problem_kind`)."""
+        if isinstance(self.problems, Problems):
+            return dict(self.problems.skipped_reasons)
+        reasons: dict[str, int] = {}
+        for problem in self.problems:
+            if problem.kind == "skipped":
+                reason = problem_kind(problem.reason)
+                reasons[reason] = reasons.get(reason, 0) + 1
+        return reasons
 
     @property
     def written(self) -> int:
@@ -226,8 +299,10 @@ class IndexReport:
             "removed": self.removed,
             "skipped": self.skipped,
             "problems": [
-                {"path": p.path, "record": p.record, "kind": p.kind, "reason": p.reason} for p in self.problems
+                {"path": p.path, "record": p.record, "story": p.story, "kind": p.kind, "reason": p.reason}
+                for p in self.problems
             ],
+            "problem_count": self.problem_count,  # `problems` lists the first KEPT_PROBLEMS of them
             "seconds": round(self.seconds, 3),
             "stories_per_second": round(rate, 1),
         }

@@ -260,6 +260,8 @@ def build_schema() -> fields.Schema:
         # The dateline's state or country, and the source's tags: name words, and exact values for facets.
         **{field: _text(stemming=False) for field in TAG_FIELDS},
         **{f"{field}_exact": _tab_keyword() for field in TAG_FIELDS},
+        # The id of the story this one updates (a copy with other figures); stored only when there is one.
+        revises=fields.STORED(),
     )
 
 
