@@ -242,9 +242,10 @@ class _IndexHolder:
         self._lock = threading.Lock()
         self._verified: tuple[Any, ...] | None = None  # the files' state when last verified, if found whole
         self._whole: dict[str, Any] = {}  # path → stamp of each file when the index was last found whole
-        self._sums = os.path.join(path, SUMS)  # the live index's checksum record: named after it, below
-        self._manifest_stamp: tuple[int, int] | None = None
-        # The record's stamp, and the paths to look at: the manifest, the record, every file it names.
+        # The manifest's stamp and the checksum record it leads to (one per Whoosh index, so a rebuild's
+        # switch-over changes it); the record's stamp, and the paths to look at: the manifest, the record,
+        # every file it names.
+        self._record_of: tuple[tuple[int, int] | None, str] = (None, os.path.join(path, SUMS))
         self._recorded: tuple[tuple[int, int] | None, tuple[str, ...]] = (None, ())
 
     def get(self) -> NewsIndex:
@@ -318,20 +319,27 @@ class _IndexHolder:
     def _state(self) -> tuple[tuple[str, tuple[int, int] | None], ...]:
         """(path, size and change time) of the manifest, the checksum record and every file it names."""
         manifest = _stamp(os.path.join(self._path, MANIFEST))
-        if manifest != self._manifest_stamp:  # a new index (a rebuild): its own checksum record
-            self._manifest_stamp = manifest
-            try:
-                named = _read_manifest(self._path)
-            except (NewsIndexError, OSError):
-                named = None
-            own = os.path.join(self._path, sums_name(named["index_name"])) if named else None
-            self._sums = own if own and os.path.exists(own) else os.path.join(self._path, SUMS)  # older indexes
+        if manifest != self._record_of[0]:
+            self._record_of = (manifest, _record_path(self._path))
             self._recorded = (None, ())
-        record = _stamp(self._sums)
-        if record != self._recorded[0]:
-            names = (MANIFEST, os.path.basename(self._sums), *_recorded_files(self._sums))
+        sums = self._record_of[1]
+        record = _stamp(sums)
+        if record != self._recorded[0] or not self._recorded[1]:
+            names = (MANIFEST, os.path.basename(sums), *_recorded_files(sums))
             self._recorded = (record, tuple(os.path.join(self._path, name) for name in names))
         return tuple((path, _stamp(path)) for path in self._recorded[1])
+
+
+def _record_path(folder: Path) -> str:
+    """The checksum record of the index the manifest names (the folder-wide one of older indexes if none)."""
+    import json
+
+    try:
+        name = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["index_name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return os.path.join(folder, SUMS)
+    own = os.path.join(folder, sums_name(str(name)))
+    return own if os.path.exists(own) else os.path.join(folder, SUMS)
 
 
 def _stamp(path: str) -> tuple[int, int] | None:
