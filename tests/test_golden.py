@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -9,8 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from helpers.golden import STORIES
-from newsindex import NewsIndex, Story
+from newsindex import NewsIndex, Story, __version__
 from newsindex.cli import app
+from newsindex.schema import SCHEMA_VERSION
 
 GOLDEN = Path(__file__).parent / "data"
 
@@ -40,3 +42,25 @@ def test_an_index_of_release_0_1_0_passes_check_and_takes_new_stories(golden_v1:
     news.add([Story(id="new", body="TIRANA (Reuters) - Albania opened a new harbour on Friday.")])
     assert {hit.story.id for hit in news.search("harbour").hits} == {"new", "undated"}
     assert news.count() == len(STORIES) + 1
+
+
+def test_the_manifest_says_which_format_and_a_write_upgrades_an_older_one(golden_v1: Path, tmp_path: Path) -> None:
+    manifest = json.loads((golden_v1 / "newsindex.json").read_text())
+    assert manifest["schema_version"] == 1  # as 0.1.0 wrote it
+    NewsIndex.open(golden_v1).search("albania")  # reading changes nothing
+    assert json.loads((golden_v1 / "newsindex.json").read_text()) == manifest
+    NewsIndex.open(golden_v1).add([Story(id="new", body="TIRANA (Reuters) - A new story.")])
+    upgraded = json.loads((golden_v1 / "newsindex.json").read_text())
+    assert (upgraded["schema_version"], upgraded["created_as"]) == (SCHEMA_VERSION, 1)
+    assert upgraded["written_by"] == f"newsindex {__version__}"
+    fresh = json.loads((NewsIndex.create(tmp_path / "new").path / "newsindex.json").read_text())
+    assert fresh["schema_version"] == SCHEMA_VERSION and {"written_by", "codec", "analysis"} <= set(fresh)
+
+
+def test_an_index_of_a_newer_format_is_refused_with_a_clear_message(golden_v1: Path) -> None:
+    manifest_path = golden_v1 / "newsindex.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest_path.write_text(json.dumps({**manifest, "schema_version": SCHEMA_VERSION + 1}))
+    result = CliRunner().invoke(app, ["search", "albania", "--index", str(golden_v1)])
+    assert result.exit_code == 4
+    assert "written by a newer newsindex" in result.stderr and "pip install -U newsindex-search" in result.stderr

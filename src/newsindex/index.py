@@ -60,6 +60,7 @@ from newsindex.query import FALLBACK_NOTE, Match, QueryPlan, check_expansion, pa
 from newsindex.ranking import Recency, check_half_life, weighting
 from newsindex.readers import read_source
 from newsindex.schema import (
+    READABLE_VERSIONS,
     SCHEMA_VERSION,
     PublishedField,
     build_schema,
@@ -168,7 +169,7 @@ class NewsIndex:
         if old is not None and not overwrite:
             raise UsageError(f"an index already exists at {folder}: open it, or rebuild it with --rebuild")
         name = _new_index_name()
-        manifest = {"format": "newsindex", "schema_version": SCHEMA_VERSION, "index_name": name}
+        manifest = _new_manifest(name)
         whoosh_ix = _create_whoosh(folder, name, fsync=fsync)
         _write_manifest(folder, manifest)
         if old is not None:
@@ -294,6 +295,7 @@ class NewsIndex:
             other_live=self._other_live,
             lock_held=self._lock_held,
         ) as indexer:
+            self._manifest = _upgraded_manifest(self._path, self._manifest)
             for number, story in enumerate(stories, start=1):
                 if not isinstance(story, Story):
                     raise UsageError(
@@ -332,6 +334,7 @@ class NewsIndex:
             other_live=self._other_live,
             lock_held=self._lock_held,
         ) as indexer:
+            self._manifest = _upgraded_manifest(self._path, self._manifest)
             indexer.report.problems = problems
             for done, source in enumerate(sources, start=1):
                 if indexer.begin_file(source.path, source.stamp):
@@ -798,7 +801,7 @@ class NewsIndex:
         with folder_lock(folder, timeout=lock_timeout):  # no other writer until the switch
             old_name = _old_index_name(folder)
             name = _new_index_name()
-            manifest = {"format": "newsindex", "schema_version": SCHEMA_VERSION, "index_name": name}
+            manifest = _new_manifest(name)
             whoosh_ix = _create_whoosh(folder, name, fsync=fsync)
             live = frozenset({old_name} if old_name else ())
             fresh = cls(folder, whoosh_ix, manifest, other_live=live, lock_held=True)
@@ -1368,12 +1371,51 @@ def _read_manifest(folder: Path) -> dict[str, Any] | None:
         raise IndexDamagedError(f"{folder / MANIFEST} is unreadable ({error}); rebuild the index") from None
     if not isinstance(manifest, dict) or manifest.get("format") != "newsindex" or "index_name" not in manifest:
         raise IndexDamagedError(f"{folder / MANIFEST} is not a newsindex manifest; rebuild the index")
-    if manifest.get("schema_version") != SCHEMA_VERSION:
+    version = manifest.get("schema_version")
+    if version not in READABLE_VERSIONS:
+        readable = " and ".join(map(str, sorted(READABLE_VERSIONS)))
+        if isinstance(version, int) and version > SCHEMA_VERSION:
+            raise IndexDamagedError(
+                f"index at {folder} was written by a newer newsindex ({manifest.get('written_by', 'format')} "
+                f"{version}; this one reads format {readable}): upgrade newsindex "
+                "(`pip install -U newsindex-search`), or rebuild it with `newsindex index --rebuild CORPUS`"
+            )
         raise IndexDamagedError(
-            f"index at {folder} was built by another newsindex version (schema {manifest.get('schema_version')}, "
-            f"this one reads {SCHEMA_VERSION}); rebuild it with `newsindex index --rebuild CORPUS`"
+            f"index at {folder} has index format {version!r}, which this newsindex does not read (it reads "
+            f"{readable}); rebuild it with `newsindex index --rebuild CORPUS`"
         )
     return manifest
+
+
+def _new_manifest(index_name: str) -> dict[str, Any]:
+    """The manifest of a new index: its format version, who wrote it, its layout and analysis."""
+    from newsindex import __version__
+
+    return {
+        "format": "newsindex",
+        "schema_version": SCHEMA_VERSION,
+        "index_name": index_name,
+        "written_by": f"newsindex {__version__}",
+        "codec": "newsindex packed blocks, CRC-32 per block",
+        "analysis": "Unicode words, accents folded, Snowball English stems (PyStemmer), Whoosh stop words",
+    }
+
+
+def _upgraded_manifest(folder: Path, known: dict[str, Any]) -> dict[str, Any]:
+    """Before this code first writes to an index of an older format version (with the write lock held):
+    the manifest says the index may now hold segments of this version, which the older release cannot
+    read, and who wrote them. Read again from disk: another process may have replaced it since."""
+    if known.get("schema_version") == SCHEMA_VERSION:
+        return known
+    manifest = _read_manifest(folder)
+    if manifest is None or manifest.get("schema_version") == SCHEMA_VERSION:
+        return manifest or known
+    from newsindex import __version__
+
+    upgraded = {**manifest, "schema_version": SCHEMA_VERSION, "written_by": f"newsindex {__version__}"}
+    upgraded.setdefault("created_as", manifest.get("schema_version"))
+    _write_manifest(folder, upgraded)
+    return upgraded
 
 
 def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:

@@ -25,7 +25,14 @@ from newsindex.codec import PackedPositions
 from newsindex.dates import parse_published, to_seconds
 from newsindex.models import Credit, Story, lead_span
 
-SCHEMA_VERSION = 1
+# The index format version, recorded in each index's manifest (CONTRIBUTING.md, "The index format").
+# Bump it when an index written by this code would be misread by the last release, add the new number to
+# READABLE_VERSIONS, commit a golden index of it under tests/data/, and say so in CHANGELOG.md:
+#   1  0.1.0: packed posting blocks, stories compressed in blocks, one checksum record (newsindex.sums.json)
+#   2  a CRC-32 in every posting block and stored block, a checksum record per Whoosh index, the region
+#      and tag fields (region, topic, place, org, person) and `revises`; version-1 indexes read as before
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = frozenset({1, 2})
 
 # Words are runs of letters and digits, with inner dots kept ("U.S", "3.5"); hyphens and apostrophes split.
 _WORD = re.compile(r"\w+(?:\.?\w+)*")
