@@ -23,8 +23,14 @@ def golden_v1(tmp_path: Path) -> Path:
     return Path(shutil.copytree(GOLDEN / "golden-v1", tmp_path / "golden-v1"))
 
 
-def test_an_index_of_release_0_1_0_opens_and_answers_as_it_did(golden_v1: Path) -> None:
-    news = NewsIndex.open(golden_v1)
+@pytest.fixture(params=["golden-v1", "golden-v2"])
+def golden(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """A copy of each committed index, one per format version."""
+    return Path(shutil.copytree(GOLDEN / request.param, tmp_path / request.param))
+
+
+def test_an_index_of_every_format_opens_and_answers_as_it_did(golden: Path) -> None:
+    news = NewsIndex.open(golden)
     assert news.count() == len(STORIES)
     assert [hit.story.id for hit in news.search("iran oil exports").hits][:1] == ["iran-oil"]
     assert {hit.story.id for hit in news.search("albania", limit=10).hits} == {"albania-iran", "albania-football"}
@@ -35,10 +41,10 @@ def test_an_index_of_release_0_1_0_opens_and_answers_as_it_did(golden_v1: Path) 
         assert news.get(story.id) == story
 
 
-def test_an_index_of_release_0_1_0_passes_check_and_takes_new_stories(golden_v1: Path) -> None:
-    result = CliRunner().invoke(app, ["check", "--index", str(golden_v1)])
+def test_an_index_of_every_format_passes_check_and_takes_new_stories(golden: Path) -> None:
+    result = CliRunner().invoke(app, ["check", "--index", str(golden)])
     assert result.exit_code == 0, result.output
-    news = NewsIndex.open(golden_v1)
+    news = NewsIndex.open(golden)
     news.add([Story(id="new", body="TIRANA (Reuters) - Albania opened a new harbour on Friday.")])
     assert {hit.story.id for hit in news.search("harbour").hits} == {"new", "undated"}
     assert news.count() == len(STORIES) + 1

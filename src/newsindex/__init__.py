@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from newsindex.readers import read_stories
     from newsindex.timeline import Series, Timeline
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 # Where each public name lives. Names load on first use, so that `newsindex --help` does not pay for
 # importing Whoosh (the largest fixed cost of a command).
