@@ -20,24 +20,58 @@ from whoosh import query
 from newsindex.query import MAX_WORDS, QueryPlan, distinct_words
 from newsindex.schema import TEXT_FIELDS, NewsAnalyzer
 
-FEEDBACK_STORIES = 10  # the first run's best stories taken as relevant (Anserini's fbDocs)
+FEEDBACK_STORIES = 10  # the first run's best stories taken as relevant, at most (Anserini's fbDocs)
 FEEDBACK_WORDS = 10  # words of the relevance model added to the query (Anserini's fbTerms)
 ORIGINAL_WEIGHT = 0.5  # the user's words against the added ones (Anserini's originalQueryWeight)
 MAX_SHARE = 0.1  # words in more than this share of the stories say little and are not added (as Anserini)
-_ANALYZER = NewsAnalyzer()  # the index's own analysis: stop words out, words stemmed as indexed
+# Adaptive feedback: only the stories scoring at least this share of the best one are taken as relevant
+# (0: the best FEEDBACK_STORIES whatever their scores), each weighing by how far it scores above the
+# first story left out (FEEDBACK_GAP) or by its score. A news topic has two or three relevant stories,
+# a Medline topic twenty: a fixed ten stories feeds news queries mostly off-topic words.
+FEEDBACK_RATIO = 0.0
+FEEDBACK_GAP = False
+# The feedback as shipped before it adapted (for measuring against: benchmarks/eval.py).
+BEFORE = {
+    "FEEDBACK_STORIES": 10,
+    "FEEDBACK_WORDS": 10,
+    "ORIGINAL_WEIGHT": 0.5,
+    "FEEDBACK_RATIO": 0.0,
+    "FEEDBACK_GAP": False,
+}
+_ANALYZER = NewsAnalyzer()  # the analysis of new indexes, for callers that have no index at hand
+
+
+def feedback_weights(ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """The stories of a first run (document number, score; best first, at least FEEDBACK_STORIES + 1 of
+    them when there are) taken as relevant, each with its weight in the relevance model."""
+    if not ranked:
+        return []
+    best = ranked[0][1]
+    chosen = [(docnum, score) for docnum, score in ranked[:FEEDBACK_STORIES] if score >= FEEDBACK_RATIO * best]
+    if not FEEDBACK_GAP:
+        return chosen
+    floor = ranked[len(chosen)][1] if len(chosen) < len(ranked) else 0.0
+    return [(docnum, score - floor) for docnum, score in chosen if score > floor]
 
 
 def relevance_model(
-    feedback: Iterable[tuple[str, float]], *, share: Callable[[str], float], words: int = FEEDBACK_WORDS
+    feedback: Iterable[tuple[str, float]],
+    *,
+    share: Callable[[str], float],
+    words: int | None = None,
+    analyzer: Any = None,
 ) -> list[tuple[str, float]]:
     """The heaviest `words` (index term, weight) of the texts of the feedback stories, weights summing to 1.
 
     `feedback` holds (text, score) per story; `share(term)` is the share of the index's stories
     holding the term. A term weighs the sum over the stories of score × its frequency in the story.
+    `analyzer` cuts the texts into index terms: the index's own (an older index keeps its analysis).
     """
+    words = FEEDBACK_WORDS if words is None else words
+    analyzer = _ANALYZER if analyzer is None else analyzer
     weights: dict[str, float] = {}
     for text, score in feedback:
-        counts = Counter(token.text for token in _ANALYZER(text))
+        counts = Counter(token.text for token in analyzer(text))
         length = sum(counts.values())
         for term, count in counts.items():
             weights[term] = weights.get(term, 0.0) + score * count / length

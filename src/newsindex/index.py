@@ -24,6 +24,7 @@ from whoosh.collectors import FilterCollector, WrappingCollector
 from whoosh.index import FileIndex
 from whoosh.searching import Searcher, TimeLimit
 
+from newsindex import expansion
 from newsindex.collapsing import Folded, story_groups
 from newsindex.dateindex import AllowedOnly, allowed_by_segment, date_filter, live_dates
 from newsindex.dates import DateError, from_seconds, parse_bound, parse_since, to_seconds
@@ -36,7 +37,7 @@ from newsindex.errors import (
     StoryNotFoundError,
     UsageError,
 )
-from newsindex.expansion import FEEDBACK_STORIES, expanded_plan, relevance_model
+from newsindex.expansion import expanded_plan, feedback_weights, relevance_model
 from newsindex.facets import check_facets, count_days, count_facets, seconds_to_day
 from newsindex.facets import posting_docnums as _posting_docnums
 from newsindex.indexer import Indexer, write_lock
@@ -686,14 +687,15 @@ def _expanded(
     searcher: Searcher, plan: QueryPlan, allowed: set[int] | None, recency: Recency | None, *, require_all: bool
 ) -> QueryPlan:
     """`plan` with the words of its best stories added (RM3, see newsindex.expansion)."""
-    feedback = _ranked(searcher, plan, allowed, FEEDBACK_STORIES, recency)
+    feedback = feedback_weights(_ranked(searcher, plan, allowed, expansion.FEEDBACK_STORIES + 1, recency))
     texts = []
     for docnum, score in feedback:
         story = story_from_stored(searcher.stored_fields(docnum))
         texts.append((f"{story.headline or ''}\n{story.body}", score))
     reader = searcher.reader()
     stories = max(1, reader.doc_count())
-    model = relevance_model(texts, share=lambda term: reader.doc_frequency("body", term) / stories)
+    analyzer = searcher.schema["body"].analyzer
+    model = relevance_model(texts, share=lambda term: reader.doc_frequency("body", term) / stories, analyzer=analyzer)
     return expanded_plan(plan, model, require_all=require_all)
 
 
