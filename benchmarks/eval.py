@@ -92,15 +92,15 @@ DEPTH = 1000  # documents per topic in each run (trec_eval's usual depth)
 SYSTEMS = ("baseline", "fts5", "newsindex-before", "newsindex-before-expand", "newsindex", "newsindex-expand")
 # The ranking of newsindex before issue 18 (main at cf69f1d), set through the same search-time knobs, on
 # an index built with analysis 1 (the words as main cut them): the `newsindex-before` rows.
-BEFORE: dict[tuple[Any, str], Any] = {
-    (newsindex.schema.TEXT_FIELDS, "headline"): 1.5,
-    (newsindex.ranking, "BM25_K1"): 1.6,
-    (newsindex.ranking, "BM25_B"): 0.75,
-    (newsindex.ranking, "IDF"): "whoosh",
-    (newsindex.ranking, "QUERY_TF"): "none",
-    (newsindex.ranking, "FUNCTION_WORDS"): frozenset(),
-    **{(newsindex.expansion, name): value for name, value in newsindex.expansion.BEFORE.items()},
-}
+BEFORE: list[tuple[Any, str, Any]] = [
+    (newsindex.schema.TEXT_FIELDS, "headline", 1.5),
+    (newsindex.ranking, "BM25_K1", 1.6),
+    (newsindex.ranking, "BM25_B", 0.75),
+    (newsindex.ranking, "IDF", "whoosh"),
+    (newsindex.ranking, "QUERY_TF", "none"),
+    (newsindex.ranking, "FUNCTION_WORDS", frozenset()),
+    *((newsindex.expansion, name, value) for name, value in newsindex.expansion.BEFORE.items()),
+]
 # Some CISI topics are whole abstracts, over the query guard's 200 clauses (a word in each of two fields):
 # for these runs the guard is widened so that every system runs every topic.
 MEASURES = (("MAP", "map"), ("nDCG@10", "ndcg_10"), ("P@10", "p_10"), ("Recall@100", "recall_100"))
@@ -245,8 +245,8 @@ def newsindex_run(news: NewsIndex, topics: list[Topic], tag: str, out: Path, *, 
 
 
 @contextmanager
-def knobs(values: dict[tuple[Any, str], Any]) -> Iterator[None]:
-    """Search-time settings ((module or dict, name) → value) in force for the duration (new searchers
+def knobs(values: list[tuple[Any, str, Any]]) -> Iterator[None]:
+    """Search-time settings ((module or dict, name, value)) in force for the duration (new searchers
     pick them up)."""
 
     def get(owner: Any, name: str) -> Any:
@@ -258,14 +258,14 @@ def knobs(values: dict[tuple[Any, str], Any]) -> Iterator[None]:
         else:
             setattr(owner, name, value)
 
-    saved = {key: get(*key) for key in values}
-    for key, value in values.items():
-        put(*key, value)
+    saved = [(owner, name, get(owner, name)) for owner, name, _ in values]
+    for owner, name, value in values:
+        put(owner, name, value)
     try:
         yield
     finally:
-        for key, value in saved.items():
-            put(*key, value)
+        for owner, name, value in reversed(saved):
+            put(owner, name, value)
 
 
 def fts5_run(corpus: Path, topics: list[Topic], tag: str, out: Path) -> list[str]:
@@ -387,7 +387,7 @@ def _newsindex(path: Path, source: Path, *, analysis: int) -> NewsIndex:
     if (path / "built").exists():
         return NewsIndex.open(path)
     shutil.rmtree(path, ignore_errors=True)
-    with knobs({(newsindex.schema, "ANALYSIS_VERSION"): analysis}):
+    with knobs([(newsindex.schema, "ANALYSIS_VERSION", analysis)]):
         news = NewsIndex.create(path, fsync=False)
         report = news.add_files([str(source)], procs=1)
     skipped = [problem for problem in report.problems if problem.kind == "skipped"]  # "no date" is expected

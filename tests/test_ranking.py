@@ -201,3 +201,24 @@ def test_recent_scores_of_old_stories_are_not_rounded_to_zero(tmp_path: Path) ->
     assert scores[0] > scores[1] > scores[2] > 0  # 0.5 ** (9 years / 30 days) is about 1e-33, not 0
     text = runner.invoke(app, ["search", "coastal floods", "--recent", "-i", str(news.path)]).stdout
     assert "[0.00]" not in text
+
+
+def test_words_in_most_stories_weigh_next_to_nothing(tmp_path: Path) -> None:
+    # A verbose query: one rare key word and six words found in nearly every story. With Whoosh's idf
+    # (ln(N/(n+1)) + 1) each common word still weighs about 1, and the story saying only those wins;
+    # with BM25's idf the short story with the key word does.
+    news = NewsIndex.create(tmp_path / "idf", fsync=False)
+    common = "report country which their other nation"
+    stories = [Story(id="zinc", body="The report names zinc."), Story(id="wordy", body=f"{common}.")]
+    stories += [Story(id=f"filler-{n}", body=f"{common} covers {FILLER_WORDS[n % 10]} {n}.") for n in range(30)]
+    news.add(stories)
+    assert [story_id for story_id, _ in news.rank(f"zinc {common}", plain=True, limit=2)] == ["zinc", "wordy"]
+
+
+def test_idf_formulas() -> None:
+    from newsindex.ranking import ROBERTSON_FLOOR, idf
+
+    assert idf(1000, 1000, "lucene") == pytest.approx(0.0005, abs=1e-4)
+    assert idf(1000, 1000, "robertson") == ROBERTSON_FLOOR  # negative above half the stories: floored
+    assert idf(1000, 1000, "whoosh") == pytest.approx(1.0, abs=0.01)
+    assert idf(1000, 1, "lucene") > idf(1000, 10, "lucene") > idf(1000, 100, "lucene")

@@ -639,10 +639,15 @@ def _page(
     hits = []
     for rank_number, folded in enumerate(found[wanted - limit : wanted], start=wanted - limit + 1):
         story = story_from_stored(searcher.stored_fields(folded.docnum))
-        marked = snippet(story.body, terms, index_words(story.body), fallback=story.lead)
+        marked = snippet(story.body, terms, index_words(story.body, _body_analyzer(searcher)), fallback=story.lead)
         duplicates = tuple(searcher.stored_fields(docnum)["id"] for docnum in folded.duplicates)
         hits.append(Hit(story=story, score=folded.score, rank=rank_number, snippet=marked, duplicates=duplicates))
     return total, matching, tuple(hits)
+
+
+def _body_analyzer(searcher: Searcher) -> Any:
+    """The analyzer the index cuts bodies with (an older index keeps its own)."""
+    return searcher.schema["body"].analyzer
 
 
 def _ranking(
@@ -694,7 +699,7 @@ def _expanded(
         texts.append((f"{story.headline or ''}\n{story.body}", score))
     reader = searcher.reader()
     stories = max(1, reader.doc_count())
-    analyzer = searcher.schema["body"].analyzer
+    analyzer = _body_analyzer(searcher)
     model = relevance_model(texts, share=lambda term: reader.doc_frequency("body", term) / stories, analyzer=analyzer)
     return expanded_plan(plan, model, require_all=require_all)
 
@@ -713,7 +718,7 @@ def _similar(searcher: Searcher, story_id: str, limit: int, all_versions: bool) 
     hits = []
     for rank, folded in enumerate(found, start=1):
         other = story_from_stored(searcher.stored_fields(folded.docnum))
-        marked = snippet(other.body, terms, index_words(other.body), fallback=other.lead)
+        marked = snippet(other.body, terms, index_words(other.body, _body_analyzer(searcher)), fallback=other.lead)
         duplicates = tuple(searcher.stored_fields(number)["id"] for number in folded.duplicates)
         hits.append(Hit(story=other, score=folded.score, rank=rank, snippet=marked, duplicates=duplicates))
     return tuple(hits)

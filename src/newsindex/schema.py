@@ -138,8 +138,16 @@ def clear_analysis_caches() -> None:
         cached.cache_clear()
 
 
-def index_words(text: str) -> Iterator[tuple[int, int, str]]:
-    """(start, end, term) for every word of `text`, common words included: for marking matches."""
+def index_words(text: str, analyzer: Any = None) -> Iterator[tuple[int, int, str]]:
+    """(start, end, term) for every word of `text`, common words included: for marking matches. Words are
+    cut as `analyzer` (the index's, a NewsAnalyzer) cuts them; a token indexed as two terms ("10mln")
+    is marked for the first."""
+    if getattr(analyzer, "news_tokens", False):
+        capitals = _in_capitals(text)
+        for match in _NEWS_TOKEN.finditer(text):
+            forms = _news_forms(match.group(), capitals)
+            yield match.start(), match.end(), forms[0] if forms else index_term(match.group())
+        return
     for match in _WORD.finditer(text):
         yield match.start(), match.end(), index_term(match.group())
 
