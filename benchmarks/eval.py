@@ -119,6 +119,7 @@ class Collection:
     qrels_format: str
     number_queries_in_order: bool = False  # Cranfield: query ids are 1..N in file order, not their .I
     news: bool = False  # built by benchmarks/news_eval.py from ../shared/corpora
+    depth: int = DEPTH  # documents per topic in each run
 
 
 COLLECTIONS = {
@@ -126,7 +127,7 @@ COLLECTIONS = {
     "cisi": Collection("cisi", "CISI", "cisi", "CISI.ALL", "CISI.QRY", "CISI.REL", "cisi"),
     "med": Collection("med", "Medline", "med", "MED.ALL", "MED.QRY", "MED.REL", "trec"),
     **{
-        name: Collection(name, title, "", "", "", "", "trec", news=True)
+        name: Collection(name, title, "", "", "", "", "trec", news=True, depth=news_eval.DEPTHS.get(name, DEPTH))
         for name, title in news_eval.NEWS_COLLECTIONS.items()
     },
 }
@@ -230,7 +231,9 @@ def plain_query(text: str) -> str:
     return " ".join(text.split())
 
 
-def newsindex_run(news: NewsIndex, topics: list[Topic], tag: str, out: Path, *, expand: bool = False) -> list[str]:
+def newsindex_run(
+    news: NewsIndex, topics: list[Topic], tag: str, out: Path, *, expand: bool = False, depth: int = DEPTH
+) -> list[str]:
     """Run `topics` through NewsIndex.rank into the TREC run file `out`; the ids of failed topics."""
     failed: list[str] = []
 
@@ -239,7 +242,7 @@ def newsindex_run(news: NewsIndex, topics: list[Topic], tag: str, out: Path, *, 
         print(f"  {tag}: topic {topic.id} skipped: {error}", file=sys.stderr)
 
     with open(out, "w", encoding="utf-8") as run:
-        for topic, ranked in rank_topics(news, topics, limit=DEPTH, on_failure=failure, expand=expand):
+        for topic, ranked in rank_topics(news, topics, limit=depth, on_failure=failure, expand=expand):
             run.writelines(line + "\n" for line in trec_run_lines(topic.id, ranked, tag))
     return failed
 
@@ -268,7 +271,7 @@ def knobs(values: list[tuple[Any, str, Any]]) -> Iterator[None]:
             put(owner, name, value)
 
 
-def fts5_run(corpus: Path, topics: list[Topic], tag: str, out: Path) -> list[str]:
+def fts5_run(corpus: Path, topics: list[Topic], tag: str, out: Path, depth: int = DEPTH) -> list[str]:
     """SQLite FTS5 (stdlib sqlite3): title and body columns, `porter unicode61`, ranked by `bm25()`; each
     topic's words (as unicode61 cuts them, repeats kept) OR-ed; the run into `out`, failed topic ids."""
     import sqlite3
@@ -292,7 +295,7 @@ def fts5_run(corpus: Path, topics: list[Topic], tag: str, out: Path) -> list[str
                 continue
             match = " OR ".join(f'"{word}"' for word in words)
             rows = db.execute(
-                "SELECT id, -bm25(docs) FROM docs WHERE docs MATCH ? ORDER BY bm25(docs) LIMIT ?", (match, DEPTH)
+                "SELECT id, -bm25(docs) FROM docs WHERE docs MATCH ? ORDER BY bm25(docs) LIMIT ?", (match, depth)
             ).fetchall()
             run.writelines(line + "\n" for line in trec_run_lines(topic.id, [(i, float(s)) for i, s in rows], tag))
     db.close()
@@ -314,7 +317,7 @@ def build_baseline(corpus: Path, folder: Path) -> Any:
     return whoosh_ix
 
 
-def baseline_run(whoosh_ix: Any, topics: list[Topic], tag: str, out: Path) -> list[str]:
+def baseline_run(whoosh_ix: Any, topics: list[Topic], tag: str, out: Path, depth: int = DEPTH) -> list[str]:
     """Run `topics` (through plain_query) on the baseline into the TREC run file `out`; failed topic ids."""
     from whoosh.qparser import OrGroup, QueryParser
 
@@ -323,7 +326,7 @@ def baseline_run(whoosh_ix: Any, topics: list[Topic], tag: str, out: Path) -> li
     with whoosh_ix.searcher() as searcher, open(out, "w", encoding="utf-8") as run:
         for topic in topics:
             try:
-                hits = searcher.search(parser.parse(plain_query(topic.text)), limit=DEPTH)
+                hits = searcher.search(parser.parse(plain_query(topic.text)), limit=depth)
             except Exception as error:
                 failed.append(topic.id)
                 print(f"  {tag}: topic {topic.id} skipped: {type(error).__name__}: {error}", file=sys.stderr)
@@ -356,11 +359,11 @@ def measure(
     baseline_folder = folder / "baseline-index"
     shutil.rmtree(baseline_folder, ignore_errors=True)
     whoosh_ix = build_baseline(corpus, baseline_folder)
-    failed = baseline_run(whoosh_ix, topics, "baseline", folder / "baseline.run")
+    failed = baseline_run(whoosh_ix, topics, "baseline", folder / "baseline.run", collection.depth)
     results["baseline"] = _result(folder / "baseline.run", qrels, failed, started)
 
     started = time.perf_counter()
-    failed = fts5_run(corpus, topics, "fts5", folder / "fts5.run")
+    failed = fts5_run(corpus, topics, "fts5", folder / "fts5.run", collection.depth)
     results["fts5"] = _result(folder / "fts5.run", qrels, failed, started)
 
     indexes = {
@@ -373,7 +376,10 @@ def measure(
         started = time.perf_counter()
         news.close()  # fresh searchers: they take the scoring in force when they open
         with knobs(BEFORE) if before else nullcontext():
-            failed = newsindex_run(news, topics, system, folder / f"{system}.run", expand=system.endswith("expand"))
+            run_file = folder / f"{system}.run"
+            failed = newsindex_run(
+                news, topics, system, run_file, expand=system.endswith("expand"), depth=collection.depth
+            )
         news.close()
         results[system] = _result(folder / f"{system}.run", qrels, failed, started)
     return sizes, results
@@ -495,7 +501,7 @@ Written by `python benchmarks/eval.py` on {facts["date"]}: {facts["cpu"]}, {fact
 {common_part}
 Collections: {sizes}.
 
-Each run holds the top {DEPTH} documents of every topic; measures as trec_eval `-c` computes them (see
+Each run holds the top {DEPTH} documents of every topic ({", ".join(f"{COLLECTIONS[name].title} {COLLECTIONS[name].depth}" for name in measured if COLLECTIONS[name].depth != DEPTH) or "every collection"}); measures as trec_eval `-c` computes them (see
 `src/newsindex/evaluation.py`), means over the judged topics. On Reuters known-item each topic has one
 relevant story (and its word-for-word repeats), so MAP is the mean reciprocal rank. Topics are read as
 plain words by newsindex (`plain=True`); the baseline reads them through `plain_query` (query syntax

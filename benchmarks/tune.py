@@ -1,21 +1,26 @@
-"""Try ranking settings on Cranfield, CISI and Medline: each collection indexed once, every setting searched.
+"""Try ranking settings on the collections of benchmarks/eval.py: each indexed once, every setting searched.
 
 Usage (from the repository root, with the project's Python):
 
-    python benchmarks/tune.py [--collections cran,cisi,med] [--workdir DIR] SETTING…
+    python benchmarks/tune.py [--collections cran,cisi,med,reuters-known,reuters-topics] [--workdir DIR] SETTING…
 
 Each SETTING is a JSON object of search-time knobs, e.g. '{"headline": 1.5, "k1": 1.6}'; unnamed knobs keep
 the shipped values. Knobs: `headline` (the headline's weight against the body's 1), `k1`, `b` (BM25),
-`idf` ("lucene", "robertson" or "whoosh", see newsindex.ranking.idf), `expand` (true: RM3), `stories`, `words`, `weight`, `share` (RM3's feedback stories, added words, weight of
-the original query, largest share of stories an added word may appear in), and `lead` (the lead boost,
-an indexing setting: a second index is built for each value). Prints MAP, nDCG@10, P@10 and Recall@100
-per collection and setting. benchmarks/eval.py writes the record (EVAL.md); this is for exploring.
+`idf` ("lucene", "robertson" or "whoosh", see newsindex.ranking.idf), `qtf` (a repeated plain-words
+query word: "none", "linear", "log"), `function_words` ("shipped", "none", "snowball": the Snowball
+stop list left out of plain-words queries), `expand` (true: RM3), `stories`, `words`, `weight`, `share`
+(RM3's feedback stories at most, added words, weight of the original query, largest share of stories
+an added word may appear in), `ratio`, `gap` (adaptive feedback: see newsindex.expansion), and the
+indexing settings `lead` (the lead boost) and `analysis` (1 or 2, see newsindex.schema), an index built
+for each value. Prints MAP, nDCG@10, P@10 and Recall@100 per collection and setting. With the --workdir
+of benchmarks/eval.py it searches eval's indexes. eval.py writes the record (EVAL.md); this is for exploring.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -96,8 +101,12 @@ def collection_index(name: str, lead: float, workdir: Path, analysis: int) -> tu
             news_eval.prepare(name, folder, workdir)
     elif not (folder / "qrels.txt").exists():
         evaluation_script.convert(collection, folder)
-    path = folder / (f"index-lead-{lead:g}" + ("" if analysis == 1 else f"-analysis-{analysis}"))
-    if not path.exists():
+    # the indexes of benchmarks/eval.py for the shipped lead boost (a --workdir shared with it reuses them)
+    path = folder / (
+        (f"index-lead-{lead:g}-" if lead != SHIPPED["lead"] else "newsindex-index-") + f"analysis-{analysis}"
+    )
+    if not (path / "built").exists():
+        shutil.rmtree(path, ignore_errors=True)
         newsindex.schema.LEAD_BOOST = lead
         newsindex.schema.ANALYSIS_VERSION = analysis
         try:
@@ -106,14 +115,15 @@ def collection_index(name: str, lead: float, workdir: Path, analysis: int) -> tu
         finally:
             newsindex.schema.LEAD_BOOST = SHIPPED["lead"]
             newsindex.schema.ANALYSIS_VERSION = SHIPPED["analysis"]
+        (path / "built").write_text("", encoding="utf-8")
     topics = read_topics(folder / "topics.tsv", on_problem=lambda problem: print(problem, file=sys.stderr))
     return NewsIndex.open(path), topics, read_qrels(folder / "qrels.txt")
 
 
-def measure(news: NewsIndex, topics: list[Topic], qrels: Qrels, *, expand: bool) -> tuple[float, ...]:
+def measure(news: NewsIndex, topics: list[Topic], qrels: Qrels, *, expand: bool, depth: int) -> tuple[float, ...]:
     news.close()  # fresh searchers take the knobs in force
     run: dict[str, dict[str, float]] = {}
-    for topic, ranked in rank_topics(news, topics, limit=evaluation_script.DEPTH, expand=expand):
+    for topic, ranked in rank_topics(news, topics, limit=depth, expand=expand):
         lines = [line.split() for line in trec_run_lines(topic.id, ranked, "tune")]
         run[topic.id] = {fields[2]: float(fields[4]) for fields in lines}
     result = evaluate(run, qrels)
@@ -133,7 +143,8 @@ def main(argv: Iterable[str] | None = None) -> None:
                 name, setting.get("lead", SHIPPED["lead"]), args.workdir, setting.get("analysis", SHIPPED["analysis"])
             )
             apply(setting)
-            figures = measure(news, topics, qrels, expand=bool(setting.get("expand")))
+            depth = evaluation_script.COLLECTIONS[name].depth
+            figures = measure(news, topics, qrels, expand=bool(setting.get("expand")), depth=depth)
             news.close()
             shown = json.dumps(setting) if setting else "shipped"
             title = evaluation_script.COLLECTIONS[name].title

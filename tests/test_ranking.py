@@ -222,3 +222,18 @@ def test_idf_formulas() -> None:
     assert idf(1000, 1000, "robertson") == ROBERTSON_FLOOR  # negative above half the stories: floored
     assert idf(1000, 1000, "whoosh") == pytest.approx(1.0, abs=0.01)
     assert idf(1000, 1, "lucene") > idf(1000, 10, "lucene") > idf(1000, 100, "lucene")
+
+
+def test_adaptive_feedback_takes_the_stories_that_stand_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    from newsindex import expansion
+
+    ranked = [(1, 10.0), (2, 9.0), (3, 4.0), (4, 3.5), (5, 3.0)]
+    monkeypatch.setattr(expansion, "FEEDBACK_STORIES", 4)
+    monkeypatch.setattr(expansion, "FEEDBACK_RATIO", 0.0)
+    monkeypatch.setattr(expansion, "FEEDBACK_GAP", False)
+    assert expansion.feedback_weights(ranked) == ranked[:4]  # a fixed number, weighed by score
+    monkeypatch.setattr(expansion, "FEEDBACK_RATIO", 0.5)
+    assert expansion.feedback_weights(ranked) == [(1, 10.0), (2, 9.0)]  # only those near the best
+    monkeypatch.setattr(expansion, "FEEDBACK_GAP", True)
+    assert expansion.feedback_weights(ranked) == [(1, 6.0), (2, 5.0)]  # weighed by their lead over story 3
+    assert expansion.feedback_weights([]) == []

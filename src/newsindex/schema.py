@@ -427,7 +427,7 @@ def _tab_keyword() -> fields.KEYWORD:
 
 
 # Fields searched by words when a query names none, with the weight of a match in each.
-TEXT_FIELDS = {"headline": 1.5, "body": 1.0}  # tuned: see newsindex.ranking
+TEXT_FIELDS = {"headline": 1.0, "body": 1.0}  # tuned with BM25's idf: see newsindex.ranking, benchmarks/EVAL.md
 LEAD_BOOST = 2.0  # a word of the lead sentence counts twice in the body
 # Names users may write before a colon, and the field each one means.
 FIELD_ALIASES = {
