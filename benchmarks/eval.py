@@ -337,10 +337,11 @@ def baseline_run(whoosh_ix: Any, topics: list[Topic], tag: str, out: Path, depth
 
 
 def measure(
-    collection: Collection, workdir: Path, *, reuse: bool = False
+    collection: Collection, workdir: Path, *, reuse: bool = False, systems: set[str] | None = None
 ) -> tuple[dict[str, int], dict[str, SystemResult]]:
     """Convert, index, run and evaluate one collection; the collection's sizes and each system's result.
-    With `reuse`, the newsindex indexes of an earlier run in `workdir` are searched again, not rebuilt."""
+    With `reuse`, the newsindex indexes of an earlier run in `workdir` are searched again, not rebuilt,
+    and the systems not in `systems` (None: all) keep the runs of an earlier call when there are."""
     folder = workdir / collection.name
     if folder.exists() and not reuse:
         shutil.rmtree(folder)
@@ -355,33 +356,46 @@ def measure(
     corpus = folder / "corpus.jsonl"
     results: dict[str, SystemResult] = {}
 
-    started = time.perf_counter()
-    baseline_folder = folder / "baseline-index"
-    shutil.rmtree(baseline_folder, ignore_errors=True)
-    whoosh_ix = build_baseline(corpus, baseline_folder)
-    failed = baseline_run(whoosh_ix, topics, "baseline", folder / "baseline.run", collection.depth)
-    results["baseline"] = _result(folder / "baseline.run", qrels, failed, started)
+    indexes: dict[str, NewsIndex] = {}
 
-    started = time.perf_counter()
-    failed = fts5_run(corpus, topics, "fts5", folder / "fts5.run", collection.depth)
-    results["fts5"] = _result(folder / "fts5.run", qrels, failed, started)
-
-    indexes = {
-        "newsindex-before": _newsindex(folder / "newsindex-index-analysis-1", source, analysis=1),
-        "newsindex": _newsindex(folder / f"newsindex-index-analysis-{ANALYSIS}", source, analysis=ANALYSIS),
-    }
-    for system in SYSTEMS[2:]:
-        before = system.startswith("newsindex-before")
-        news = indexes["newsindex-before" if before else "newsindex"]
+    def run(system: str) -> tuple[list[str], float]:
+        """Run `system` into its run file; its failed topics and seconds."""
         started = time.perf_counter()
-        news.close()  # fresh searchers: they take the scoring in force when they open
-        with knobs(BEFORE) if before else nullcontext():
-            run_file = folder / f"{system}.run"
-            failed = newsindex_run(
-                news, topics, system, run_file, expand=system.endswith("expand"), depth=collection.depth
-            )
-        news.close()
-        results[system] = _result(folder / f"{system}.run", qrels, failed, started)
+        run_file = folder / f"{system}.run"
+        if system == "baseline":
+            baseline_folder = folder / "baseline-index"
+            shutil.rmtree(baseline_folder, ignore_errors=True)
+            failed = baseline_run(build_baseline(corpus, baseline_folder), topics, system, run_file, collection.depth)
+        elif system == "fts5":
+            failed = fts5_run(corpus, topics, system, run_file, collection.depth)
+        else:
+            before = system.startswith("newsindex-before")
+            analysis = 1 if before else ANALYSIS
+            if analysis not in indexes:
+                indexes[analysis] = _newsindex(
+                    folder / f"newsindex-index-analysis-{analysis}", source, analysis=analysis
+                )
+            news = indexes[analysis]
+            news.close()  # fresh searchers: they take the scoring in force when they open
+            with knobs(BEFORE) if before else nullcontext():
+                failed = newsindex_run(
+                    news, topics, system, run_file, expand=system.endswith("expand"), depth=collection.depth
+                )
+            news.close()
+        return failed, time.perf_counter() - started
+
+    for system in SYSTEMS:
+        record = folder / f"{system}.json"
+        if systems is not None and system not in systems:
+            if not (reuse and record.exists()):
+                continue  # neither asked for nor run before: left out of the table
+            done = json.loads(record.read_text(encoding="utf-8"))  # the run of an earlier call
+            failed, seconds = done["failed"], done["seconds"]
+        else:
+            failed, seconds = run(system)
+            record.write_text(json.dumps({"failed": failed, "seconds": seconds}), encoding="utf-8")
+        ranked = read_run(folder / f"{system}.run")
+        results[system] = SystemResult(evaluate(ranked, qrels), ranked, failed, seconds)
     return sizes, results
 
 
@@ -401,11 +415,6 @@ def _newsindex(path: Path, source: Path, *, analysis: int) -> NewsIndex:
         print(f"  newsindex: {len(skipped)} documents skipped, e.g. {skipped[0]}", file=sys.stderr)
     (path / "built").write_text("", encoding="utf-8")
     return news
-
-
-def _result(run_file: Path, qrels: dict[str, dict[str, int]], failed: list[str], started: float) -> SystemResult:
-    run = read_run(run_file)
-    return SystemResult(evaluate(run, qrels), run, failed, time.perf_counter() - started)
 
 
 def on_common_topics(
@@ -434,7 +443,7 @@ def table(measured: dict[str, tuple[dict[str, int], dict[str, SystemResult]]], *
     header += ["skipped", "seconds"] if costs else []
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(header) - 2)) + "|"]
     for name, (_, results) in measured.items():
-        for system in SYSTEMS:
+        for system in (system for system in SYSTEMS if system in results):
             result = results[system]
             figures = [f"{getattr(result.evaluation, key):.4f}" for _, key in MEASURES]
             row = [COLLECTIONS[name].title, system, *figures, str(result.evaluation.queries)]
@@ -546,13 +555,15 @@ def main(argv: Iterable[str] | None = None) -> None:
     )
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="converted files, indexes, runs")
     parser.add_argument("--reuse", action="store_true", help="search the newsindex indexes of an earlier run again")
+    parser.add_argument("--systems", help=f"with --reuse, run only these (comma-separated: {', '.join(SYSTEMS)})")
     parser.add_argument("--no-write", action="store_true", help=f"do not rewrite {REPORT.name}")
     args = parser.parse_args(list(argv) if argv is not None else None)
     names = [name.strip() for name in args.collections.split(",") if name.strip()]
     unknown = [name for name in names if name not in COLLECTIONS]
     if unknown:
         parser.error(f"unknown collection(s) {', '.join(unknown)}: use {', '.join(COLLECTIONS)}")
-    measured = {name: measure(COLLECTIONS[name], args.workdir, reuse=args.reuse) for name in names}
+    systems = {name.strip() for name in args.systems.split(",")} if args.systems else None
+    measured = {name: measure(COLLECTIONS[name], args.workdir, reuse=args.reuse, systems=systems) for name in names}
     common = on_common_topics(measured, {name: read_qrels(args.workdir / name / "qrels.txt") for name in names})
     print(table(measured))
     if common:

@@ -6,11 +6,11 @@ Usage (from the repository root, with the project's Python):
 
 Each SETTING is a JSON object of search-time knobs, e.g. '{"headline": 1.5, "k1": 1.6}'; unnamed knobs keep
 the shipped values. Knobs: `headline` (the headline's weight against the body's 1), `k1`, `b` (BM25),
-`idf` ("lucene", "robertson" or "whoosh", see newsindex.ranking.idf), `qtf` (a repeated plain-words
+`idf` ("lucene", "robertson" or "whoosh", see newsindex.ranking.idf), `delta` (BM25+'s lower bound), `qtf` (a repeated plain-words
 query word: "none", "linear", "log"), `function_words` ("shipped", "none", "snowball": the Snowball
 stop list left out of plain-words queries), `expand` (true: RM3), `stories`, `words`, `weight`, `share`
 (RM3's feedback stories at most, added words, weight of the original query, largest share of stories
-an added word may appear in), `ratio`, `gap` (adaptive feedback: see newsindex.expansion), and the
+an added word may appear in), `mode`, `ratio`, `gap` (adaptive feedback: see newsindex.expansion), and the
 indexing settings `lead` (the lead boost) and `analysis` (1 or 2, see newsindex.schema), an index built
 for each value. Prints MAP, nDCG@10, P@10 and Recall@100 per collection and setting. With the --workdir
 of benchmarks/eval.py it searches eval's indexes. eval.py writes the record (EVAL.md); this is for exploring.
@@ -57,9 +57,11 @@ def apply(setting: dict[str, Any]) -> None:
     newsindex.ranking.BM25_K1 = setting.get("k1", SHIPPED["k1"])
     newsindex.ranking.BM25_B = setting.get("b", SHIPPED["b"])
     newsindex.ranking.IDF = setting.get("idf", SHIPPED["idf"])
+    newsindex.ranking.BM25_DELTA = setting.get("delta", SHIPPED["delta"])
     newsindex.expansion.FEEDBACK_STORIES = setting.get("stories", SHIPPED["stories"])
     newsindex.expansion.FEEDBACK_RATIO = setting.get("ratio", SHIPPED["ratio"])
     newsindex.expansion.FEEDBACK_GAP = setting.get("gap", SHIPPED["gap"])
+    newsindex.expansion.FEEDBACK_MODE = setting.get("mode", SHIPPED["mode"])
     newsindex.ranking.QUERY_TF = setting.get("qtf", SHIPPED["qtf"])
     newsindex.ranking.FUNCTION_WORDS = FUNCTION_LISTS[setting.get("function_words", SHIPPED["function_words"])]
     newsindex.expansion.FEEDBACK_WORDS = setting.get("words", SHIPPED["words"])
@@ -73,9 +75,11 @@ SHIPPED = {
     "k1": newsindex.ranking.BM25_K1,
     "b": newsindex.ranking.BM25_B,
     "idf": newsindex.ranking.IDF,
+    "delta": newsindex.ranking.BM25_DELTA,
     "stories": newsindex.expansion.FEEDBACK_STORIES,
     "ratio": newsindex.expansion.FEEDBACK_RATIO,
     "gap": newsindex.expansion.FEEDBACK_GAP,
+    "mode": newsindex.expansion.FEEDBACK_MODE,
     "qtf": newsindex.ranking.QUERY_TF,
     "function_words": "shipped",
     "analysis": newsindex.schema.ANALYSIS_VERSION,

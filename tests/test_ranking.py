@@ -229,11 +229,27 @@ def test_adaptive_feedback_takes_the_stories_that_stand_out(monkeypatch: pytest.
 
     ranked = [(1, 10.0), (2, 9.0), (3, 4.0), (4, 3.5), (5, 3.0)]
     monkeypatch.setattr(expansion, "FEEDBACK_STORIES", 4)
-    monkeypatch.setattr(expansion, "FEEDBACK_RATIO", 0.0)
-    monkeypatch.setattr(expansion, "FEEDBACK_GAP", False)
-    assert expansion.feedback_weights(ranked) == ranked[:4]  # a fixed number, weighed by score
     monkeypatch.setattr(expansion, "FEEDBACK_RATIO", 0.5)
+    monkeypatch.setattr(expansion, "FEEDBACK_GAP", False)
+    monkeypatch.setattr(expansion, "FEEDBACK_MODE", "fixed")
+    assert expansion.feedback_weights(ranked) == ranked[:4]  # a fixed number, weighed by score
+    assert expansion.feedback_share(ranked) == 1.0
+    monkeypatch.setattr(expansion, "FEEDBACK_MODE", "cut")
     assert expansion.feedback_weights(ranked) == [(1, 10.0), (2, 9.0)]  # only those near the best
     monkeypatch.setattr(expansion, "FEEDBACK_GAP", True)
     assert expansion.feedback_weights(ranked) == [(1, 6.0), (2, 5.0)]  # weighed by their lead over story 3
     assert expansion.feedback_weights([]) == []
+    monkeypatch.setattr(expansion, "FEEDBACK_MODE", "scaled")
+    assert expansion.feedback_weights(ranked) == ranked[:4]
+    assert expansion.feedback_share(ranked) == pytest.approx(1 / 3)  # of stories 2-4, story 2 stands with the best
+    assert expansion.feedback_share([(1, 10.0), (2, 1.0), (3, 1.0)]) == 0.0  # one clear answer: no expansion
+
+
+def test_scaled_feedback_leaves_a_query_with_one_clear_answer_alone(
+    volcano_index: NewsIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsindex import expansion
+
+    monkeypatch.setattr(expansion, "FEEDBACK_MODE", "scaled")
+    assert ids(volcano_index, "peninsula", expand=True) == ["volcano-2"]  # one story: nothing added
+    assert "lava-only" in ids(volcano_index, "volcano", expand=True)  # three equal answers: expanded

@@ -37,7 +37,7 @@ from newsindex.errors import (
     StoryNotFoundError,
     UsageError,
 )
-from newsindex.expansion import expanded_plan, feedback_weights, relevance_model
+from newsindex.expansion import expanded_plan, feedback_share, feedback_weights, relevance_model
 from newsindex.facets import check_facets, count_days, count_facets, seconds_to_day
 from newsindex.facets import posting_docnums as _posting_docnums
 from newsindex.indexer import Indexer, write_lock
@@ -692,7 +692,11 @@ def _expanded(
     searcher: Searcher, plan: QueryPlan, allowed: set[int] | None, recency: Recency | None, *, require_all: bool
 ) -> QueryPlan:
     """`plan` with the words of its best stories added (RM3, see newsindex.expansion)."""
-    feedback = feedback_weights(_ranked(searcher, plan, allowed, expansion.FEEDBACK_STORIES + 1, recency))
+    first = _ranked(searcher, plan, allowed, expansion.FEEDBACK_STORIES + 1, recency)
+    share = feedback_share(first)
+    if share <= 0:
+        return plan  # one story stands out: the query has its answer, feedback would only drift
+    feedback = feedback_weights(first)
     texts = []
     for docnum, score in feedback:
         story = story_from_stored(searcher.stored_fields(docnum))
@@ -701,7 +705,7 @@ def _expanded(
     stories = max(1, reader.doc_count())
     analyzer = _body_analyzer(searcher)
     model = relevance_model(texts, share=lambda term: reader.doc_frequency("body", term) / stories, analyzer=analyzer)
-    return expanded_plan(plan, model, require_all=require_all)
+    return expanded_plan(plan, model, require_all=require_all, share=share)
 
 
 def _similar(searcher: Searcher, story_id: str, limit: int, all_versions: bool) -> tuple[Hit, ...] | None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from whoosh.collectors import TopCollector
 from whoosh.matching.combo import ArrayUnionMatcher
-from whoosh.scoring import BM25F
+from whoosh.scoring import BM25F, BM25FScorer
 
 from newsindex.dateindex import date_span
 from newsindex.errors import UsageError
@@ -25,7 +25,10 @@ BM25_B = 0.75
 # The inverse document frequency of a word found in n of N stories (see `idf`): "lucene", "robertson" or
 # "whoosh" (Whoosh's own, kept for measuring against).
 IDF = "lucene"
-ROBERTSON_FLOOR = 0.01  # Robertson's idf is negative for words in over half the stories: floored here
+ROBERTSON_FLOOR = 0.01
+# BM25+ (Lv and Zhai, 2011): each matched word adds DELTA × its idf whatever the story's length, so a long
+# story is not scored below one that lacks the word. 0: plain BM25.
+BM25_DELTA = 0.0  # Robertson's idf is negative for words in over half the stories: floored here
 # Plain words (`plain=True`, `newsindex batch`): how a word repeated in the query counts ("none": once;
 # "linear": as often as it is repeated, as BM25's query-term frequency does; "log": 1 + ln(repeats)).
 QUERY_TF = "none"
@@ -38,7 +41,7 @@ _DAY = 86_400
 
 def weighting() -> Any:
     """The scoring model of every newsindex searcher."""
-    return NewsBM25F(B=BM25_B, K1=BM25_K1, idf_formula=IDF)
+    return NewsBM25F(B=BM25_B, K1=BM25_K1, idf_formula=IDF, delta=BM25_DELTA)
 
 
 def idf(stories: int, having: int, formula: str = "lucene") -> float:
@@ -67,13 +70,30 @@ class NewsBM25F(BM25F):  # type: ignore[misc]
     short story with its one rare key word. BM25's idf gives such words next to nothing.
     """
 
-    def __init__(self, B: float = 0.75, K1: float = 1.2, idf_formula: str = "lucene") -> None:
+    def __init__(self, B: float = 0.75, K1: float = 1.2, idf_formula: str = "lucene", delta: float = 0.0) -> None:
         super().__init__(B=B, K1=K1)
         self.idf_formula = idf_formula
+        self.delta = delta
 
     def idf(self, searcher: Any, fieldname: str, text: Any) -> float:
         parent = searcher.get_parent()
         return idf(parent.doc_count_all(), parent.doc_frequency(fieldname, text), self.idf_formula)
+
+    def scorer(self, searcher: Any, fieldname: str, text: Any, qf: int = 1) -> Any:
+        scorer = super().scorer(searcher, fieldname, text, qf=qf)
+        if self.delta and isinstance(scorer, BM25FScorer):
+            scorer.__class__ = _BM25PlusScorer
+            scorer.delta = self.delta
+        return scorer
+
+
+class _BM25PlusScorer(BM25FScorer):  # type: ignore[misc]
+    """BM25F's scorer with BM25+'s lower bound: DELTA × idf added to each matched word's score."""
+
+    delta = 0.0
+
+    def _score(self, weight: float, length: float) -> float:
+        return float(super()._score(weight, length) + self.delta * self.idf)
 
 
 def query_term_weight(repeats: int) -> float:
