@@ -504,7 +504,7 @@ on the judged topics that every system ran:
 ## Ranking quality: Cranfield, CISI, Medline and Reuters-21578
 
 Written by `python benchmarks/eval.py` on {facts["date"]}: {facts["cpu"]}, {facts["cores"]} cores, Python
-{facts["python"]}, {facts["os"]}, Whoosh {facts["whoosh"]}, SQLite {sqlite_version()}, code at {facts["code"]}.
+{facts["python"]}, {facts["os"]}, Whoosh {facts["whoosh"]}, SQLite {sqlite_version}, code at {facts["code"]}.
 
 {table(measured)}
 {common_part}

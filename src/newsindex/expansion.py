@@ -22,7 +22,7 @@ from newsindex.schema import TEXT_FIELDS, NewsAnalyzer
 
 FEEDBACK_STORIES = 10  # the first run's best stories taken as relevant, at most (Anserini's fbDocs)
 FEEDBACK_WORDS = 10  # words of the relevance model added to the query (Anserini's fbTerms)
-ORIGINAL_WEIGHT = 0.5  # the user's words against the added ones (Anserini's originalQueryWeight)
+ORIGINAL_WEIGHT = 0.7  # the user's words against the added ones (Anserini's originalQueryWeight; 0.5 before)
 MAX_SHARE = 0.1  # words in more than this share of the stories say little and are not added (as Anserini)
 # Adaptive feedback. A story "stands with the best" when it scores at least FEEDBACK_RATIO of the first
 # run's best. FEEDBACK_MODE says what that changes:
