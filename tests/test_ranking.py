@@ -253,3 +253,11 @@ def test_scaled_feedback_leaves_a_query_with_one_clear_answer_alone(
     monkeypatch.setattr(expansion, "FEEDBACK_MODE", "scaled")
     assert ids(volcano_index, "peninsula", expand=True) == ["volcano-2"]  # one story: nothing added
     assert "lava-only" in ids(volcano_index, "volcano", expand=True)  # three equal answers: expanded
+
+
+def test_a_word_repeated_in_a_plain_query_weighs_more(tmp_path: Path) -> None:
+    news = NewsIndex.create(tmp_path / "qtf", fsync=False)
+    stories = [Story(id="gold", body="Gold prices rose."), Story(id="oil", body="Oil prices rose.")]
+    news.add(stories + [_filler(number) for number in range(10)])
+    assert [story_id for story_id, _ in news.rank("gold oil oil", plain=True, limit=2)] == ["oil", "gold"]
+    assert [story_id for story_id, _ in news.rank("gold gold oil", plain=True, limit=2)] == ["gold", "oil"]

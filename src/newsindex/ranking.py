@@ -31,7 +31,7 @@ ROBERTSON_FLOOR = 0.01
 BM25_DELTA = 0.0  # Robertson's idf is negative for words in over half the stories: floored here
 # Plain words (`plain=True`, `newsindex batch`): how a word repeated in the query counts ("none": once;
 # "linear": as often as it is repeated, as BM25's query-term frequency does; "log": 1 + ln(repeats)).
-QUERY_TF = "none"
+QUERY_TF = "linear"
 # Words left out of plain-words queries (as the index stems them): function words that say nothing of a
 # topic ("which", "their", "its"). Empty: chosen by measurement (benchmarks/EVAL.md).
 FUNCTION_WORDS: frozenset[str] = frozenset()
