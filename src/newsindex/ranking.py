@@ -18,8 +18,9 @@ from newsindex.dateindex import date_span
 from newsindex.errors import UsageError
 from newsindex.schema import PublishedField
 
-# BM25's term-frequency saturation and length normalisation, tuned on Cranfield, CISI and Medline
-# (benchmarks/EVAL.md); Whoosh's defaults are 1.2 and 0.75.
+# BM25's term-frequency saturation and length normalisation, tuned on Cranfield, CISI and Medline and
+# tried again with BM25's idf on those and two Reuters collections (benchmarks/EVAL.md: no pair was better
+# on all five); Whoosh's defaults are 1.2 and 0.75.
 BM25_K1 = 1.6
 BM25_B = 0.75
 # The inverse document frequency of a word found in n of N stories (see `idf`): "lucene", "robertson" or
@@ -30,10 +31,12 @@ ROBERTSON_FLOOR = 0.01
 # story is not scored below one that lacks the word. 0: plain BM25.
 BM25_DELTA = 0.0  # Robertson's idf is negative for words in over half the stories: floored here
 # Plain words (`plain=True`, `newsindex batch`): how a word repeated in the query counts ("none": once;
-# "linear": as often as it is repeated, as BM25's query-term frequency does; "log": 1 + ln(repeats)).
+# "linear": as often as it is repeated, as BM25's query-term frequency, FTS5 and Tantivy do; "log":
+# 1 + ln(repeats)). "linear": CISI +0.041 MAP, Cranfield -0.007, Medline -0.009 (benchmarks/EVAL.md).
 QUERY_TF = "linear"
-# Words left out of plain-words queries (as the index stems them): function words that say nothing of a
-# topic ("which", "their", "its"). Empty: chosen by measurement (benchmarks/EVAL.md).
+# Words left out of plain-words queries (as the index stems them), besides the stop words. Empty: the
+# Snowball English stop list measured no gain with BM25's idf and cost 0.006 on Reuters known-item
+# (benchmarks/EVAL.md, "Ablation").
 FUNCTION_WORDS: frozenset[str] = frozenset()
 DEFAULT_HALF_LIFE = 30.0  # days: `--recent` without a half-life of its own
 _DAY = 86_400
