@@ -32,6 +32,7 @@ import json
 import os
 import platform
 import random
+import re
 import resource
 import shutil
 import statistics
@@ -41,7 +42,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -112,16 +113,62 @@ def copy_of(rng: random.Random, story: Any, world: Any, kind: str) -> tuple[str,
     return headline, body
 
 
-def build_corpus(base: int, seed: int = 1) -> tuple[list[Story], list[Story], dict[str, str], dict[str, str]]:
-    """(originals, copies and follow-ups, truth: id → true group, kind: copy id → kind)."""
+REPORT_KINDS = ("next-day report", "weekly report", "re-run")
+NEGATIVE_COLUMNS = (*KINDS, "follow-up", "template", *REPORT_KINDS)  # the kinds in the quality table
+
+
+def _other_figures(rng: random.Random, body: str) -> str | None:
+    """The body with every number after its dateline changed (another day's report on one template),
+    or None if it has none."""
+    head, sep, rest = body.partition(" - ")
+    if not sep or len(head) > 60:
+        head, sep, rest = "", "", body
+    if not re.search(r"\d", rest):
+        return None
+    return head + sep + re.sub(r"\d+", lambda match: str(int(match.group()) + rng.randint(1, 9)), rest)
+
+
+def report_negatives(rng: random.Random, story: Any, world: Any) -> list[tuple[str, Story]]:
+    """Hard negatives written on the story's template, as recurring wire reports are (a grain-ships or
+    repurchase report each day, an estimate each month, a brief re-run months later): (kind, story).
+    - next-day report: the same text with other figures, 1-2 days later (the window allows it: the
+      figures tell it apart);
+    - weekly report: the same text with other figures, 7-60 days later;
+    - re-run: the same text, figures and all, 30-120 days later, with its dateline re-dated."""
+    kind = rng.choice(REPORT_KINDS)
+    if kind == "re-run":
+        days, body = rng.randint(30, 120), story.body
+    else:
+        days = rng.randint(1, 2) if kind == "next-day report" else rng.randint(7, 60)
+        body = _other_figures(rng, story.body)
+        if body is None:
+            return []
+    published = story.published + timedelta(days=days)
+    body = _new_dateline(rng, body, world, published)
+    negative = Story(id=f"{story.id}-{kind.replace(' ', '')}", body=body, headline=story.headline, published=published)
+    return [(kind, negative)]
+
+
+def build_corpus(
+    base: int, seed: int = 1, reports: bool = True
+) -> tuple[list[Story], list[Story], dict[str, str], dict[str, str]]:
+    """(originals, copies and follow-ups, truth: id → true group, kind: copy id → kind). With `reports`,
+    8% of originals also get a report on their template (`report_negatives`), drawn from a generator of
+    their own so that the rest of the corpus is the same with or without them."""
     world = make_corpus.build_world(seed)
     rng = random.Random(f"duplicates-{seed}")
+    report_rng = random.Random(f"duplicates-reports-{seed}")
     originals, later = [], []
     truth: dict[str, str] = {}
     kinds: dict[str, str] = {}
     for story in make_corpus.generate_stories(base, seed, world):
         originals.append(Story(id=story.id, body=story.body, headline=story.headline, published=story.published))
         truth[story.id] = story.id
+        if reports and report_rng.random() < 0.08:
+            for kind, negative in report_negatives(report_rng, story, world):
+                later.append(negative)
+                truth[negative.id] = negative.id
+                kinds[negative.id] = kind
         roll = rng.random()
         if roll < 0.3:
             for number in range(rng.choice((1, 1, 2, 3))):
@@ -193,8 +240,8 @@ def score(groups: dict[str, str], truth: dict[str, str], kinds: dict[str, str]) 
     }
 
 
-def quality(base: int, workdir: Path) -> list[dict[str, Any]]:
-    originals, later, truth, kinds = build_corpus(base)
+def quality(base: int, workdir: Path, reports: bool = True) -> list[dict[str, Any]]:
+    originals, later, truth, kinds = build_corpus(base, reports=reports)
     rng = random.Random(7)
     mixed = originals + later
     rng.shuffle(mixed)  # copies before their original too, as a wire archive may hold them
@@ -238,6 +285,58 @@ def _timing_recomputation(seconds: list[float]) -> Iterator[None]:
         yield
     finally:
         duplicates.Grouper._committed_signature = original  # type: ignore[method-assign]
+
+
+# -- real wire copy ----------------------------------------------------------------------------------------
+
+
+def real_groups(paths: list[Path], workdir: Path, window_days: float = 3.0) -> dict[str, Any]:
+    """Index real wire copy (one run, default workers) and count its duplicate groups: how many, how many
+    stories they hold, and how many span more than `window_days` between their first and last story."""
+    folder = workdir / "real"
+    news = NewsIndex.create(folder, fsync=False)
+    report = news.add_files([str(path) for path in paths])
+    members: dict[str, list[tuple[str, int | None]]] = defaultdict(list)
+    updates = 0
+    missing = schema_module.PublishedField.MISSING
+    with news._searcher() as searcher:
+        for leaf, _ in searcher.leaf_searchers():
+            reader = leaf.reader()
+            ids = reader.column_reader("id")
+            labels = reader.column_reader("dupgroup")
+            dates = reader.column_reader("published")
+            revises = "revises" in reader.schema
+            for docnum in range(reader.doc_count_all()):
+                if not reader.is_deleted(docnum):
+                    seconds = dates[docnum]
+                    members[labels[docnum]].append((ids[docnum], None if seconds == missing else seconds))
+                    updates += bool(revises and reader.stored_fields(docnum).get("revises"))
+    news.close()
+    groups = [group for group in members.values() if len(group) > 1]
+    spans = []
+    for group in groups:
+        seconds = [when for _, when in group if when is not None]
+        spans.append((max(seconds) - min(seconds)) / 86400 if seconds else 0.0)
+    wide = sorted(
+        (
+            (span, sorted(story_id for story_id, _ in group))
+            for span, group in zip(spans, groups, strict=True)
+            if span > window_days
+        ),
+        reverse=True,
+    )
+    return {
+        "files": [path.name for path in paths],
+        "stories": report.added,
+        "groups": len(groups),
+        "stories_in_groups": sum(len(group) for group in groups),
+        "largest_group": max((len(group) for group in groups), default=0),
+        "window_days": window_days,
+        "groups_wider_than_window": len(wide),
+        "widest_days": max(spans, default=0.0),
+        "wide_examples": [{"days": round(span, 1), "ids": ids[:6]} for span, ids in wide[:10]],
+        "marked_updates": updates,
+    }
 
 
 # -- cost ------------------------------------------------------------------------------------------------
@@ -325,7 +424,25 @@ def machine() -> str:
     )
 
 
-def report(quality_rows: list[dict[str, Any]], costs: dict[str, Any] | None, args: argparse.Namespace) -> str:
+def _code_version() -> str:
+    import subprocess
+
+    try:
+        found = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "src"], cwd=HERE, capture_output=True, text=True)
+    except OSError:
+        return "unknown"
+    if found.returncode != 0:
+        return "unknown (not run from a git checkout)"
+    return found.stdout.strip() + (" with uncommitted changes to src" if dirty.stdout.strip() else "")
+
+
+def report(
+    quality_rows: list[dict[str, Any]],
+    costs: dict[str, Any] | None,
+    args: argparse.Namespace,
+    real: dict[str, Any] | None = None,
+) -> str:
     lines = [
         "# Duplicate groups: quality and cost",
         "",
@@ -334,30 +451,32 @@ def report(quality_rows: list[dict[str, Any]], costs: dict[str, Any] | None, arg
         f"- machine: {machine()}",
         f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         f"- command: `python benchmarks/duplicates.py --base {args.base} --stories {args.stories} "
-        f"--queries {args.queries}{' --skip-cost' if args.skip_cost else ''}`",
+        f"--queries {args.queries}{' --skip-cost' if args.skip_cost else ''}"
+        f"{' --no-reports' if args.no_reports else ''}{f' --real {args.real}' if args.real else ''}`",
+        f"- code: {_code_version()}",
         "- the machine is shared with other jobs: times are compared only within this run, as ratios",
         "",
         "## Quality (pairs of stories)",
         "",
-        f"{quality_rows[0]['stories']:,} stories: {args.base:,} originals, their re-filed copies and follow-ups.",
+        f"{quality_rows[0]['stories']:,} stories: {args.base:,} originals, their re-filed copies, follow-ups"
+        + (" and template stories." if args.no_reports else ", template stories and template reports."),
         "",
         "| threshold | runs | true pairs | grouped pairs | precision | recall | "
-        + " | ".join(f"{kind} grouped" for kind in (*KINDS, "follow-up", "template"))
+        + " | ".join(f"{kind} grouped" for kind in NEGATIVE_COLUMNS)
         + " |",
-        "|---:|---:|---:|---:|---:|---:|" + "---:|" * (len(KINDS) + 2),
+        "|---:|---:|---:|---:|---:|---:|" + "---:|" * len(NEGATIVE_COLUMNS),
     ]
     for row in quality_rows:
         kinds = row["grouped_with_original"]
-        cells = [
-            f"{kinds[kind][0]}/{kinds[kind][1]}" if kind in kinds else "-" for kind in (*KINDS, "follow-up", "template")
-        ]
+        cells = [f"{kinds[kind][0]}/{kinds[kind][1]}" if kind in kinds else "-" for kind in NEGATIVE_COLUMNS]
         lines.append(
             f"| {row['threshold']} | {row['runs']} | {row['true_pairs']:,} | {row['grouped_pairs']:,} | "
             f"{row['precision']:.3f} | {row['recall']:.3f} | " + " | ".join(cells) + " |"
         )
     lines += [
         "",
-        "*kind grouped*: copies found in the group of their original (for follow-ups and templates, wrongly so). "
+        "*kind grouped*: copies found in the group of their original (for follow-ups, templates and reports, "
+        "wrongly so). "
         "Runs 2: originals indexed first, copies and follow-ups in a second, incremental run.",
     ]
     for row in quality_rows:
@@ -368,6 +487,18 @@ def report(quality_rows: list[dict[str, Any]], costs: dict[str, Any] | None, arg
                 f"candidates were recomputed from their stored stories: {row['recompute_ms']:.0f} ms of CPU, "
                 f"{row['recompute_ms'] / max(row['recomputed'], 1):.2f} ms each.",
             ]
+    if real:
+        lines += [
+            "",
+            f"## Real wire copy: {real['stories']:,} stories of Reuters-21578 ({', '.join(real['files'][:1])} … "
+            f"{real['files'][-1]}), one run",
+            "",
+            "| groups of 2+ | stories in them | largest | spanning > "
+            f"{real['window_days']:g} days | widest (days) | marked as updates |",
+            "|---:|---:|---:|---:|---:|---:|",
+            f"| {real['groups']:,} | {real['stories_in_groups']:,} | {real['largest_group']} | "
+            f"{real['groups_wider_than_window']} | {real['widest_days']:.1f} | {real['marked_updates']:,} |",
+        ]
     if costs:
         builds = costs["builds"]
         with_ = [row for row in builds if row["grouped"]]
@@ -424,18 +555,32 @@ def main() -> int:
     parser.add_argument("--stories", type=int, default=20000, help="make_corpus.py stories for the cost")
     parser.add_argument("--queries", type=int, default=200, help="searches timed")
     parser.add_argument("--skip-cost", action="store_true", help="quality only")
+    parser.add_argument(
+        "--no-reports", action="store_true", help="leave out the template-report negatives (the corpus of before)"
+    )
     parser.add_argument("--out", type=Path, default=HERE / "DUPLICATES.md")
+    parser.add_argument(
+        "--real", type=Path, help="also index this folder's Reuters-21578 .sgm files and count their groups"
+    )
+    parser.add_argument("--real-only", action="store_true", help="only the --real count, printed as JSON")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="newsindex-duplicates-"))
+    if args.real_only:
+        try:
+            print(json.dumps(real_groups(sorted(args.real.glob("*.sgm")), workdir), indent=2))
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return 0
     try:
-        rows = quality(args.base, workdir)
+        rows = quality(args.base, workdir, reports=not args.no_reports)
+        real = real_groups(sorted(args.real.glob("*.sgm")), workdir) if args.real else None
         costs = None if args.skip_cost else cost(args.stories, args.queries, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    text = report(rows, costs, args)
+    text = report(rows, costs, args, real)
     args.out.write_text(text, encoding="utf-8")
     (args.out.with_suffix(".json")).write_text(
-        json.dumps({"quality": rows, "cost": costs}, indent=2, default=str), encoding="utf-8"
+        json.dumps({"quality": rows, "real": real, "cost": costs}, indent=2, default=str), encoding="utf-8"
     )
     print(text)
     return 0

@@ -67,7 +67,7 @@ def test_a_reuters_record_gives_every_field(tmp_path: Path) -> None:
     assert story.location == "San Salvador"
     assert story.source == "Reuters"
     assert story.topics == ("ship", "grain")
-    assert story.countries == ("el-salvador", "usa")
+    assert story.places == ("el-salvador", "usa")
     # Lines wrapped at 70 columns are joined; an indented line starts a paragraph; the signature goes.
     assert story.body == (
         "Dock workers returned to the harbour on Thursday after a week of rain, the port authority said. "
@@ -177,10 +177,10 @@ def test_a_newsml_item_gives_every_field(tmp_path: Path) -> None:
     assert story.headline == "Harbour work resumes in Veracruz."
     assert story.published == date(1996, 8, 20)
     assert story.bylines == ("José Pérez",)  # Latin-1, as its XML declaration says
-    assert story.location == "VERACRUZ, Mexico"
+    assert (story.location, story.region) == ("Veracruz", "Mexico")
     assert story.source == "Reuters"
     assert story.topics == ("I74000", "E11", "ECAT")
-    assert story.countries == ("MEX",)
+    assert story.places == ("MEX",)
     assert story.body == (
         "Dock workers returned to the harbour on Tuesday, the port authority said.\n\n"
         "Officials expect the backlog to clear by September."

@@ -231,15 +231,22 @@ def test_search_refine_open_a_story_and_go_back(page: Any, server_url: str) -> N
         "Albania expelled two Iran diplomats on Wednesday, accusing Iran of plotting attacks."
     )
     assert params(page)["q"] == ["Albania Iran"]
-    expect(first.locator("mark").first).to_be_visible()
+    expect(page.locator(".hit mark").first).to_be_visible()
+    expect(first.locator(".snippet")).not_to_contain_text("Albania expelled two Iran diplomats")  # the title, once
     expect(first.locator(".versions summary")).to_have_text("+1 similar version")
     expect(page.locator("#timeline svg a")).not_to_have_count(0)
+    expect(page.locator("#results-status")).to_contain_text("Stories 1–4 of 4")  # both words
+    page.select_option("#match", "any")  # either word: the stories with both first
     expect(page.locator("#results-status")).to_contain_text("Stories 1–10 of 18")
+    assert params(page)["match"] == ["any"]
+    expect(first.locator("h2")).to_have_text(
+        "Albania expelled two Iran diplomats on Wednesday, accusing Iran of plotting attacks."
+    )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "serve-results.png"), full_page=True)
     page.screenshot(path=str(SCREENSHOTS / "serve-results-top.png"))  # the first screen, small enough for docs
 
-    page.locator('#facets button[data-facet="locations"][data-value="Tirana"]').click()
+    page.locator('#facets button[data-facet="location"][data-value="Tirana"]').click()
     expect(page.locator("#active")).to_contain_text("in Tirana")
     assert params(page)["location"] == ["Tirana"]
     metas = page.locator(".hit .meta")
@@ -274,6 +281,16 @@ def test_search_refine_open_a_story_and_go_back(page: Any, server_url: str) -> N
     page.go_back()
     expect(page.locator("#active")).to_be_empty()
     expect(page.locator("#results-status")).to_contain_text("Stories 1–10 of 18")
+    page.go_back()
+    expect(page.locator("#match")).to_have_value("all")
+    expect(page.locator("#results-status")).to_contain_text("Stories 1–4 of 4")
+
+
+def test_a_search_no_story_fully_matches_says_it_shows_some_words(page: Any, server_url: str) -> None:
+    page.goto(f"{server_url}/?q=albania+qqqzzz")
+    status = page.locator("#results-status")
+    expect(status).to_contain_text("No story has every word; showing stories with some. Stories 1–")
+    expect(page.locator(".hit").first).to_be_visible()
 
 
 def test_pages_timeline_and_shared_links(page: Any, server_url: str) -> None:
@@ -340,3 +357,161 @@ def test_phone_layout_fits_the_screen(browser: Any, server_url: str) -> None:
         assert re.search(r"q=albania", phone.url)
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def tagged_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The server over one story with a region and the source's tags (what Reuters SGML records have)."""
+    from datetime import date
+
+    from newsindex import Story
+
+    folder = tmp_path_factory.mktemp("tagged")
+    story = Story(
+        id="portland-grain",
+        body="PORTLAND, Ore., Feb 26 - Grain ships loading at Portland: four ships were waiting to load wheat.",
+        published=date(1987, 2, 26),
+        location="Portland",
+        region="Ore.",
+        topics=("grain", "wheat"),
+        places=("usa",),
+        orgs=("ec",),
+    )
+    NewsIndex.create(folder / "index").add([story])
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(folder / "index"), log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+def test_the_story_page_shows_region_and_tags(browser: Any, tagged_url: str) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        opened = context.new_page()
+        opened.goto(f"{tagged_url}/?q=topic%3Agrain")
+        hit = opened.locator(".hit").first
+        expect(hit.locator(".meta")).to_contain_text("1987-02-26 · Portland, Ore.")
+        hit.locator("h2 a").click()
+        expect(opened.locator("#story-meta")).to_contain_text("Portland, Ore.")
+        credits = opened.locator("#story-credits")
+        expect(credits).to_contain_text("Topics")
+        expect(credits).to_contain_text("grain, wheat")
+        expect(credits).to_contain_text("Places")
+        expect(credits).to_contain_text("Organisations")
+        expect(credits).not_to_contain_text("People")  # none given: no empty entry
+    finally:
+        context.close()
+
+
+def api_searches(page: Any) -> list[dict[str, list[str]]]:
+    """The query of every /api/search request the page makes from now on, in order."""
+    from urllib.parse import parse_qs, urlsplit
+
+    seen: list[dict[str, list[str]]] = []
+
+    def record(request: Any) -> None:
+        parts = urlsplit(request.url)
+        if parts.path == "/api/search":
+            seen.append(parse_qs(parts.query))
+
+    page.on("request", record)
+    return seen
+
+
+def test_match_fuzzy_expand_and_all_versions_controls(page: Any, server_url: str) -> None:
+    searches = api_searches(page)
+    page.goto(f"{server_url}/?q=albania+iran+diplomats")
+    status = page.locator("#results-status")
+    expect(status).to_contain_text("Stories 1–")
+    assert "match" not in searches[-1] and "fuzzy" not in searches[-1]
+    headline = "Albania expelled two Iran diplomats on Wednesday, accusing Iran of plotting attacks."
+    expect(page.locator(".hit h2", has_text=headline)).to_have_count(1)  # two versions, one hit
+
+    page.select_option("#match", "any")
+    expect(page.locator("#match")).to_have_value("any")
+    page.wait_for_function("new URLSearchParams(location.search).get('match') === 'any'")
+    expect(status).to_contain_text("Stories 1–")
+    assert searches[-1]["match"] == ["any"]
+
+    page.check("#fuzzy")
+    page.wait_for_function("new URLSearchParams(location.search).get('fuzzy') === '1'")
+    expect(status).to_contain_text("Stories 1–")
+    assert (searches[-1]["fuzzy"], searches[-1]["match"]) == (["1"], ["any"])
+
+    page.check("#expand")
+    page.wait_for_function("new URLSearchParams(location.search).get('expand') === '1'")
+    expect(status).to_contain_text("Stories 1–")
+    assert searches[-1]["expand"] == ["1"]
+
+    page.check("#all_versions")
+    expect(page.locator(".hit h2", has_text=headline)).to_have_count(2)  # each version a hit of its own
+    assert searches[-1]["all_versions"] == ["1"]
+    expect(page.locator(".hit .versions")).to_have_count(0)
+
+    page.go_back()  # the controls follow the URL
+    expect(page.locator("#all_versions")).not_to_be_checked()
+    expect(page.locator("#expand")).to_be_checked()
+    expect(page.locator(".hit h2", has_text=headline)).to_have_count(1)
+    page.go_back()
+    page.go_back()
+    page.go_back()
+    expect(page.locator("#match")).to_have_value("all")
+    expect(page.locator("#fuzzy")).not_to_be_checked()
+
+
+def test_next_shows_the_first_new_hit(page: Any, server_url: str) -> None:
+    page.set_viewport_size({"width": 1280, "height": 700})
+    page.goto(f"{server_url}/?source=Reuters&sort=-date")
+    expect(page.locator("#results-status")).to_contain_text("Stories 1–10 of 23")
+    page.get_by_role("link", name="Next page").scroll_into_view_if_needed()
+    page.get_by_role("link", name="Next page").click()
+    expect(page.locator("#results-status")).to_contain_text("Stories 11–20 of 23")
+    first = page.locator(".hit h2 a").first
+    expect(first).to_be_focused()
+    top = page.evaluate("document.querySelector('.hit').getBoundingClientRect().top")
+    assert 0 <= top < 700 / 2, top  # the first new hit at the top of the window, not above it
+
+
+def test_the_first_result_is_three_key_presses_from_the_search_box(page: Any, server_url: str) -> None:
+    page.goto(server_url)
+    expect(page.locator("#results-status")).to_contain_text("26 stories")
+    page.locator("#q").focus()
+    page.keyboard.type("albania iran")
+    page.keyboard.press("Enter")  # 1: search
+    expect(page.locator("#results-status")).to_contain_text("Stories 1–4 of 4")
+    page.keyboard.press("ArrowDown")  # 2: the first result
+    links = page.locator(".hit h2 a")
+    expect(links.first).to_be_focused()
+    page.keyboard.press("ArrowDown")  # and on down the list, and back up to the box
+    expect(links.nth(1)).to_be_focused()
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("ArrowUp")
+    expect(page.locator("#q")).to_be_focused()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")  # 3: open it
+    expect(page.locator("#story-title")).to_have_text(
+        "Albania expelled two Iran diplomats on Wednesday, accusing Iran of plotting attacks."
+    )
+    expect(page.locator("#story-title")).to_be_focused()
+
+
+def test_did_you_mean_is_shown_and_one_click_runs_it(page: Any, server_url: str) -> None:
+    page.goto(f"{server_url}/?q=Albania+Irna")
+    link = page.locator("#suggestion-link")
+    expect(link).to_have_text("Albania Iran")
+    link.click()
+    expect(page.locator("#q")).to_have_value("Albania Iran")
+    assert params(page)["q"] == ["Albania Iran"]
+    expect(page.locator("#suggestion")).to_be_hidden()  # every word is known now
+    expect(page.locator("#hits li.hit").first).to_contain_text("Albania")
+    page.go_back()
+    expect(page.locator("#q")).to_have_value("Albania Irna")

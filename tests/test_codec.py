@@ -179,11 +179,11 @@ def _stories(count: int) -> list[Story]:
 QUERIES = ['"expelled Iran"', "albania iran", "word3 OR word250", "headline:word7", "diplomats -word1", "oil"]
 
 
-def _answers(news: NewsIndex) -> list[object]:
-    answers: list[object] = []
+def _answers(news: NewsIndex) -> list[tuple[str, int, list[tuple[str, float]]]]:
+    answers: list[tuple[str, int, list[tuple[str, float]]]] = []
     for query in QUERIES:
-        for period in ({}, {"start": "2000-01-01", "end": "2010-12-31"}):
-            results = news.search(query, limit=20, **period)
+        for period in ((None, None), ("2000-01-01", "2010-12-31")):
+            results = news.search(query, limit=20, start=period[0], end=period[1])
             answers.append((query, results.total, [(hit.story.id, round(hit.score, 4)) for hit in results.hits]))
     return answers
 

@@ -49,8 +49,8 @@ def assert_whole(index: Path, corpus: Path, *, possible_counts: set[int]) -> int
 def leftover_free(index: Path) -> bool:
     report = NewsIndex.check(index)
     name = json.loads((index / "newsindex.json").read_text())["index_name"]
-    expected = {"newsindex.json", "newsindex.sums.json", f"{name}_WRITELOCK"}
-    sums = json.loads((index / "newsindex.sums.json").read_text())["files"]
+    expected = {"newsindex.json", f"{name}.sums.json", "newsindex.lock"}
+    sums = json.loads((index / f"{name}.sums.json").read_text())["files"]
     return report.is_whole and set(os.listdir(index)) == expected | set(sums)
 
 
@@ -166,6 +166,23 @@ def test_worker_processes_die_with_a_killed_indexer(tmp_path: Path) -> None:
     assert news.add([Story(id="after", body="The lock is free again.")], lock_timeout=2).added == 1
 
 
+def _wait_until_held(lock: Path, writer: subprocess.Popen[str]) -> None:
+    """Return once another process holds `lock` (Whoosh's flock), probing without blocking."""
+    import fcntl
+
+    for _ in range(6000):  # 60 s at most
+        assert writer.poll() is None, "the first writer ended before it was seen holding the lock"
+        if lock.exists():
+            with lock.open("rb") as probe:
+                try:
+                    fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return
+                fcntl.flock(probe, fcntl.LOCK_UN)
+        time.sleep(0.01)
+    raise AssertionError("the first writer never took the lock")
+
+
 def test_a_second_writer_waits_for_the_first_or_fails_busy_at_once(tmp_path: Path) -> None:
     # Long enough that the first writer still holds the lock when the second starts (600 stories took
     # under half a second once indexing got 4x faster, and the second found the lock free).
@@ -176,8 +193,8 @@ def test_a_second_writer_waits_for_the_first_or_fails_busy_at_once(tmp_path: Pat
     NewsIndex.create(index)
     command = [sys.executable, "-m", "newsindex", "index", "-i", str(index), "-q", "--procs", "1"]
     first = subprocess.Popen([*command, str(first_corpus)], stderr=subprocess.PIPE, text=True)
-    lock = index / f"{json.loads((index / 'newsindex.json').read_text())['index_name']}_WRITELOCK"
-    time.sleep(0.5)  # the first writer holds the lock while it indexes
+    lock = index / "newsindex.lock"
+    _wait_until_held(lock, first)  # the first writer holds the lock while it indexes
     busy = subprocess.run([*command, str(second_corpus), "--lock-timeout", "0"], capture_output=True, text=True)
     waiting = subprocess.run([*command, str(second_corpus)], capture_output=True, text=True, timeout=120)
     _, first_errors = first.communicate(timeout=120)
@@ -212,7 +229,10 @@ def test_many_threads_share_one_index_while_commits_land(tmp_path: Path) -> None
     commits = int(os.environ.get("NEWSINDEX_THREAD_COMMITS", "30"))
     for batch in range(commits):
         news.add([Story(id=f"new{batch}", body="Another story about the harbour.")])
-    while queries[0] < int(os.environ.get("NEWSINDEX_THREAD_QUERIES", "1000")):
+    wanted = int(os.environ.get("NEWSINDEX_THREAD_QUERIES", "1000"))
+    for _ in range(6000):  # 5 minutes at most, however the readers fare
+        if queries[0] >= wanted or len(errors) > 100:
+            break
         time.sleep(0.05)
     stop.set()
     for thread in threads:

@@ -26,7 +26,7 @@ _WORDS = tuple(_TOPIC_WORDS.split())
 def wire_story(seed: int, words: int = 120) -> str:
     """A generated story body of `words` words after a dateline: one per seed, unlike the others."""
     rng = random.Random(seed)
-    sentences = []
+    sentences: list[str] = []
     while sum(len(sentence.split()) for sentence in sentences) < words:
         sentence = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(8, 16)))
         sentences.append(sentence.capitalize() + ".")
@@ -127,7 +127,10 @@ def test_a_later_copy_is_verified_against_the_signature_recomputed_from_the_stor
         return real_signature(body, headline)
 
     monkeypatch.setattr(duplicates, "signature", spy)
-    copies = [Story(id=f"copy{n}", body=refiled(wire_story(9)) + f" Copy {n}.", headline=headline) for n in (1, 2)]
+    # (copies told apart by a letter: a number would make the second an update of the first, not a copy)
+    copies = [
+        Story(id=f"copy{n}", body=refiled(wire_story(9)) + f" Copy {'AB'[n - 1]}.", headline=headline) for n in (1, 2)
+    ]
     news.add(copies)
     # The first copy's candidate, the committed story, is read back from its stored headline and body;
     # the second copy finds its signature cached.
@@ -203,7 +206,7 @@ def test_similar_cli_json_and_exit_codes(tmp_path: Path, copies: Path) -> None:
     result = runner.invoke(app, ["similar", "other-2.txt", "-i", index, "--json", "--limit", "2"])
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) == {"query", "total", "page", "limit", "took_ms", "suggestion", "hits"}
+    assert set(data) == {"query", "total", "page", "limit", "took_ms", "suggestion", "matched", "message", "hits"}
     assert len(data["hits"]) == 2
     assert "other-2.txt" not in [hit["id"] for hit in data["hits"]]
     text = runner.invoke(app, ["similar", "other-2.txt", "-i", index])
@@ -334,3 +337,169 @@ def test_the_dupbands_column_holds_each_band_hash_and_gives_back_the_band_keys()
         for band in range(duplicates.BANDS)
     )  # the column's form, as indexes written before hold it
     assert duplicates._keys_from_bytes(column)[0].tolist() == keys.tolist()
+
+
+# -- the window and the figures: reports written on one template are not copies ---------------------------
+
+_FED = (
+    "NEW YORK, {day} - The Federal Reserve entered the U.S. Government securities market to arrange {amount} "
+    "billion dlrs of customer repurchase agreements, a Fed spokesman said. Dealers said Federal funds were "
+    "trading at {rate} pct when the Fed began its temporary and indirect supply of reserves to the banking "
+    "system, and that the move was expected by most of the market."
+)
+_SHIPS = (
+    "PORTLAND, Ore., {day} - There were {loading} grain ships loading and {waiting} ships were waiting to load "
+    "at Portland, according to the Portland Merchants Exchange. The exchange said the ships were loading wheat, "
+    "corn and barley for buyers in Asia, and that the port's elevators were working normally."
+)
+
+
+def fed(day: str, amount: str = "1.5", rate: str = "6-1/4") -> str:
+    return _FED.format(day=day, amount=amount, rate=rate)
+
+
+def dated(story_id: str, body: str, when: str, headline: str | None = None) -> Story:
+    from datetime import datetime
+
+    return Story(id=story_id, body=body, headline=headline, published=datetime.fromisoformat(when))
+
+
+def groups_of(news: NewsIndex, query: str) -> set[frozenset[str]]:
+    return {frozenset({hit.story.id, *hit.duplicates}) for hit in news.search(query, limit=50)}
+
+
+def test_figures_differ_only_where_both_stories_give_a_number_in_one_context() -> None:
+    from newsindex.duplicates import figures, figures_disagree
+
+    base = figures(fed("March 3"))
+    assert figures_disagree(base, figures(fed("March 4", amount="2.5")))
+    assert figures_disagree(base, figures(fed("March 4", rate="6-3/8")))
+    assert not figures_disagree(base, figures(fed("March 4")))  # the dateline's date is no figure of the story
+    appended = fed("March 3") + "\n\nThe Fed added 3.5 billion dlrs of reserves last week."
+    assert not figures_disagree(base, figures(appended))  # a paragraph with figures of its own added
+    assert not figures_disagree(base, figures(fed("March 3").replace(" 1.5 billion", " billion")))  # one cut
+    words = _SHIPS.format(day="Feb 26", loading="seven", waiting="six")
+    # Wire style spells small numbers: "seven ships" and "three ships" are other figures.
+    assert figures_disagree(figures(words), figures(words.replace("seven grain", "three grain")))
+    assert not figures_disagree(figures(words), figures(words.replace("seven grain", "7 grain")))
+
+
+def test_a_report_on_one_template_with_other_figures_weeks_apart_is_not_a_copy(tmp_path: Path) -> None:
+    news = NewsIndex.create(tmp_path / "index")
+    headline = "GRAIN SHIPS LOADING AT PORTLAND"
+    news.add(
+        [
+            dated("feb26", _SHIPS.format(day="Feb 26", loading="seven", waiting="six"), "1987-02-26", headline),
+            dated("apr07", _SHIPS.format(day="April 7", loading="four", waiting="two"), "1987-04-07", headline),
+            dated("apr09", _SHIPS.format(day="April 9", loading="five", waiting="two"), "1987-04-09", headline),
+        ]
+    )
+    found = news.search("grain ships portland")
+    assert found.total == 3
+    assert all(hit.duplicates == () for hit in found)
+    by_id = {hit.story.id: hit for hit in found}
+    # Two days apart, the same template with another figure: an update of the earlier report, said so.
+    assert by_id["apr09"].revises == "apr07"
+    assert by_id["apr07"].revises is None and by_id["feb26"].revises is None
+
+
+def test_an_identical_story_months_later_is_not_a_copy_but_within_days_it_is(tmp_path: Path) -> None:
+    news = NewsIndex.create(tmp_path / "index")
+    brief = fed("March 3")
+    news.add(
+        [
+            dated("march", brief, "1987-03-03T10:00"),
+            dated("refiled", brief.replace("NEW YORK, March 3", "NEW YORK, March 5"), "1987-03-05T09:00"),
+            dated("june", brief.replace("NEW YORK, March 3", "NEW YORK, June 9"), "1987-06-09T10:00"),
+        ]
+    )
+    assert groups_of(news, "federal reserve") == {frozenset({"march", "refiled"}), frozenset({"june"})}
+    assert all(hit.revises is None for hit in news.search("federal reserve"))  # same figures: no update
+
+
+def test_a_group_never_spans_more_than_the_window_even_through_a_chain_of_copies(tmp_path: Path) -> None:
+    # Each copy is within 3 days of the one before it, but the fourth is 6 days after the first; its
+    # nearest copy is in the group, so it would join it without the group's span. The last run finds
+    # the group's span in the committed index (the copies were indexed in two earlier runs).
+    news = NewsIndex.create(tmp_path / "index")
+    news.add([dated("day1", fed("March 1"), "1987-03-01T12:00")])
+    news.add([dated("day3", fed("March 3"), "1987-03-03T12:00"), dated("day4", fed("March 4"), "1987-03-04T12:00")])
+    news.add([dated("day7", fed("March 7"), "1987-03-07T12:00")])
+    assert groups_of(news, "federal reserve") == {frozenset({"day1", "day3", "day4"}), frozenset({"day7"})}
+    assert duplicates.WINDOW_DAYS == 3
+
+
+def test_the_window_holds_within_one_run_too(tmp_path: Path) -> None:
+    news = NewsIndex.create(tmp_path / "index")
+    news.add([dated(f"day{day}", fed(f"March {day}"), f"1987-03-{day:02}T12:00") for day in (1, 3, 4, 6, 8)])
+    assert groups_of(news, "federal reserve") == {frozenset({"day1", "day3", "day4"}), frozenset({"day6", "day8"})}
+
+
+def test_an_undated_copy_joins_its_group_without_widening_it(tmp_path: Path) -> None:
+    news = NewsIndex.create(tmp_path / "index")
+    news.add(
+        [
+            dated("march", fed("March 3"), "1987-03-03"),
+            Story(id="undated", body=fed("March 3")),
+            dated("june", fed("June 9"), "1987-06-09"),  # a copy of the undated one, but months after the group
+        ]
+    )
+    assert groups_of(news, "federal reserve") == {frozenset({"march", "undated"}), frozenset({"june"})}
+
+
+def test_a_copy_with_other_figures_is_its_own_hit_and_the_cli_says_which_story_it_updates(tmp_path: Path) -> None:
+    folder = tmp_path / "wire"
+    write(folder, "a.txt", " date 1987-03-03\n\n" + fed("March 3"))
+    write(folder, "b.txt", " date 1987-03-03\n\n" + fed("March 3", amount="2.5"))
+    write(folder, "c.txt", " date 1987-03-04\n\n" + fed("March 4") + "\n\nIt was the third such move this week.")
+    index = str(tmp_path / "index")
+    assert runner.invoke(app, ["index", str(folder), "-i", index, "-q"]).exit_code == 0
+    data = json.loads(runner.invoke(app, ["search", "federal reserve", "-i", index, "--json"]).stdout)
+    assert data["total"] == 2
+    hits = {hit["id"]: hit for hit in data["hits"]}
+    assert hits["a.txt"]["duplicates"] == ["c.txt"] and hits["a.txt"]["revises"] is None
+    assert hits["b.txt"]["duplicates"] == [] and hits["b.txt"]["revises"] == "a.txt"
+    text = runner.invoke(app, ["search", "federal reserve", "-i", index]).stdout
+    assert "updated version of a.txt" in text
+
+
+def test_an_index_from_before_the_revises_field_still_groups_by_window_and_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsindex import index as index_module
+    from newsindex import schema
+
+    def old_schema() -> object:
+        fields = schema.build_schema()
+        fields.remove("revises")
+        return fields
+
+    with monkeypatch.context() as patch:
+        patch.setattr(index_module, "build_schema", old_schema)
+        NewsIndex.create(tmp_path / "index")
+    news = NewsIndex.open(tmp_path / "index")
+    report = news.add(
+        [
+            dated("a", fed("March 3"), "1987-03-03"),
+            dated("b", fed("March 3", amount="2.5"), "1987-03-03"),
+            dated("c", fed("March 4"), "1987-03-04"),
+        ]
+    )
+    assert report.added == 3 and not report.problems
+    found = news.search("federal reserve")
+    assert groups_of(news, "federal reserve") == {frozenset({"a", "c"}), frozenset({"b"})}
+    assert all(hit.revises is None for hit in found)  # nowhere to keep it
+
+
+def test_the_span_of_a_committed_group_counts_members_that_are_no_copy_of_the_new_story(tmp_path: Path) -> None:
+    # b is a copy of a and c a copy of b, but c is no copy of a: only the span of the committed group
+    # (a, b), read from the index, tells that c would stretch it to four days.
+    sentences = [sentence + "." for sentence in wire_story(40, words=520).split(" - ", 1)[1].split(".") if sentence]
+    a, b, c = (" ".join(sentences[start : start + 40]) for start in (0, 5, 10))
+    assert similarity(signature(a), signature(b)) >= THRESHOLD  # type: ignore[arg-type]
+    assert similarity(signature(b), signature(c)) >= THRESHOLD  # type: ignore[arg-type]
+    assert similarity(signature(a), signature(c)) < THRESHOLD - 0.05  # type: ignore[arg-type]
+    news = NewsIndex.create(tmp_path / "index")
+    news.add([dated("a", a, "1987-03-01T12:00"), dated("b", b, "1987-03-03T12:00")])
+    news.add([dated("c", c, "1987-03-05T12:00")])
+    assert groups_of(news, "minister OR harbour OR police OR bank") == {frozenset({"a", "b"}), frozenset({"c"})}

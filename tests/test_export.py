@@ -78,7 +78,10 @@ CREDITED = Story(
     source="Reuters",
     credits=(Credit("Reporting", ("Ana Ruiz", "Li Wei")), Credit("Editing", ("David Holmes",))),
     topics=("ports", "trade"),
-    countries=("ALB",),
+    places=("ALB",),
+    orgs=("NATO",),
+    people=("Edi Rama",),
+    region="Tirana County",
 )
 
 
@@ -120,10 +123,13 @@ def test_jsonl_carries_every_field(tmp_path: Path, news: NewsIndex) -> None:
         "published": "2019-10-23",
         "bylines": ["Benet Koleka"],
         "location": "Tirana",
+        "region": None,
         "source": "Reuters",
         "credits": {"Reporting": ["Benet Koleka"], "Editing": ["David Holmes"]},
         "topics": [],
-        "countries": [],
+        "places": [],
+        "orgs": [],
+        "people": [],
         "lead": "Albania expelled two Iran diplomats on Wednesday, accusing Iran of plotting attacks.",
         "body": "TIRANA (Reuters) - Albania expelled two Iran diplomats on Wednesday, accusing Iran of plotting "
         "attacks.\n\nThe foreign ministry said the diplomats had damaged national security.",
@@ -134,8 +140,11 @@ def test_csv_to_stdout(news: NewsIndex) -> None:
     code, stdout, stderr = run("export", "leap", "-i", str(news.path), "--format", "csv", "-o", "-")
     assert code == 0
     header, row = stdout.splitlines()[:2]
-    assert header == "id,headline,published,bylines,location,source,topics,countries,credits,lead,body,path"
-    assert row.startswith("leap-day.txt,,2020-02-29,Maria Garcia; Ahmed Ali; Li Wei,Salvador,,,,,Carnival crowds")
+    assert header == (
+        "id,headline,published,bylines,location,region,source,topics,places,orgs,people,credits,lead,body,path,"
+        "duplicate_group"
+    )
+    assert row.startswith("leap-day.txt,,2020-02-29,Maria Garcia; Ahmed Ali; Li Wei,Salvador,,,,,,,,Carnival crowds")
     assert stderr == "Exported 1 story (0.0 MiB) to stdout\n"
 
 
@@ -168,7 +177,44 @@ def test_opensearch_bulk_files_and_mapping(tmp_path: Path, news: NewsIndex) -> N
     assert properties["headline"]["type"] == properties["body"]["type"] == "text"
     assert {properties[name]["type"] for name in ("bylines", "location", "source", "duplicate_group")} == {"keyword"}
     assert properties["published"] == {"type": "date", "format": "strict_date_optional_time||epoch_millis"}
-    assert "duplicate_group" not in json.loads(chunks[0].read_text().split("\n")[1])
+    assert len(json.loads(chunks[0].read_text().split("\n")[1])["duplicate_group"]) == 16  # a label, as in jsonl
+
+
+@pytest.mark.parametrize("format", ["jsonl", "csv", "opensearch"])
+def test_copies_of_a_story_are_exported_with_their_duplicate_group(
+    tmp_path: Path, news: NewsIndex, format: str
+) -> None:
+    original = news.get("albania-iran-ties.txt")
+    assert original is not None
+    refiled = original.body.replace("TIRANA (Reuters)", "TIRANA, Oct 24 (Reuters)") + "\n\nTehran said nothing."
+    news.add([Story(id="albania-iran-ties-v2", body=refiled, location="Tirana")])
+    target = tmp_path / ("export.ndjson" if format == "opensearch" else f"export.{format}")
+    code, _, stderr = run("export", "-i", str(news.path), "--format", format, "-o", str(target))
+    assert code == 0, stderr
+    if format == "csv":
+        import csv
+
+        with target.open(newline="", encoding="utf-8") as file:
+            groups = {row["id"]: row["duplicate_group"] for row in csv.DictReader(file)}
+    else:
+        files = sorted(tmp_path.glob("export-*.ndjson")) if format == "opensearch" else [target]
+        lines = [line for path in files for line in path.read_text(encoding="utf-8").splitlines()]
+        documents = [json.loads(line) for line in lines if "index" not in json.loads(line)]
+        groups = {document["id"]: document["duplicate_group"] for document in documents}
+    assert set(groups) == ALL_IDS | {"albania-iran-ties-v2"}
+    assert groups["albania-iran-ties.txt"] == groups["albania-iran-ties-v2"]  # the two copies: one group
+    others = [group for story_id, group in groups.items() if not story_id.startswith("albania-iran-ties")]
+    assert len(set(others)) == len(others) and groups["albania-iran-ties-v2"] not in others
+    assert all(groups.values())
+
+
+def test_the_python_api_exports_groups_when_given_them(news: NewsIndex) -> None:
+    with_groups, without = io.StringIO(), io.StringIO()
+    export_stories(news.grouped_stories("leap"), with_groups)
+    export_stories(news.stories("leap"), without)
+    grouped, plain = json.loads(with_groups.getvalue()), json.loads(without.getvalue())
+    assert grouped.pop("duplicate_group")
+    assert grouped == plain
 
 
 def test_chunks_hold_whole_stories_within_the_limit(tmp_path: Path, news: NewsIndex) -> None:

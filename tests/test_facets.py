@@ -114,3 +114,19 @@ def test_one_name_given_as_a_string_is_one_name_not_its_letters(news: NewsIndex)
     assert news.search("", bylines="Benet Koleka").total == listed.total
     assert news.timeline("", bylines="Benet Koleka").series[0].total == listed.total
     assert len(list(news.stories(bylines="Benet Koleka"))) == listed.total
+
+
+def test_one_person_is_one_facet_value_whatever_the_spelling(tmp_path: Path) -> None:
+    news = NewsIndex.create(tmp_path / "index", fsync=False)
+    spellings = ["Peter Torday"] * 3 + ["PETER TORDAY"] * 5 + ["José Pérez", "Jose Perez", "St. Louis"]
+    news.add(
+        Story(id=f"s{n}", body="Talks went on.", bylines=(name,), location="ST LOUIS" if n < 2 else None)
+        for n, name in enumerate(spellings)
+    )
+    found = news.search("talks", facets=["bylines", "location"])
+    # the cased spelling is shown, the counts of every spelling summed
+    assert found.facets["bylines"] == (("Peter Torday", 8), ("José Pérez", 2), ("St. Louis", 1))
+    assert found.facets["location"] == (("ST LOUIS", 2),)  # shown as stored when no spelling is cased
+    assert news.stats().top_bylines[0] == ("Peter Torday", 8)
+    filtered = news.search("talks", bylines=["peter torday"], facets=["bylines"])  # matches every spelling
+    assert filtered.facets["bylines"] == (("Peter Torday", 8),)

@@ -257,7 +257,10 @@ def test_every_story_field_survives_the_index(tmp_path: Path) -> None:
         credits=(Credit("Editing", ("Ann Lee",)),),
         path="/corpus/full.txt",
         topics=("acq", "earn"),
-        countries=("it",),
+        places=("it",),
+        orgs=("ec",),
+        people=("andreotti",),
+        region="Lazio",
     )
     news = NewsIndex.create(tmp_path / "index")
     news.add([story])

@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 
 from newsindex import NewsIndex, Story
 from newsindex.cli import app
+from newsindex.facets import FACETS
 from newsindex.server import MAX_PAGE_SIZE, STATIC, create_app
 
 
@@ -57,18 +58,21 @@ def assert_error(response: Any, status: int, code: str, *words: str) -> None:
 def test_search_returns_ranked_hits_with_the_cli_json_keys(client: TestClient) -> None:
     body = client.get("/api/search", params={"q": "Albania Iran"}).json()
     assert ids(body)[0] == "albania-iran-ties.txt"
-    assert set(body) == {"query", "plain", "total", "page", "pages", "limit", "took_ms", "suggestion", "hits"}
+    assert set(body) == {
+        "query", "plain", "total", "page", "pages", "limit", "took_ms", "suggestion", "matched", "message", "hits"
+    }  # fmt: skip
     assert body["query"] == "Albania Iran"
     assert body["total"] == len(body["hits"])
     assert body["pages"] == 1
     hit = body["hits"][0]
-    assert set(hit) == {"id", "rank", "score", "published", "headline", "lead", "bylines", "location", "source",
-                        "snippet", "path", "duplicates", "versions"}  # fmt: skip
+    assert set(hit) == {"id", "rank", "score", "published", "headline", "lead", "bylines", "location", "region",
+                        "source", "topics", "places", "orgs", "people", "snippet", "path", "duplicates",
+                        "revises", "versions"}  # fmt: skip
     assert hit["duplicates"] == hit["versions"] == []
     assert hit["published"] == "2019-10-23"
     assert hit["bylines"] == ["Benet Koleka"]
     assert hit["location"] == "Tirana"
-    assert "<mark>" in hit["snippet"]
+    assert hit["snippet"] == "The foreign ministry said the diplomats had damaged national security."  # after the lead
 
 
 @pytest.mark.parametrize(
@@ -130,24 +134,38 @@ def test_search_counts_facets_of_the_matching_stories(client: TestClient) -> Non
     assert body["facets_exact"] is True
     assert body["facets_counted"] == body["total"] == 3
     facets = body["facets"]
-    assert set(facets) == {"bylines", "locations", "sources", "years"}
-    assert {"name": "Tirana", "stories": 2} in facets["locations"]
-    assert facets["locations"][0] == {"name": "Tirana", "stories": 2}  # most frequent first
+    assert set(facets) == set(FACETS)  # the names of `newsindex search --facet` and NewsIndex.search
+    assert {"name": "Tirana", "stories": 2} in facets["location"]
+    assert facets["location"][0] == {"name": "Tirana", "stories": 2}  # most frequent first
     assert {"name": "Benet Koleka", "stories": 1} in facets["bylines"]
-    assert [year["name"] for year in facets["years"]] == ["2018", "2019"]  # in order
+    assert [year["name"] for year in facets["year"]] == ["2018", "2019"]  # in order
 
 
 def test_search_gives_only_the_facets_asked_for(client: TestClient) -> None:
-    body = client.get("/api/search", params={"q": "albania", "facet": ["years", "sources"]}).json()
-    assert set(body["facets"]) == {"years", "sources"}
+    body = client.get("/api/search", params={"q": "albania", "facet": ["year", "source"]}).json()
+    assert set(body["facets"]) == {"year", "source"}
+    assert body["facets"]["source"] == [{"name": "Reuters", "stories": 3}]
+
+
+def test_facets_are_named_as_in_the_cli_and_python(client: TestClient, news: NewsIndex) -> None:
+    asked = ["bylines", "location", "source", "year", "month"]
+    body = client.get("/api/search", params={"q": "albania", "facet": asked}).json()
+    assert body["facets"] == news.search("albania", facets=asked).facets_dict()
+
+
+def test_the_older_plural_facet_names_are_still_taken(client: TestClient) -> None:
+    body = client.get("/api/search", params={"q": "albania", "facet": ["years", "sources", "locations"]}).json()
+    assert set(body["facets"]) == {"years", "sources", "locations"}  # under the names asked
     assert body["facets"]["sources"] == [{"name": "Reuters", "stories": 3}]
+    same = client.get("/api/search", params={"q": "albania", "facet": ["year", "years"]}).json()
+    assert set(same["facets"]) == {"year"}  # one facet, counted once
 
 
 def test_facets_count_every_matching_story_not_just_the_page(client: TestClient) -> None:
-    body = client.get("/api/search", params={"q": "albania", "facet": "years", "limit": 1}).json()
+    body = client.get("/api/search", params={"q": "albania", "facet": "year", "limit": 1}).json()
     assert (body["total"], len(body["hits"])) == (3, 1)
     assert (body["facets_exact"], body["facets_counted"]) == (True, 3)
-    assert sum(year["stories"] for year in body["facets"]["years"]) == 3
+    assert sum(year["stories"] for year in body["facets"]["year"]) == 3
 
 
 def test_plain_mode_reads_every_character_as_text(client: TestClient) -> None:
@@ -192,12 +210,12 @@ def test_collapse_folds_copies_of_a_story_into_the_best(client: TestClient, news
 
 
 def test_search_sees_commits_of_other_writers(client: TestClient, index_path: str) -> None:
-    before = client.get("/api/search", params={"q": "paris", "facet": "locations"}).json()
-    assert before["facets"]["locations"] == [{"name": "Paris", "stories": 2}]
+    before = client.get("/api/search", params={"q": "paris", "facet": "location"}).json()
+    assert before["facets"]["location"] == [{"name": "Paris", "stories": 2}]
     NewsIndex.open(index_path).add([Story(id="zoo", body="PARIS - A zebra escaped from the zoo.", location="Paris")])
-    after = client.get("/api/search", params={"q": "paris", "facet": "locations"}).json()
+    after = client.get("/api/search", params={"q": "paris", "facet": "location"}).json()
     assert "zoo" in ids(after)
-    assert after["facets"]["locations"] == [{"name": "Paris", "stories": 3}]  # the cached counts were dropped
+    assert after["facets"]["location"] == [{"name": "Paris", "stories": 3}]  # the cached counts were dropped
 
 
 # -- stories, similar, timeline, stats, health ------------------------------------------------------
@@ -207,7 +225,7 @@ def test_story_is_served_in_full(client: TestClient, news: NewsIndex) -> None:
     body = client.get("/api/stories/albania-iran-ties.txt").json()
     story = news.get("albania-iran-ties.txt")
     assert story is not None
-    assert body == story.to_dict()
+    assert body == {**story.to_dict(), "path": "albania-iran-ties.txt"}  # relative to the corpus folder
     assert body["credits"] == {"Reporting": ["Benet Koleka"], "Editing": ["David Holmes"]}
 
 
@@ -317,7 +335,7 @@ def test_bad_searches_are_400(client: TestClient, params: dict[str, str], code: 
 
 
 def test_bad_parameters_of_other_routes_are_400(client: TestClient) -> None:
-    assert_error(client.get("/api/timeline", params={"q": "iran", "by": "week"}), 400, "bad_request", "by")
+    assert_error(client.get("/api/timeline", params={"q": "iran", "by": "fortnight"}), 400, "bad_request", "by")
     assert_error(client.get("/api/timeline", params={"q": '"iran'}), 400, "bad_query")
     assert_error(client.get("/api/similar/iran-oil.txt", params={"limit": 50}), 400, "bad_request", "limit")
     assert_error(client.get("/api/stats", params={"top": 0}), 400, "bad_request", "top")
@@ -376,8 +394,9 @@ def test_openapi_describes_every_route(client: TestClient) -> None:
     }
     search = spec["paths"]["/api/search"]["get"]
     names = {parameter["name"] for parameter in search["parameters"]}
-    assert names == {"q", "from", "to", "bylines", "location", "source", "all", "sort", "page", "limit", "facet",
-                     "plain", "since", "fuzzy", "expand", "recent", "half_life", "collapse", "timeline"}  # fmt: skip
+    assert names == {"q", "from", "to", "bylines", "byline", "location", "source", "region", "topic", "place", "org",
+                     "person", "all", "match", "sort", "page", "limit", "facet", "facet_top", "plain", "since", "fuzzy",
+                     "expand", "recent", "half_life", "collapse", "all_versions", "timeline"}  # fmt: skip
     assert {"200", "400", "503"} <= set(search["responses"])
     assert client.get("/docs").status_code == 404  # the interactive docs would load scripts from a CDN
 
@@ -413,7 +432,7 @@ def test_serve_without_the_extra_says_how_to_install_it(index_path: str, monkeyp
     monkeypatch.setitem(sys.modules, "fastapi", None)  # importing it now raises ImportError
     result = CliRunner().invoke(app, ["serve", "--index", index_path])
     assert result.exit_code == 2
-    assert "pip install 'newsindex[serve]'" in result.stderr
+    assert "pip install 'newsindex-search[serve]'" in result.stderr
 
 
 def test_serve_without_an_index_exits_4(tmp_path: Path) -> None:
@@ -429,7 +448,8 @@ def test_serve_on_a_taken_port_exits_2(index_path: str) -> None:
         port = taken.getsockname()[1]
         result = CliRunner().invoke(app, ["serve", "--index", index_path, "--port", str(port)])
     assert result.exit_code == 2
-    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    # One line, and no "Serving …" before it: the port is tried before the server says it serves.
+    assert result.stderr == f"Error: cannot listen on 127.0.0.1:{port}: Address already in use; give another --port\n"
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -449,12 +469,12 @@ def test_serve_answers_until_interrupted(index_path: str, workers: int) -> None:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as page:
             assert b"newsindex" in page.read()
         # A commit by this process is seen by the server's processes, facets included.
-        search = f"http://127.0.0.1:{port}/api/search?q=zebra&facet=locations"
+        search = f"http://127.0.0.1:{port}/api/search?q=zebra&facet=location"
         assert json.loads(_wait_for(search))["total"] == 0
         NewsIndex.open(index_path).add([Story(id="zoo", body="PARIS - A zebra escaped.", location="Paris")])
         for _ in range(2 * workers):  # whichever worker answers
             found = json.loads(_wait_for(search))
-            assert (found["total"], found["facets"]["locations"]) == (1, [{"name": "Paris", "stories": 1}])
+            assert (found["total"], found["facets"]["location"]) == (1, [{"name": "Paris", "stories": 1}])
         server.send_signal(signal.SIGINT)
         _, stderr = server.communicate(timeout=20)
     finally:

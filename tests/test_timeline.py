@@ -156,7 +156,9 @@ def test_cli_timeline_plot_without_matplotlib_says_what_to_install(
     assert result.exit_code == 2
     before_any_work = runner.invoke(app, ["timeline", "iran", "--plot", str(chart), "-i", str(tmp_path / "none")])
     assert before_any_work.exit_code == 2  # not 4: the index was never opened
-    assert result.stderr == ("Error: --plot needs matplotlib, which is not installed: pip install 'newsindex[plot]'\n")
+    assert result.stderr == (
+        "Error: --plot needs matplotlib, which is not installed: pip install 'newsindex-search[plot]'\n"
+    )
     assert not chart.exists()
 
 

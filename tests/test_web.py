@@ -240,8 +240,18 @@ def test_without_the_web_extra_pages_are_skipped_with_a_hint(tmp_path: Path, mon
     stories, problems = read_all(page, crawl)
     assert stories == []
     assert reasons(problems) == [
-        ("a.html", "skipped", None, "reading HTML pages needs the optional web extra: pip install 'newsindex[web]'"),
-        ("b.warc", "skipped", None, "reading WARC files needs the optional web extra: pip install 'newsindex[web]'"),
+        (
+            "a.html",
+            "skipped",
+            None,
+            "reading HTML pages needs the optional web extra: pip install 'newsindex-search[web]'",
+        ),
+        (
+            "b.warc",
+            "skipped",
+            None,
+            "reading WARC files needs the optional web extra: pip install 'newsindex-search[web]'",
+        ),
     ]
 
 
@@ -251,3 +261,15 @@ def test_formats_are_sniffed_from_content(tmp_path: Path) -> None:
     (tmp_path / "c").write_text("WARC/1.1\r\nWARC-Type: warcinfo\r\n\r\n", encoding="utf-8")
     (tmp_path / "d").write_text('<?xml version="1.0"?>\n<feed xmlns="http://www.w3.org/2005/Atom"></feed>\n')
     assert [source.format for source in find_sources([str(tmp_path)])] == ["feed", "html", "warc", "feed"]
+
+
+def test_feed_problems_name_the_item_by_its_link(tmp_path: Path) -> None:
+    items = (
+        "<item><title>No link</title><guid>gazette-7</guid><description>A summary.</description></item>"
+        "<item><title>No id</title><description>A summary.</description></item>"
+    )
+    path = tmp_path / "feed.rss"
+    path.write_text(RSS_HEAD + items + RSS_TAIL, encoding="utf-8")
+    _, problems = read_all(path)
+    assert [(p.record, p.story) for p in problems] == [(1, "gazette-7"), (2, None)]  # no id of its own: none
+    assert str(problems[0]) == f"{path}:1 (story gazette-7): no date"

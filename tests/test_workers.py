@@ -6,6 +6,8 @@ import json
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,8 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     original = workers._Worker.start.__func__  # type: ignore[attr-defined]
 
     def start(cls: type[workers._Worker], *args: Any) -> workers._Worker:
-        worker = original(cls, *args)
+        worker: workers._Worker = original(cls, *args)
+        assert worker._process.pid is not None
         pids.append(worker._process.pid)
         return worker
 
@@ -100,3 +103,35 @@ def test_workers_leave_ctrl_c_to_the_indexing_process(tmp_path: Path, started: l
     report = news.add_files([str(feed(tmp_path, 100))], procs=2, on_story=interrupt_the_workers)
     assert (report.added, report.problems) == (100, [])
     assert len(started) == 2
+
+
+def test_a_full_disk_under_workers_is_one_line_not_their_tracebacks(tmp_path: Path) -> None:
+    # The disk fills up as the worker processes write their segments. What the terminal shows is the
+    # CLI's one line, exit 5: no worker's traceback, and no rescue of their share onto the same full disk.
+    script = """
+import errno, os, sys
+from newsindex import indexer
+from newsindex.cli import main
+from newsindex.storage import DurableStorage
+indexer.PARALLEL_BATCH_STORIES = 20
+indexer.PARALLEL_BATCH = 5
+parent = os.getpid()
+def full(self, operation, name):
+    if operation == "create" and os.getpid() != parent:
+        raise OSError(errno.ENOSPC, "No space left on device")
+DurableStorage.before = full
+sys.argv = ["newsindex", "index", sys.argv[1], "--index", sys.argv[2], "--procs", "2", "--quiet"]
+main()
+"""
+    folder = tmp_path / "index"
+    NewsIndex.create(folder)
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(feed(tmp_path, 100)), str(folder)],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONWARNINGS": ""},
+    )  # fmt: skip
+    assert run.returncode == 5, run.stderr
+    assert run.stderr.splitlines() == [
+        f"Error: could not write to {folder}: No space left on device; the index keeps its last commit "
+        "(free some space or fix the permission, then run again)"
+    ]
+    assert NewsIndex.open(folder).count() == 0

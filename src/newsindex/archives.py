@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import IO
 from xml.etree import ElementTree
 
-from newsindex.dateline import readable_place
+from newsindex.dateline import parse_dateline
 from newsindex.models import Problem, Story
 from newsindex.readers import read_stream
 from newsindex.records import (
@@ -191,12 +191,13 @@ _REUTERS_DATE = re.compile(r"\s*(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\
 _MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, start=1)}  # not calendar's: it follows the locale
 _SIGNATURE = re.compile(r"\s*\bReuters?\s*\Z", re.IGNORECASE)  # "… said.\n Reuter\n&#3;" ends a story
-_AUTHOR_AGENCY = re.compile(r",?\s*\bReuters?\s*$", re.IGNORECASE)  # "By Cal Mankowski, Reuters"
 _TAGS = re.compile(r"<[^>]*>")
 
 
 # The elements of a record, in one pass; upper case, as the corpus writes them.
-_ELEMENT = re.compile(r"<(?P<tag>DATE|TOPICS|PLACES|TITLE|DATELINE|AUTHOR|BODY)>(?P<text>.*?)</(?P=tag)>", re.DOTALL)
+_ELEMENT = re.compile(
+    r"<(?P<tag>DATE|TOPICS|PLACES|PEOPLE|ORGS|TITLE|DATELINE|AUTHOR|BODY)>(?P<text>.*?)</(?P=tag)>", re.DOTALL
+)
 
 
 def _read_reuters(stream: Replayed, source: Source, report: ProblemHandler) -> Iterator[Story]:
@@ -221,11 +222,13 @@ def _reuters_story(record: str, fallback_id: str, where: Where) -> Story | None:
     story_id = checked_id(newid["id"] if newid else None, fallback_id, where)
     if story_id is None:
         return None
+    if newid:
+        where = where.named(story_id)  # "reut2-010.sgm:299 (story 10299): …": NEWID is what `show` takes
     elements: dict[str, re.Match[str]] = {}
     for element in _ELEMENT.finditer(record):
         elements.setdefault(element["tag"], element)
     fields = {name: _sgml_text(elements.get(name)) for name in ("DATE", "TITLE", "DATELINE", "AUTHOR", "BODY")}
-    lists = {name: _labels_of(elements.get(name)) for name in ("TOPICS", "PLACES")}
+    lists = {name: _labels_of(elements.get(name)) for name in ("TOPICS", "PLACES", "ORGS", "PEOPLE")}
     text = _TEXT.search(record)
     kind = _TYPE.search(text["attributes"]) if text else None
     headline = one_line(fields["TITLE"]) if fields["TITLE"] else None
@@ -243,17 +246,21 @@ def _reuters_story(record: str, fallback_id: str, where: Where) -> Story | None:
     body = checked_body(body_text or headline, where)
     if body is None:
         return None
+    dateline = parse_dateline(fields["DATELINE"]) if fields["DATELINE"] else None
     return make_story(
         where,
         story_id,
         body,
         headline=headline,
         published=_reuters_date(fields["DATE"], where),
-        bylines=byline_names(_AUTHOR_AGENCY.sub("", fields["AUTHOR"] or "")),
-        location=_dateline_place(fields["DATELINE"]),
+        bylines=byline_names(fields["AUTHOR"] or ""),  # "By Cal Mankowski, Reuters": the agency is no byline
+        location=dateline.location if dateline else None,
+        region=dateline.region if dateline else None,
         agency="Reuters",  # the whole collection is Reuters wire copy
         topics=lists["TOPICS"],
-        countries=lists["PLACES"],
+        places=lists["PLACES"],
+        orgs=lists["ORGS"],
+        people=lists["PEOPLE"],
     )
 
 
@@ -299,14 +306,6 @@ def _reuters_date(text: str | None, where: Where) -> date | None:
         except ValueError:
             pass  # "31-APR-1987": let the general reader say what is wrong
     return published_date(text, where)
-
-
-def _dateline_place(text: str | None) -> str | None:
-    """ "    SALVADOR, Feb 26 - " → "Salvador"."""
-    place = (text or "").split(",")[0].strip().rstrip("-– ").strip()
-    if not place:
-        return None
-    return readable_place(place) if place.isupper() else one_line(place)
 
 
 def _labels_of(match: re.Match[str] | None) -> tuple[str, ...]:
@@ -358,15 +357,18 @@ def _newsml_story(item: ElementTree.Element, fallback_id: str, where: Where) -> 
     if body is None:
         return None
     topics: list[str] = []
-    countries: list[str] = []
+    places: list[str] = []
     for codes in item.iter("codes"):
         kind = codes.get("class", "")
         values = [code.get("code", "").strip() for code in codes.iter("code")]
-        target = countries if "countries" in kind else topics if ("topics" in kind or "industries" in kind) else None
+        target = places if "countries" in kind else topics if ("topics" in kind or "industries" in kind) else None
         if target is not None:
             target.extend(value for value in values if value)
     dublin_core = {dc.get("element"): dc.get("value") for dc in item.iter("dc")}
-    dateline = _DATELINE_DATE.sub("", item.findtext("dateline") or "").strip()
+    dateline_text = _DATELINE_DATE.sub("", item.findtext("dateline") or "").strip()
+    dateline = parse_dateline(dateline_text) if dateline_text else None
+    if "itemid" in item.attrib:
+        where = where.named(story_id)
     return make_story(
         where,
         story_id,
@@ -374,10 +376,11 @@ def _newsml_story(item: ElementTree.Element, fallback_id: str, where: Where) -> 
         headline=one_line(item.findtext("headline") or "") or one_line(item.findtext("title") or ""),
         published=published_date(item.get("date") or dublin_core.get("dc.date.published"), where),
         bylines=byline_names(item.findtext("byline") or ""),
-        location=(readable_place(dateline) if dateline.isupper() else one_line(dateline)) if dateline else None,
+        location=dateline.location if dateline else None,
+        region=dateline.region if dateline else None,
         agency=one_line(dublin_core.get("dc.source") or "") or None,
         topics=tuple(dict.fromkeys(topics)),
-        countries=tuple(dict.fromkeys(countries)),
+        places=tuple(dict.fromkeys(places)),
     )
 
 

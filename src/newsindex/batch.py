@@ -69,12 +69,16 @@ def run_topics(
     on_failure: Callable[[Topic, Exception], None] | None = None,
     expand: bool = False,
 ) -> Iterator[tuple[Topic, SearchResults]]:
-    """Search each topic for its best `limit` stories, its text read as plain words (`search(plain=True)`).
+    """Search each topic for its best `limit` stories, its text read as plain words (`search(plain=True)`)
+    and as a ranking, not a filter: stories with some of the words count too, those with every word first
+    (`match="any"`; a topic of ten words seldom has a story with all ten).
 
     A topic that cannot be searched (only common words) or is refused as too costly goes to `on_failure`
     and is left out; any other error (a missing or damaged index) stops the batch.
     """
-    return _each(topics, lambda text: news.search(text, plain=True, limit=limit, expand=expand), on_failure)
+    return _each(
+        topics, lambda text: news.search(text, plain=True, match="any", limit=limit, expand=expand), on_failure
+    )
 
 
 def rank_topics(
@@ -86,7 +90,7 @@ def rank_topics(
     expand: bool = False,
 ) -> Iterator[tuple[Topic, list[tuple[str, float]]]]:
     """As `run_topics`, but only the ids and scores of each topic's stories (NewsIndex.rank: no stories read)."""
-    return _each(topics, lambda text: news.rank(text, plain=True, limit=limit, expand=expand), on_failure)
+    return _each(topics, lambda text: news.rank(text, plain=True, match="any", limit=limit, expand=expand), on_failure)
 
 
 def _each(

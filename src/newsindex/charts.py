@@ -65,13 +65,15 @@ def check_plot_path(path: str) -> Path:
     except ImportError as error:
         if error.name != "matplotlib":
             raise
-        raise UsageError("--plot needs matplotlib, which is not installed: pip install 'newsindex[plot]'") from None
+        raise UsageError(
+            "--plot needs matplotlib, which is not installed: pip install 'newsindex-search[plot]'"
+        ) from None
     matplotlib.use("Agg")  # files only: no window, no display needed
     return target
 
 
 def plot_timeline(timeline: Timeline, path: str) -> Path:
-    """Draw the timeline to a PNG or SVG file (by its suffix): one line per query. Needs newsindex[plot]."""
+    """Draw the timeline to a PNG or SVG file (by its suffix): one line per query. Needs newsindex-search[plot]."""
     target = check_plot_path(path)
     from matplotlib import pyplot
     from matplotlib.ticker import MaxNLocator

@@ -12,7 +12,7 @@ import re
 import sys
 import traceback
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -43,6 +43,7 @@ EXIT_IO = 5
 EXIT_QUERY_REJECTED = 6
 EXIT_SKIPPED = 7
 EXIT_INTERRUPTED = 130
+EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE: what a shell reports for `yes | head -1`'s `yes`
 
 EXIT_CODES: dict[type[NewsIndexError], int] = {
     UsageError: EXIT_USAGE,
@@ -69,6 +70,11 @@ class FacetName(StrEnum):
     bylines = "bylines"
     location = "location"
     source = "source"
+    region = "region"
+    topic = "topic"
+    place = "place"
+    org = "org"
+    person = "person"
     year = "year"
     month = "month"
 
@@ -105,7 +111,27 @@ BylineOption = Annotated[
 ]
 LocationOption = Annotated[Optional[str], typer.Option("--location", help="Only stories datelined here.")]
 SourceOption = Annotated[Optional[str], typer.Option("--source", help="Only stories from this agency or outlet.")]
-AllOption = Annotated[bool, typer.Option("--all", help="Every word must match.")]
+RegionOption = Annotated[
+    Optional[str], typer.Option("--region", help="Only stories datelined in this state or country (Calif., Alberta).")
+]
+TopicOption = Annotated[
+    Optional[list[str]], typer.Option("--topic", help="Only stories tagged with this topic (repeatable: any).")
+]
+PlaceOption = Annotated[
+    Optional[list[str]], typer.Option("--place", help="Only stories tagged with this place (repeatable: any).")
+]
+OrgOption = Annotated[
+    Optional[list[str]], typer.Option("--org", help="Only stories tagged with this organisation (repeatable: any).")
+]
+PersonOption = Annotated[
+    Optional[list[str]], typer.Option("--person", help="Only stories tagged with this person (repeatable: any).")
+]
+AllOption = Annotated[
+    bool, typer.Option("--all", help="Every word must match, even when no story has them all (no fallback).")
+]
+AnyOption = Annotated[
+    bool, typer.Option("--any", help="Stories with some of the words (every word ranks first), not just every word.")
+]
 ExpandOption = Annotated[
     bool, typer.Option("--expand", help="Add words of the best stories to the query (pseudo-relevance feedback).")
 ]
@@ -138,6 +164,8 @@ def reported_errors(debug: bool) -> Iterator[None]:
         _fail(str(error), code, debug)
     except KeyboardInterrupt:
         _fail("interrupted; the index keeps its last commit", EXIT_INTERRUPTED, debug)
+    except BrokenPipeError:
+        _pipe_closed()
     except OSError as error:
         _fail(f"I/O error: {error.strerror or error} ({error.filename or 'no file named'})", EXIT_IO, debug)
     except typer.Exit:
@@ -146,11 +174,40 @@ def reported_errors(debug: bool) -> Iterator[None]:
         _fail(f"internal error: {type(error).__name__}: {error} (run with --debug for details)", EXIT_INTERNAL, debug)
 
 
+def _pipe_closed() -> None:
+    """The reader of stdout went away (`| head -2`): end quietly, as a Unix tool killed by SIGPIPE does.
+
+    stdout is pointed at /dev/null first, so that the flush at exit finds nowhere to fail.
+    """
+    with suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    raise typer.Exit(EXIT_PIPE_CLOSED)
+
+
 def _fail(message: str, code: int, debug: bool) -> None:
     if debug:
         traceback.print_exc(file=sys.stderr)
     typer.echo(f"Error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from newsindex import __version__
+
+        typer.echo(f"newsindex {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", is_eager=True, callback=_show_version, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    pass
 
 
 # -- index --------------------------------------------------------------------------------------------
@@ -185,16 +242,25 @@ def index(
     debug: DebugOption = False,
 ) -> None:
     """Index stories: new ones are added, changed ones updated, unchanged ones skipped."""
-    with reported_errors(debug):
+    with reported_errors(debug), _removed_if_failed_empty(index_path) as opened:
         from newsindex.index import NewsIndex
+        from newsindex.sources import find_sources
 
-        news = NewsIndex.open_or_create(index_path, fsync=not no_fsync)
+        find_sources(corpus, format=format)  # a path that names nothing fails before an index is made
         with _progress(quiet) as on_file:
-            if rebuild:
-                report = news.rebuild_files(
-                    corpus, format=format, procs=procs, lock_timeout=lock_timeout, on_file=on_file
+            if rebuild:  # never opens the old index: it may be what needs rebuilding
+                report = NewsIndex.rebuild(
+                    index_path,
+                    corpus,
+                    format=format,
+                    procs=procs,
+                    lock_timeout=lock_timeout,
+                    fsync=not no_fsync,
+                    on_file=on_file,
                 )
+                news = NewsIndex.open(index_path, fsync=not no_fsync)
             else:
+                news = opened(NewsIndex.open_or_create(index_path, fsync=not no_fsync, lock_timeout=lock_timeout))
                 report = news.add_files(
                     corpus, format=format, prune=prune, procs=procs, lock_timeout=lock_timeout, on_file=on_file
                 )
@@ -205,6 +271,48 @@ def index(
             typer.echo(_summary(report, news.count()), err=True)
         if strict and report.skipped:
             raise InputError(f"{report.skipped} input(s) skipped (--strict)")
+
+
+@contextmanager
+def _removed_if_failed_empty(index_path: str) -> Iterator[Any]:
+    """Yield `opened(news)`; if `index` then fails on an index this run made and nothing is in it, take it away.
+
+    A failed first run leaves the folder as it found it (absent, or empty), not an empty index that
+    later commands would take for a real one.
+    """
+    from pathlib import Path
+
+    folder = Path(index_path)
+    existed = folder.exists()
+    before = set(folder.iterdir()) if folder.is_dir() else set()
+    fresh = not (folder / "newsindex.json").exists()
+    made: list[NewsIndex] = []
+
+    def opened(news: NewsIndex) -> NewsIndex:
+        made.append(news)
+        return news
+
+    try:
+        yield opened
+    except BaseException:
+        if fresh and made and _is_empty(made[0]):
+            made[0].close()
+            import shutil
+
+            for entry in set(folder.iterdir()) - before if folder.is_dir() else ():
+                with suppress(OSError):
+                    shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+            if not existed:
+                with suppress(OSError):
+                    folder.rmdir()
+        raise
+
+
+def _is_empty(news: NewsIndex) -> bool:
+    try:
+        return news.count() == 0
+    except Exception:
+        return False  # what cannot be read is not known to be empty: left alone
 
 
 @contextmanager
@@ -231,16 +339,15 @@ def _print_problems(report: IndexReport) -> None:
     for problem in report.problems[:_MAX_PROBLEM_LINES]:
         label = "skipped" if problem.kind == "skipped" else "warning"
         typer.echo(f"{label}: {problem}", err=True)
-    if len(report.problems) > _MAX_PROBLEM_LINES:
-        typer.echo(f"… and {len(report.problems) - _MAX_PROBLEM_LINES} more (use --json for all)", err=True)
+    more = report.problem_count - min(len(report.problems), _MAX_PROBLEM_LINES)
+    if more > 0:
+        listed = len(report.problems)
+        hint = "use --json for all" if listed == report.problem_count else f"--json lists the first {listed:,}"
+        typer.echo(f"… and {more:,} more ({hint})", err=True)
 
 
 def _summary(report: IndexReport, stories: int) -> str:
-    reasons: dict[str, int] = {}
-    for problem in report.problems:
-        if problem.kind == "skipped":
-            reason = re.sub(r"\s*\(.*|:.*", "", problem.reason)
-            reasons[reason] = reasons.get(reason, 0) + 1
+    reasons = report.skipped_reasons()
     skipped = f"{report.skipped} skipped" + (
         f" ({', '.join(f'{n} {r}' for r, n in reasons.items())})" if reasons else ""
     )
@@ -268,7 +375,13 @@ def search(
     byline: BylineOption = None,
     location: LocationOption = None,
     source: SourceOption = None,
+    region: RegionOption = None,
+    topic: TopicOption = None,
+    place: PlaceOption = None,
+    org: OrgOption = None,
+    person: PersonOption = None,
     require_all: AllOption = False,
+    any_word: AnyOption = False,
     sort: Annotated[
         SortOrder, typer.Option("--sort", help="relevance, date (oldest first) or -date.")
     ] = SortOrder.relevance,
@@ -284,7 +397,11 @@ def search(
     half_life: HalfLifeOption = None,
     facet: Annotated[
         Optional[list[FacetName]],
-        typer.Option("--facet", help="Count every matching story per bylines, location, source, year or month."),
+        typer.Option(
+            "--facet",
+            help="Count every matching story per bylines, location, source, region, topic, place, org, person, "
+            "year or month.",
+        ),
     ] = None,
     facet_top: Annotated[int, typer.Option("--facet-top", min=1, help="Names listed per name facet.")] = 10,
     all_versions: AllVersionsOption = False,
@@ -301,7 +418,13 @@ def search(
             bylines=byline or (),
             location=location,
             source=source,
+            region=region,
+            topics=topic or (),
+            places=place or (),
+            orgs=org or (),
+            people=person or (),
             require_all=require_all,
+            match=_match(any_word),
             sort=sort.value,
             limit=limit,
             page=page,
@@ -321,10 +444,20 @@ def search(
                 typer.echo(json.dumps(hit.to_dict(), ensure_ascii=False))
             if results.suggestion is not None:  # one hit per line on stdout: the hint goes to the person
                 typer.echo(f"Did you mean: {results.suggestion}?", err=True)
+            if results.message is not None:
+                typer.echo(f"Note: {results.message}", err=True)
         else:
             typer.echo(_render_results(results, color=_wants_color()))
             if results.facets:
                 typer.echo("\n" + _render_facets(results, all_versions=all_versions))
+        if not as_json:
+            for note in results.notes:  # what the deadline cut short (in --json, under "notes")
+                typer.echo(f"Note: {note}", err=True)
+
+
+def _match(any_word: bool) -> str:
+    """--any: stories with some of the words; else every word (with its fallback unless --all)."""
+    return "any" if any_word else "all"
 
 
 def _half_life(recent: bool, half_life: float | None) -> float | None:
@@ -351,10 +484,12 @@ def _render_results(results: SearchResults, *, color: bool) -> str:
     if results.suggestion is not None:
         suggestion = typer.style(results.suggestion, bold=True) if color else results.suggestion
         blocks.append(f"Did you mean: {suggestion}?")
+    if results.message is not None:
+        blocks.append(f"Note: {results.message}")
     for hit in results.hits:
         story = hit.story
         facts = [story.published.isoformat()[:10] if story.published else "undated"]
-        facts += [value for value in (story.location, ", ".join(story.bylines), story.source) if value]
+        facts += [value for value in (_place_text(story), ", ".join(story.bylines), story.source) if value]
         title = story.title
         blocks.append(
             "\n".join(
@@ -362,8 +497,10 @@ def _render_results(results: SearchResults, *, color: bool) -> str:
                     f"{hit.rank:>3}. {' · '.join(facts)}   [{_score_text(hit.score)}]",
                     f"     {typer.style(title, bold=True) if color else title}",
                     f"     {_terminal_snippet(hit.snippet, color)}",
+                    *_tags_line(story),
                     f"     id: {story.id}",
                     *_versions_line(hit.duplicates),
+                    *([f"     updated version of {hit.revises} (other figures)"] if hit.revises else []),
                 ]
             )
         )
@@ -377,6 +514,23 @@ def _render_results(results: SearchResults, *, color: bool) -> str:
     else:
         blocks.append("No stories matched.")
     return "\n\n".join(blocks)
+
+
+def _place_text(story: Story) -> str | None:
+    """The dateline's place as a reporter writes it: "San Mateo, Calif.", or the city or region alone."""
+    return ", ".join(part for part in (story.location, story.region) if part) or None
+
+
+def _tags_line(story: Story) -> list[str]:
+    """ "topics: grain, wheat · places: usa" under a hit whose source tags it; nothing for one without tags."""
+    parts = [f"{name}: {', '.join(values)}" for name, values in _tag_lists(story)]
+    return [f"     {' · '.join(parts)}"] if parts else []
+
+
+def _tag_lists(story: Story) -> list[tuple[str, tuple[str, ...]]]:
+    """The story's non-empty tag lists, by name: topics, places, orgs, people."""
+    tags = (("topics", story.topics), ("places", story.places), ("orgs", story.orgs), ("people", story.people))
+    return [(name, values) for name, values in tags if values]
 
 
 def _score_text(score: float) -> str:
@@ -430,14 +584,21 @@ def timeline(
     byline: BylineOption = None,
     location: LocationOption = None,
     source: SourceOption = None,
+    region: RegionOption = None,
+    topic: TopicOption = None,
+    place: PlaceOption = None,
+    org: OrgOption = None,
+    person: PersonOption = None,
     require_all: AllOption = False,
+    any_word: AnyOption = False,
     since: SinceOption = None,
     plain: PlainOption = False,
     fuzzy: FuzzyOption = False,
     as_json: JsonOption = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV: period, then one column per query.")] = False,
     plot: Annotated[
-        Optional[str], typer.Option("--plot", metavar="FILE", help="Also draw a .png or .svg chart (newsindex[plot]).")
+        Optional[str],
+        typer.Option("--plot", metavar="FILE", help="Also draw a .png or .svg chart (newsindex-search[plot])."),
     ] = None,
     debug: DebugOption = False,
 ) -> None:
@@ -457,11 +618,20 @@ def timeline(
             bylines=byline or (),
             location=location,
             source=source,
+            region=region,
+            topics=topic or (),
+            places=place or (),
+            orgs=org or (),
+            people=person or (),
             require_all=require_all,
+            match=_match(any_word),
             since=since,
             plain=plain,
             fuzzy=fuzzy,
         )
+        for series in found.series:
+            if series.matched == "any" and not any_word:
+                typer.echo(f"Note: {series.query}: no story has every word; counting stories with some", err=True)
         if plot:
             written = plot_timeline(found, plot)
             typer.echo(f"Chart written to {written}", err=True)
@@ -503,8 +673,10 @@ def _render_story(story: Story) -> str:
         f"published: {story.published.isoformat() if story.published else 'undated'}",
         f"bylines:   {', '.join(story.bylines) or '-'}",
         f"location:  {story.location or '-'}",
+        f"region:    {story.region or '-'}",
         f"source:    {story.source or '-'}",
     ]
+    lines += [f"{name + ':':<10} {', '.join(values)}" for name, values in _tag_lists(story)]
     lines += [f"{credit.role.lower() + ':':<10} {', '.join(credit.names)}" for credit in story.credits]
     if story.path:
         lines.append(f"path:      {story.path}")
@@ -587,7 +759,18 @@ def check(
 
 def main() -> None:
     """Run the command line (the `newsindex` console script)."""
-    app()
+    try:
+        app()
+    except SystemExit:
+        try:  # what is still buffered for stdout, written while the reader may be gone
+            sys.stdout.flush()
+        except BrokenPipeError:
+            with suppress(typer.Exit):
+                _pipe_closed()
+            raise SystemExit(EXIT_PIPE_CLOSED) from None
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper":  # click met the closed pipe itself (--help)
+            raise SystemExit(EXIT_PIPE_CLOSED) from None
+        raise
 
 
 # -- serve ------------------------------------------------------------------------------------------------
@@ -602,21 +785,32 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Server processes (each answers searches).")] = 1,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request on stderr.")] = False,
+    allowed_host: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--allowed-host",
+            metavar="NAME",
+            help="Also answer requests addressed to this host name (repeatable; * for any). IP addresses and "
+            "localhost always pass; other names get 421, against DNS rebinding.",
+        ),
+    ] = None,
     debug: DebugOption = False,
 ) -> None:
-    """Serve the search page and the JSON API over HTTP, read-only, until Ctrl-C (needs newsindex[serve])."""
+    """Serve the search page and the JSON API over HTTP, read-only, until Ctrl-C (needs newsindex-search[serve])."""
     with reported_errors(debug):
         try:
+            from newsindex.server import check_address
             from newsindex.server import serve as serve_index
         except ImportError as error:
             if error.name not in {"fastapi", "starlette", "uvicorn", "pydantic", "anyio"}:
                 raise
             raise UsageError(
-                f"`newsindex serve` needs the serve extra ({error.name} is missing): pip install 'newsindex[serve]'"
+                f"`newsindex serve` needs the serve extra ({error.name} is missing): pip install 'newsindex-search[serve]'"
             ) from None
         from newsindex.index import NewsIndex
 
         stories = NewsIndex.open(index_path).count()  # a missing or damaged index fails here, exit 4
+        check_address(host, port)  # a taken port fails here, exit 2, before the server says it serves
         if host not in {"127.0.0.1", "localhost", "::1"}:
             typer.echo(f"Warning: listening on {host}: other machines can search this index", err=True)
         shown = f"[{host}]" if ":" in host else host
@@ -625,7 +819,9 @@ def serve(
             f"at http://{shown}:{port}/ (Ctrl-C stops)",
             err=True,
         )
-        serve_index(index_path, host=host, port=port, workers=workers, access_log=access_log)
+        serve_index(
+            index_path, host=host, port=port, workers=workers, access_log=access_log, allowed_hosts=allowed_host or ()
+        )
 
 
 # -- export ---------------------------------------------------------------------------------------------
@@ -649,7 +845,13 @@ def export(
     byline: BylineOption = None,
     location: LocationOption = None,
     source: SourceOption = None,
+    region: RegionOption = None,
+    topic: TopicOption = None,
+    place: PlaceOption = None,
+    org: OrgOption = None,
+    person: PersonOption = None,
     require_all: AllOption = False,
+    any_word: AnyOption = False,
     chunk_mb: Annotated[
         Optional[float], typer.Option("--chunk-mb", help="opensearch: at most this many MiB per file (default 50).")
     ] = None,
@@ -667,9 +869,11 @@ def export(
         news = _open(index_path)
         if mapping:
             write_mapping(mapping, force=force)
-        stories = news.stories(
+        stories = news.grouped_stories(
             query, start=start, end=end, bylines=byline or (), location=location, source=source,
-            require_all=require_all,
+            region=region, topics=topic or (), places=place or (), orgs=org or (), people=person or (),
+            require_all=require_all, match=_match(any_word),
+            on_fallback=lambda message: typer.echo(f"Note: {message}", err=True),
         )  # fmt: skip
         destination = sys.stdout if output == "-" else output
         chunk = DEFAULT_CHUNK_MB if chunk_mb is None else chunk_mb
@@ -767,6 +971,7 @@ def _run_output(output: str | None) -> Iterator[Any]:
     """stdout, or a file that appears under its name only once the whole run is written."""
     if output is None or output == "-":
         yield sys.stdout
+        sys.stdout.flush()  # a closed pipe is met here, where it is reported as one
         return
     partial = f"{output}.partial"
     try:

@@ -27,6 +27,8 @@ from whoosh.codec import whoosh3
 from whoosh.system import emptybytes
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
+from newsindex.errors import IndexDamagedError
+
 # -- varints: positions within a posting --------------------------------------------------------------
 
 # The bytes of every varint below 2**14 (nearly every gap between two positions of a word in a story).
@@ -119,10 +121,14 @@ class PackedPositions(formats.Positions):  # type: ignore[misc]
 # A block on disk: its length (an int, negative for a term's last block), this header, then the data.
 # Header: postings in the block, first and last id, highest weight, shortest and longest field length
 # (Whoosh's length bytes), and the layout byte: bits 0-1 the id gaps' type, 2-3 the weights' type
-# (0: every weight is 1), 4-5 the value lengths' type (0: no values), bit 6 set when zlib-compressed.
+# (0: every weight is 1), 4-5 the value lengths' type (0: no values), bit 6 set when zlib-compressed,
+# bit 7 set when a CRC-32 of the block (its length, header and data) follows the header: blocks written
+# since block checksums (a codec with `block_checksums`) have one, and are refused when it does not match.
 _HEADER = struct.Struct("<HIIfBBB")
 _INT = struct.Struct("!i")  # Whoosh's StructFile.write_int: big-endian
+_CRC = struct.Struct("<I")
 _COMPRESSED = 0x40
+_CHECKED = 0x80
 _COMPRESS_FROM = 48  # bytes of block data below which zlib's header costs more than it saves
 _UNSIGNED = ("B", "H", "I")  # layout codes 0-2
 _WEIGHTS = ("", "B", "H", "f")  # layout codes 1-3 (0: none written)
@@ -211,7 +217,7 @@ class PackedPostingsWriter(whoosh3.W3PostingsWriter):  # type: ignore[misc]
             )
             parts.append(values)
         data = b"".join(parts)
-        layout = idcode | wcode << 2 | lcode << 4
+        layout = idcode | wcode << 2 | lcode << 4 | _CHECKED
         if len(data) >= _COMPRESS_FROM:
             packed = zlib.compress(data, self._compression)
             if len(packed) < len(data):
@@ -226,9 +232,12 @@ class PackedPostingsWriter(whoosh3.W3PostingsWriter):  # type: ignore[misc]
             length_to_byte(self._maxlength),
             layout,
         )
-        size = len(header) + len(data)
-        self._postfile.write(_INT.pack(-size if last else size))
+        size = len(header) + _CRC.size + len(data)
+        length = _INT.pack(-size if last else size)
+        crc = zlib.crc32(data, zlib.crc32(header, zlib.crc32(length)))
+        self._postfile.write(length)
         self._postfile.write(header)
+        self._postfile.write(_CRC.pack(crc))
         self._postfile.write(data)
         self._blockcount += 1
         self._new_block()
@@ -239,6 +248,10 @@ class PackedLeafMatcher(whoosh3.W3LeafMatcher):  # type: ignore[misc]
 
     _data: Any
     _values: Any
+
+    def __init__(self, *args: Any, checked: bool = False, **kwargs: Any) -> None:
+        self._checked = checked  # every block must carry a checksum (its segment was written with them)
+        super().__init__(*args, **kwargs)
 
     def _read_header(self) -> None:
         self._baseoffset = self._startoffset  # no magic tag before the first block
@@ -255,11 +268,29 @@ class PackedLeafMatcher(whoosh3.W3LeafMatcher):  # type: ignore[misc]
         self._nextoffset = position + _INT.size + abs(length)
         self._dataoffset = position + _INT.size + _HEADER.size
         count, self._minid, self._maxid, self._maxweight, minlen, maxlen, layout = _HEADER.unpack_from(raw, _INT.size)
+        if layout & _CHECKED:
+            self._verify(position, abs(length))
+            self._dataoffset += _CRC.size
+        elif self._checked:
+            raise self._damaged(position, "has no checksum")
         self._blocklength = count
         self._layout = layout
         self._compression = layout & _COMPRESSED
         self._minlength = byte_to_length(minlen)
         self._maxlength = byte_to_length(maxlen)
+
+    def _verify(self, position: int, size: int) -> None:
+        block = self._postfile.get(position, _INT.size + size)
+        start = _INT.size + _HEADER.size
+        if len(block) < start + _CRC.size:
+            raise self._damaged(position, "is cut short")
+        (stored,) = _CRC.unpack_from(block, start)
+        if zlib.crc32(block[start + _CRC.size :], zlib.crc32(block[:start])) != stored:
+            raise self._damaged(position, "fails its checksum")
+
+    def _damaged(self, position: int, what: str) -> IndexDamagedError:
+        name = getattr(self._postfile, "_name", None) or "a postings file"
+        return IndexDamagedError(f"the block of postings at byte {position:,} of {name} {what}")
 
     def _read_data(self) -> None:
         data = self._postfile.get(self._dataoffset, self._nextoffset - self._dataoffset)
@@ -326,9 +357,15 @@ class StoryBlocksColumn(columns.Column):  # type: ignore[misc]
     every block's header when it opens. Here the block offsets are one array at the end of the column,
     read on first use, and a reader keeps its last block, so reading stories in order (a merge, an
     export) decompresses each block once.
+
+    Since block checksums the offsets are followed by a CRC-32 of every block, the trailer by a CRC-32
+    of the offsets, the block CRCs and the trailer, and the magic `_MAGIC`; a block is checked when it is
+    read. Columns written before (no magic) read as they always did.
     """
 
     _TRAILER = struct.Struct("<IQ")  # values per block, values in all
+    _CHECKS = struct.Struct("<I4s")  # CRC-32 of offsets + block CRCs + trailer, the magic
+    _MAGIC = b"NXc1"
 
     def __init__(self, per_block: int = 16, level: int = 4) -> None:
         self._per_block = per_block
@@ -337,8 +374,10 @@ class StoryBlocksColumn(columns.Column):  # type: ignore[misc]
     def writer(self, dbfile: Any) -> StoryBlocksColumn.Writer:
         return self.Writer(dbfile, self._per_block, self._level)
 
-    def reader(self, dbfile: Any, basepos: int, length: int, doccount: int) -> StoryBlocksColumn.Reader:
-        return self.Reader(dbfile, basepos, length, doccount)
+    def reader(
+        self, dbfile: Any, basepos: int, length: int, doccount: int, checked: bool = False
+    ) -> StoryBlocksColumn.Reader:
+        return self.Reader(dbfile, basepos, length, doccount, checked)
 
     class Writer(columns.ColumnWriter):  # type: ignore[misc]
         def __init__(self, dbfile: Any, per_block: int, level: int) -> None:
@@ -349,6 +388,7 @@ class StoryBlocksColumn(columns.Column):  # type: ignore[misc]
             self._values: list[bytes] = []
             self._count = 0
             self._offsets = array("Q")
+            self._crcs = array("I")
 
         def add(self, docnum: int, value: bytes) -> None:
             while self._count < docnum:  # documents without a value read back as empty bytes
@@ -364,7 +404,9 @@ class StoryBlocksColumn(columns.Column):  # type: ignore[misc]
         def _emit(self) -> None:
             lengths = array("I", [len(v) for v in self._values])
             self._offsets.append(self._dbfile.tell() - self._start)
-            self._dbfile.write(zlib.compress(lengths.tobytes() + emptybytes.join(self._values), self._level))
+            block = zlib.compress(lengths.tobytes() + emptybytes.join(self._values), self._level)
+            self._crcs.append(zlib.crc32(block))
+            self._dbfile.write(block)
             self._values = []
 
         def finish(self, doccount: int) -> None:
@@ -373,31 +415,69 @@ class StoryBlocksColumn(columns.Column):  # type: ignore[misc]
             if self._values:
                 self._emit()
             self._offsets.append(self._dbfile.tell() - self._start)  # the end of the last block
-            self._dbfile.write(self._offsets.tobytes())
-            self._dbfile.write(StoryBlocksColumn._TRAILER.pack(self._per_block, self._count))
+            tail = (
+                self._offsets.tobytes()
+                + self._crcs.tobytes()
+                + StoryBlocksColumn._TRAILER.pack(self._per_block, self._count)
+            )
+            self._dbfile.write(tail)
+            self._dbfile.write(StoryBlocksColumn._CHECKS.pack(zlib.crc32(tail), StoryBlocksColumn._MAGIC))
 
     class Reader(columns.ColumnReader):  # type: ignore[misc]
-        def __init__(self, dbfile: Any, basepos: int, length: int, doccount: int) -> None:
+        def __init__(self, dbfile: Any, basepos: int, length: int, doccount: int, checked: bool = False) -> None:
             columns.ColumnReader.__init__(self, dbfile, basepos, length, doccount)
-            trailer = StoryBlocksColumn._TRAILER
+            trailer, checks = StoryBlocksColumn._TRAILER, StoryBlocksColumn._CHECKS
             self._per_block: int
             self._count: int
-            self._per_block, self._count = trailer.unpack(dbfile.get(basepos + length - trailer.size, trailer.size))
+            self._crcs: array[int] | None = None
+            self._end = basepos + length  # where the trailer ends
+            if length >= checks.size and dbfile.get(self._end - 4, 4) == StoryBlocksColumn._MAGIC:
+                self._end -= checks.size
+                self._crcs = array("I")
+            elif checked:
+                raise self._damaged("has no checksums")
+            if self._end - trailer.size < basepos:
+                raise self._damaged("is cut short")
+            self._per_block, self._count = trailer.unpack(dbfile.get(self._end - trailer.size, trailer.size))
+            if self._per_block < 1:
+                raise self._damaged("is damaged (no values per block)")
             self._offsets: array[int] | None = None
             self._cached: tuple[int, list[bytes]] = (-1, [])
+
+        def _damaged(self, what: str) -> IndexDamagedError:
+            name = getattr(self._dbfile, "_name", None) or "a stored-stories file"
+            return IndexDamagedError(f"the stored stories in {name} {what}")
+
+        def _load_offsets(self) -> array[int]:
+            blocks = -(-self._count // self._per_block)
+            offsets = array("Q")
+            size = offsets.itemsize * (blocks + 1)
+            trailer = StoryBlocksColumn._TRAILER.size
+            if self._crcs is None:
+                offsets.frombytes(self._dbfile.get(self._end - trailer - size, size))
+                return offsets
+            crc_size = self._crcs.itemsize * blocks
+            start = self._end - trailer - crc_size - size
+            if start < self._basepos:
+                raise self._damaged("are cut short")
+            tail = self._dbfile.get(start, size + crc_size + trailer)
+            (stored, _) = StoryBlocksColumn._CHECKS.unpack(self._dbfile.get(self._end, StoryBlocksColumn._CHECKS.size))
+            if zlib.crc32(tail) != stored:
+                raise self._damaged("fail their checksum (the block table)")
+            offsets.frombytes(tail[:size])
+            self._crcs.frombytes(tail[size : size + crc_size])
+            return offsets
 
         def _block(self, number: int) -> list[bytes]:
             if self._cached[0] == number:
                 return self._cached[1]
             if self._offsets is None:
-                blocks = -(-self._count // self._per_block)
-                offsets = array("Q")
-                size = offsets.itemsize * (blocks + 1)
-                trailer = StoryBlocksColumn._TRAILER.size
-                offsets.frombytes(self._dbfile.get(self._basepos + self._length - trailer - size, size))
-                self._offsets = offsets
+                self._offsets = self._load_offsets()
             start, end = self._offsets[number], self._offsets[number + 1]
-            data = zlib.decompress(self._dbfile.get(self._basepos + start, end - start))
+            raw = self._dbfile.get(self._basepos + start, end - start)
+            if self._crcs is not None and zlib.crc32(raw) != self._crcs[number]:
+                raise self._damaged(f"fail their checksum (block {number:,})")
+            data = zlib.decompress(raw)
             in_block = min(self._per_block, self._count - number * self._per_block)
             lengths = array("I")
             lengths.frombytes(data[: lengths.itemsize * in_block])
@@ -419,7 +499,49 @@ class StoryBlocksColumn(columns.Column):  # type: ignore[misc]
                 yield self[docnum]
 
 
-STORED_COLUMN = columns.PickleColumn(StoryBlocksColumn())
+# Whoosh pickles stored fields with protocol 2, which writes bytes as a call of _codecs.encode(text,
+# "latin1"): the one global a story's stored fields hold.
+_STORED_GLOBALS = frozenset({("_codecs", "encode")})
+
+
+class _StoredColumn(columns.Column):  # type: ignore[misc]
+    """The stored fields: a pickled dict per story in a StoryBlocksColumn, unpickled admitting no class.
+
+    Whoosh's PickleColumn would unpickle whatever a planted file holds; a story's stored fields are
+    plain values (strings, numbers, lists), so the unpickler here refuses every global.
+    """
+
+    def __init__(self) -> None:
+        self._child = StoryBlocksColumn()
+        self._pickled = columns.PickleColumn(self._child)
+
+    def writer(self, dbfile: Any) -> Any:
+        return self._pickled.writer(dbfile)
+
+    def reader(self, dbfile: Any, basepos: int, length: int, doccount: int, checked: bool = False) -> Any:
+        return _StoredColumn.Reader(self._child.reader(dbfile, basepos, length, doccount, checked), dbfile)
+
+    class Reader(columns.ColumnReader):  # type: ignore[misc]
+        def __init__(self, child: StoryBlocksColumn.Reader, dbfile: Any) -> None:
+            self._child = child
+            self._doccount = child._doccount
+            self._name = getattr(dbfile, "_name", None) or "a stored-stories file"
+
+        def __len__(self) -> int:
+            return int(self._doccount)
+
+        def __getitem__(self, docnum: int) -> Any:
+            from newsindex.storage import safe_loads
+
+            value = self._child[docnum]
+            return safe_loads(value, self._name, allowed=_STORED_GLOBALS) if value else None
+
+        def __iter__(self) -> Iterator[Any]:
+            for docnum in range(self._doccount):
+                yield self[docnum]
+
+
+STORED_COLUMN = _StoredColumn()
 
 
 class PackedPerDocWriter(whoosh3.W3PerDocWriter):  # type: ignore[misc]
@@ -432,16 +554,66 @@ class PackedPerDocWriter(whoosh3.W3PerDocWriter):  # type: ignore[misc]
 class PackedPerDocReader(whoosh3.W3PerDocReader):  # type: ignore[misc]
     """Reads what `PackedPerDocWriter` wrote."""
 
+    def column_reader(self, fieldname: str, column: Any) -> Any:
+        if column is not STORED_COLUMN:
+            return super().column_reader(fieldname, column)
+        if fieldname not in self._colfiles:
+            self._colfiles[fieldname] = self._get_column_file(fieldname)
+        colfile, offset, length = self._colfiles[fieldname]
+        checked = getattr(self._segment.codec(), "block_checksums", False)
+        return column.reader(colfile, offset, length, self._doccount, checked=checked)
+
     def stored_fields(self, docnum: int) -> dict[str, Any]:
         value = self._cached_reader("_stored", STORED_COLUMN)[docnum]
         return value if value is not None else {}
 
 
+class _SafeW3Stored(columns.Column):  # type: ignore[misc]
+    """Whoosh W3's stored-fields column (each story's pickle compressed alone), read admitting no class."""
+
+    def __init__(self) -> None:
+        self._child = columns.CompressedBytesColumn()
+
+    def reader(self, dbfile: Any, basepos: int, length: int, doccount: int) -> Any:
+        return _SafeW3Stored.Reader(self._child.reader(dbfile, basepos, length, doccount), dbfile)
+
+    class Reader(_StoredColumn.Reader):
+        pass
+
+
+_SAFE_W3_STORED = _SafeW3Stored()
+
+
+class SafeW3PerDocReader(whoosh3.W3PerDocReader):  # type: ignore[misc]
+    """W3's per-document reader with the stored fields unpickled admitting no class."""
+
+    def stored_fields(self, docnum: int) -> dict[str, Any]:
+        value = self._cached_reader("_stored", _SAFE_W3_STORED)[docnum]
+        return value if value is not None else {}
+
+
+class SafeW3Codec(whoosh3.W3Codec):  # type: ignore[misc]
+    """Whoosh's W3 codec, as the segments of indexes written before the packed codec name it, reading
+    their stored stories without running code (newsindex.storage reads `whoosh.codec.whoosh3.W3Codec`
+    in a TOC as this class)."""
+
+    def per_document_reader(self, storage: Any, segment: Any) -> SafeW3PerDocReader:
+        return SafeW3PerDocReader(storage, segment)
+
+
 class NewsCodec(whoosh3.W3Codec):  # type: ignore[misc]
-    """The W3 codec with packed posting blocks and stories compressed in blocks."""
+    """The W3 codec with packed posting blocks and stories compressed in blocks.
+
+    `block_checksums` is True for codecs made since every posting block and stored block carries a
+    CRC-32 (it is pickled with each segment): their segments refuse a block without one. Segments of
+    indexes written before unpickle without the attribute and read as they were written.
+    """
+
+    block_checksums = False
 
     def __init__(self) -> None:
         super().__init__(blocklimit=128, compression=1, inlinelimit=1)
+        self.block_checksums = True
 
     def per_document_writer(self, storage: Any, segment: Any) -> PackedPerDocWriter:
         return PackedPerDocWriter(self, storage, segment)
@@ -460,4 +632,4 @@ class NewsCodec(whoosh3.W3Codec):  # type: ignore[misc]
         if terminfo.is_inlined():
             return super().postings_reader(dbfile, terminfo, format_, term=term, scorer=scorer)
         offset, _length = terminfo.extent()
-        return PackedLeafMatcher(dbfile, offset, None, format_, term=term, scorer=scorer)
+        return PackedLeafMatcher(dbfile, offset, None, format_, term=term, scorer=scorer, checked=self.block_checksums)

@@ -49,6 +49,17 @@ def parse_published(text: str) -> date:
         raise DateError(f"date {text!r} has no year")
     if parsed.time() == time(0) and parsed.tzinfo is None and not re.search(r"\d:\d", text):
         return parsed.date()
+    return _with_real_offset(parsed, text)
+
+
+def _with_real_offset(parsed: datetime, text: str) -> datetime:
+    """`parsed`, if its UTC offset is one a clock can have: dateutil reads `+25:00`, `+2500` or `UTC+30`
+    as offsets of a day or more, which Python's datetime refuses at the first use (formatting, UTC
+    conversion), so such a date is refused here, as a problem of its story, not of the run."""
+    try:
+        parsed.utcoffset()
+    except ValueError:
+        raise DateError("its UTC offset is 24 hours or more") from None
     return parsed
 
 
@@ -138,3 +149,81 @@ def parse_since(text: str) -> datetime:
     if relative is None:
         raise DateError(f"unreadable --since {text!r}")
     return relative if isinstance(relative, datetime) else datetime.combine(relative, time.min)
+
+
+# ── Noisy timestamps (archives): the date at the start of the text, and the date library's warnings ────
+
+_MONTH_NUMBERS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ),
+        start=1,
+    )
+    for name in names
+}  # not calendar's month names: they follow the locale
+_TIME = r"(?:[T\s]+(?P<hour>\d\d?):(?P<minute>\d\d)(?::(?P<second>\d\d)(?:\.(?P<fraction>\d{1,6}))?)?(?!\d))?"
+_DATE_PREFIXES = tuple(
+    re.compile(r"\s*" + shape + _TIME)
+    for shape in (
+        r"(?P<day>\d{1,2})-(?P<month>[A-Za-z]{3,9})-(?P<year>\d{4})(?!\d)",  # 27-MAR-1987 (Reuters-21578)
+        r"(?P<year>\d{4})-(?P<number>\d\d)-(?P<day>\d\d)(?!\d)",  # 1987-03-27
+        r"(?P<month>[A-Za-z]{3,9})\.?\s+(?P<day>\d{1,2}),?\s+(?P<year>\d{4})(?!\d)",  # March 27, 1987
+        r"(?P<day>\d{1,2})\s+(?P<month>[A-Za-z]{3,9})\.?,?\s+(?P<year>\d{4})(?!\d)",  # 27 March 1987
+    )
+)
+
+
+def date_prefix(text: str) -> tuple[date, str] | None:
+    """The valid date at the start of a noisy timestamp, with its time when that is valid too, and the text
+    after it: "27-MAR-1987 02:17:09.88T C" → (1987-03-27 02:17:09.880000, "T C"), "27-MAR-1987 25:99 x"
+    → (1987-03-27, " 25:99 x"); None when the text does not start with a date."""
+    for pattern in _DATE_PREFIXES:
+        match = pattern.match(text)
+        if match is None:
+            continue
+        groups = match.groupdict()
+        month = int(groups["number"]) if groups.get("number") else _MONTH_NUMBERS.get(groups["month"].lower())
+        if month is None:
+            continue
+        try:
+            day = date(int(groups["year"]), month, int(groups["day"]))
+        except ValueError:
+            continue
+        if groups["hour"] is None:
+            return day, text[match.end("year") if groups.get("number") is None else match.end("day") :]
+        try:
+            clock = time(
+                int(groups["hour"]),
+                int(groups["minute"]),
+                int(groups["second"] or 0),
+                int((groups["fraction"] or "0").ljust(6, "0")),
+            )
+        except ValueError:
+            return day, text[match.start("hour") :]
+        return datetime.combine(day, clock), text[match.end() :]
+    return None
+
+
+def parse_published_noted(text: str) -> tuple[date, list[str]]:
+    """`parse_published`, with what the date library warned about returned as notes ("tzname RM
+    identified but not understood"), never raised or printed as Python warnings."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = parse_published(text)
+    notes = [" ".join(str(warning.message).split(".  ")[0].split()) for warning in caught]
+    return value, list(dict.fromkeys(notes))

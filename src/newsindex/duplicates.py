@@ -31,6 +31,23 @@ What changes do to groups (groups are never merged or split after the fact; `--r
 - a removed or pruned story simply leaves its group; the others keep their label, so they stay together
   even when the removed story was the one copy linking them (single-link grouping).
 
+Two checks keep a group to copies of one story, not to reports written on one template (a weekly grain
+report, a monthly estimate, a brief re-run months later):
+- the window: a story joins a group only if the group, with it, spans at most `WINDOW_DAYS` days
+  between its first and last published story (a re-filed wire story is a copy within hours or days).
+  A story without a date cannot be placed in time: it may join a group (the window is not checked for
+  it) and does not widen the group's span. The span of every committed group of two or more is read
+  when the run meets its first copy (`_GroupSpans`, 24 bytes a group), those of this run's groups kept
+  as they grow;
+- the figures: its numbers must agree with those of every member of the group it is similar to.
+  A story's figures are its numbers (digits such as "1,234.5", "12", "7-1/2", and the cardinal words
+  one to twenty and the tens, as wire style spells small numbers), each with its context: the words
+  just before and after it. Two stories disagree when, in one context both have, each has a number the
+  other lacks ("rose 12 pct" and "rose 13 pct"); a number added (an appended paragraph) or removed
+  (an edit) is no disagreement. A story as similar as a copy whose figures disagree is an update: it
+  founds a group of its own, and if the other story was published before it (both dated, within the
+  window) it is stored as the story this one revises (the `revises` stored field, `Hit.revises`).
+
 Band parameters: with r = 4 rows per band and b = 12 bands, a pair with Jaccard 0.8 becomes a candidate
 with probability 1 - (1 - 0.8^4)^12 = 0.998, at the threshold 0.7 with 0.96, at 0.5 with 0.54 and at
 0.05 (unrelated stories sharing a few phrases) with 0.00008: nearly every copy is found, and the extra
@@ -40,6 +57,7 @@ candidates cost one comparison of signatures each (a committed one also its reco
 from __future__ import annotations
 
 import hashlib
+import re
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -64,6 +82,10 @@ NUM_PERM = 128
 ROWS = 4
 BANDS = 12  # ROWS × BANDS ≤ NUM_PERM
 FIELDS = ("dupbands", "dupgroup")  # the index fields this module fills
+REVISES = "revises"  # the stored field naming the story a story revises (an index from before has none)
+# A group spans at most this many days between its first and last dated story.
+WINDOW_DAYS = 3
+WINDOW = WINDOW_DAYS * 86_400  # in seconds, as the `published` column holds dates
 BAND_BYTES = 4  # the bytes of one band's hash; BANDS of them are a story's `dupbands` value
 # Signatures of committed candidates recomputed in one indexing run and kept, by story digest: a story
 # with many copies is verified once, not once per copy.
@@ -81,17 +103,26 @@ class Grouping:
     signature: np.ndarray | None  # NUM_PERM uint32 values; None for a story without words
     keys: np.ndarray | None  # BANDS band keys (see `band_keys`); None for a story without words
     group: str
+    published: int | None = None  # the story's date (seconds), for the window
+    figures: bytes = b""  # the story's numbers in their contexts (see `figures`)
+    span: tuple[int, int] | None = None  # the dates its group spans with it, when it joined a group
+    revises: str | None = None  # the earlier story of which this one is an update (other figures)
 
     def fields(self) -> dict[str, Any]:
         """The index fields of this grouping."""
-        return {"dupbands": b"" if self.keys is None else band_bytes(self.keys), "dupgroup": self.group}
+        values: dict[str, Any] = {
+            "dupbands": b"" if self.keys is None else band_bytes(self.keys),
+            "dupgroup": self.group,
+        }
+        if self.revises is not None:
+            values[REVISES] = self.revises
+        return values
 
 
 def signature(body: str, headline: str | None = None) -> np.ndarray | None:
     """The MinHash signature of the word 3-shingles of a story's headline and body (its dateline left out);
     None without words."""
-    text = split_dateline(body)[1]
-    hashes = _shingle_hashes(f"{headline}\n{text}" if headline else text)
+    hashes = _shingle_hashes(_compared_text(body, headline))
     if hashes is None:
         return None
     import numpy as np
@@ -108,6 +139,64 @@ def signature(body: str, headline: str | None = None) -> np.ndarray | None:
     for start in range(_CHUNK, len(mixed), _CHUNK):  # a long story, a chunk at a time: 2 MB, not gigabytes
         values = np.minimum(values, (mixed[start : start + _CHUNK] * a + b).min(axis=0))
     return values
+
+
+def _compared_text(body: str, headline: str | None) -> str:
+    """What copies are compared by: the headline and the body with its dateline left out."""
+    text = split_dateline(body)[1]
+    return f"{headline}\n{text}" if headline else text
+
+
+# A figure: digits with their separators and fractions ("1,234.5", "7-1/2", "1986/87", "$5", "-0.3",
+# "12%"), once the punctuation around a word is taken off; and the number words wire style spells out.
+_FIGURE = re.compile(r"[$£€¥]?[+-]?\d+(?:[.,:/]\d+)*(?:-\d+/\d+)?%?")
+_PUNCTUATION = "\"'()[]{}<>.,;:!?*“”‘’«»"
+_UNITS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty"
+)
+_TENS = "thirty forty fifty sixty seventy eighty ninety"
+_NUMBER_WORDS = {word: str(value) for value, word in enumerate(_UNITS.split(" "))} | {
+    word: str(value * 10) for value, word in enumerate(_TENS.split(" "), 3)
+}
+
+
+def figures(body: str, headline: str | None = None) -> bytes:
+    """The numbers of a story (its dateline left out), each with its context, as sorted 8-byte entries:
+    the hash of the words before and after it, then the hash of the number."""
+    words = fold(_compared_text(body, headline)).split()
+    entries = set()
+    # Most words are letters alone and no number word: passed over in one comprehension, not one by one.
+    for at in [at for at, word in enumerate(words) if not word.isalpha() or word in _NUMBER_WORDS]:
+        word = words[at].strip(_PUNCTUATION)
+        number = _NUMBER_WORDS.get(word)
+        if number is None and _FIGURE.fullmatch(word):
+            number = word
+        if number is None:
+            continue
+        before = words[at - 1].strip(_PUNCTUATION) if at else ""
+        after = words[at + 1].strip(_PUNCTUATION) if at + 1 < len(words) else ""
+        context = zlib.crc32(f"{before}\0{after}".encode())
+        entries.add((context << 32) | zlib.crc32(number.encode()))
+    return b"".join(entry.to_bytes(8, "big") for entry in sorted(entries))
+
+
+def figures_disagree(first: bytes, second: bytes) -> bool:
+    """Whether two stories give different numbers in a context both have (see `figures`)."""
+    if not first or not second:
+        return False
+    mine, theirs = _by_context(first), _by_context(second)
+    return any(
+        mine[context] - theirs[context] and theirs[context] - mine[context] for context in mine.keys() & theirs.keys()
+    )
+
+
+def _by_context(data: bytes) -> dict[int, set[int]]:
+    found: dict[int, set[int]] = {}
+    for start in range(0, len(data), 8):
+        entry = int.from_bytes(data[start : start + 8], "big")
+        found.setdefault(entry >> 32, set()).add(entry & 0xFFFFFFFF)
+    return found
 
 
 def _affine32_permutations() -> tuple[np.ndarray, np.ndarray]:
@@ -191,6 +280,17 @@ def _word_hash(word: str) -> int:
     return zlib.crc32(fold(word).encode("utf-8"))
 
 
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """A story a new story may be a copy of: its signature, group, date and figures."""
+
+    story_id: str
+    signature: np.ndarray
+    group: str
+    published: int | None
+    figures: bytes
+
+
 class Grouper:
     """Assigns duplicate groups during one indexing run, against the committed index and the open batch.
 
@@ -202,37 +302,74 @@ class Grouper:
     def __init__(self, whoosh_index: Any) -> None:
         self._index = whoosh_index
         self.enabled = all(name in whoosh_index.schema for name in FIELDS)  # an index from before: no groups
+        self._revisions = REVISES in whoosh_index.schema  # an index from before the field: none stored
         self._reader: Any = None
         self._columns: dict[str, Any] = {}  # column readers of `_reader`, by field
+        self._dates: list[tuple[int, int, Any]] | None = None  # (first docnum, stories, dates) by segment
         # The band keys of every story of the index and of the batch, read from the index at the first story
         self._table: _BandTable | None = None
-        self._pending: dict[str, tuple[int, str]] = {}  # batch story id → (its row in _signatures, its group)
+        # The first and last dates of the committed groups of two or more, read at the first copy found
+        # (from the index as committed then: this run's earlier batches included, which `_spans` holds too)
+        self._committed_spans: _GroupSpans | None = None
+        self._spans: dict[str, tuple[int, int]] = {}  # group → its first and last date, for groups grown in this run
+        # batch story id → (its row in _signatures, its group, its date, its figures)
+        self._pending: dict[str, tuple[int, str, int | None, bytes]] = {}
         self._signatures = _Signatures()  # of the batch's stories
         self._stale: set[str] = set()  # ids whose committed version this batch replaces or removes
-        self._recomputed: OrderedDict[str, np.ndarray | None] = OrderedDict()  # story digest → signature
+        # story digest → its signature and figures
+        self._recomputed: OrderedDict[str, tuple[np.ndarray | None, bytes]] = OrderedDict()
         self.recomputed = 0  # signatures of committed stories recomputed in this run (cache misses)
 
-    def assign(self, story_id: str, body: str, headline: str | None, digest: str) -> Grouping | None:
-        """The grouping of this story: the group of its most similar copy, or a new group."""
+    def assign(
+        self, story_id: str, body: str, headline: str | None, digest: str, published: int | None = None
+    ) -> Grouping | None:
+        """The grouping of this story (`published`: its date in seconds): the group of its most similar
+        copy, if the group stays within the window with it and their figures agree, or a new group."""
         if not self.enabled:
             return None
         sig = signature(body, headline)
         if sig is None:
-            return Grouping(None, None, new_group(story_id, digest))
+            return Grouping(None, None, new_group(story_id, digest), published)
         keys = band_keys(sig)
-        best, best_score = None, THRESHOLD - 1e-9
-        for other_sig, group in self._candidates(story_id, keys):
-            score = similarity(sig, other_sig)
-            if score > best_score:
-                best, best_score = group, score
-        return Grouping(sig, keys, best or new_group(story_id, digest))
+        mine = figures(body, headline)
+        copies: dict[str, list[tuple[float, _Candidate]]] = {}
+        for candidate in self._candidates(story_id, keys):
+            score = similarity(sig, candidate.signature)
+            if score > THRESHOLD - 1e-9:
+                copies.setdefault(candidate.group, []).append((score, candidate))
+        best, best_score, best_span = None, 0.0, None
+        revised, revised_score = None, 0.0
+        for group, members in copies.items():
+            span = self._group_span(group, [candidate.published for _, candidate in members])
+            if published is not None and span is not None:
+                span = (min(span[0], published), max(span[1], published))
+                if span[1] - span[0] > WINDOW:
+                    continue  # a story of another week on the same template, or a re-run
+            disagreeing = [(score, other) for score, other in members if figures_disagree(mine, other.figures)]
+            top = max(score for score, _ in members)
+            if not disagreeing:
+                if top > best_score:
+                    best, best_score, best_span = group, top, span
+                continue
+            for score, other in disagreeing:  # other figures: an update of `other`, if it came before
+                earlier = published is not None and other.published is not None and other.published <= published
+                if earlier and score > revised_score:
+                    revised, revised_score = other.story_id, score
+        if best is not None:
+            return Grouping(sig, keys, best, published, mine, best_span)
+        return Grouping(
+            sig, keys, new_group(story_id, digest), published, mine, revises=revised if self._revisions else None
+        )
 
     def accept(self, story_id: str, grouping: Grouping | None) -> None:
         """Record a story written in this batch (its committed version, if any, is now stale)."""
         self.forget(story_id)
         if grouping is None or grouping.signature is None or grouping.keys is None:
             return
-        self._pending[story_id] = (self._signatures.add(grouping.signature), grouping.group)
+        row = self._signatures.add(grouping.signature)
+        self._pending[story_id] = (row, grouping.group, grouping.published, grouping.figures)
+        if grouping.span is not None:
+            self._spans[grouping.group] = grouping.span
         self._band_table().add(story_id, grouping.keys)
 
     def forget(self, story_id: str) -> None:
@@ -254,39 +391,58 @@ class Grouper:
             self._reader.close()
         self._reader = None
         self._columns = {}
+        self._dates = None
 
-    def _candidates(self, story_id: str, keys: np.ndarray) -> list[tuple[np.ndarray, str]]:
-        found: list[tuple[np.ndarray, str]] = []
+    def _candidates(self, story_id: str, keys: np.ndarray) -> list[_Candidate]:
+        found: list[_Candidate] = []
         for other in self._band_table().owners(keys):
             if other == story_id:
                 continue
             pending = self._pending.get(other)
             if pending is not None:
-                found.append((self._signatures[pending[0]], pending[1]))
+                row, group, published, numbers = pending
+                found.append(_Candidate(other, self._signatures[row], group, published, numbers))
             elif other not in self._stale:
                 candidate = self._committed_story(other)
                 if candidate is not None:
                     found.append(candidate)
         return found
 
+    def _group_span(self, group: str, dates: list[int | None]) -> tuple[int, int] | None:
+        """The first and last date of a group's stories (None if none is dated), given the dates of
+        those of its stories that are candidates."""
+        span = self._spans.get(group)
+        if span is None:
+            if self._committed_spans is None:  # read when first needed: a run without copies never does
+                self._committed_spans = _GroupSpans.load(self._committed_reader())
+            span = self._committed_spans.get(group)
+        for published in dates:
+            if published is not None:
+                span = (published, published) if span is None else (min(span[0], published), max(span[1], published))
+        return span
+
     def _band_table(self) -> _BandTable:
         if self._table is None:
             self._table = _BandTable.load(self._committed_reader())
         return self._table
 
-    def _committed_story(self, story_id: str) -> tuple[np.ndarray, str] | None:
-        """The signature and group of a committed story (None if it is gone or has no words)."""
+    def _committed_story(self, story_id: str) -> _Candidate | None:
+        """A committed story as a candidate (None if it is gone or has no words)."""
         reader = self._committed_reader()
         if ("id", story_id) not in reader:
             return None
         for docnum in reader.postings("id", story_id).all_ids():
             if not reader.is_deleted(docnum):
-                sig = self._committed_signature(reader, docnum)
-                return None if sig is None else (sig, self._column("dupgroup")[docnum])
+                sig, numbers = self._committed_signature(reader, docnum)
+                if sig is None:
+                    return None
+                group = self._column("dupgroup")[docnum]
+                return _Candidate(story_id, sig, group, self._committed_date(docnum), numbers)
         return None
 
-    def _committed_signature(self, reader: Any, docnum: int) -> np.ndarray | None:
-        """The signature of a committed story, recomputed from its stored headline and body (and cached)."""
+    def _committed_signature(self, reader: Any, docnum: int) -> tuple[np.ndarray | None, bytes]:
+        """The signature and figures of a committed story, recomputed from its stored headline and body
+        (and cached)."""
         digest = self._column("digest")[docnum]
         if digest in self._recomputed:
             self._recomputed.move_to_end(digest)
@@ -294,10 +450,26 @@ class Grouper:
         story = story_from_stored(reader.stored_fields(docnum))
         sig = signature(story.body, story.headline)
         self.recomputed += 1
-        self._recomputed[digest] = sig
+        found = self._recomputed[digest] = (sig, figures(story.body, story.headline))
         if len(self._recomputed) > SIGNATURE_CACHE:
             self._recomputed.popitem(last=False)
-        return sig
+        return found
+
+    def _committed_date(self, docnum: int) -> int | None:
+        """The date of a committed story, in seconds (None without one). Read from its segment: Whoosh
+        writes no `published` column in a segment of undated stories, and a reader of several segments
+        would then give a story of that segment the date of another's."""
+        if self._dates is None:
+            self._dates = []
+            if "published" in self._committed_reader().schema:
+                for leaf, offset in self._committed_reader().leaf_readers():
+                    if leaf.has_column("published"):
+                        self._dates.append((offset, leaf.doc_count_all(), leaf.column_reader("published")))
+        for offset, count, column in self._dates:
+            if offset <= docnum < offset + count:
+                published = int(column[docnum - offset])
+                return None if published == _MISSING_DATE else published
+        return None
 
     def _column(self, name: str) -> Any:
         # Made once per committed reader: opening a column reads the offsets of every story in it.
@@ -310,6 +482,66 @@ class Grouper:
         if self._reader is None:
             self._reader = self._index.reader()
         return self._reader
+
+
+_MISSING_DATE = -(2**63)  # the `published` column's value for a story without a date (schema.PublishedField)
+
+
+class _GroupSpans:
+    """The first and last date of every committed group of two or more dated stories: the groups'
+    labels as 64-bit numbers, sorted, and their dates beside them (24 bytes a group)."""
+
+    def __init__(self, codes: np.ndarray, first: np.ndarray, last: np.ndarray) -> None:
+        self._codes, self._first, self._last = codes, first, last
+
+    @classmethod
+    def load(cls, reader: Any) -> _GroupSpans:
+        """The spans of the groups of the index as `reader` sees it."""
+        import numpy as np
+
+        codes: list[int] = []
+        dates: list[int] = []
+        if "published" in reader.schema:
+            for leaf, _offset in reader.leaf_readers():
+                if not (leaf.has_column("dupgroup") and leaf.has_column("published")):
+                    continue  # a segment of undated stories has no `published` column
+                deleted = leaf.has_deletions()
+                columns = zip(leaf.column_reader("dupgroup"), leaf.column_reader("published"), strict=True)
+                for docnum, (label, published) in enumerate(columns):
+                    if label and published != _MISSING_DATE and not (deleted and leaf.is_deleted(docnum)):
+                        codes.append(_label_code(label))
+                        dates.append(published)
+        code_array = np.array(codes, dtype=np.uint64)
+        date_array = np.array(dates, dtype=np.int64)
+        if not len(code_array):
+            return cls(code_array, date_array, date_array)
+        order = np.argsort(code_array, kind="stable")
+        code_array, date_array = code_array[order], date_array[order]
+        starts = np.flatnonzero(np.concatenate(([True], code_array[1:] != code_array[:-1])))
+        several = np.diff(np.append(starts, len(code_array))) > 1
+        first = np.minimum.reduceat(date_array, starts)[several]
+        last = np.maximum.reduceat(date_array, starts)[several]
+        return cls(code_array[starts][several], first, last)
+
+    def get(self, label: str) -> tuple[int, int] | None:
+        """The first and last date of this group's committed stories, if it has two or more dated ones."""
+        import numpy as np
+
+        code = np.uint64(_label_code(label))
+        at = int(self._codes.searchsorted(code))
+        if at < len(self._codes) and self._codes[at] == code:
+            return int(self._first[at]), int(self._last[at])
+        return None
+
+
+def _label_code(label: str) -> int:
+    """A group label as a 64-bit number (labels are 16 hexadecimal digits; anything else is hashed)."""
+    if len(label) == 16:
+        try:
+            return int(label, 16)
+        except ValueError:
+            pass
+    return int.from_bytes(hashlib.blake2b(label.encode(), digest_size=8).digest(), "big")
 
 
 class _Signatures:

@@ -1,6 +1,8 @@
 """Stories out: JSON Lines, CSV, and OpenSearch/Elasticsearch bulk files with the matching index mapping.
 
-Every format carries every field of a story (what `newsindex show --json` prints). Files are written
+Every format carries every field of a story (what `newsindex show --json` prints), and its duplicate
+group when the stories come with one (`NewsIndex.grouped_stories`, as `newsindex export` reads them):
+`duplicate_group`, a label every copy of a story shares. Files are written
 beside their final name and moved into place when complete; an existing file is replaced only when
 asked (`force`), and a symbolic link never written through.
 """
@@ -39,13 +41,17 @@ CSV_FIELDS = (
     "published",
     "bylines",
     "location",
+    "region",
     "source",
     "topics",
-    "countries",
+    "places",
+    "orgs",
+    "people",
     "credits",
     "lead",
     "body",
     "path",
+    "duplicate_group",
 )
 _MB = 1024 * 1024
 _MAX_BULK_ID_BYTES = 512  # OpenSearch's and Elasticsearch's limit on _id
@@ -70,8 +76,11 @@ class ExportReport:
 # ── Writing ──────────────────────────────────────────────────────────────────────────────────────────
 
 
+Exported = Story | tuple[Story, str | None]  # a story, or a story and its duplicate group
+
+
 def export_stories(
-    stories: Iterable[Story],
+    stories: Iterable[Exported],
     output: str | os.PathLike[str] | TextIO,
     *,
     format: str = "jsonl",
@@ -80,6 +89,9 @@ def export_stories(
     on_story: Callable[[Story], None] | None = None,
 ) -> ExportReport:
     """Write `stories` to `output` in `format`: "jsonl", "csv" or "opensearch" (bulk NDJSON).
+
+    `stories` are Story objects, or (story, duplicate group) pairs (`NewsIndex.grouped_stories`): with a
+    group, each record has a `duplicate_group` (in CSV, a column left empty without one).
 
     `output` is a file path, or an open text stream for jsonl and csv. OpenSearch exports are split into
     files of at most `chunk_mb` MiB named after `output`: `export.ndjson` gives `export-0001.ndjson`,
@@ -107,48 +119,57 @@ def export_stories(
     return ExportReport(counted.count, (path,), file.text.bytes)
 
 
-class _Counted:
-    """Stories passed through, counted, each announced to `on_story`."""
+_NO_GROUP = object()  # a story exported without its group: no `duplicate_group` key at all
 
-    def __init__(self, stories: Iterable[Story], on_story: Callable[[Story], None] | None) -> None:
+
+class _Counted:
+    """Stories passed through as (story, its record), counted, each announced to `on_story`."""
+
+    def __init__(self, stories: Iterable[Exported], on_story: Callable[[Story], None] | None) -> None:
         self._stories = stories
         self._on_story = on_story
         self.count = 0
 
-    def __iter__(self) -> Iterator[Story]:
-        for story in self._stories:
+    def __iter__(self) -> Iterator[tuple[Story, dict[str, Any]]]:
+        for item in self._stories:
+            story, group = item if isinstance(item, tuple) else (item, _NO_GROUP)
             self.count += 1
             if self._on_story:
                 self._on_story(story)
-            yield story
+            record = story.to_dict()
+            if group is not _NO_GROUP:
+                record["duplicate_group"] = group
+            yield story, record
 
 
-def _write_lines(stories: Iterable[Story], out: _Utf8Counter, format: str) -> None:
+def _write_lines(stories: Iterable[tuple[Story, dict[str, Any]]], out: _Utf8Counter, format: str) -> None:
     """JSON Lines (one story a line) or CSV (a header row, then a story a row)."""
     if format == "jsonl":
-        for story in stories:
-            out.write(json.dumps(story.to_dict(), ensure_ascii=False) + "\n")
+        for _, record in stories:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
         return
     writer = csv.writer(out)
     writer.writerow(CSV_FIELDS)
-    for story in stories:
-        writer.writerow(_csv_row(story))
+    for story, record in stories:
+        writer.writerow(_csv_row(story, record))
 
 
-def _csv_row(story: Story) -> list[str]:
+def _csv_row(story: Story, record: dict[str, Any]) -> list[str]:
     """One story as CSV cells: lists joined with "; ", credits as a credit line, absent values empty."""
     credits = "; ".join(f"{credit.role} by {' and '.join(credit.names)}" for credit in story.credits)
     values = {
-        **story.to_dict(),
+        "duplicate_group": None,
+        **record,
         "bylines": "; ".join(story.bylines),
-        "topics": "; ".join(story.topics),
-        "countries": "; ".join(story.countries),
+        **{name: "; ".join(getattr(story, name)) for name in ("topics", "places", "orgs", "people")},
         "credits": credits,
     }
     return ["" if values[field] is None else str(values[field]) for field in CSV_FIELDS]
 
 
-def _write_bulk(stories: Iterable[Story], path: str, limit: int, force: bool) -> tuple[tuple[str, ...], int]:
+def _write_bulk(
+    stories: Iterable[tuple[Story, dict[str, Any]]], path: str, limit: int, force: bool
+) -> tuple[tuple[str, ...], int]:
     """The OpenSearch bulk format: an `index` action line with the story's _id, then the story, in files of
     at most `limit` bytes (a story bigger than that gets a file of its own); the files and bytes written."""
     first = _chunk_path(path, 1)
@@ -161,10 +182,10 @@ def _write_bulk(stories: Iterable[Story], path: str, limit: int, force: bool) ->
     current: _NewFile | None = None
     size = 0
     try:
-        for story in stories:
+        for story, record in stories:
             action = {"index": {"_id": bulk_id(story.id)}}
             pair = (
-                json.dumps(action, ensure_ascii=False) + "\n" + json.dumps(story.to_dict(), ensure_ascii=False) + "\n"
+                json.dumps(action, ensure_ascii=False) + "\n" + json.dumps(record, ensure_ascii=False) + "\n"
             ).encode("utf-8")
             if current is not None and size + len(pair) > limit:
                 current.commit()
@@ -235,11 +256,14 @@ def opensearch_mapping() -> dict[str, Any]:
                 "published": {"type": "date", "format": "strict_date_optional_time||epoch_millis"},
                 "bylines": names,
                 "location": names,
+                "region": names,
                 "source": names,
                 "topics": {"type": "keyword"},
-                "countries": {"type": "keyword"},
+                "places": {"type": "keyword"},
+                "orgs": {"type": "keyword"},
+                "people": {"type": "keyword"},
                 "credits": {"type": "object"},
-                "duplicate_group": {"type": "keyword"},  # filled by duplicate detection, when newsindex has it
+                "duplicate_group": {"type": "keyword"},  # the label every copy of a story shares
                 "path": {"type": "keyword", "index": False},
             },
         }

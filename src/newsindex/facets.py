@@ -20,11 +20,28 @@ from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.matching.wrappers import FilterMatcher
 
 from newsindex.errors import UsageError
-from newsindex.schema import PublishedField
+from newsindex.names import merge_spellings
+from newsindex.schema import TAG_FIELDS, PublishedField
 from newsindex.timeline import day_to_date
 
-FACETS: tuple[str, ...] = ("bylines", "location", "source", "year", "month")
-_NAME_FIELDS = {"bylines": "byline_exact", "location": "location_exact", "source": "source_exact"}
+FACETS: tuple[str, ...] = (
+    "bylines",
+    "location",
+    "source",
+    "region",
+    "topic",
+    "place",
+    "org",
+    "person",
+    "year",
+    "month",
+)
+_NAME_FIELDS = {
+    "bylines": "byline_exact",
+    "location": "location_exact",
+    "source": "source_exact",
+    **{field: f"{field}_exact" for field in TAG_FIELDS},  # region, topic, place, org, person
+}
 NO_DAY = -(2**31)  # the day of a story without a date
 _SECONDS_PER_DAY = 86_400
 _CACHE_ENTRIES = 256  # arrays of 4 fields for each segment of a few indexes, and their joins
@@ -58,7 +75,7 @@ def count_facets(
     months: Counter[int] | None = None
     for name in names:
         if name in _NAME_FIELDS:
-            counts = _count_names(searcher, _NAME_FIELDS[name], matching)
+            counts = merge_spellings(_count_names(searcher, _NAME_FIELDS[name], matching))  # one value a person
             ranked = sorted(counts.items(), key=lambda pair: (-pair[1], pair[0].casefold(), pair[0]))
             result[name] = tuple(ranked[:top])
         else:
@@ -183,7 +200,7 @@ def _segment_names(reader: Any, fieldname: str) -> _Names:
     names: list[str] = []
     first = array("i", [-1]) * size
     more: dict[int, list[int]] = {}
-    if reader.segment() is not None:
+    if reader.segment() is not None and fieldname in reader.schema:  # not in an index built before the field
         for term in reader.lexicon(fieldname):
             index = len(names)
             names.append(term.decode("utf-8"))

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import html
 import json
 import os
 import pickle
+import re
 import struct
 import threading
 import time
@@ -21,13 +24,15 @@ from typing import Any, Literal, NamedTuple, TypeVar
 
 from whoosh import query as query_module
 from whoosh.collectors import FilterCollector, WrappingCollector
-from whoosh.index import FileIndex
+from whoosh.index import EmptyIndexError
 from whoosh.searching import Searcher, TimeLimit
 
+from newsindex import deadline as deadlines
 from newsindex import expansion
 from newsindex.collapsing import Folded, story_groups
 from newsindex.dateindex import AllowedOnly, allowed_by_segment, date_filter, live_dates
 from newsindex.dates import DateError, from_seconds, parse_bound, parse_since, to_seconds
+from newsindex.deadline import SEARCH_SECONDS
 from newsindex.errors import (
     IndexDamagedError,
     IndexMissingError,
@@ -40,22 +45,45 @@ from newsindex.errors import (
 from newsindex.expansion import expanded_plan, feedback_share, feedback_weights, relevance_model
 from newsindex.facets import check_facets, count_days, count_facets, seconds_to_day
 from newsindex.facets import posting_docnums as _posting_docnums
-from newsindex.indexer import Indexer, write_lock
-from newsindex.models import CheckReport, Hit, IndexReport, IndexStats, Problem, SearchResults, Story
-from newsindex.query import SEARCH_SECONDS, QueryPlan, check_expansion, parse_query
+from newsindex.indexer import Indexer
+from newsindex.models import (
+    CheckReport,
+    Hit,
+    IndexReport,
+    IndexStats,
+    Problems,
+    SearchResults,
+    Story,
+    lead_span,
+)
+from newsindex.names import merge_spellings
+from newsindex.query import FALLBACK_NOTE, Match, QueryPlan, check_expansion, parse_query, query_marks
 from newsindex.ranking import Recency, check_half_life, weighting
 from newsindex.readers import read_source
-from newsindex.schema import SCHEMA_VERSION, PublishedField, build_schema, index_words, story_from_stored
+from newsindex.schema import (
+    SCHEMA_VERSION,
+    PublishedField,
+    build_schema,
+    index_words,
+    story_from_stored,
+    with_new_fields,
+)
 from newsindex.snippets import snippet
 from newsindex.sources import find_sources, roots
 from newsindex.storage import (
     DurableStorage,
+    SafeFileIndex,
     check_trusted,
+    check_trusted_files,
     damaged_files,
+    folder_lock,
     make_private,
     read_checksums,
     record_checksums,
+    remove_leftovers,
+    sums_name,
     sync_folder,
+    zeroed_files,
 )
 from newsindex.suggest import suggest
 from newsindex.timeline import Timeline, build_timeline, check_period, day_to_date
@@ -68,22 +96,48 @@ _DAMAGE = (zlib.error, struct.error, EOFError, pickle.UnpicklingError, UnicodeDe
 Sort = Literal["relevance", "date", "-date"]
 SORTS: tuple[str, ...] = ("relevance", "date", "-date")
 MAX_LIMIT = 1000
+MAX_DEPTH = 10_000  # page × limit: the ranked stories a page may reach down to
+MAX_NAMES = 50  # bylines given to one search
+MAX_NAME_CHARS = 200  # characters of one byline, location or source filter
+MAX_SERIES = 20  # queries in one timeline
 SELECTIVE_FILTER = 10  # a filter passing at most 1/10 of the stories is applied inside the matcher
 PARALLEL_MIN_BYTES = 4 * 1024 * 1024  # below this much input, starting worker processes costs more than it saves
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _within_deadline(method: _F) -> _F:
+    """`method` with one deadline (newsindex.deadline) for all of its work."""
+
+    @functools.wraps(method)
+    def within(*args: Any, **kwargs: Any) -> Any:
+        with deadlines.request():
+            return method(*args, **kwargs)
+
+    return within  # type: ignore[return-value]
 
 
 class NewsIndex:
     """A searchable collection of news stories in one folder; safe to share between threads."""
 
     def __init__(
-        self, path: Path, whoosh_ix: Any, manifest: dict[str, Any], *, other_live: frozenset[str] = frozenset()
+        self,
+        path: Path,
+        whoosh_ix: Any,
+        manifest: dict[str, Any],
+        *,
+        other_live: frozenset[str] = frozenset(),
+        lock_held: bool = False,
     ) -> None:
         self._path = path
         self._whoosh = whoosh_ix
-        self._schema = whoosh_ix.schema  # fixed at creation; Whoosh would re-read the TOC for it each time
+        self._schema = with_new_fields(whoosh_ix.schema)  # fixed at creation; Whoosh would re-read the TOC for it
         self._manifest = manifest
-        self._manifest_stamp = 0  # the manifest's mtime when last read by _follow_rebuild
+        self._manifest_stamp: tuple[int, int, int] | None = None  # the manifest as last read by _follow_rebuild
+        self._switching = threading.Lock()
         self._other_live = other_live  # during a rebuild, the index being replaced
+        self._lock_held = lock_held  # during a rebuild, the rebuild holds the folder's write lock
         # One Whoosh searcher per thread (a searcher is not safe to share), kept between calls because
         # opening one costs more than most searches; each is refreshed when a commit lands.
         self._local = threading.local()
@@ -93,17 +147,27 @@ class NewsIndex:
     # -- opening ------------------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, path: str | os.PathLike[str], *, overwrite: bool = False, fsync: bool = True) -> NewsIndex:
+    def create(
+        cls, path: str | os.PathLike[str], *, overwrite: bool = False, fsync: bool = True, lock_timeout: float = 30.0
+    ) -> NewsIndex:
         """Make a new empty index in folder `path` (created if needed); UsageError if one is there.
 
-        With `fsync=False` commits are not forced to disk: faster, for throwaway indexes only.
+        With `fsync=False` commits are not forced to disk: faster, for throwaway indexes only. The index
+        is made under the folder's write lock (IndexBusyError after `lock_timeout` s).
         """
         folder = Path(path)
+        if _read_manifest(folder) is not None and not overwrite:
+            raise UsageError(f"an index already exists at {folder}: open it, or rebuild it with --rebuild")
+        _prepare_folder(folder)
+        with folder_lock(folder, timeout=lock_timeout):
+            return cls._create_locked(folder, overwrite=overwrite, fsync=fsync)
+
+    @classmethod
+    def _create_locked(cls, folder: Path, *, overwrite: bool, fsync: bool) -> NewsIndex:
+        """`create`, with the folder's write lock held by the caller."""
         old = _read_manifest(folder)
         if old is not None and not overwrite:
             raise UsageError(f"an index already exists at {folder}: open it, or rebuild it with --rebuild")
-        folder.mkdir(parents=True, exist_ok=True)
-        make_private(folder)
         name = _new_index_name()
         manifest = {"format": "newsindex", "schema_version": SCHEMA_VERSION, "index_name": name}
         whoosh_ix = _create_whoosh(folder, name, fsync=fsync)
@@ -119,7 +183,8 @@ class NewsIndex:
         manifest = _read_manifest(folder)
         if manifest is None:
             raise IndexMissingError(f"no index at {folder}: build one with `newsindex index CORPUS --index {folder}`")
-        check_trusted(folder)  # before Whoosh unpickles anything
+        check_trusted(folder)  # before anything is unpickled
+        check_trusted_files(folder)
         problems = damaged_files(folder, manifest["index_name"])
         if problems:
             more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
@@ -128,7 +193,11 @@ class NewsIndex:
                 f"rebuild it with `newsindex index --rebuild CORPUS --index {folder}`"
             )
         try:
-            whoosh_ix = FileIndex(DurableStorage(str(folder), fsync=fsync), indexname=manifest["index_name"])
+            whoosh_ix = SafeFileIndex(DurableStorage(str(folder), fsync=fsync), indexname=manifest["index_name"])
+        except IndexDamagedError as error:
+            raise IndexDamagedError(
+                f"index at {folder} is damaged: {error}; rebuild it with `newsindex index --rebuild CORPUS --index {folder}`"
+            ) from error
         except Exception as error:
             raise IndexDamagedError(
                 f"index at {folder} cannot be opened ({type(error).__name__}: {error}); "
@@ -137,10 +206,20 @@ class NewsIndex:
         return cls(folder, whoosh_ix, manifest)
 
     @classmethod
-    def open_or_create(cls, path: str | os.PathLike[str], *, fsync: bool = True) -> NewsIndex:
-        """Open the index in `path`, or make an empty one there if there is none."""
-        if _read_manifest(Path(path)) is None:
-            return cls.create(path, fsync=fsync)
+    def open_or_create(
+        cls, path: str | os.PathLike[str], *, fsync: bool = True, lock_timeout: float = 30.0
+    ) -> NewsIndex:
+        """Open the index in `path`, or make an empty one there if there is none.
+
+        Two processes doing this at once on a new folder make one index: the second waits for the
+        folder's write lock (IndexBusyError after `lock_timeout` s), then opens what the first made.
+        """
+        folder = Path(path)
+        if _read_manifest(folder) is None:
+            _prepare_folder(folder)
+            with folder_lock(folder, timeout=lock_timeout):
+                if _read_manifest(folder) is None:
+                    return cls._create_locked(folder, overwrite=False, fsync=fsync)
         return cls.open(path, fsync=fsync)
 
     @classmethod
@@ -154,19 +233,27 @@ class NewsIndex:
         if manifest is None:
             raise IndexMissingError(f"no index at {folder}")
         check_trusted(folder)
+        check_trusted_files(folder)
         name = manifest["index_name"]
         problems = damaged_files(folder, name, full=True)
-        record = read_checksums(folder, name) or {"files": {}}
+        record = read_checksums(folder, name)
+        if record is None:  # nothing to compare with: at least what a crash or a failing disk leaves
+            problems += zeroed_files(folder, name)
+        record = record or {"files": {}}
         stories = 0
         if not problems:
             try:
                 news = cls.open(folder, fsync=False)
-                stories = news.count()
-                with news._searcher() as searcher:
-                    problems += _read_through(searcher)
-                news.close()
+                try:
+                    stories = news.count()
+                    with news._searcher() as searcher:
+                        problems += _read_through(searcher)
+                finally:
+                    news.close()
             except NewsIndexError as error:
                 problems.append(str(error))
+            except Exception as error:  # whatever a damaged file makes Whoosh raise is a finding, not a crash
+                problems.append(f"index at {folder} cannot be read: {type(error).__name__}: {error}")
         sizes = [info["size"] for info in record["files"].values()]
         return CheckReport(stories=stories, files=len(sizes), bytes=sum(sizes), problems=tuple(problems))
 
@@ -195,11 +282,24 @@ class NewsIndex:
         lock_timeout: float = 30.0,
         on_story: Callable[[Story], None] | None = None,
     ) -> IndexReport:
-        """Add stories, replacing changed ones with the same id and skipping unchanged ones."""
+        """Add stories, replacing changed ones with the same id and skipping unchanged ones.
+
+        UsageError for an item that is not a Story: nothing of this call is then written.
+        """
+        if isinstance(stories, Story):
+            raise UsageError("NewsIndex.add takes an iterable of Story objects: write add([story])")
         with Indexer(
-            self._whoosh, lock_timeout=lock_timeout, on_story=on_story, other_live=self._other_live
+            self._whoosh,
+            lock_timeout=lock_timeout,
+            on_story=on_story,
+            other_live=self._other_live,
+            lock_held=self._lock_held,
         ) as indexer:
-            for story in stories:
+            for number, story in enumerate(stories, start=1):
+                if not isinstance(story, Story):
+                    raise UsageError(
+                        f"NewsIndex.add takes Story objects: item {number} is a {type(story).__name__} ({story!r:.60})"
+                    )
                 indexer.put(story)
         return indexer.report
 
@@ -220,13 +320,18 @@ class NewsIndex:
         `procs` worker processes analyse the stories (default: every core when there is much to read).
         `on_file(done, total)` reports progress through the input files.
         """
-        problems: list[Problem] = []
+        problems = Problems()  # every problem counted, the first KEPT_PROBLEMS kept
         sources = list(find_sources(paths, format=format, on_problem=problems.append))
         if procs is None:
             size = sum(source.size or PARALLEL_MIN_BYTES for source in sources)
             procs = (os.cpu_count() or 1) if size >= PARALLEL_MIN_BYTES else 1
         with Indexer(
-            self._whoosh, lock_timeout=lock_timeout, on_story=on_story, procs=procs, other_live=self._other_live
+            self._whoosh,
+            lock_timeout=lock_timeout,
+            on_story=on_story,
+            procs=procs,
+            other_live=self._other_live,
+            lock_held=self._lock_held,
         ) as indexer:
             indexer.report.problems = problems
             for done, source in enumerate(sources, start=1):
@@ -241,6 +346,7 @@ class NewsIndex:
 
     # -- reading ------------------------------------------------------------------------------------
 
+    @_within_deadline
     def search(
         self,
         text: str,
@@ -250,7 +356,13 @@ class NewsIndex:
         bylines: Iterable[str] = (),
         location: str | None = None,
         source: str | None = None,
+        region: str | None = None,
+        topics: Iterable[str] = (),
+        places: Iterable[str] = (),
+        orgs: Iterable[str] = (),
+        people: Iterable[str] = (),
         require_all: bool = False,
+        match: str = "all",
         sort: Sort = "relevance",
         limit: int = 10,
         page: int = 1,
@@ -266,15 +378,21 @@ class NewsIndex:
         """The stories best matching `text`, one page of them, best first (or by date with `sort`).
 
         `start` and `end` are inclusive and may be partial: end="2019-10" includes all of October 2019.
-        Stories matching every word rank above stories matching only some; `require_all` drops the latter.
+        Stories must match every word (every clause written side by side; clauses joined by AND, OR, NOT,
+        + and - and parentheses as written). When no story has every word, the stories with some are
+        searched instead and `matched` is "any", with `message` saying so; `require_all` never falls back.
+        `match="any"` asks for stories with some of the words, those with every word ranked first.
+        `total`, `facets` and every order (`sort`) are of the same set of stories.
         `plain` reads `text` as words only (no syntax, never an error but for having no word), `fuzzy` lets
         every word match near spellings, `since` ("7d", "2w", "3m", "1y") keeps stories from that long ago on.
         When few stories match and a word is unknown, `suggestion` is the query with that word corrected.
         `expand` adds words of the best stories to the query (pseudo-relevance feedback, see
         newsindex.expansion); `recency_half_life` (days) halves a story's relevance for every that many
         days it is older than the newest story (see newsindex.ranking). Both change relevance order only.
-        `facets` (bylines, location, source, year, month) counts every matching story, not just the page's:
-        the `facet_top` most frequent names, every year or month with stories.
+        `region` keeps stories datelined in that state or country; `topics`, `places`, `orgs`, `people` those
+        the source tagged with any of the given labels (each argument one filter; one str is one label).
+        `facets` (bylines, location, source, region, topic, place, org, person, year, month) counts every
+        matching story, not just the page's: the `facet_top` most frequent names, every year or month with stories.
         Copies of one story (a duplicate group) show as one hit, its best, with the others' ids in
         `Hit.duplicates`, and `total` counts groups; `all_versions` shows and counts every story.
         """
@@ -287,20 +405,36 @@ class NewsIndex:
             raise UsageError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
         if page < 1:
             raise UsageError(f"page must be 1 or more, not {page}")
+        if page * limit > MAX_DEPTH:
+            raise UsageError(
+                f"page {page} of {limit} stories reaches past the first {MAX_DEPTH:,}: narrow the search instead"
+            )
         wanted = check_facets(facets, facet_top)
+        tags = _tags(region, topics, places, orgs, people)
         plan = self._plan(
-            text, start, end, bylines, location, source, require_all, plain=plain, fuzzy=fuzzy, since=since
-        )
+            text, start, end, bylines, location, source, require_all, plain=plain, fuzzy=fuzzy, since=since,
+            match=match, tags=tags,
+        )  # fmt: skip
         order = "-date" if sort == "relevance" and not plan.has_words else sort  # nothing to rank by: newest first
 
         def work(
             searcher: Searcher,
-        ) -> tuple[int, tuple[Hit, ...], dict[str, tuple[tuple[str, int], ...]], str | None]:
-            total, matching, hits = _page(searcher, plan, order, limit, page, scoring, all_versions)
-            counted = count_facets(searcher, matching, wanted, facet_top) if wanted else {}
-            return total, hits, counted, suggest(searcher, plan, total) if text.strip() else None
+        ) -> tuple[int, tuple[Hit, ...], dict[str, tuple[tuple[str, int], ...]], str | None, list[str], QueryPlan]:
+            deadline = deadlines.current()
+            notes: list[str] = []
+            total, matching, hits, searched = _page(searcher, plan, order, limit, page, scoring, all_versions, notes)
+            counted: dict[str, tuple[tuple[str, int], ...]] = {}
+            for name in wanted:  # the deadline looked at between facets: each is one pass over the matches
+                if deadline.expired():
+                    notes.append(f"facets not counted ({', '.join(wanted[len(counted) :])}): {_PAST_DEADLINE}")
+                    break
+                counted.update(count_facets(searcher, matching, (name,), facet_top))
+            guess = suggest(searcher, plan, total) if text.strip() and not deadline.expired() else None
+            return total, hits, counted, guess, notes, searched
 
-        total, hits, counted, suggestion = self._reading(work)  # one snapshot of the index for all of it
+        total, hits, counted, suggestion, notes, searched = self._reading(
+            work
+        )  # one snapshot of the index for all of it
         took_ms = (time.perf_counter() - started) * 1000
         return SearchResults(
             query=text,
@@ -311,6 +445,9 @@ class NewsIndex:
             took_ms=took_ms,
             suggestion=suggestion,
             facets=counted,
+            matched=searched.matched,
+            message=FALLBACK_NOTE if searched.fell_back else None,
+            notes=tuple(notes),
         )
 
     def rank(
@@ -318,6 +455,7 @@ class NewsIndex:
         text: str,
         *,
         require_all: bool = False,
+        match: str = "all",
         limit: int = 10,
         plain: bool = False,
         expand: bool = False,
@@ -331,11 +469,11 @@ class NewsIndex:
         scoring = _Scoring(expand, require_all, recency_half_life)
         if not 1 <= limit <= MAX_LIMIT:
             raise UsageError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
-        plan = self._plan(text, None, None, (), None, None, require_all, plain=plain)
+        plan = self._plan(text, None, None, (), None, None, require_all, plain=plain, match=match)
         order = "relevance" if plan.has_words else "-date"
 
         def ids(searcher: Searcher) -> list[tuple[str, float]]:
-            _, ranking = _ranking(searcher, plan, order, scoring)
+            _, ranking, _ = _ranking(searcher, plan, order, scoring)
             return [(searcher.stored_fields(docnum)["id"], score) for docnum, score in ranking(limit)]
 
         return self._reading(ids)
@@ -350,7 +488,13 @@ class NewsIndex:
         bylines: Iterable[str] = (),
         location: str | None = None,
         source: str | None = None,
+        region: str | None = None,
+        topics: Iterable[str] = (),
+        places: Iterable[str] = (),
+        orgs: Iterable[str] = (),
+        people: Iterable[str] = (),
         require_all: bool = False,
+        match: str = "all",
         plain: bool = False,
         fuzzy: bool = False,
         since: str | None = None,
@@ -359,30 +503,50 @@ class NewsIndex:
 
         Every period from `start` to `end` is listed, zeros included (by default from the earliest to the
         latest matching story); matching stories without a date are counted apart, in `Series.undated`.
-        The other arguments are those of `search`; an empty query with no filter counts every story.
+        The other arguments are those of `search`, and each series counts the stories `search` counts in
+        its `total` (with `all_versions`): every word, or some when no story has every word (then the
+        series' `matched` is "any"). An empty query with no filter counts every story.
         """
         period = check_period(by)
         texts = (queries,) if isinstance(queries, str) else tuple(queries)
         if not texts:
             raise UsageError("give at least one query for the timeline")
+        if len(texts) > MAX_SERIES:
+            raise UsageError(f"{len(texts):,} queries for one timeline; the limit is {MAX_SERIES}")
         bylines = tuple(name for name in _names(bylines) if name.strip())
+        tags = _tags(region, topics, places, orgs, people)
         everything = QueryPlan("", query_module.Every(), None, (), None, None, has_words=False)
         plans = [
             everything
-            if not (text.strip() or start or end or since or bylines or location or source)
+            if not (text.strip() or start or end or since or bylines or location or source or tags)
             else self._plan(
-                text, start, end, bylines, location, source, require_all, plain=plain, fuzzy=fuzzy, since=since
+                text,
+                start,
+                end,
+                bylines,
+                location,
+                source,
+                require_all,
+                plain=plain,
+                fuzzy=fuzzy,
+                since=since,
+                tags=tags,
+                match=match,
             )
             for text in texts
         ]
 
-        def work(searcher: Searcher) -> list[tuple[Counter[int], int]]:
-            # Matched without their date range, so that undated stories are counted too; the range bounds the periods.
-            undated_too = [dataclasses.replace(plan, start=None, end=None) for plan in plans]
-            return [count_days(searcher, _every_match(searcher, plan)) for plan in undated_too]
+        def work(searcher: Searcher) -> list[tuple[tuple[Counter[int], int], Match]]:
+            counts = []
+            for plan in plans:
+                matched, matching = _timeline_matches(searcher, plan)
+                counts.append((count_days(searcher, matching), matched))
+            return counts
 
         counted = []
-        for text, plan, (per_day, undated) in zip(texts, plans, self._reading(work), strict=True):
+        matched_sets: list[Match] = []
+        for text, plan, ((per_day, undated), matched) in zip(texts, plans, self._reading(work), strict=True):
+            matched_sets.append(matched)
             if plan.start is not None or plan.end is not None:  # this query's own range (`date:` in its text)
                 low = -(2**31) if plan.start is None else seconds_to_day(plan.start)
                 high = 2**31 if plan.end is None else seconds_to_day(plan.end)
@@ -396,7 +560,9 @@ class NewsIndex:
             raise UsageError(
                 f"the timeline starts ({day_to_date(first)}) after it ends ({day_to_date(last)}): swap the dates"
             )
-        return build_timeline(period, counted, first, last)
+        found = build_timeline(period, counted, first, last)
+        series = zip(found.series, matched_sets, strict=True)
+        return dataclasses.replace(found, series=tuple(dataclasses.replace(one, matched=how) for one, how in series))
 
     def stories(
         self,
@@ -407,22 +573,72 @@ class NewsIndex:
         bylines: Iterable[str] = (),
         location: str | None = None,
         source: str | None = None,
+        region: str | None = None,
+        topics: Iterable[str] = (),
+        places: Iterable[str] = (),
+        orgs: Iterable[str] = (),
+        people: Iterable[str] = (),
         require_all: bool = False,
+        match: str = "all",
+        on_fallback: Callable[[str], None] | None = None,
     ) -> Iterator[Story]:
         """Every story matching `text` and the filters (every story when there are none), oldest first,
-        undated ones last; the arguments are those of `search`. Streams: memory stays flat.
+        undated ones last; the arguments are those of `search`, and the stories those `search` counts
+        (with `all_versions`). When no story has every word and the stories with some are listed instead,
+        `on_fallback` is called with the message saying so, before the first story. Streams: memory stays flat.
 
         The stories are those of the index as it was when iteration began, whatever commits land meanwhile.
         """
+        for story, _ in self.grouped_stories(
+            text,
+            start=start,
+            end=end,
+            bylines=bylines,
+            location=location,
+            source=source,
+            region=region,
+            topics=topics,
+            places=places,
+            orgs=orgs,
+            people=people,
+            require_all=require_all,
+            match=match,
+            on_fallback=on_fallback,
+        ):
+            yield story
+
+    def grouped_stories(
+        self,
+        text: str = "",
+        *,
+        start: str | date | None = None,
+        end: str | date | None = None,
+        bylines: Iterable[str] = (),
+        location: str | None = None,
+        source: str | None = None,
+        region: str | None = None,
+        topics: Iterable[str] = (),
+        places: Iterable[str] = (),
+        orgs: Iterable[str] = (),
+        people: Iterable[str] = (),
+        require_all: bool = False,
+        match: str = "all",
+        on_fallback: Callable[[str], None] | None = None,
+    ) -> Iterator[tuple[Story, str | None]]:
+        """`stories`, each with its duplicate group: a label its copies share (None in an index built
+        before duplicate groups). What `newsindex export` writes as `duplicate_group`."""
         bylines = tuple(name for name in _names(bylines) if name.strip())
+        tags = _tags(region, topics, places, orgs, people)
         plan = None
-        if text.strip() or start or end or bylines or location or source:
-            plan = self._plan(text, start, end, bylines, location, source, require_all)
+        if text.strip() or start or end or bylines or location or source or tags:
+            plan = self._plan(text, start, end, bylines, location, source, require_all, match=match, tags=tags)
         self._follow_rebuild()
         searcher = self._whoosh.searcher()  # its own: a generator outlives the calls around it on this thread
         try:
-            for docnum in _matching_by_date(searcher, plan):
-                yield story_from_stored(searcher.stored_fields(docnum))
+            groups = story_groups(searcher)
+            for docnum in _matching_by_date(searcher, plan, on_fallback):
+                label = groups.key(docnum) if groups is not None else None
+                yield story_from_stored(searcher.stored_fields(docnum)), label if isinstance(label, str) else None
         finally:
             searcher.close()
 
@@ -439,7 +655,11 @@ class NewsIndex:
         plain: bool = False,
         fuzzy: bool = False,
         since: str | None = None,
+        match: str = "all",
+        tags: dict[str, tuple[str, ...]] | None = None,
     ) -> QueryPlan:
+        bylines = _names(bylines)
+        _check_names(bylines, location, source)
         first = _bound(start, end=False)
         if since is not None:
             first = _since(since) if first is None else max(first, _since(since))
@@ -447,6 +667,7 @@ class NewsIndex:
             text,
             self._schema,
             require_all=require_all,
+            match=match,
             start=first,
             end=_bound(end, end=True),
             bylines=_names(bylines),
@@ -454,6 +675,7 @@ class NewsIndex:
             source=source,
             plain=plain,
             fuzzy=fuzzy,
+            tags=tags,
         )
 
     def get(self, story_id: str) -> Story | None:
@@ -461,6 +683,7 @@ class NewsIndex:
         stored = self._reading(lambda searcher: searcher.document(id=story_id))
         return story_from_stored(stored) if stored else None
 
+    @_within_deadline
     def similar(self, story_id: str, *, limit: int = 10, all_versions: bool = False) -> SearchResults:
         """The stories most like story `story_id` (more like this on its key terms), best first.
 
@@ -470,11 +693,14 @@ class NewsIndex:
         started = time.perf_counter()
         if not 1 <= limit <= MAX_LIMIT:
             raise UsageError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
-        hits = self._reading(lambda searcher: _similar(searcher, story_id, limit, all_versions))
+        notes: list[str] = []
+        hits = self._reading(lambda searcher: _similar(searcher, story_id, limit, all_versions, notes))
         if hits is None:
             raise StoryNotFoundError(f"no story with id {story_id!r} in {self._path}; search prints the ids")
         took_ms = (time.perf_counter() - started) * 1000
-        return SearchResults(query=story_id, total=len(hits), hits=hits, page=1, limit=limit, took_ms=took_ms)
+        return SearchResults(
+            query=story_id, total=len(hits), hits=hits, page=1, limit=limit, took_ms=took_ms, notes=tuple(notes)
+        )
 
     def count(self) -> int:
         """How many stories the index holds."""
@@ -494,7 +720,7 @@ class NewsIndex:
             try:
                 with self._searcher() as searcher:
                     return work(searcher)
-            except FileNotFoundError:
+            except (FileNotFoundError, EmptyIndexError):  # a commit or a rebuild's switch-over removed files
                 self._local.searcher = None
                 if attempt == _READ_ATTEMPTS - 1:
                     raise
@@ -515,6 +741,11 @@ class NewsIndex:
         self._local.searcher = searcher
         try:
             yield searcher
+        except IndexDamagedError as error:  # a block failed its checksum (newsindex.codec)
+            raise IndexDamagedError(
+                f"index at {self._path} is damaged: {error}; "
+                f"rebuild it with `newsindex index --rebuild CORPUS --index {self._path}`"
+            ) from error
         except _DAMAGE as error:
             raise IndexDamagedError(
                 f"index at {self._path} could not be read ({type(error).__name__}: {error}); "
@@ -522,19 +753,68 @@ class NewsIndex:
             ) from error
 
     def _follow_rebuild(self) -> None:
-        """After a rebuild (here or in another process) the manifest names a new Whoosh index: switch to it."""
+        """After a rebuild (here or in another process) the manifest names a new Whoosh index: switch to it.
+
+        Safe while other threads search: each thread's searcher of the old index is replaced the next
+        time that thread reads (see `_searcher`), never closed under it.
+        """
         try:
-            stamp = (self._path / MANIFEST).stat().st_mtime_ns
+            info = (self._path / MANIFEST).stat()
         except FileNotFoundError:
             return
+        stamp = (info.st_ino, info.st_mtime_ns, info.st_size)  # replaced atomically: a new inode each time
         if stamp == self._manifest_stamp:  # a stat per search, not a read and a parse
             return
-        self._manifest_stamp = stamp
-        manifest = _read_manifest(self._path)
-        if manifest is not None and manifest["index_name"] != self._manifest["index_name"]:
-            fresh = NewsIndex.open(self._path)
-            self._searchers.close_all()
-            self._whoosh, self._schema, self._manifest = fresh._whoosh, fresh._schema, fresh._manifest
+        with self._switching:
+            if stamp == self._manifest_stamp:
+                return
+            manifest = _read_manifest(self._path)
+            if manifest is not None and manifest["index_name"] != self._manifest["index_name"]:
+                fresh = NewsIndex.open(self._path)
+                self._whoosh, self._schema, self._manifest = fresh._whoosh, fresh._schema, fresh._manifest
+            self._manifest_stamp = stamp
+
+    @classmethod
+    def rebuild(
+        cls,
+        path: str | os.PathLike[str],
+        paths: Sequence[str],
+        *,
+        format: str | None = None,
+        procs: int | None = None,
+        lock_timeout: float = 30.0,
+        fsync: bool = True,
+        on_file: Callable[[int, int], None] | None = None,
+        on_story: Callable[[Story], None] | None = None,
+    ) -> IndexReport:
+        """Index `paths` from scratch into a fresh index in folder `path`, and switch to it once complete.
+
+        Works whatever state the old index is in (damaged segments, TOC or manifest, another schema
+        version, none at all): the old one is never opened. Until the switch, searches see the old
+        stories and the old index keeps its checksum record; a crash or Ctrl-C leaves it as it was, and
+        the next write removes what the abandoned rebuild left.
+        """
+        folder = Path(path)
+        _prepare_folder(folder)
+        with folder_lock(folder, timeout=lock_timeout):  # no other writer until the switch
+            old_name = _old_index_name(folder)
+            name = _new_index_name()
+            manifest = {"format": "newsindex", "schema_version": SCHEMA_VERSION, "index_name": name}
+            whoosh_ix = _create_whoosh(folder, name, fsync=fsync)
+            live = frozenset({old_name} if old_name else ())
+            fresh = cls(folder, whoosh_ix, manifest, other_live=live, lock_held=True)
+            try:
+                report = fresh.add_files(paths, format=format, procs=procs, on_file=on_file, on_story=on_story)
+            except BaseException:
+                fresh.close()
+                _remove_whoosh_files(folder, name)
+                raise
+            fresh.close()
+            _write_manifest(folder, manifest)  # the switch: readers follow the manifest
+            if old_name is not None:
+                _remove_whoosh_files(folder, old_name)
+            remove_leftovers(folder, name, _latest_toc(whoosh_ix), _segment_ids(whoosh_ix))  # and any others'
+        return report
 
     def rebuild_files(
         self,
@@ -550,25 +830,17 @@ class NewsIndex:
 
         Until then searches see the old stories; a crash or Ctrl-C leaves the old index as it was.
         """
-        with write_lock(self._whoosh, timeout=lock_timeout):  # no other writer until the switch
-            name = _new_index_name()
-            old_name = self._manifest["index_name"]
-            fsync = self._whoosh.storage.fsync
-            whoosh_ix = _create_whoosh(self._path, name, fsync=fsync)
-            fresh = NewsIndex(
-                self._path, whoosh_ix, {**self._manifest, "index_name": name}, other_live=frozenset({old_name})
-            )
-            try:
-                report = fresh.add_files(paths, format=format, procs=procs, on_file=on_file, on_story=on_story)
-            except BaseException:
-                fresh.close()
-                _remove_whoosh_files(self._path, name)
-                raise
-            _write_manifest(self._path, {**self._manifest, "index_name": name})
-        self.close()
-        self._whoosh, self._schema = fresh._whoosh, fresh._schema
-        self._manifest = {**self._manifest, "index_name": name}
-        _remove_whoosh_files(self._path, old_name)
+        report = NewsIndex.rebuild(
+            self._path,
+            paths,
+            format=format,
+            procs=procs,
+            lock_timeout=lock_timeout,
+            fsync=self._whoosh.storage.fsync,
+            on_file=on_file,
+            on_story=on_story,
+        )
+        self._follow_rebuild()
         return report
 
 
@@ -605,6 +877,22 @@ def _names(values: Iterable[str]) -> tuple[str, ...]:
     return (values,) if isinstance(values, str) else tuple(values)
 
 
+def _tags(
+    region: str | None, topics: Iterable[str], places: Iterable[str], orgs: Iterable[str], people: Iterable[str]
+) -> dict[str, tuple[str, ...]]:
+    """The tag filters given, by field (`newsindex.schema.TAG_FIELDS`): blank values left out."""
+    given = {
+        "region": (region,) if region else (),
+        "topic": _names(topics),
+        "place": _names(places),
+        "org": _names(orgs),
+        "person": _names(people),
+    }
+    return {
+        field: kept for field, values in given.items() if (kept := tuple(value for value in values if value.strip()))
+    }
+
+
 class _Scoring(NamedTuple):
     """How a search ranks by relevance beyond BM25F: feedback expansion and recency."""
 
@@ -624,25 +912,81 @@ def _page(
     page: int,
     scoring: _Scoring = _Scoring(),
     all_versions: bool = False,
-) -> tuple[int, set[int], tuple[Hit, ...]]:
-    """The total, every matching story (document numbers) and one page of hits of `plan`, ranked by
-    `order`; duplicate groups fold into their best story and count once unless `all_versions`."""
+    notes: list[str] | None = None,
+) -> tuple[int, set[int], tuple[Hit, ...], QueryPlan]:
+    """The total, every matching story (document numbers), one page of hits of `plan`, ranked by
+    `order`, and the plan searched (its fallback when no story has every word); duplicate groups fold
+    into their best story and count once unless `all_versions`. Hits in date order carry their
+    relevance score too. What the deadline cut short is said in `notes`."""
     plan = check_expansion(plan, searcher.reader())  # fuzzy words as the index words they stand for
-    terms = plan.marked_words(searcher.reader())  # the user's words, not the words expansion adds
+    # the user's words, not the words expansion adds; a phrase's words only where they stand as the phrase
+    terms, phrases = query_marks(plan.query, plan.marked_words(searcher.reader()))
     wanted = page * limit
-    matching, rank = _ranking(searcher, plan, order, scoring)
+    matching, rank, searched = _ranking(searcher, plan, order, scoring)
     groups = None if all_versions else story_groups(searcher)
     if groups is None:
         found, total = [Folded(docnum, score) for docnum, score in rank(wanted)], len(matching)
     else:
         found, total = groups.fold(rank, wanted, matching), groups.count(matching)
+    shown = found[wanted - limit : wanted]
+    if order != "relevance" and searched.has_words and shown:
+        scores = _scores(searcher, searched.query, {folded.docnum for folded in shown})
+        shown = [dataclasses.replace(folded, score=scores.get(folded.docnum, 0.0)) for folded in shown]
+    hits = _hits(
+        searcher,
+        [(folded.docnum, folded.score, folded.duplicates) for folded in shown],
+        wanted - limit + 1,
+        terms,
+        phrases,
+        notes,
+    )
+    return total, matching, hits, searched
+
+
+_PAST_DEADLINE = f"the {deadlines.SEARCH_SECONDS:g} s deadline passed"
+
+
+def _hits(
+    searcher: Searcher,
+    shown: Sequence[tuple[int, float, Sequence[int]]],
+    first_rank: int,
+    terms: set[str],
+    phrases: Sequence[Any],
+    notes: list[str] | None,
+) -> tuple[Hit, ...]:
+    """The hits of (docnum, score, duplicates' docnums), ranked from `first_rank`: their stories read and
+    snippets made until the request's deadline; past it, the lead stands for the snippet and the
+    duplicates' ids are not read (a note says so)."""
+    deadline = deadlines.current()
     hits = []
-    for rank_number, folded in enumerate(found[wanted - limit : wanted], start=wanted - limit + 1):
-        story = story_from_stored(searcher.stored_fields(folded.docnum))
-        marked = snippet(story.body, terms, index_words(story.body, _body_analyzer(searcher)), fallback=story.lead)
-        duplicates = tuple(searcher.stored_fields(docnum)["id"] for docnum in folded.duplicates)
-        hits.append(Hit(story=story, score=folded.score, rank=rank_number, snippet=marked, duplicates=duplicates))
-    return total, matching, tuple(hits)
+    cut = 0
+    duplicates: tuple[str, ...]
+    for rank_number, (docnum, score, duplicate_docnums) in enumerate(shown, start=first_rank):
+        stored = searcher.stored_fields(docnum)
+        story = story_from_stored(stored)
+        if deadline.expired():
+            cut += 1
+            marked, duplicates = html.escape(story.lead, quote=False), ()
+        else:
+            after = 0 if story.headline else lead_span(story.body)[1]  # the lead is shown as the title
+            marked = snippet(
+                story.body, terms, index_words(story.body, _body_analyzer(searcher)), fallback=story.lead, phrases=phrases,
+                after=after,
+                expired=deadline.expired,
+            )  # fmt: skip
+            duplicates = tuple(_ids(searcher, duplicate_docnums, deadline))
+        hits.append(Hit(story, score, rank_number, marked, duplicates=duplicates, revises=stored.get("revises")))
+    if cut and notes is not None:
+        notes.append(f"{cut} of {len(shown)} hits shown without a snippet or versions: {_PAST_DEADLINE}")
+    return tuple(hits)
+
+
+def _ids(searcher: Searcher, docnums: Iterable[int], deadline: deadlines.Deadline) -> Iterator[str]:
+    """The story ids of `docnums`, until the deadline."""
+    for docnum in docnums:
+        if deadline.expired():
+            return
+        yield searcher.stored_fields(docnum)["id"]
 
 
 def _body_analyzer(searcher: Searcher) -> Any:
@@ -652,15 +996,17 @@ def _body_analyzer(searcher: Searcher) -> Any:
 
 def _ranking(
     searcher: Searcher, plan: QueryPlan, order: str, scoring: _Scoring
-) -> tuple[set[int], Callable[[int], list[tuple[int, float]]]]:
-    """Every story matching `plan` (document numbers), and its ranking in `order`: a function giving the
-    first `depth` (docnum, score) pairs."""
+) -> tuple[set[int], Callable[[int], list[tuple[int, float]]], QueryPlan]:
+    """Every story matching `plan` (document numbers), its ranking in `order` (a function giving the
+    first `depth` (docnum, score) pairs) and the plan searched: its fallback when no story has every word."""
     plan = check_expansion(plan, searcher.reader())
     recency = scoring.recency(searcher)
     allowed = _allowed_docnums(searcher, plan)
-    if order == "relevance" and scoring.expand:
+    plan, matching = _settled(searcher, plan, allowed)
+    searched = plan
+    if order == "relevance" and scoring.expand:  # the feedback words also match, unless `require_all`
         plan = _expanded(searcher, plan, allowed, recency, require_all=scoring.require_all)
-    matching = _allowed_matches(searcher, plan, allowed)
+        matching = _allowed_matches(searcher, plan, allowed)
     # With a filter, only the stories that match and pass it are scored: often far fewer.
     narrowed = None if allowed is None else matching
 
@@ -671,13 +1017,42 @@ def _ranking(
             return _by_date(searcher, plan.query, narrowed, depth, newest_first=order == "-date")
         return _ranked(searcher, plan, narrowed, depth, recency)
 
-    return matching, rank
+    return matching, rank, searched
 
 
-def _every_match(searcher: Searcher, plan: QueryPlan) -> set[int]:
-    """Every story matching `plan` (document numbers)."""
+def _settled(searcher: Searcher, plan: QueryPlan, allowed: set[int] | None) -> tuple[QueryPlan, set[int]]:
+    """The plan to search and the stories it matches among those the filters allow: `plan`, or its
+    fallback (some of the words) when no allowed story has every word."""
+    matching = _allowed_matches(searcher, plan, allowed)
+    if not matching and plan.fallback is not None and (allowed is None or allowed):
+        plan = plan.fall_back()
+        matching = _allowed_matches(searcher, plan, allowed)
+    return plan, matching
+
+
+def _every_match(searcher: Searcher, plan: QueryPlan) -> tuple[QueryPlan, set[int]]:
+    """Every story matching `plan` (document numbers), and the plan searched (see `_settled`)."""
     plan = check_expansion(plan, searcher.reader())
-    return _allowed_matches(searcher, plan, _allowed_docnums(searcher, plan))
+    return _settled(searcher, plan, _allowed_docnums(searcher, plan))
+
+
+def _timeline_matches(searcher: Searcher, plan: QueryPlan) -> tuple[Match, set[int]]:
+    """The stories a timeline of `plan` counts, with its date range left out (undated stories are
+    counted apart; the range bounds the periods), and which set they are. Whether to fall back to some
+    of the words is decided inside the range, as `search` decides it."""
+    plan = check_expansion(plan, searcher.reader())
+    if plan.start is not None or plan.end is not None:
+        if plan.fallback is not None:
+            plan, _ = _settled(searcher, plan, _allowed_docnums(searcher, plan))
+        plan = dataclasses.replace(plan, start=None, end=None, fallback=None)
+    plan, matching = _settled(searcher, plan, _allowed_docnums(searcher, plan))
+    return plan.matched, matching
+
+
+def _scores(searcher: Searcher, query: Any, docnums: set[int]) -> dict[int, float]:
+    """The relevance score of each of these stories for `query`."""
+    results = _timed_search(searcher, query, limit=len(docnums), filter=docnums)
+    return {hit.docnum: float(hit.score) for hit in results}
 
 
 def _allowed_matches(searcher: Searcher, plan: QueryPlan, allowed: set[int] | None) -> set[int]:
@@ -708,32 +1083,37 @@ def _expanded(
     return expanded_plan(plan, model, require_all=require_all, share=share)
 
 
-def _similar(searcher: Searcher, story_id: str, limit: int, all_versions: bool) -> tuple[Hit, ...] | None:
+def _similar(
+    searcher: Searcher, story_id: str, limit: int, all_versions: bool, notes: list[str] | None = None
+) -> tuple[Hit, ...] | None:
     """The hits of `NewsIndex.similar`, or None if there is no such story."""
-    from newsindex.similar import key_terms, more_like
+    from newsindex.similar import KEY_TERMS_CHARS, key_terms, more_like
 
     docnum = searcher.document_number(id=story_id)
     if docnum is None:
         return None
     story = story_from_stored(searcher.stored_fields(docnum))
-    weighted = key_terms(searcher, f"{story.headline or ''}\n{story.body}")
-    found = more_like(searcher, docnum, weighted, limit, all_versions=all_versions)
-    terms = {term for term, _ in weighted}
-    hits = []
-    for rank, folded in enumerate(found, start=1):
-        other = story_from_stored(searcher.stored_fields(folded.docnum))
-        marked = snippet(other.body, terms, index_words(other.body, _body_analyzer(searcher)), fallback=other.lead)
-        duplicates = tuple(searcher.stored_fields(number)["id"] for number in folded.duplicates)
-        hits.append(Hit(story=other, score=folded.score, rank=rank, snippet=marked, duplicates=duplicates))
-    return tuple(hits)
+    weighted = key_terms(searcher, f"{story.headline or ''}\n{story.body[:KEY_TERMS_CHARS]}")
+
+    def search(query: Any, depth: int, left_out: set[int]) -> list[tuple[int, float]]:
+        return [(hit.docnum, float(hit.score)) for hit in _timed_search(searcher, query, limit=depth, mask=left_out)]
+
+    found = more_like(searcher, docnum, weighted, limit, all_versions=all_versions, search=search)
+    shown = [(folded.docnum, folded.score, folded.duplicates) for folded in found]
+    return _hits(searcher, shown, 1, {term for term, _ in weighted}, (), notes)
 
 
-def _matching_by_date(searcher: Searcher, plan: QueryPlan | None) -> list[int]:
-    """The document numbers matching `plan` (every live one if None), oldest first, undated last."""
+def _matching_by_date(
+    searcher: Searcher, plan: QueryPlan | None, on_fallback: Callable[[str], None] | None = None
+) -> list[int]:
+    """The document numbers matching `plan` (every live one if None), oldest first, undated last;
+    `on_fallback` hears the message when no story has every word and those with some are listed."""
     if plan is None:
         matching: Iterable[int] = searcher.reader().all_doc_ids()
     else:
-        matching = _every_match(searcher, plan)
+        plan, matching = _every_match(searcher, plan)
+        if plan.fell_back and on_fallback is not None:
+            on_fallback(FALLBACK_NOTE)
     dates: dict[int, int] = {}
     for leaf, offset in searcher.leaf_searchers():
         reader = leaf.reader()
@@ -786,6 +1166,19 @@ def _read_through(searcher: Searcher) -> list[str]:
         except Exception as error:
             problems.append(f"segment {segment} cannot be read: {type(error).__name__}: {error}")
     return problems
+
+
+def _check_names(bylines: Iterable[str], location: str | None, source: str | None) -> None:
+    """QueryRejectedError for name filters past what one search may be given (each name is a phrase)."""
+    names = _names(bylines)
+    if len(names) > MAX_NAMES:
+        raise QueryRejectedError(f"{len(names):,} bylines in one search; the limit is {MAX_NAMES}")
+    for option, values in (("byline", names), ("location", (location or "",)), ("source", (source or "",))):
+        for value in values:
+            if len(value) > MAX_NAME_CHARS:
+                raise QueryRejectedError(
+                    f"the {option} filter is {len(value):,} characters long; the limit is {MAX_NAME_CHARS}"
+                )
 
 
 def _bound(value: str | date | None, *, end: bool) -> int | None:
@@ -859,7 +1252,7 @@ def _timed_search(
     recency: Recency | None = None,
     **options: Any,
 ) -> Any:
-    """Whoosh's search, stopped with QueryRejectedError after SEARCH_SECONDS."""
+    """Whoosh's search, stopped with QueryRejectedError when the request's deadline passes."""
     if filter is not None and not filter:
         return []  # Whoosh reads an empty filter as no filter at all
     if filter is not None and len(filter) * SELECTIVE_FILTER <= searcher.doc_count_all():
@@ -868,7 +1261,7 @@ def _timed_search(
     # The deadline wraps the ranking collector, the filter wraps both: Whoosh's own TimeLimitCollector
     # would bypass the filter, which lives in FilterCollector.collect_matches.
     ranking = recency.collector(options["limit"]) if recency else searcher.collector(**options)
-    collector: Any = _Deadline(ranking, SEARCH_SECONDS)
+    collector: Any = _Deadline(ranking, deadlines.current())
     if filter is not None or mask:
         collector = FilterCollector(collector, allow=filter, restrict=mask or None)
     try:
@@ -883,17 +1276,12 @@ def _timed_search(
 class _Deadline(WrappingCollector):  # type: ignore[misc]
     """Raises TimeLimit when a search collects past its deadline."""
 
-    def __init__(self, child: Any, seconds: float) -> None:
+    def __init__(self, child: Any, deadline: deadlines.Deadline) -> None:
         super().__init__(child)
-        self._seconds = seconds
-        self._deadline = 0.0
-
-    def prepare(self, top_searcher: Any, q: Any, context: Any) -> None:
-        self._deadline = time.monotonic() + self._seconds
-        super().prepare(top_searcher, q, context)
+        self._deadline = deadline
 
     def collect(self, sub_docnum: int) -> Any:
-        if time.monotonic() > self._deadline:
+        if self._deadline.expired():
             raise TimeLimit
         return self.child.collect(sub_docnum)
 
@@ -901,6 +1289,12 @@ class _Deadline(WrappingCollector):  # type: ignore[misc]
 def _matching(searcher: Searcher, query: Any) -> set[int]:
     """The stories matching `query`."""
     matching = _union_of_terms(searcher, query)
+    if matching is None and isinstance(query, query_module.And) and query.subqueries:
+        # every word (the default): each word's stories from the postings, intersected, rarest first
+        parts = [_union_of_terms(searcher, part) for part in query.subqueries]
+        if all(part is not None for part in parts):
+            found = sorted((part for part in parts if part is not None), key=len)
+            return found[0].intersection(*found[1:])
     return set(searcher.docs_for_query(query)) if matching is None else matching
 
 
@@ -935,14 +1329,40 @@ def _top_values(reader: Any, fieldname: str, top: int) -> tuple[tuple[str, int],
     for term in reader.lexicon(fieldname):
         postings = reader.postings(fieldname, term)
         counts[term.decode("utf-8")] = sum(1 for _ in postings.all_ids())
-    return tuple((name, count) for name, count in counts.most_common(top) if count)
+    merged = Counter(merge_spellings(counts))  # "Peter Torday" and "PETER TORDAY" are one name
+    return tuple((name, count) for name, count in merged.most_common(top) if count)
 
 
 # -- the folder ---------------------------------------------------------------------------------------
 
 
+def _latest_toc(whoosh_ix: Any) -> int:
+    return int(whoosh_ix.latest_generation())
+
+
+def _segment_ids(whoosh_ix: Any) -> set[str]:
+    return {segment.segment_id() for segment in whoosh_ix._read_toc().segments}
+
+
+def _prepare_folder(folder: Path) -> None:
+    """Make the index folder if needed, private to its owner, and refuse one others could write to."""
+    folder.mkdir(parents=True, exist_ok=True)
+    make_private(folder)
+    check_trusted(folder)
+
+
+def _old_index_name(folder: Path) -> str | None:
+    """The Whoosh index the manifest names, whatever else is wrong with it (None: no readable name)."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    name = manifest.get("index_name") if isinstance(manifest, dict) else None
+    return name if isinstance(name, str) and re.fullmatch(r"stories_[0-9a-f]{12}", name) else None
+
+
 def _create_whoosh(folder: Path, name: str, *, fsync: bool) -> Any:
-    whoosh_ix = FileIndex.create(DurableStorage(str(folder), fsync=fsync), build_schema(), indexname=name)
+    whoosh_ix = SafeFileIndex.create(DurableStorage(str(folder), fsync=fsync), build_schema(), indexname=name)
     record_checksums(whoosh_ix)
     return whoosh_ix
 
@@ -984,3 +1404,4 @@ def _remove_whoosh_files(folder: Path, index_name: str) -> None:
     for entry in folder.iterdir():
         if entry.name.startswith((f"_{index_name}_", f"{index_name}_")) and entry.is_file():
             entry.unlink(missing_ok=True)
+    (folder / sums_name(index_name)).unlink(missing_ok=True)

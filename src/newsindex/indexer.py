@@ -22,20 +22,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from whoosh.util.filelock import try_for
 from whoosh.writing import IndexWriter
 
 from newsindex.catalogue import Catalogue
 from newsindex.codec import NewsCodec
 from newsindex.duplicates import FIELDS as DUPLICATE_FIELDS
 from newsindex.duplicates import Grouper
-from newsindex.errors import IndexBusyError, IndexDamagedError, IndexIOError
+from newsindex.errors import IndexDamagedError, IndexIOError
 from newsindex.models import IndexReport, Problem, Story
-from newsindex.schema import record_digest, story_from_stored, story_record, story_to_document
-from newsindex.storage import record_checksums, remove_leftovers, sync_folder
+from newsindex.schema import TAG_FIELDS, record_digest, story_from_stored, story_record, story_to_document
+from newsindex.storage import folder_lock, record_checksums, remove_leftovers, sync_folder
 from newsindex.workers import ParallelWriter, WorkerPool, release_free_memory
 from newsindex.writer import BufferedSegmentWriter
 
+TAG_DOCUMENT_FIELDS = (*TAG_FIELDS, *(f"{field}_exact" for field in TAG_FIELDS))
 BATCH_STORIES = 5_000  # stories per commit: a crash loses at most this much work
 # With worker processes each commit adds a segment per worker, and every segment repeats the term
 # dictionary: bigger batches keep the index small and queries fast (50,000 stories is about a minute).
@@ -62,8 +62,10 @@ class Indexer:
         on_story: Callable[[Story], None] | None = None,
         procs: int = 1,
         other_live: frozenset[str] = frozenset(),
+        lock_held: bool = False,
     ) -> None:
         self._index = whoosh_index
+        self._lock_held = lock_held  # the caller holds the folder's write lock (a rebuild)
         self._other_live = other_live
         self._lock_timeout = lock_timeout
         self._batch_stories = batch_stories or (PARALLEL_BATCH_STORIES if procs > 1 else BATCH_STORIES)
@@ -80,11 +82,12 @@ class Indexer:
         self._half_read: _HalfRead | None = None
         self._writer_procs = 1
         self._warned_ungrouped = False
+        self._lacks_tags = any(field not in whoosh_index.schema for field in TAG_FIELDS)  # an index from before
         self._grouper = Grouper(whoosh_index)  # duplicate groups, assigned here before any worker sees a story
 
     def __enter__(self) -> Indexer:
         # The write lock is ours for the whole run, batches included; Whoosh's writers run without it.
-        self._lock = _acquire(self._index, self._lock_timeout)
+        self._lock = _NoLock() if self._lock_held else _acquire(self._index, self._lock_timeout)
         try:
             self._remove_leftovers()
             self._half_read = _HalfRead(self._index.storage)
@@ -202,7 +205,14 @@ class Indexer:
             self.report.problems.append(Problem(story.path or story.id, f"story {story.id!r} not indexed: {error}"))
             self._refuse(story, row)
             return
-        grouping = self._grouper.assign(story.id, story.body, story.headline, digest)
+        if self._lacks_tags and any(name in document for name in TAG_FIELDS):
+            self._lacks_tags = False  # said once a run
+            reason = (
+                "this index was built before the region, topic, place, org and person fields: stories keep them "
+                "but cannot be searched by them; rebuild it with `newsindex index --rebuild CORPUS`"
+            )
+            self.report.problems.append(Problem(str(self._index.storage.folder), reason, "degraded"))
+        grouping = self._grouper.assign(story.id, story.body, story.headline, digest, document.get("published"))
         if grouping is not None:
             document.update(grouping.fields())
         elif not self._warned_ungrouped:
@@ -370,26 +380,29 @@ def _collect_leaked_files() -> None:
 
 @contextmanager
 def write_lock(whoosh_index: Any, *, timeout: float) -> Iterator[None]:
-    """Hold the index's write lock (no writer but ours) for the duration of the block."""
-    lock = _acquire(whoosh_index, timeout)
-    try:
+    """Hold the index folder's write lock (no writer but ours) for the duration of the block."""
+    with folder_lock(Path(whoosh_index.storage.folder), timeout=timeout):
         yield
-    finally:
-        lock.release()
 
 
-def _acquire(whoosh_index: Any, timeout: float) -> Any:
-    lock = whoosh_index.lock("WRITELOCK")
-    if not try_for(lock.acquire, timeout=timeout, delay=0.1):
-        raise _busy(timeout)
-    return lock
+class _FolderLock:
+    """The folder's write lock (storage.folder_lock), held from construction until `release`."""
+
+    def __init__(self, whoosh_index: Any, timeout: float) -> None:
+        self._held = folder_lock(Path(whoosh_index.storage.folder), timeout=timeout)
+        self._held.__enter__()
+
+    def release(self) -> None:
+        self._held.__exit__(None, None, None)
 
 
-def _busy(timeout: float) -> IndexBusyError:
-    return IndexBusyError(
-        f"index is busy: another process is writing to it and did not finish within {timeout:g} s; "
-        "try again later or raise --lock-timeout"
-    )
+class _NoLock:
+    def release(self) -> None:
+        pass
+
+
+def _acquire(whoosh_index: Any, timeout: float) -> _FolderLock:
+    return _FolderLock(whoosh_index, timeout)
 
 
 class _HalfRead:
@@ -512,7 +525,11 @@ class _Change:
         if self.replaces:
             writer.delete_by_term("id", self.story_id)
         if self.document is not None:
-            writer.add_document(**self.document)
+            document = self.document
+            if any(name not in writer.schema for name in TAG_DOCUMENT_FIELDS if name in document):
+                # An index built before these fields: its stories are stored whole but not searchable by them.
+                document = {name: value for name, value in document.items() if name in writer.schema}
+            writer.add_document(**document)
 
     def slim(self) -> _Change:
         """This change with only the stored fields of its document (enough for `rebuilt`)."""

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any, Literal
 
 from newsindex.dateline import split_dateline
+from newsindex.errors import UsageError
 
 # A sentence ends at . ! or ? (maybe closed by a quote or bracket) followed by space and a capital,
 # a digit or an opening quote; the abbreviation check below keeps "U.S. officials" in one sentence.
@@ -22,6 +23,8 @@ _ABBREVIATION = re.compile(
 )
 _NUMBER_ABBREVIATION = re.compile(r"\bno\.$", re.IGNORECASE)
 _LEAD_MAX_CHARS = 400
+_OPTIONAL_TEXT = ("headline", "location", "region", "source", "path")
+_NAME_TUPLES = ("bylines", "topics", "places", "orgs", "people")  # tuples of names or labels
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +45,41 @@ class Story:
     published: date | None = None  # a date, or a datetime when the source gives a time
     bylines: tuple[str, ...] = ()
     location: str | None = None
+    region: str | None = None  # the dateline's state, province or country: "Calif.", "Alberta", "West Germany"
     source: str | None = None
     credits: tuple[Credit, ...] = ()
     path: str | None = None
     topics: tuple[str, ...] = ()  # subject codes, categories and tags as the source gives them
-    countries: tuple[str, ...] = ()  # country codes the source tags the story with (Reuters PLACES, RCV1)
+    places: tuple[str, ...] = ()  # the places the source tags the story with (Reuters PLACES, RCV1 countries)
+    orgs: tuple[str, ...] = ()  # organisations the source tags it with (Reuters ORGS)
+    people: tuple[str, ...] = ()  # people the source tags it with (Reuters PEOPLE)
+
+    def __post_init__(self) -> None:
+        # Cheap checks (a few type tests a story): the indexer makes a Story for every story it reads.
+        if not isinstance(self.id, str) or not self.id.strip():
+            raise UsageError(f"Story.id must be a non-empty str, not {self.id!r}")
+        if not isinstance(self.body, str) or not self.body.strip():
+            raise UsageError(f"Story.body of story {self.id!r} must be a non-blank str, not {_shown(self.body)}")
+        if self.published is not None and not isinstance(self.published, date):
+            raise UsageError(
+                f"Story.published of story {self.id!r} must be a datetime.date or datetime.datetime, "
+                f"not {type(self.published).__name__} {self.published!r}"
+            )
+        for name in _OPTIONAL_TEXT:
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise UsageError(f"Story.{name} of story {self.id!r} must be a str or None, not {_shown(value)}")
+        for name in _NAME_TUPLES:
+            values = getattr(self, name)
+            if type(values) is not tuple:
+                values = _name_tuple(self.id, name, values)
+                object.__setattr__(self, name, values)  # a list given is kept as a tuple
+            if values and not all(isinstance(value, str) for value in values):
+                raise UsageError(f"Story.{name} of story {self.id!r} must hold only str values, not {values!r}")
+        if type(self.credits) is not tuple:
+            object.__setattr__(self, "credits", _name_tuple(self.id, "credits", self.credits))
+        if self.credits and not all(isinstance(credit, Credit) for credit in self.credits):
+            raise UsageError(f"Story.credits of story {self.id!r} must be a tuple of Credit, not {self.credits!r}")
 
     @property
     def lead(self) -> str:
@@ -66,10 +99,13 @@ class Story:
             "published": self.published.isoformat() if self.published else None,
             "bylines": list(self.bylines),
             "location": self.location,
+            "region": self.region,
             "source": self.source,
             "credits": {credit.role: list(credit.names) for credit in self.credits},
             "topics": list(self.topics),
-            "countries": list(self.countries),
+            "places": list(self.places),
+            "orgs": list(self.orgs),
+            "people": list(self.people),
             "lead": self.lead,
             "body": self.body,
             "path": self.path,
@@ -85,6 +121,7 @@ class Hit:
     rank: int
     snippet: str = ""  # an HTML fragment: the text escaped, matched words in <mark>…</mark>
     duplicates: tuple[str, ...] = ()  # ids of the other matching versions of this story, folded into this hit
+    revises: str | None = None  # id of an earlier story this one updates with other figures (duplicates.py)
 
     def to_dict(self) -> dict[str, Any]:
         """The hit as JSON-ready data: the story's fields without its body, plus score and snippet."""
@@ -98,10 +135,16 @@ class Hit:
             "lead": story.lead,
             "bylines": list(story.bylines),
             "location": story.location,
+            "region": story.region,
             "source": story.source,
+            "topics": list(story.topics),
+            "places": list(story.places),
+            "orgs": list(story.orgs),
+            "people": list(story.people),
             "snippet": self.snippet,
             "path": story.path,
             "duplicates": list(self.duplicates),
+            "revises": self.revises,
         }
 
 
@@ -118,6 +161,11 @@ class SearchResults:
     suggestion: str | None = None  # "Did you mean": the query with unknown words corrected, when few stories matched
     # facet name → (value, stories) pairs over every matching story; only the facets asked for
     facets: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
+    # The set total, facets and hits are of: stories with every word ("all") or with some ("any"); and
+    # why, when it is "any" without being asked for (no story has every word).
+    matched: Literal["all", "any"] = "all"
+    message: str | None = None
+    notes: tuple[str, ...] = ()  # what was cut short to answer inside the deadline ("3 of 10 hits … without a snippet")
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self.hits)
@@ -134,8 +182,11 @@ class SearchResults:
             "limit": self.limit,
             "took_ms": round(self.took_ms, 2),
             "suggestion": self.suggestion,
+            "matched": self.matched,
+            "message": self.message,
             "hits": [hit.to_dict() for hit in self.hits],
             **({"facets": self.facets_dict()} if self.facets else {}),
+            **({"notes": list(self.notes)} if self.notes else {}),
         }
 
     def facets_dict(self) -> dict[str, list[dict[str, Any]]]:
@@ -153,10 +204,57 @@ class Problem:
     reason: str
     kind: Literal["skipped", "degraded"] = "skipped"
     record: int | None = None  # 1-based line or row for multi-story files
+    story: str | None = None  # the story's own id when the record gave one (Reuters NEWID, a JSON "id")
+    # Reported once per input: a later problem of the same input with the same `once` key is left out.
+    once: str | None = None
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.record}" if self.record is not None else self.path
+        if self.story is not None:
+            where = f"{where} (story {self.story})"
         return f"{where}: {self.reason}"
+
+
+KEPT_PROBLEMS = 10_000  # problems of a run kept in detail (about 220 bytes each); the rest are counted
+
+
+class Problems(list[Problem]):
+    """The problems of a run: every one counted, the first `keep` kept in detail.
+
+    A run over a corpus of millions of bad records would otherwise hold a Problem for each (220 bytes);
+    past `keep`, `append` only counts it: `total` all, `more` those not kept, `skipped` the skipped
+    inputs among all, and `skipped_reasons` how many of those had each reason (as `problem_kind` words it).
+    """
+
+    _KINDS = 100  # distinct reasons counted by name; the rest under "other"
+
+    def __init__(self, keep: int | None = None) -> None:
+        super().__init__()
+        self.keep = KEPT_PROBLEMS if keep is None else keep
+        self.total = 0
+        self.skipped = 0
+        self.skipped_reasons: dict[str, int] = {}
+
+    def append(self, problem: Problem) -> None:
+        self.total += 1
+        if problem.kind == "skipped":
+            self.skipped += 1
+            reason = problem_kind(problem.reason)
+            if reason not in self.skipped_reasons and len(self.skipped_reasons) >= self._KINDS:
+                reason = "other"
+            self.skipped_reasons[reason] = self.skipped_reasons.get(reason, 0) + 1
+        if len(self) < self.keep:
+            super().append(problem)
+
+    @property
+    def more(self) -> int:
+        """How many problems were counted but not kept."""
+        return self.total - len(self)
+
+
+def problem_kind(reason: str) -> str:
+    """A reason without its details: "invalid JSON (…)" → "invalid JSON", "cannot read: …" → "cannot read"."""
+    return re.sub(r"\s*\(.*|:.*", "", reason)
 
 
 @dataclass(slots=True)
@@ -167,13 +265,31 @@ class IndexReport:
     updated: int = 0
     unchanged: int = 0
     removed: int = 0
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=Problems)  # the first KEPT_PROBLEMS, if a Problems
     seconds: float = 0.0
 
     @property
     def skipped(self) -> int:
         """How many inputs were skipped outright (degraded ones were still indexed)."""
+        if isinstance(self.problems, Problems):
+            return self.problems.skipped
         return sum(1 for problem in self.problems if problem.kind == "skipped")
+
+    @property
+    def problem_count(self) -> int:
+        """How many problems the run had, those not kept in `problems` too."""
+        return self.problems.total if isinstance(self.problems, Problems) else len(self.problems)
+
+    def skipped_reasons(self) -> dict[str, int]:
+        """How many inputs were skipped for each kind of reason (`problem_kind`)."""
+        if isinstance(self.problems, Problems):
+            return dict(self.problems.skipped_reasons)
+        reasons: dict[str, int] = {}
+        for problem in self.problems:
+            if problem.kind == "skipped":
+                reason = problem_kind(problem.reason)
+                reasons[reason] = reasons.get(reason, 0) + 1
+        return reasons
 
     @property
     def written(self) -> int:
@@ -190,11 +306,30 @@ class IndexReport:
             "removed": self.removed,
             "skipped": self.skipped,
             "problems": [
-                {"path": p.path, "record": p.record, "kind": p.kind, "reason": p.reason} for p in self.problems
+                {"path": p.path, "record": p.record, "story": p.story, "kind": p.kind, "reason": p.reason}
+                for p in self.problems
             ],
+            "problem_count": self.problem_count,  # `problems` lists the first KEPT_PROBLEMS of them
             "seconds": round(self.seconds, 3),
             "stories_per_second": round(rate, 1),
         }
+
+
+def _name_tuple(story_id: str, name: str, values: object) -> tuple[str, ...]:
+    """A list of names (or credits) as a tuple; UsageError for one str (not the letters of a name) or a non-sequence."""
+    if isinstance(values, str):
+        raise UsageError(
+            f"Story.{name} of story {story_id!r} must be a tuple of names, not the str {values!r}: "
+            f"write {name}=({values!r},)"
+        )
+    if not isinstance(values, (list, tuple)):
+        raise UsageError(f"Story.{name} of story {story_id!r} must be a tuple of str, not {_shown(values)}")
+    return tuple(values)
+
+
+def _shown(value: object) -> str:
+    shown = repr(value)
+    return f"{type(value).__name__} {shown if len(shown) <= 60 else shown[:60] + '…'}"
 
 
 def lead_sentence(body: str) -> str:

@@ -3,17 +3,22 @@
 Two readings of the text: the query language (phrases, proximity, patterns, fuzzy words, boosts, fields,
 dates), or with `plain` a lenient one for search boxes and natural-language topics where every character
 is text and only the words count.
+
+The matching rule (README "Query syntax"): the clauses written side by side (words, phrases, groups)
+must all match; clauses joined by AND, in parentheses or marked + always must. With `match="all"` (the
+default), when no story has every side-by-side clause the search falls back to stories with some of
+them and says so (`QueryPlan.fallback`, `SearchResults.matched`); `require_all` never falls back;
+`match="any"` asks for stories with some of them, those with every one ranked first.
 """
 
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import islice
-from typing import Any
+from typing import Any, Literal
 
 from whoosh import qparser, query
 from whoosh.codec.base import Automata
@@ -21,8 +26,12 @@ from whoosh.fields import Schema
 
 from newsindex import ranking
 from newsindex.dateindex import PublishedRange
-from newsindex.errors import NewsIndexError, QueryError, QueryRejectedError
+from newsindex.dates import from_seconds
+from newsindex.deadline import SEARCH_SECONDS as SEARCH_SECONDS  # where it was, for callers
+from newsindex.deadline import current
+from newsindex.errors import NewsIndexError, QueryError, QueryRejectedError, UsageError
 from newsindex.schema import FIELD_ALIASES, NAME_FIELDS, TEXT_FIELDS, NewsAnalyzer, fold
+from newsindex.snippets import Phrase
 
 # What one query may cost (the query guard): Whoosh obeys whatever it is given, `*` alone took 28 s
 # on 5,000 stories, and deep nesting overflows its recursive parser.
@@ -32,10 +41,17 @@ MAX_WORDS = 200  # distinct words (a word searched in two fields counts once)
 MAX_EXPANSION = 2_000  # index terms the patterns and fuzzy words may stand for (all of them together)
 MAX_EDITS = 2  # word~2 at most: past two edits a fuzzy word matches nearly anything, slowly
 MAX_FUZZY_LETTERS = 30  # Whoosh builds an automaton per fuzzy word, in Python: a long word takes seconds
-SEARCH_SECONDS = 5.0
+MAX_BOOST = 1_000_000  # iran^1e308 would overflow every score to inf
+BOOST_ERROR = f"a boost must be a number above 0 and at most {MAX_BOOST:,}, as in iran^2 (twice the weight) or iran^0.5"
 
-# Field names start with a letter, so "10:30" stays a time and is searched as words.
-_FIELD_PREFIX = r"(?P<text>[A-Za-z_]\w*|[*]):"
+# Field names start with a letter, so "10:30" stays a time and is searched as words; a name in capitals
+# ("NYSE:IBM", "TOKYO:") and a URL's scheme ("http://x.com/a") are text, not fields.
+_FIELD_PREFIX = r"(?P<text>(?![A-Z][A-Z0-9_]*:)[A-Za-z_]\w*|[*]):(?!//)"
+# "<" and ">" are comparisons only right after a field ("date:>2019-06"); elsewhere they are text ("<IBM>").
+_GT_LT = r"(?<=:)(?P<rel>(<=|>=|<|>|=<|=>))"
+Match = Literal["all", "any"]
+MATCHES: tuple[str, ...] = ("all", "any")
+FALLBACK_NOTE = "no story has every word; showing stories with some"
 _FILTER_FIELDS = frozenset(NAME_FIELDS) | {"published", "id"}
 _NAMES = NewsAnalyzer(stemming=False)
 _WORDS = NewsAnalyzer()
@@ -48,8 +64,11 @@ class QueryPlan:
     """How to run one search.
 
     `query` is what a story must match; `ranked_first`, when set, is the stricter query (every word)
-    whose matches rank above the rest; `filters` must all match and add nothing to the score;
-    `start`/`end` (seconds since 1970, inclusive) is the date range, answered from the date column.
+    whose matches rank above the rest; `fallback`, when set, is the wider query (some of the words) to
+    search instead when no story matches `query` and the filters (see `fall_back`); `filters` must all match
+    and add nothing to the score; `start`/`end` (seconds since 1970, inclusive) is the date range,
+    answered from the date column. `matched` says which set `query` is: "all" (every word) or "any"
+    (some words), and `fell_back` that it is "any" because no story had every word.
     """
 
     text: str
@@ -60,6 +79,15 @@ class QueryPlan:
     end: int | None
     has_words: bool
     plain: bool = False
+    fallback: Any | None = None
+    matched: Match = "all"
+    fell_back: bool = False
+
+    def fall_back(self) -> QueryPlan:
+        """The plan searching its fallback (some of the words): for when no story matches every word."""
+        if self.fallback is None:
+            return self
+        return replace(self, query=self.fallback, ranked_first=None, fallback=None, matched="any", fell_back=True)
 
     def terms(self) -> set[str]:
         """The searched words (stemmed as indexed), for highlighting."""
@@ -84,6 +112,7 @@ def parse_query(
     schema: Schema,
     *,
     require_all: bool = False,
+    match: str = "all",
     start: int | None = None,
     end: int | None = None,
     bylines: Iterable[str] = (),
@@ -91,14 +120,20 @@ def parse_query(
     source: str | None = None,
     plain: bool = False,
     fuzzy: bool = False,
+    tags: Mapping[str, Iterable[str]] | None = None,
 ) -> QueryPlan:
     """Read the user's query text and keyword filters into a QueryPlan.
 
+    `tags` are more name filters, by field (region, topic, place, org, person): each any of its values.
+
     With `plain`, the text is words only: nothing in it is syntax and it never fails, but for having no
     word at all (only common words) and no filter. With `fuzzy`, every searched word also matches words
-    one or two edits away (see `fuzzy_edits`). QueryError when the text is unreadable, QueryRejectedError
+    one or two edits away (see `fuzzy_edits`). `match` and `require_all` choose the matching rule (see the
+    module's docstring). QueryError when the text is unreadable or its date range empty, QueryRejectedError
     when it would cost too much.
     """
+    check_match(match, require_all)
+    _check_range(start, end, UsageError)  # from the caller's arguments
     if plain:
         parsed = _plain_words(text, schema)
     else:
@@ -108,43 +143,68 @@ def parse_query(
         _raise_first_error(parsed, schema)
         parsed = _guarded(parsed)
 
-    words: list[Any] = []
+    loose: list[Any] = []  # side by side: every one, or with match="any" some
+    bound: list[Any] = []  # joined by AND, grouped in parentheses: always every one
     required: list[Any] = []
-    for clause in _top_level_clauses(parsed):
+    for clause, side_by_side in _top_level_clauses(parsed):
         if isinstance(clause, PublishedRange):
             start, end = _narrow(start, end, clause)
         elif isinstance(clause, query.Not) or _is_filter(clause):
             required.append(clause)
         else:
-            words.append(clause)
+            (loose if side_by_side else bound).append(clause)
+    _check_range(start, end, QueryError)  # with the query's own dates
 
     filters = list(_name_filters(bylines, location, source))
+    for fieldname, values in (tags or {}).items():
+        names = [name for name in values if name.strip()]
+        if names:
+            filters.append(query.Or([_name_query(fieldname, name) for name in names]).normalize())
     for clause in required:  # negations and field filters written in the text filter too
         clause = clause.normalize()  # NOT "" is nothing: an empty phrase would fail in Whoosh's matcher
         if clause is not query.NullQuery:
             filters.append(clause)
-    words = [clause.normalize() for clause in words]
-    words = [clause for clause in words if clause is not query.NullQuery]
-    if fuzzy:
-        words = [_fuzzed(clause) for clause in words]
-    if not words and not filters and start is None and end is None:
+    loose, bound = _clauses(loose, fuzzy), _clauses(bound, fuzzy)
+    if not loose and not bound and not filters and start is None and end is None:
         shown = text if len(text) <= 80 else text[:80] + "…"
         raise QueryError(f"nothing to search for in {shown!r}: give some words, a phrase or a filter")
 
-    every_word = query.And(words).normalize() if words else None
-    any_word = query.Or(words).normalize() if words else None
-    main = every_word if require_all or len(words) < 2 else any_word
-    ranked_first = None if main is every_word else every_word
+    every_word = query.And(bound + loose).normalize() if loose or bound else query.Every()
+    some_words = query.And([*bound, query.Or(loose)]).normalize() if len(loose) > 1 else None
+    widest = some_words is not None and match == "any"
     return QueryPlan(
         text=text,
-        query=main if main is not None else query.Every(),
-        ranked_first=ranked_first,
+        query=some_words if widest else every_word,
+        ranked_first=every_word if widest else None,
         filters=tuple(filters),
         start=start,
         end=end,
-        has_words=bool(words),
+        has_words=bool(loose or bound),
         plain=plain,
+        fallback=some_words if not widest and not require_all else None,
+        matched="any" if widest else "all",
     )
+
+
+def check_match(match: str, require_all: bool = False) -> None:
+    """UsageError for an unknown matching rule, or for asking for every word and for any at once."""
+    if match not in MATCHES:
+        raise UsageError(f"unknown match {match!r}: use all (every word, the default) or any (some words)")
+    if require_all and match == "any":
+        raise UsageError("every word (all) and some words (any) at once: choose one")
+
+
+def _clauses(clauses: list[Any], fuzzy: bool) -> list[Any]:
+    clauses = [clause.normalize() for clause in clauses]
+    clauses = [clause for clause in clauses if clause is not query.NullQuery]
+    return [_fuzzed(clause) for clause in clauses] if fuzzy else clauses
+
+
+def _check_range(start: int | None, end: int | None, error: type[NewsIndexError]) -> None:
+    """`error` for a date range that ends before it starts: no story could match."""
+    if start is not None and end is not None and start > end:
+        first, last = from_seconds(start).date().isoformat(), from_seconds(end).date().isoformat()
+        raise error(f"the date range starts ({first}) after it ends ({last}): swap the dates")
 
 
 def check_expansion(plan: QueryPlan, reader: Any) -> QueryPlan:
@@ -156,7 +216,7 @@ def check_expansion(plan: QueryPlan, reader: Any) -> QueryPlan:
     each time through an automaton it rebuilds in Python: expanded once here, the plan holds plain words.
     """
     budget = MAX_EXPANSION
-    deadline = time.monotonic() + SEARCH_SECONDS
+    deadline = current()  # the request's: expansion is part of the search
     expansions: dict[tuple[str, str, int, int], list[str]] = {}
     leaves = [leaf for part in (plan.query, *plan.filters) for leaf in ([part] if part.is_leaf() else part.leaves())]
     for leaf in leaves:
@@ -172,7 +232,7 @@ def check_expansion(plan: QueryPlan, reader: Any) -> QueryPlan:
                 f"{_pattern_text(leaf)} and the other patterns match more than {MAX_EXPANSION:,} words: "
                 "make them longer or more specific"
             )
-        if time.monotonic() > deadline:
+        if deadline.expired():
             raise QueryRejectedError(
                 f"expanding {_pattern_text(leaf)} and the other patterns took longer than {SEARCH_SECONDS:g} s: "
                 "make them longer or more specific"
@@ -193,6 +253,7 @@ def check_expansion(plan: QueryPlan, reader: Any) -> QueryPlan:
         plan,
         query=expand(plan.query),
         ranked_first=None if plan.ranked_first is None else expand(plan.ranked_first),
+        fallback=None if plan.fallback is None else expand(plan.fallback),
         filters=tuple(expand(part) for part in plan.filters),
     )
 
@@ -315,8 +376,9 @@ def _guarded(node: Any) -> Any:
     """The parsed query with its patterns folded like indexed words; QueryRejectedError for what would
     cost too much: a bare *, a pattern starting with a wildcard, a word range, too many words, too fuzzy."""
     leaves = [node] if node.is_leaf() else list(node.leaves())
-    if any(getattr(part, "boost", 1.0) <= 0 for part in _parts(node)):  # Whoosh divides by it: iran^0
-        raise QueryError("a boost must be a number above 0, as in iran^2 (twice the weight) or iran^0.5")
+    # Whoosh divides by a boost (iran^0), and nan or inf make every score nan or inf: nothing ranks
+    if any(not 0 < getattr(part, "boost", 1.0) <= MAX_BOOST for part in _parts(node)):
+        raise QueryError(BOOST_ERROR)
     words = distinct_words(node)
     if len(words) > MAX_WORDS:
         raise QueryRejectedError(f"the query has {len(words):,} distinct words; the limit is {MAX_WORDS:,}")
@@ -360,19 +422,23 @@ def _parse(text: str, schema: Schema) -> Any:
         return _parser(schema).parse(text, normalize=False)
     except NewsIndexError:
         raise
-    except Exception as error:  # Whoosh's parser trips over some inputs ("<0") with IndexError and the like
-        raise QueryError(
-            f"cannot read the query {text[:80]!r} ({type(error).__name__}): check its quotes, brackets and operators"
-        ) from None
+    except Exception:  # Whoosh's parser trips over some inputs ("NOT NOT iran") with IndexError and the like
+        raise QueryError(f"cannot read the query {text[:80]!r}: check its quotes, brackets and operators") from None
 
 
 def _parser(schema: Schema) -> qparser.QueryParser:
     parser = qparser.MultifieldParser(list(TEXT_FIELDS), schema, fieldboosts=TEXT_FIELDS, group=qparser.AndGroup)
     parser.remove_plugin_class(qparser.FieldsPlugin)
     parser.add_plugin(qparser.FieldsPlugin(expr=_FIELD_PREFIX, remove_unknown=False))
-    # "-word" excludes, "+word" requires, but only at the start of a word: "2019-10" and "al-Qaeda" stay whole
-    parser.add_plugin(qparser.PlusMinusPlugin(plusexpr=r"(?<![^\s(])\+", minusexpr=r"(?<![^\s(])-"))
-    parser.add_plugin(qparser.GtLtPlugin())
+    # "-word" excludes, "+word" requires, but only at the start of a word: "2019-10" and "al-Qaeda" stay
+    # whole, and a lone "-" or "+" (a dash, "(-)") is text
+    parser.add_plugin(
+        qparser.PlusMinusPlugin(plusexpr=r"(?<![^\s(])\+(?=[^\s)+-])", minusexpr=r"(?<![^\s(])-(?=[^\s)+-])")
+    )
+    parser.add_plugin(_UrlPlugin())
+    parser.add_plugin(qparser.GtLtPlugin(expr=_GT_LT))
+    parser.remove_plugin_class(qparser.BoostPlugin)
+    parser.add_plugin(_BoostPlugin())
     parser.add_plugin(qparser.FuzzyTermPlugin())  # koleka~, koleka~2, koleka~2/3 (3 letters must match)
     aliases: dict[str, list[str]] = {}
     for alias, fieldname in FIELD_ALIASES.items():
@@ -380,6 +446,30 @@ def _parser(schema: Schema) -> qparser.QueryParser:
             aliases.setdefault(fieldname, []).append(alias)
     parser.add_plugin(qparser.FieldAliasPlugin(aliases))
     return parser
+
+
+class _UrlPlugin(qparser.TaggingPlugin):  # type: ignore[misc]
+    """A URL is one word: its `?` and `*` are no wildcards, its `:` no field (http://x.com/a?b=1)."""
+
+    expr = r"(?P<text>(?:[A-Za-z][A-Za-z0-9+.-]*://|www\.)[^\s()\"]+)"
+    nodetype = qparser.syntax.WordNode
+    priority = -1  # before fields and wildcards
+
+
+class _BoostPlugin(qparser.BoostPlugin):  # type: ignore[misc]
+    """Whoosh's `word^2`, but a `^` right after a word followed by anything but a number is an error:
+    Whoosh read `oil^nan` as the words oil and nan, which no story has. The value is checked in _guarded."""
+
+    expr = r"\^(?P<boost>[^\s()]*)($|(?=[\s)]))"
+
+    def create(self, parser: Any, match: re.Match[str]) -> Any:
+        start = match.start()
+        if start == 0 or match.string[start - 1].isspace() or match.string[start - 1] == "(":
+            return qparser.syntax.WordNode(match.group(0))  # nothing before it to boost: a word
+        try:
+            return self.BoostNode(match.group(0), float(match.group("boost")))
+        except ValueError:
+            raise QueryError(BOOST_ERROR) from None
 
 
 def _check_balanced(text: str) -> None:
@@ -407,16 +497,36 @@ def _raise_first_error(node: Any, schema: Schema) -> None:
         _raise_first_error(child, schema)
 
 
-def _top_level_clauses(parsed: Any) -> Iterator[Any]:
-    """The clauses of the implicit top-level AND (Whoosh nests single groups: unwrap them)."""
+def _top_level_clauses(parsed: Any) -> Iterator[tuple[Any, bool]]:
+    """The clauses of the text, each with whether it stands side by side with the others (True) or is
+    bound to them by AND or parentheses (False).
+
+    Whoosh wraps the whole text in one AND group: its children stand side by side. An AND inside it is
+    an explicit `a AND b` or a group in parentheses: its parts are bound, whatever stands around them.
+    """
     if isinstance(parsed, query.And):
         for child in parsed.subqueries:
-            yield from _top_level_clauses(child) if isinstance(child, (query.And, query.AndNot)) else (child,)
+            if isinstance(child, query.And):
+                yield from ((clause, False) for clause in _bound_clauses(child))
+            else:
+                yield from _top_level_clauses(child) if isinstance(child, query.AndNot) else ((child, True),)
     elif isinstance(parsed, query.AndNot):  # "-word" clauses gathered by Whoosh's plus/minus plugin
         yield from _top_level_clauses(parsed.a)
-        yield query.Not(parsed.b)
+        yield query.Not(parsed.b), False
     elif parsed is not query.NullQuery:
-        yield parsed
+        yield parsed, True
+
+
+def _bound_clauses(node: Any) -> Iterator[Any]:
+    """The parts of an explicit AND (or a group in parentheses), nested ones flattened: all must match."""
+    for child in node.subqueries:
+        if isinstance(child, query.And):
+            yield from _bound_clauses(child)
+        elif isinstance(child, query.AndNot):
+            yield from _bound_clauses(query.And([child.a]))
+            yield query.Not(child.b)
+        else:
+            yield child
 
 
 def _is_filter(clause: Any) -> bool:
@@ -449,3 +559,17 @@ def _name_query(fieldname: str, name: str) -> Any:
     if not words:
         raise QueryError(f"no words in the {fieldname} filter {name!r}")
     return query.Term(fieldname, words[0]) if len(words) == 1 else query.Phrase(fieldname, words)
+
+
+def query_marks(found: object, words: set[str]) -> tuple[set[str], tuple[Phrase, ...]]:
+    """What to mark for a query: the words to mark wherever they stand (`words`, the query's marked words,
+    less those it has only inside phrases), and its phrases of the text fields."""
+    leaves = [found] if found.is_leaf() else list(found.leaves())  # type: ignore[attr-defined]
+    phrases = {
+        Phrase(tuple(leaf.words), max(1, int(leaf.slop)))
+        for leaf in leaves
+        if isinstance(leaf, query.Phrase) and leaf.fieldname in TEXT_FIELDS and len(leaf.words) > 1
+    }
+    alone = {getattr(leaf, "text", None) for leaf in leaves if not isinstance(leaf, query.Phrase)}
+    only_in_phrases = {word for phrase in phrases for word in phrase.words} - alone
+    return words - only_in_phrases, tuple(sorted(phrases, key=lambda phrase: (phrase.words, phrase.slop)))

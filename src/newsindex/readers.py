@@ -66,7 +66,7 @@ _ISO_DATE_START = re.compile(r"[\s:]*\d{4}-\d\d-\d\d")
 
 def read_source(source: Source, *, on_problem: ProblemHandler | None = None) -> Iterator[Story]:
     """The stories in one source; bad files and records go to `on_problem` and the reading goes on."""
-    report = on_problem or ignore_problem
+    report = _once_per_input(on_problem or ignore_problem)
     if source.format == "zip":
         from newsindex.archives import read_zip
 
@@ -77,6 +77,20 @@ def read_source(source: Source, *, on_problem: ProblemHandler | None = None) -> 
             yield from read_stream(stream, source, report)
     except (OSError, EOFError, zlib.error) as error:  # unreadable, vanished, or a truncated/corrupt .gz
         report(Problem(source.path, f"cannot read ({describe_error(error)})"))
+
+
+def _once_per_input(report: ProblemHandler) -> ProblemHandler:
+    """`report`, passing each kind of `Problem.once` problem only the first time in this input."""
+    seen: set[str] = set()
+
+    def once(problem: Problem) -> None:
+        if problem.once is not None:
+            if problem.once in seen:
+                return
+            seen.add(problem.once)
+        report(problem)
+
+    return once
 
 
 def read_stream(stream: ByteStream, source: Source, report: ProblemHandler) -> Iterator[Story]:
@@ -112,19 +126,27 @@ class _RecordLines:
     A record over the limit is read past and raises _OversizedRecord; the next line starts a new record.
     """
 
-    def __init__(self, stream: ByteStream, decode: Callable[[bytes], str], *, quote: bytes = b"") -> None:
+    def __init__(self, stream: Replayed, decode: Callable[[bytes], str], *, quote: bytes = b"") -> None:
         self._stream = stream
         self._decode = decode
         self._quote = quote
         self._size = self._quotes = 0
+        self._blank = 0  # blank lines read past in bulk since `take_blank` last asked
 
     def start_record(self) -> None:
         self._size = self._quotes = 0
+
+    def take_blank(self) -> int:
+        """How many blank lines were read past before the record now read (each counts as a record)."""
+        blank, self._blank = self._blank, 0
+        return blank
 
     def __iter__(self) -> _RecordLines:
         return self
 
     def __next__(self) -> str:
+        if self._size == 0:  # between records: blank lines are nothing to decode, skipped a chunk at a time
+            self._blank += self._stream.skip_blank_lines()
         line = self._stream.readline(MAX_STORY_BYTES + 1 - self._size)
         if not line:
             raise StopIteration
@@ -181,15 +203,18 @@ def _split_header(text: str) -> tuple[tuple[str, str] | None, str]:
 def _read_jsonl(stream: Replayed, source: Source, report: ProblemHandler) -> Iterator[Story]:
     """One JSON object per line; a bad line is reported and skipped and the rest of the file goes on."""
     lines = _RecordLines(stream, Decoder(source.path, report))
-    for number in itertools.count(1):
+    number = 0
+    while True:
         lines.start_record()
         try:
             line = next(lines)
         except StopIteration:
             return
         except _OversizedRecord as error:
+            number += 1 + lines.take_blank()
             report(Problem(source.path, str(error), record=number))
             continue
+        number += 1 + lines.take_blank()  # the line number: blank lines read past count too
         if line.strip():
             story = _json_story(line, f"{source.id_base}:{number}", Where(source.path, number, report))
             if story is not None:
@@ -228,16 +253,20 @@ def _read_csv(stream: Replayed, source: Source, report: ProblemHandler) -> Itera
             Problem(source.path, f"no body column in CSV header (expected one of: {', '.join(KEY_ALIASES['body'])})")
         )
         return
-    for number in itertools.count(1):  # row 1 is the first after the header
+    lines.take_blank()
+    number = 0  # row 1 is the first after the header; a blank line is a row, as csv counts them
+    while True:
         lines.start_record()
         try:
             row = next(rows)
         except StopIteration:
             return
         except (_OversizedRecord, csv.Error) as error:
+            number += 1 + lines.take_blank()
             reason = str(error) if isinstance(error, _OversizedRecord) else f"bad CSV row ({error})"
             report(Problem(source.path, reason, record=number))
             continue
+        number += 1 + lines.take_blank()
         if any(cell.strip() for cell in row):  # csv gives [] for a blank line
             record = dict(zip(header, row, strict=False))  # a short row lacks its last fields; extra cells are ignored
             story = record_story(record, f"{source.id_base}:{number}", Where(source.path, number, report))

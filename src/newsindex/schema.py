@@ -405,7 +405,24 @@ def build_schema() -> fields.Schema:
         # Duplicate groups (newsindex.duplicates): the LSH band hashes and the group label.
         dupbands=BytesColumnField(),
         dupgroup=ColumnField(),
+        # The dateline's state or country, and the source's tags: name words, and exact values for facets.
+        **{field: _text(stemming=False) for field in TAG_FIELDS},
+        **{f"{field}_exact": _tab_keyword() for field in TAG_FIELDS},
+        # The id of the story this one updates (a copy with other figures); stored only when there is one.
+        revises=fields.STORED(),
     )
+
+
+def with_new_fields(schema: fields.Schema) -> fields.Schema:
+    """`schema` (as pickled into an index) with the fields of `build_schema` it lacks, for reading queries:
+    on an index built before them, `topic:grain` is a field that no story has, not an unknown one."""
+    missing = [(name, field) for name, field in build_schema().items() if name not in schema]
+    if not missing:
+        return schema
+    schema = schema.copy()
+    for name, field in missing:
+        schema.add(name, field)
+    return schema
 
 
 class TabSplitAnalyzer(Analyzer):  # type: ignore[misc]
@@ -446,15 +463,35 @@ FIELD_ALIASES = {
     "author": "byline",
     "location": "location",
     "dateline": "location",
-    "place": "location",
+    "region": "region",
+    "state": "region",
     "source": "source",
     "agency": "source",
     "date": "published",
     "published": "published",
     "id": "id",
+    "topic": "topic",
+    "topics": "topic",
+    "subject": "topic",
+    "place": "place",
+    "places": "place",
+    "country": "place",
+    "org": "org",
+    "orgs": "org",
+    "organisation": "org",
+    "organization": "org",
+    "person": "person",
+    "people": "person",
 }
+# Fields an index built before them lacks (`with_new_fields`), each filled from one Story attribute.
+TAG_FIELDS = {"region": "region", "topic": "topics", "place": "places", "org": "orgs", "person": "people"}
 # The name fields, each with its exact-value twin.
-NAME_FIELDS = {"byline": "byline_exact", "location": "location_exact", "source": "source_exact"}
+NAME_FIELDS = {
+    "byline": "byline_exact",
+    "location": "location_exact",
+    "source": "source_exact",
+    **{field: f"{field}_exact" for field in TAG_FIELDS},
+}
 
 
 def story_record(story: Story) -> bytes:
@@ -491,6 +528,11 @@ def story_to_document(story: Story, *, digest: str, stamp: str | None, record: b
         ("byline", story.bylines),
         ("location", (story.location,) if story.location else ()),
         ("source", (story.source,) if story.source else ()),
+        ("region", (story.region,) if story.region else ()),
+        ("topic", story.topics),
+        ("place", story.places),
+        ("org", story.orgs),
+        ("person", story.people),
     ):
         if values:
             document[field] = "\n".join(values)
@@ -515,11 +557,14 @@ def story_from_stored(stored: dict[str, Any]) -> Story:
         published=parse_published(published) if published else None,
         bylines=tuple(data.get("bylines", ())),
         location=data.get("location"),
+        region=data.get("region"),
         source=data.get("source"),
         credits=tuple(Credit(role, tuple(names)) for role, names in data.get("credits", ())),
         path=data.get("path"),
         topics=tuple(data.get("topics", ())),
-        countries=tuple(data.get("countries", ())),
+        places=tuple(data.get("places", data.get("countries", ()))),  # "countries" in indexes built before
+        orgs=tuple(data.get("orgs", ())),
+        people=tuple(data.get("people", ())),
     )
 
 
@@ -536,7 +581,10 @@ def _story_data(story: Story) -> dict[str, Any]:
         "path": story.path,
     }
     # Only when present, so that the stories of formats without them keep their digests.
-    data.update(
-        {name: list(values) for name, values in (("topics", story.topics), ("countries", story.countries)) if values}
-    )
+    if story.region:
+        data["region"] = story.region
+    for name in TAG_FIELDS.values():
+        values = getattr(story, name)
+        if values and name != "region":
+            data[name] = list(values)
     return data

@@ -8,6 +8,7 @@ in the headline and the body. The story itself and its duplicate group are left 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from whoosh import query as query_module
@@ -15,6 +16,7 @@ from whoosh import query as query_module
 from newsindex.collapsing import Folded, story_groups
 
 KEY_TERMS = 20  # Whoosh's more_like takes 5; a news story needs more to say what it is about
+KEY_TERMS_CHARS = 100_000  # key terms come from this much of a story at most (a 9 MB one says what it is early)
 
 
 def key_terms(searcher: Any, text: str, *, count: int = KEY_TERMS) -> list[tuple[str, float]]:
@@ -23,9 +25,19 @@ def key_terms(searcher: Any, text: str, *, count: int = KEY_TERMS) -> list[tuple
 
 
 def more_like(
-    searcher: Any, docnum: int, terms: list[tuple[str, float]], limit: int, *, all_versions: bool = False
+    searcher: Any,
+    docnum: int,
+    terms: list[tuple[str, float]],
+    limit: int,
+    *,
+    all_versions: bool = False,
+    search: Callable[[Any, int, set[int]], list[tuple[int, float]]] | None = None,
 ) -> list[Folded]:
-    """The best `limit` stories matching story `docnum`'s key `terms`, its own group left out."""
+    """The best `limit` stories matching story `docnum`'s key `terms`, its own group left out.
+
+    `search(query, depth, left_out)` gives the best `depth` (docnum, score) of a query, `left_out` masked
+    (by default Whoosh's search; the index passes its own, held to the request's deadline).
+    """
     if not terms:
         return []
     clauses = [
@@ -38,6 +50,8 @@ def more_like(
     left_out = {docnum, *(groups.members(docnum) if groups else ())}
 
     def rank(depth: int) -> list[tuple[int, float]]:
+        if search is not None:
+            return search(query, depth, left_out)
         found = searcher.search(query, limit=depth, mask=left_out)
         return [(hit.docnum, float(hit.score)) for hit in found]
 

@@ -66,11 +66,14 @@ KEY_ALIASES: dict[str, tuple[str, ...]] = {
     "published": ("published", "date", "published_at", "pubdate", "publish_date", "datetime", "timestamp"),
     "bylines": ("bylines", "byline", "author", "authors", "by", "creator"),
     "location": ("location", "dateline", "place"),
+    "region": ("region", "state", "province"),
     "source": ("source", "agency", "publisher", "outlet"),
     "body": ("body", "text", "content", "article", "story"),
     "credits": ("credits",),
     "topics": ("topics", "categories", "tags", "subjects", "keywords"),
-    "countries": ("countries",),
+    "places": ("places", "countries"),  # "countries" as exports made before the rename have it
+    "orgs": ("orgs", "organisations", "organizations"),
+    "people": ("people", "persons"),
 }
 _KNOWN_KEYS = frozenset(itertools.chain.from_iterable(KEY_ALIASES.values()))
 
@@ -400,7 +403,9 @@ def head_problem(head: bytes) -> str | None:
         return "empty file"
     if head.startswith(UTF16_BOMS):
         return None  # NUL bytes are how UTF-16 writes ASCII, not a sign of binary data
-    if b"\0" in head:
+    # Binary data is full of NUL and other control bytes; a text with a NUL or two here and there is text
+    # with damaged records, which its reader reports one by one (the rest of the file is still read).
+    if b"\0" in head and len(head.translate(None, _NOT_CONTROL_BYTES)) * 50 > len(head):
         return "binary file"
     return None
 

@@ -26,6 +26,7 @@ class Series:
     query: str
     counts: tuple[int, ...]  # one per period of the timeline, in order
     undated: int
+    matched: Literal["all", "any"] = "all"  # "any": no story has every word; stories with some are counted
 
     @property
     def total(self) -> int:
@@ -54,6 +55,7 @@ class Timeline:
                     "query": series.query,
                     "total": series.total,
                     "undated": series.undated,
+                    "matched": series.matched,
                     "buckets": [
                         {"period": period, "stories": count}
                         for period, count in zip(self.periods, series.counts, strict=True)

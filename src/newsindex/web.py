@@ -1,7 +1,7 @@
 """The web's formats: RSS and Atom feeds (feedparser), saved HTML article pages and WARC crawls.
 
 Pages are reduced to their article (text, headline, author, date) by trafilatura, WARC files are read
-by warcio: both come with the optional `web` extra (`pip install 'newsindex[web]'`); without it those
+by warcio: both come with the optional `web` extra (`pip install 'newsindex-search[web]'`); without it those
 files are skipped with a message saying so. Feeds need only feedparser, a core dependency. Every
 third-party module is imported when the first file that needs it is read.
 """
@@ -37,7 +37,7 @@ from newsindex.sources import ProblemHandler, Source
 
 __all__ = ["READERS", "html_text"]
 
-WEB_EXTRA_HINT = "pip install 'newsindex[web]'"
+WEB_EXTRA_HINT = "pip install 'newsindex-search[web]'"
 
 # ── HTML to text ─────────────────────────────────────────────────────────────────────────────────────
 
@@ -171,6 +171,8 @@ def _entry_story(entry: Any, feed_title: str | None, fallback_id: str, where: Wh
     story_id = checked_id(entry.get("link") or entry.get("id") or None, fallback_id, where)
     if story_id is None:
         return None
+    if story_id != fallback_id:
+        where = where.named(story_id)  # problems name the item's link, not only its number
     # The fullest text: content (content:encoded, Atom content) when there is some, else the summary.
     texts = [_feed_text(content) for content in entry.get("content", ())] + [_feed_text(entry.get("summary_detail"))]
     text = max((text for text in texts if text), key=len, default="")
@@ -275,6 +277,8 @@ def _page_story(extractor: ModuleType, data: bytes, url: str | None, story_id: s
     usable_id = checked_id(story_id, story_id, where)
     if usable_id is None:
         return None
+    if url and where.record is not None:
+        where = where.named(usable_id)  # a WARC record: problems name its URL
     document = extractor.bare_extraction(
         data, url=url, with_metadata=True, include_comments=False, date_extraction_params=_DATE_OPTIONS
     )

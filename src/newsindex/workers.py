@@ -66,13 +66,26 @@ class WorkerPool:
                 continue
             if idle.send(("job", filename, count)):
                 return
+            self.raise_disk_error()
 
     def finish_batch(self) -> list[Any]:
-        """Each worker's segment of the batch (none from a worker that wrote nothing or died)."""
+        """Each worker's segment of the batch (none from a worker that wrote nothing or died).
+
+        A worker the disk refused (full, read-only) raises its OSError here: writing its share again
+        in this process would meet the same disk.
+        """
         for worker in self._workers:
             worker.send(("commit",))
         segments = [worker.segment() for worker in self._workers]
+        self.raise_disk_error()
         return [segment for segment in segments if segment is not None]
+
+    def raise_disk_error(self) -> None:
+        """Raise, in this process, the OSError that ended a worker, if one did."""
+        for worker in self._workers:
+            if isinstance(worker.error, OSError):
+                error, worker.error = worker.error, None
+                raise error
 
     def cancel_batch(self) -> None:
         """Workers drop what they hold of the batch (its segment files are left for the indexer to remove)."""
@@ -143,6 +156,7 @@ class _Worker:
         self._connection = connection
         self.pending = 0  # jobs sent and not yet done
         self.alive = True
+        self.error: Exception | None = None  # what ended the worker, as it told us
 
     @classmethod
     def start(cls, whoosh_index: Any, options: dict[str, Any]) -> _Worker:
@@ -174,6 +188,10 @@ class _Worker:
         except (EOFError, OSError):
             self._died()
             return None
+        if message[0] == "failed":
+            self.error = message[1]
+            self._died()
+            return None
         if message[0] == "done":
             self.pending -= 1
         return message
@@ -203,6 +221,11 @@ class _Worker:
     def _died(self) -> None:
         self.alive = False
         self.pending = 0
+        with suppress(EOFError, OSError):  # what it said before it went: why, if it knew
+            while self.error is None and self._connection.poll():
+                message = self._connection.recv()
+                if message[0] == "failed":
+                    self.error = message[1]
         self._process.join(_STOP_SECONDS)
         if self._process.is_alive():  # its pipe broke, yet it runs: it is of no more use
             self._process.kill()
@@ -224,6 +247,23 @@ def _work(storage: Any, indexname: str, options: dict[str, Any], connection: Con
     # What it inherits from the indexing process is left out of its garbage collections: a collection
     # writes to every object it visits, which would copy each page it shares with the parent.
     gc.freeze()
+    try:
+        _serve_jobs(storage, indexname, options, connection)
+    except Exception as error:
+        # One message to the indexing process, which decides what to say; no traceback on the terminal.
+        with suppress(OSError, ValueError):
+            connection.send(("failed", _portable(error)))
+        raise SystemExit(1) from None
+
+
+def _portable(error: Exception) -> Exception:
+    """The error as the indexing process can unpickle it: an OSError keeps its errno, text and file."""
+    if isinstance(error, OSError):
+        return OSError(error.errno, error.strerror or str(error), error.filename)
+    return RuntimeError(f"{type(error).__name__}: {error}")
+
+
+def _serve_jobs(storage: Any, indexname: str, options: dict[str, Any], connection: Connection) -> None:
     index = storage.open_index(indexname)
     writer: BufferedSegmentWriter | None = None
     while True:

@@ -6,6 +6,9 @@ const PAGE_SIZE = 10;
 const $ = (id) => document.getElementById(id);
 const numberFormat = new Intl.NumberFormat("en");
 let generation = 0; // answers to an older render are dropped
+let toFirstHit = false; // after "Next" (or another page): scroll to the first new hit and focus it
+// Search options beyond the filters: in the URL as in the API (`match=any`, `fuzzy=1` …), off by default.
+const OPTIONS = ["fuzzy", "expand", "all_versions"];
 
 // -- state <-> URL -----------------------------------------------------------------------------------
 
@@ -21,6 +24,8 @@ function readState(search = location.search) {
     sort: params.get("sort") || "relevance",
     page: Math.max(1, parseInt(params.get("page") || "1", 10) || 1),
     plain: params.get("plain") === "1",
+    match: params.get("match") === "any" ? "any" : "all",
+    ...Object.fromEntries(OPTIONS.map((name) => [name, params.get(name) === "1"])),
     story: params.get("story") || "",
   };
 }
@@ -36,6 +41,8 @@ function stateQuery(state) {
   if (state.sort && state.sort !== "relevance") params.set("sort", state.sort);
   if (state.page > 1) params.set("page", String(state.page));
   if (state.plain) params.set("plain", "1");
+  if (state.match === "any") params.set("match", "any");
+  for (const name of OPTIONS) if (state[name]) params.set(name, "1");
   if (state.story) params.set("story", state.story);
   const text = params.toString();
   return text ? "?" + text : location.pathname;
@@ -70,6 +77,7 @@ function onInternalClick(event) {
     return;
   }
   const fromResults = link.dataset.story === "1";
+  toFirstHit = link.dataset.pager === "1";
   history.pushState(fromResults ? { fromResults: true } : null, "", link.getAttribute("href"));
   render();
 }
@@ -98,7 +106,12 @@ function searchParams(state, extra = {}) {
   if (state.location) params.set("location", state.location);
   if (state.source) params.set("source", state.source);
   if (state.plain) params.set("plain", "1");
-  for (const [key, value] of Object.entries(extra)) params.set(key, value);
+  if (state.match === "any") params.set("match", "any");
+  if (state.fuzzy) params.set("fuzzy", "1");
+  for (const [key, value] of Object.entries(extra)) {
+    if (Array.isArray(value)) for (const item of value) params.append(key, item);
+    else params.set(key, value);
+  }
   return params;
 }
 
@@ -121,13 +134,17 @@ async function render() {
   $("results").setAttribute("aria-busy", "true");
   try {
     if (hasSearch(state)) {
-      const params = searchParams(state, { sort: state.sort, page: String(state.page), limit: String(PAGE_SIZE), collapse: "1", facet: "all", timeline: "auto" });
+      const options = { sort: state.sort, page: String(state.page), limit: String(PAGE_SIZE), facet: ["bylines", "location", "source", "year"], timeline: "auto" };
+      if (state.expand) options.expand = "1";
+      if (state.all_versions) options.all_versions = "1";
+      const params = searchParams(state, options);
       const results = await api("/api/search", params);
       if (mine !== generation) return;
       renderResults(state, results);
       renderFacets(state, results.facets, results.facets_exact ? "" :
         `Counts over the best ${numberFormat.format(results.facets_counted)} of ${numberFormat.format(results.total)} stories.`);
       renderTimeline(results.timeline);
+      if (toFirstHit) showFirstHit();
     } else {
       const stats = await api("/api/stats", "top=10");
       if (mine !== generation) return;
@@ -138,8 +155,19 @@ async function render() {
     clearResults();
     showMessage(`Error: ${error.message}`);
   } finally {
-    if (mine === generation) $("results").removeAttribute("aria-busy");
+    if (mine === generation) {
+      $("results").removeAttribute("aria-busy");
+      toFirstHit = false;
+    }
   }
+}
+
+// The first hit of the page in view, its link focused: where a reader goes on from "Next".
+function showFirstHit() {
+  const link = $("hits").querySelector(".hit h2 a");
+  if (!link) return;
+  link.focus({ preventScroll: true });
+  link.closest(".hit").scrollIntoView({ block: "start" });
 }
 
 function fillForm(state) {
@@ -148,6 +176,8 @@ function fillForm(state) {
   $("to").value = asDateInput(state.to, true);
   $("sort").value = state.sort;
   $("plain").checked = state.plain;
+  $("match").value = state.match;
+  for (const name of OPTIONS) $(name).checked = state[name];
 }
 
 // A date input shows whole days; a URL may hold a year or a month (`from=2019`, `to=2019-10`).
@@ -174,6 +204,8 @@ function showMessage(text) {
 
 function clearResults() {
   $("results-status").textContent = "";
+  $("suggestion").hidden = true;
+  $("notes").hidden = true;
   $("hits").replaceChildren();
   $("pager").replaceChildren();
   $("timeline").hidden = true;
@@ -213,7 +245,8 @@ function metaLine(item) {
   const parts = [];
   const line = el("p", { class: "meta" });
   line.append(el("span", { class: "date", text: item.published ? item.published.slice(0, 10) : "undated" }));
-  for (const value of [item.location, (item.bylines || []).join(", "), item.source]) if (value) parts.push(value);
+  const place = [item.location, item.region].filter(Boolean).join(", ");
+  for (const value of [place, (item.bylines || []).join(", "), item.source]) if (value) parts.push(value);
   if (parts.length) line.append(" · " + parts.join(" · "));
   return line;
 }
@@ -227,7 +260,12 @@ function renderResults(state, results) {
   if (results.total === 0) status = "No stories matched.";
   else if (results.hits.length === 0) status = `No stories on page ${results.page}; ${numberFormat.format(results.total)} in all.`;
   else status = `Stories ${numberFormat.format(first)}–${numberFormat.format(first + count - 1)} of ${numberFormat.format(results.total)}`;
+  // "no story has every word; showing stories with some": the counts are of those
+  if (results.message) status = `${results.message.charAt(0).toUpperCase()}${results.message.slice(1)}. ${status}`;
   $("results-status").textContent = `${status} · ${Math.round(results.took_ms)} ms`;
+  renderSuggestion(results.suggestion);
+  $("notes").hidden = !(results.notes && results.notes.length);
+  $("notes").textContent = (results.notes || []).join("; ");
   for (const hit of results.hits) {
     const item = el("li", { class: "hit" });
     item.append(metaLine(hit));
@@ -248,13 +286,23 @@ function renderResults(state, results) {
   renderPager(results);
 }
 
+// "Did you mean": one click runs the corrected query (the same filters, first page); Back returns.
+function renderSuggestion(suggestion) {
+  const box = $("suggestion");
+  box.hidden = !suggestion;
+  if (!suggestion) return;
+  const link = $("suggestion-link");
+  link.textContent = suggestion;
+  link.setAttribute("href", linkTo({ q: suggestion, page: 1, story: "" }));
+}
+
 function renderPager(results) {
   const pager = $("pager");
   pager.replaceChildren();
   const pages = results.pages;
   if (pages <= 1) return;
   const current = results.page;
-  const link = (page, text, label) => internalLink(linkTo({ page, story: "" }), text, { "aria-label": label || `Page ${page}` });
+  const link = (page, text, label) => internalLink(linkTo({ page, story: "" }), text, { "aria-label": label || `Page ${page}`, dataset: { pager: "1" } });
   if (current > 1) pager.append(link(current - 1, "← Previous", "Previous page"));
   const shown = new Set([1, pages, current - 2, current - 1, current, current + 1, current + 2]);
   let last = 0;
@@ -268,17 +316,18 @@ function renderPager(results) {
   if (current < pages) pager.append(link(current + 1, "Next →", "Next page"));
 }
 
-const FACET_TITLES = { bylines: "Bylines", locations: "Locations", sources: "Sources", years: "Years" };
+// The facets as the API names them (and `newsindex search --facet`).
+const FACET_TITLES = { bylines: "Bylines", location: "Locations", source: "Sources", year: "Years" };
 
 function renderFacets(state, facets, note) {
   const nav = $("facets");
   nav.replaceChildren();
   if (!facets) return;
-  for (const name of ["bylines", "locations", "sources", "years"]) {
+  for (const name of Object.keys(FACET_TITLES)) {
     const values = facets[name] || [];
     if (!values.length) continue;
     const list = el("ul", { class: "facet-list", "aria-label": FACET_TITLES[name] });
-    const shown = name === "years" ? values.filter((value) => value.stories > 0).reverse() : values;
+    const shown = name === "year" ? values.filter((value) => value.stories > 0).reverse() : values;
     for (const value of shown) {
       const pressed = isActive(state, name, value.name);
       const button = el("button", { type: "button", "aria-pressed": String(pressed), dataset: { facet: name, value: value.name } },
@@ -293,8 +342,8 @@ function renderFacets(state, facets, note) {
 
 function isActive(state, facet, value) {
   if (facet === "bylines") return state.bylines.includes(value);
-  if (facet === "locations") return state.location === value;
-  if (facet === "sources") return state.source === value;
+  if (facet === "location") return state.location === value;
+  if (facet === "source") return state.source === value;
   const range = periodRange(value);
   return asDateInput(state.from, false) === range.from && asDateInput(state.to, true) === range.to;
 }
@@ -307,8 +356,8 @@ function onFacetClick(event) {
   const on = button.getAttribute("aria-pressed") !== "true";
   const changes = { page: 1, story: "" };
   if (facet === "bylines") changes.bylines = on ? [...state.bylines, value] : state.bylines.filter((name) => name !== value);
-  else if (facet === "locations") changes.location = on ? value : "";
-  else if (facet === "sources") changes.source = on ? value : "";
+  else if (facet === "location") changes.location = on ? value : "";
+  else if (facet === "source") changes.source = on ? value : "";
   else Object.assign(changes, on ? periodRange(value) : { from: "", to: "" });
   go(changes);
 }
@@ -385,9 +434,9 @@ function renderLanding(stats) {
   const toFacet = (values) => values.map((value) => ({ name: value.name, stories: value.stories }));
   renderFacets(readState(), {
     bylines: toFacet(stats.top_bylines),
-    locations: toFacet(stats.top_locations),
-    sources: toFacet(stats.top_sources),
-    years: Object.entries(stats.years).map(([name, stories]) => ({ name, stories })),
+    location: toFacet(stats.top_locations),
+    source: toFacet(stats.top_sources),
+    year: Object.entries(stats.years).map(([name, stories]) => ({ name, stories })),
   }, "");
   const years = Object.entries(stats.years).map(([period, stories]) => ({ period, stories }));
   renderTimeline({ by: "year", exact: true, counted: stats.stories, total: stats.stories, buckets: years });
@@ -429,6 +478,9 @@ async function renderStory(state, mine) {
     $("story-body").replaceChildren(...paragraphs.map((text) => el("p", { text })));
     const credits = $("story-credits");
     for (const [role, names] of Object.entries(story.credits || {})) credits.append(el("dt", { text: role }), el("dd", { text: names.join(", ") }));
+    for (const [label, values] of [["Topics", story.topics], ["Places", story.places], ["Organisations", story.orgs], ["People", story.people]]) {
+      if (values && values.length) credits.append(el("dt", { text: label }), el("dd", { text: values.join(", ") }));
+    }
     const list = $("similar");
     for (const hit of similar.hits) {
       const item = el("li");
@@ -460,6 +512,8 @@ function formChanges() {
     to: $("to").value,
     sort: $("sort").value,
     plain: $("plain").checked,
+    match: $("match").value,
+    ...Object.fromEntries(OPTIONS.map((name) => [name, $(name).checked])),
     page: 1,
     story: "",
   };
@@ -477,7 +531,23 @@ function setUp() {
     event.preventDefault();
     go(formChanges());
   });
-  for (const id of ["from", "to", "sort", "plain"]) $(id).addEventListener("change", () => go(formChanges()));
+  for (const id of ["from", "to", "sort", "match", "plain", ...OPTIONS]) $(id).addEventListener("change", () => go(formChanges()));
+  // From the search box, ↓ goes to the first result (type, Enter, ↓, Enter: the story); ↑/↓ move between results.
+  $("q").addEventListener("keydown", (event) => {
+    if (event.key !== "ArrowDown" || event.altKey || event.ctrlKey || event.metaKey) return;
+    const first = $("hits").querySelector(".hit h2 a");
+    if (!first) return;
+    event.preventDefault();
+    first.focus();
+  });
+  $("hits").addEventListener("keydown", (event) => {
+    if (!["ArrowDown", "ArrowUp"].includes(event.key) || !event.target.matches(".hit h2 a")) return;
+    const links = [...$("hits").querySelectorAll(".hit h2 a")];
+    const at = links.indexOf(event.target) + (event.key === "ArrowDown" ? 1 : -1);
+    event.preventDefault();
+    if (at < 0) $("q").focus();
+    else if (at < links.length) links[at].focus();
+  });
   $("syntax-toggle").addEventListener("click", () => toggleSyntax($("syntax").hidden));
   $("syntax-close").addEventListener("click", () => {
     toggleSyntax(false);
