@@ -1,30 +1,38 @@
-"""Ranking quality of newsindex on three classic test collections, against plain Whoosh BM25.
+"""Ranking quality of newsindex on three classic test collections and two news ones, against plain
+Whoosh BM25 and SQLite FTS5.
 
 Usage (from the repository root, with the project's Python):
 
-    python benchmarks/eval.py [--collections cran,cisi,med] [--workdir DIR] [--no-write]
+    python benchmarks/eval.py [--collections cran,cisi,med,reuters-known,reuters-topics] [--workdir DIR]
+                              [--reuse] [--no-write]
 
-For each collection of ../shared/eval (Cranfield, CISI, Medline; see its README) it:
+For each collection of ../shared/eval (Cranfield, CISI, Medline; see its README) and the two built from
+Reuters-21578 by benchmarks/news_eval.py (known-item search by headline, and TOPICS labels) it:
 
 1. converts the collection into WORKDIR/<name>/: `corpus.jsonl` (id, title, authors as bylines, body),
    `topics.tsv` (id TAB text) and `qrels.txt` (TREC qrels, read with newsindex.evaluation.read_qrels);
-2. builds a newsindex index of the corpus (`NewsIndex.create(…).add_files([corpus.jsonl], procs=1)`)
-   and a plain Whoosh index (the baseline, below);
+2. builds two newsindex indexes of the corpus (`NewsIndex.create(…).add_files([corpus], procs=1)`;
+   for the news collections the text-format files themselves), one with the analysis of today
+   (`newsindex.schema.ANALYSIS_VERSION`) and one with analysis 1 (words cut as before issue 18), and
+   the indexes of the other systems (below); with `--reuse` the newsindex indexes of an earlier run are
+   searched again;
 3. runs the topics, top 1000: newsindex reads each as plain words (`plain=True`, as `newsindex batch`
    does), the baseline through `plain_query` (query syntax taken out):
    - `baseline`: "plain BM25 as Whoosh does by default": `Schema(id=ID(stored=True, unique=True),
      body=TEXT(analyzer=StandardAnalyzer()))` with title and body concatenated (no stemming),
      `QueryParser("body", schema, group=OrGroup)`, Whoosh's default BM25F scoring;
-   - `newsindex-untuned`: `NewsIndex.rank(topic)` with the scoring shipped before tuning (headline
-     weight 3, BM25 k1 1.2, b 0.75), set for this run only;
-   - `newsindex`: `NewsIndex.rank(topic)` as the product does it (require_all=False: stories
-     matching every word first, then those matching some), the same ranking as `NewsIndex.search`;
-   - `newsindex-expand`: the same with `expand=True` (RM3 pseudo-relevance feedback);
+   - `fts5`: SQLite FTS5 from the standard library, `tokenize='porter unicode61'`, title and body
+     columns, ranked by `bm25()`, the topic's words OR-ed (repeats kept);
+   - `newsindex-before`: newsindex as main had it before issue 18 (Whoosh's idf, k1 1.6, b 0.75,
+     headline 1.5, each word once, feedback of 10 stories at weight 0.5) on the analysis-1 index;
+   - `newsindex`: `NewsIndex.rank(topic)` as the product does it now, on the new index;
+   - `…-expand`: the same with `expand=True` (`--expand`: RM3 pseudo-relevance feedback);
 4. writes each run as a TREC run file (newsindex.evaluation.trec_run_lines, which keeps each engine's
    order) and measures it with newsindex.evaluation (MAP, nDCG@10, P@10, Recall@100, as trec_eval -c).
 
-The table goes to stdout and, with the machine and the date, to benchmarks/EVAL.md (unless --no-write);
-progress goes to stderr. About three minutes for the three collections on 2 shared cores.
+The table goes to stdout and, with the machine and the date, to its own section of benchmarks/EVAL.md
+(unless --no-write; the rest of the file is kept); progress goes to stderr. Some fifteen minutes for
+the five collections on 2 shared cores.
 
 The collections' quirks, as read here:
 - Cranfield: the queries are numbered 1..225 in file order (their .I numbers skip: 001, 002, 004, …),
@@ -54,7 +62,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
+from sqlite3 import sqlite_version
 from typing import Any
+
+import news_eval
 
 import newsindex.expansion
 import newsindex.query
@@ -78,9 +89,18 @@ COLLECTIONS_DIR = next(
 DEFAULT_WORKDIR = BENCHMARKS_DIR / "work" / "eval"
 REPORT = BENCHMARKS_DIR / "EVAL.md"
 DEPTH = 1000  # documents per topic in each run (trec_eval's usual depth)
-SYSTEMS = ("baseline", "newsindex-untuned", "newsindex", "newsindex-expand")
-# The scoring before tuning (benchmarks/EVAL.md of 2026-11-28 04:53), for the `newsindex-untuned` row.
-UNTUNED = {"headline": 3.0, "k1": 1.2, "b": 0.75}
+SYSTEMS = ("baseline", "fts5", "newsindex-before", "newsindex-before-expand", "newsindex", "newsindex-expand")
+# The ranking of newsindex before issue 18 (main at cf69f1d), set through the same search-time knobs, on
+# an index built with analysis 1 (the words as main cut them): the `newsindex-before` rows.
+BEFORE: list[tuple[Any, str, Any]] = [
+    (newsindex.schema.TEXT_FIELDS, "headline", 1.5),
+    (newsindex.ranking, "BM25_K1", 1.6),
+    (newsindex.ranking, "BM25_B", 0.75),
+    (newsindex.ranking, "IDF", "whoosh"),
+    (newsindex.ranking, "QUERY_TF", "none"),
+    (newsindex.ranking, "FUNCTION_WORDS", frozenset()),
+    *((newsindex.expansion, name, value) for name, value in newsindex.expansion.BEFORE.items()),
+]
 # Some CISI topics are whole abstracts, over the query guard's 200 clauses (a word in each of two fields):
 # for these runs the guard is widened so that every system runs every topic.
 MEASURES = (("MAP", "map"), ("nDCG@10", "ndcg_10"), ("P@10", "p_10"), ("Recall@100", "recall_100"))
@@ -98,12 +118,18 @@ class Collection:
     qrels: str
     qrels_format: str
     number_queries_in_order: bool = False  # Cranfield: query ids are 1..N in file order, not their .I
+    news: bool = False  # built by benchmarks/news_eval.py from ../shared/corpora
+    depth: int = DEPTH  # documents per topic in each run
 
 
 COLLECTIONS = {
     "cran": Collection("cran", "Cranfield", "cran", "cran.all.1400", "cran.qry", "cranqrel", "cran", True),
     "cisi": Collection("cisi", "CISI", "cisi", "CISI.ALL", "CISI.QRY", "CISI.REL", "cisi"),
     "med": Collection("med", "Medline", "med", "MED.ALL", "MED.QRY", "MED.REL", "trec"),
+    **{
+        name: Collection(name, title, "", "", "", "", "trec", news=True, depth=news_eval.DEPTHS.get(name, DEPTH))
+        for name, title in news_eval.NEWS_COLLECTIONS.items()
+    },
 }
 
 
@@ -205,7 +231,9 @@ def plain_query(text: str) -> str:
     return " ".join(text.split())
 
 
-def newsindex_run(news: NewsIndex, topics: list[Topic], tag: str, out: Path, *, expand: bool = False) -> list[str]:
+def newsindex_run(
+    news: NewsIndex, topics: list[Topic], tag: str, out: Path, *, expand: bool = False, depth: int = DEPTH
+) -> list[str]:
     """Run `topics` through NewsIndex.rank into the TREC run file `out`; the ids of failed topics."""
     failed: list[str] = []
 
@@ -214,20 +242,64 @@ def newsindex_run(news: NewsIndex, topics: list[Topic], tag: str, out: Path, *, 
         print(f"  {tag}: topic {topic.id} skipped: {error}", file=sys.stderr)
 
     with open(out, "w", encoding="utf-8") as run:
-        for topic, ranked in rank_topics(news, topics, limit=DEPTH, on_failure=failure, expand=expand):
+        for topic, ranked in rank_topics(news, topics, limit=depth, on_failure=failure, expand=expand):
             run.writelines(line + "\n" for line in trec_run_lines(topic.id, ranked, tag))
     return failed
 
 
 @contextmanager
-def scoring(headline: float, k1: float, b: float) -> Iterator[None]:
-    """Search-time scoring set to these values for the duration (new searchers pick them up)."""
-    saved = (newsindex.schema.TEXT_FIELDS["headline"], newsindex.ranking.BM25_K1, newsindex.ranking.BM25_B)
-    newsindex.schema.TEXT_FIELDS["headline"], newsindex.ranking.BM25_K1, newsindex.ranking.BM25_B = headline, k1, b
+def knobs(values: list[tuple[Any, str, Any]]) -> Iterator[None]:
+    """Search-time settings ((module or dict, name, value)) in force for the duration (new searchers
+    pick them up)."""
+
+    def get(owner: Any, name: str) -> Any:
+        return owner[name] if isinstance(owner, dict) else getattr(owner, name)
+
+    def put(owner: Any, name: str, value: Any) -> None:
+        if isinstance(owner, dict):
+            owner[name] = value
+        else:
+            setattr(owner, name, value)
+
+    saved = [(owner, name, get(owner, name)) for owner, name, _ in values]
+    for owner, name, value in values:
+        put(owner, name, value)
     try:
         yield
     finally:
-        newsindex.schema.TEXT_FIELDS["headline"], newsindex.ranking.BM25_K1, newsindex.ranking.BM25_B = saved
+        for owner, name, value in reversed(saved):
+            put(owner, name, value)
+
+
+def fts5_run(corpus: Path, topics: list[Topic], tag: str, out: Path, depth: int = DEPTH) -> list[str]:
+    """SQLite FTS5 (stdlib sqlite3): title and body columns, `porter unicode61`, ranked by `bm25()`; each
+    topic's words (as unicode61 cuts them, repeats kept) OR-ed; the run into `out`, failed topic ids."""
+    import sqlite3
+
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE VIRTUAL TABLE docs USING fts5(id UNINDEXED, title, body, tokenize='porter unicode61')")
+    with db:
+        db.executemany(
+            "INSERT INTO docs VALUES (?, ?, ?)",
+            (
+                (record["id"], record.get("title", ""), record["body"])
+                for record in map(json.loads, corpus.read_text(encoding="utf-8").splitlines())
+            ),
+        )
+    failed: list[str] = []
+    with open(out, "w", encoding="utf-8") as run:
+        for topic in topics:
+            words = re.findall(r"\w+", topic.text)
+            if not words:
+                failed.append(topic.id)
+                continue
+            match = " OR ".join(f'"{word}"' for word in words)
+            rows = db.execute(
+                "SELECT id, -bm25(docs) FROM docs WHERE docs MATCH ? ORDER BY bm25(docs) LIMIT ?", (match, depth)
+            ).fetchall()
+            run.writelines(line + "\n" for line in trec_run_lines(topic.id, [(i, float(s)) for i, s in rows], tag))
+    db.close()
+    return failed
 
 
 def build_baseline(corpus: Path, folder: Path) -> Any:
@@ -245,7 +317,7 @@ def build_baseline(corpus: Path, folder: Path) -> Any:
     return whoosh_ix
 
 
-def baseline_run(whoosh_ix: Any, topics: list[Topic], tag: str, out: Path) -> list[str]:
+def baseline_run(whoosh_ix: Any, topics: list[Topic], tag: str, out: Path, depth: int = DEPTH) -> list[str]:
     """Run `topics` (through plain_query) on the baseline into the TREC run file `out`; failed topic ids."""
     from whoosh.qparser import OrGroup, QueryParser
 
@@ -254,7 +326,7 @@ def baseline_run(whoosh_ix: Any, topics: list[Topic], tag: str, out: Path) -> li
     with whoosh_ix.searcher() as searcher, open(out, "w", encoding="utf-8") as run:
         for topic in topics:
             try:
-                hits = searcher.search(parser.parse(plain_query(topic.text)), limit=DEPTH)
+                hits = searcher.search(parser.parse(plain_query(topic.text)), limit=depth)
             except Exception as error:
                 failed.append(topic.id)
                 print(f"  {tag}: topic {topic.id} skipped: {type(error).__name__}: {error}", file=sys.stderr)
@@ -264,44 +336,85 @@ def baseline_run(whoosh_ix: Any, topics: list[Topic], tag: str, out: Path) -> li
     return failed
 
 
-def measure(collection: Collection, workdir: Path) -> tuple[dict[str, int], dict[str, SystemResult]]:
-    """Convert, index, run and evaluate one collection; the collection's sizes and each system's result."""
+def measure(
+    collection: Collection, workdir: Path, *, reuse: bool = False, systems: set[str] | None = None
+) -> tuple[dict[str, int], dict[str, SystemResult]]:
+    """Convert, index, run and evaluate one collection; the collection's sizes and each system's result.
+    With `reuse`, the newsindex indexes of an earlier run in `workdir` are searched again, not rebuilt,
+    and the systems not in `systems` (None: all) keep the runs of an earlier call when there are."""
     folder = workdir / collection.name
-    if folder.exists():
+    if folder.exists() and not reuse:
         shutil.rmtree(folder)
-    sizes = convert(collection, folder)
+    if collection.news:
+        source, sizes = news_eval.prepare(collection.name, folder, workdir)
+    else:
+        sizes = convert(collection, folder)
+        source = folder / "corpus.jsonl"
     print(f"{collection.title}: {sizes['documents']} documents, {sizes['topics']} topics", file=sys.stderr)
     topics = read_topics(folder / "topics.tsv", on_problem=lambda problem: print(f"  {problem}", file=sys.stderr))
     qrels = read_qrels(folder / "qrels.txt")
     corpus = folder / "corpus.jsonl"
     results: dict[str, SystemResult] = {}
 
-    started = time.perf_counter()
-    whoosh_ix = build_baseline(corpus, folder / "baseline-index")
-    failed = baseline_run(whoosh_ix, topics, "baseline", folder / "baseline.run")
-    results["baseline"] = _result(folder / "baseline.run", qrels, failed, started)
+    indexes: dict[str, NewsIndex] = {}
 
-    started = time.perf_counter()
-    news = NewsIndex.create(folder / "newsindex-index", fsync=False)
-    report = news.add_files([str(corpus)], procs=1)
-    skipped = [problem for problem in report.problems if problem.kind == "skipped"]  # "no date" is expected
-    if skipped:
-        print(f"  newsindex: {len(skipped)} documents skipped, e.g. {skipped[0]}", file=sys.stderr)
-    indexed = time.perf_counter() - started
-    for system in SYSTEMS[1:]:
+    def run(system: str) -> tuple[list[str], float]:
+        """Run `system` into its run file; its failed topics and seconds."""
         started = time.perf_counter()
-        news.close()  # fresh searchers: they take the scoring in force when they open
-        with scoring(**UNTUNED) if system == "newsindex-untuned" else nullcontext():
-            failed = newsindex_run(news, topics, system, folder / f"{system}.run", expand=system.endswith("expand"))
-        news.close()
-        results[system] = _result(folder / f"{system}.run", qrels, failed, started)
-    results["newsindex-untuned"].seconds += indexed
+        run_file = folder / f"{system}.run"
+        if system == "baseline":
+            baseline_folder = folder / "baseline-index"
+            shutil.rmtree(baseline_folder, ignore_errors=True)
+            failed = baseline_run(build_baseline(corpus, baseline_folder), topics, system, run_file, collection.depth)
+        elif system == "fts5":
+            failed = fts5_run(corpus, topics, system, run_file, collection.depth)
+        else:
+            before = system.startswith("newsindex-before")
+            analysis = 1 if before else ANALYSIS
+            if analysis not in indexes:
+                indexes[analysis] = _newsindex(
+                    folder / f"newsindex-index-analysis-{analysis}", source, analysis=analysis
+                )
+            news = indexes[analysis]
+            news.close()  # fresh searchers: they take the scoring in force when they open
+            with knobs(BEFORE) if before else nullcontext():
+                failed = newsindex_run(
+                    news, topics, system, run_file, expand=system.endswith("expand"), depth=collection.depth
+                )
+            news.close()
+        return failed, time.perf_counter() - started
+
+    for system in SYSTEMS:
+        record = folder / f"{system}.json"
+        if systems is not None and system not in systems:
+            if not (reuse and record.exists()):
+                continue  # neither asked for nor run before: left out of the table
+            done = json.loads(record.read_text(encoding="utf-8"))  # the run of an earlier call
+            failed, seconds = done["failed"], done["seconds"]
+        else:
+            failed, seconds = run(system)
+            record.write_text(json.dumps({"failed": failed, "seconds": seconds}), encoding="utf-8")
+        ranked = read_run(folder / f"{system}.run")
+        results[system] = SystemResult(evaluate(ranked, qrels), ranked, failed, seconds)
     return sizes, results
 
 
-def _result(run_file: Path, qrels: dict[str, dict[str, int]], failed: list[str], started: float) -> SystemResult:
-    run = read_run(run_file)
-    return SystemResult(evaluate(run, qrels), run, failed, time.perf_counter() - started)
+ANALYSIS = newsindex.schema.ANALYSIS_VERSION
+
+
+def _newsindex(path: Path, source: Path, *, analysis: int) -> NewsIndex:
+    """The newsindex index of `source` at `path` with this analysis version, built unless there already."""
+    if (path / "built").exists():
+        return NewsIndex.open(path)
+    shutil.rmtree(path, ignore_errors=True)
+    with knobs([(newsindex.schema, "ANALYSIS_VERSION", analysis)]):
+        news = NewsIndex.create(path, fsync=False)
+        report = news.add_files([str(source)], procs=1)
+    skipped = [problem for problem in report.problems if problem.kind == "skipped"]  # "no date" is expected
+    if skipped:
+        print(f"  newsindex: {len(skipped)} documents skipped, e.g. {skipped[0]}", file=sys.stderr)
+    (path / "built").write_text("", encoding="utf-8")
+    return news
 
 
 def on_common_topics(
@@ -330,7 +443,7 @@ def table(measured: dict[str, tuple[dict[str, int], dict[str, SystemResult]]], *
     header += ["skipped", "seconds"] if costs else []
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(header) - 2)) + "|"]
     for name, (_, results) in measured.items():
-        for system in SYSTEMS:
+        for system in (system for system in SYSTEMS if system in results):
             result = results[system]
             figures = [f"{getattr(result.evaluation, key):.4f}" for _, key in MEASURES]
             row = [COLLECTIONS[name].title, system, *figures, str(result.evaluation.queries)]
@@ -387,52 +500,76 @@ on the judged topics that every system ran:
         if common
         else ""
     )
-    return f"""# Ranking quality on Cranfield, CISI and Medline
+    return f"""{BEGIN}
+## Ranking quality: Cranfield, CISI, Medline and Reuters-21578
 
 Written by `python benchmarks/eval.py` on {facts["date"]}: {facts["cpu"]}, {facts["cores"]} cores, Python
-{facts["python"]}, {facts["os"]}, Whoosh {facts["whoosh"]}, code at {facts["code"]}.
+{facts["python"]}, {facts["os"]}, Whoosh {facts["whoosh"]}, SQLite {sqlite_version}, code at {facts["code"]}.
 
 {table(measured)}
 {common_part}
 Collections: {sizes}.
 
-Each run holds the top {DEPTH} documents of every topic; measures as trec_eval `-c` computes them (see `src/newsindex/evaluation.py`), means over the judged topics. Topics are read as plain
-words by newsindex (`plain=True`) and go through `plain_query` (query syntax taken out) for the other
-systems. Systems (see the script's docstring):
+Each run holds the top {DEPTH} documents of every topic ({", ".join(f"{COLLECTIONS[name].title} {COLLECTIONS[name].depth}" for name in measured if COLLECTIONS[name].depth != DEPTH) or "every collection"}); measures as trec_eval `-c` computes them (see
+`src/newsindex/evaluation.py`), means over the judged topics. On Reuters known-item each topic has one
+relevant story (and its word-for-word repeats), so MAP is the mean reciprocal rank. Topics are read as
+plain words by newsindex (`plain=True`); the baseline reads them through `plain_query` (query syntax
+taken out), FTS5 as its words OR-ed. Systems (see the script's docstring):
 
 - `baseline`: plain Whoosh, title + body in one field, StandardAnalyzer (no stemming), OR of the
   words, Whoosh's default BM25F;
-- `newsindex-untuned`: newsindex with the scoring shipped before tuning: headline weight 3, BM25
-  k1 {UNTUNED["k1"]}, b {UNTUNED["b"]} (lead boost 2 in both);
-- `newsindex`: `NewsIndex.rank(topic)` as shipped (the ranking of `NewsIndex.search`): headline
-  weight {newsindex.schema.TEXT_FIELDS["headline"]:g}, k1 {newsindex.ranking.BM25_K1}, b {newsindex.ranking.BM25_B}; stories matching every word ranked first;
-- `newsindex-expand`: the same with `expand=True` (`--expand`: RM3 pseudo-relevance feedback,
-  {newsindex.expansion.FEEDBACK_STORIES} stories, {newsindex.expansion.FEEDBACK_WORDS} words, original weight {newsindex.expansion.ORIGINAL_WEIGHT}).
+- `fts5`: SQLite FTS5, `porter unicode61`, title and body columns, `bm25()`;
+- `newsindex-before`: newsindex as before issue 18 (main at cf69f1d): Whoosh's idf ln(N/(n+1))+1,
+  k1 1.6, b 0.75, headline weight 1.5, a repeated word counted once, words cut by analysis 1;
+- `newsindex`: `NewsIndex.rank(topic)` as shipped: {newsindex.ranking.IDF} idf, k1 {newsindex.ranking.BM25_K1}, b {newsindex.ranking.BM25_B},
+  headline weight {newsindex.schema.TEXT_FIELDS["headline"]:g}, query-term frequency "{newsindex.ranking.QUERY_TF}", {len(newsindex.ranking.FUNCTION_WORDS)} function words left out,
+  analysis {ANALYSIS}; stories matching every word ranked first;
+- `…-expand`: the same with `expand=True` (`--expand`: RM3 pseudo-relevance feedback; before: 10
+  stories, 10 words, original weight 0.5; now: at most {newsindex.expansion.FEEDBACK_STORIES} stories, those scoring at least
+  {newsindex.expansion.FEEDBACK_RATIO:g} of the best, {newsindex.expansion.FEEDBACK_WORDS} words, original weight {newsindex.expansion.ORIGINAL_WEIGHT}).
 
 "skipped" counts the topics a system could not run (in plain mode newsindex searches the first 200
-distinct words of a topic and refuses none but those of common words only). "seconds" is indexing plus searching
-for the baseline and `newsindex-untuned`, searching only for the other two (they reuse the index);
+distinct words of a topic and refuses none but those of common words only). "seconds" is searching
+only for newsindex (its indexes are built once), indexing plus searching for the other two;
 newsindex searches through `NewsIndex.rank` (ids and scores, no stories read), like `newsindex batch`.
+{END}
 """
+
+
+BEGIN = "<!-- benchmarks/eval.py writes from here -->"
+END = "<!-- benchmarks/eval.py writes up to here -->"
+
+
+def with_section(path: Path, section: str) -> str:
+    """The text of `path` with its eval.py section replaced by `section` (added when it has none)."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if BEGIN in text and END in text:
+        return text[: text.index(BEGIN)] + section.strip() + text[text.index(END) + len(END) :]
+    return "# Ranking quality\n\n" + section.strip() + "\n"
 
 
 def main(argv: Iterable[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--collections", default="cran,cisi,med", help="comma-separated: cran, cisi, med")
+    parser.add_argument(
+        "--collections", default=",".join(COLLECTIONS), help=f"comma-separated: {', '.join(COLLECTIONS)}"
+    )
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="converted files, indexes, runs")
+    parser.add_argument("--reuse", action="store_true", help="search the newsindex indexes of an earlier run again")
+    parser.add_argument("--systems", help=f"with --reuse, run only these (comma-separated: {', '.join(SYSTEMS)})")
     parser.add_argument("--no-write", action="store_true", help=f"do not rewrite {REPORT.name}")
     args = parser.parse_args(list(argv) if argv is not None else None)
     names = [name.strip() for name in args.collections.split(",") if name.strip()]
     unknown = [name for name in names if name not in COLLECTIONS]
     if unknown:
         parser.error(f"unknown collection(s) {', '.join(unknown)}: use {', '.join(COLLECTIONS)}")
-    measured = {name: measure(COLLECTIONS[name], args.workdir) for name in names}
+    systems = {name.strip() for name in args.systems.split(",")} if args.systems else None
+    measured = {name: measure(COLLECTIONS[name], args.workdir, reuse=args.reuse, systems=systems) for name in names}
     common = on_common_topics(measured, {name: read_qrels(args.workdir / name / "qrels.txt") for name in names})
     print(table(measured))
     if common:
         print("\nOn the judged topics every system ran:\n" + table(common, costs=False))
     if not args.no_write:
-        REPORT.write_text(report(measured, common, machine()), encoding="utf-8")
+        REPORT.write_text(with_section(REPORT, report(measured, common, machine())), encoding="utf-8")
         print(f"written to {REPORT.relative_to(REPO_DIR)}", file=sys.stderr)
 
 

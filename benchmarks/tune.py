@@ -1,27 +1,33 @@
-"""Try ranking settings on Cranfield, CISI and Medline: each collection indexed once, every setting searched.
+"""Try ranking settings on the collections of benchmarks/eval.py: each indexed once, every setting searched.
 
 Usage (from the repository root, with the project's Python):
 
-    python benchmarks/tune.py [--collections cran,cisi,med] [--workdir DIR] SETTING…
+    python benchmarks/tune.py [--collections cran,cisi,med,reuters-known,reuters-topics] [--workdir DIR] SETTING…
 
 Each SETTING is a JSON object of search-time knobs, e.g. '{"headline": 1.5, "k1": 1.6}'; unnamed knobs keep
 the shipped values. Knobs: `headline` (the headline's weight against the body's 1), `k1`, `b` (BM25),
-`expand` (true: RM3), `stories`, `words`, `weight`, `share` (RM3's feedback stories, added words, weight of
-the original query, largest share of stories an added word may appear in), and `lead` (the lead boost,
-an indexing setting: a second index is built for each value). Prints MAP, nDCG@10, P@10 and Recall@100
-per collection and setting. benchmarks/eval.py writes the record (EVAL.md); this is for exploring.
+`idf` ("lucene", "robertson" or "whoosh", see newsindex.ranking.idf), `delta` (BM25+'s lower bound), `qtf` (a repeated plain-words
+query word: "none", "linear", "log"), `function_words` ("shipped", "none", "snowball": the Snowball
+stop list left out of plain-words queries), `expand` (true: RM3), `stories`, `words`, `weight`, `share`
+(RM3's feedback stories at most, added words, weight of the original query, largest share of stories
+an added word may appear in), `mode`, `ratio`, `gap` (adaptive feedback: see newsindex.expansion), and the
+indexing settings `lead` (the lead boost) and `analysis` (1 or 2, see newsindex.schema), an index built
+for each value. Prints MAP, nDCG@10, P@10 and Recall@100 per collection and setting. With the --workdir
+of benchmarks/eval.py it searches eval's indexes. eval.py writes the record (EVAL.md); this is for exploring.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import eval as evaluation_script
+import news_eval
 
 import newsindex.expansion
 import newsindex.index
@@ -30,6 +36,17 @@ import newsindex.schema
 from newsindex import NewsIndex
 from newsindex.batch import Topic, rank_topics, read_topics
 from newsindex.evaluation import Qrels, evaluate, read_qrels, trec_run_lines
+from newsindex.schema import stem
+
+# The Snowball project's English stop words (snowballstem.org/algorithms/english/stop.txt, without the
+# contractions), stemmed: a candidate list of function words.
+SNOWBALL = """i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she her hers
+herself it its itself they them their theirs themselves what which who whom this that these those am is are was
+were be been being have has had having do does did doing would should could ought a an the and but if or because
+as until while of at by for with about against between into through during before after above below to from up
+down in out on off over under again further then once here there when where why how all any both each few more
+most other some such no nor not only own same so than too very"""
+SNOWBALL_STEMS = frozenset(stem(word) for word in SNOWBALL.split())
 
 DEFAULT_WORKDIR = evaluation_script.BENCHMARKS_DIR / "work" / "tune"
 
@@ -39,7 +56,14 @@ def apply(setting: dict[str, Any]) -> None:
     newsindex.schema.TEXT_FIELDS["headline"] = setting.get("headline", SHIPPED["headline"])
     newsindex.ranking.BM25_K1 = setting.get("k1", SHIPPED["k1"])
     newsindex.ranking.BM25_B = setting.get("b", SHIPPED["b"])
-    newsindex.index.FEEDBACK_STORIES = setting.get("stories", SHIPPED["stories"])
+    newsindex.ranking.IDF = setting.get("idf", SHIPPED["idf"])
+    newsindex.ranking.BM25_DELTA = setting.get("delta", SHIPPED["delta"])
+    newsindex.expansion.FEEDBACK_STORIES = setting.get("stories", SHIPPED["stories"])
+    newsindex.expansion.FEEDBACK_RATIO = setting.get("ratio", SHIPPED["ratio"])
+    newsindex.expansion.FEEDBACK_GAP = setting.get("gap", SHIPPED["gap"])
+    newsindex.expansion.FEEDBACK_MODE = setting.get("mode", SHIPPED["mode"])
+    newsindex.ranking.QUERY_TF = setting.get("qtf", SHIPPED["qtf"])
+    newsindex.ranking.FUNCTION_WORDS = FUNCTION_LISTS[setting.get("function_words", SHIPPED["function_words"])]
     newsindex.expansion.FEEDBACK_WORDS = setting.get("words", SHIPPED["words"])
     newsindex.expansion.relevance_model.__kwdefaults__["words"] = newsindex.expansion.FEEDBACK_WORDS
     newsindex.expansion.ORIGINAL_WEIGHT = setting.get("weight", SHIPPED["weight"])
@@ -50,7 +74,15 @@ SHIPPED = {
     "headline": newsindex.schema.TEXT_FIELDS["headline"],
     "k1": newsindex.ranking.BM25_K1,
     "b": newsindex.ranking.BM25_B,
+    "idf": newsindex.ranking.IDF,
+    "delta": newsindex.ranking.BM25_DELTA,
     "stories": newsindex.expansion.FEEDBACK_STORIES,
+    "ratio": newsindex.expansion.FEEDBACK_RATIO,
+    "gap": newsindex.expansion.FEEDBACK_GAP,
+    "mode": newsindex.expansion.FEEDBACK_MODE,
+    "qtf": newsindex.ranking.QUERY_TF,
+    "function_words": "shipped",
+    "analysis": newsindex.schema.ANALYSIS_VERSION,
     "words": newsindex.expansion.FEEDBACK_WORDS,
     "weight": newsindex.expansion.ORIGINAL_WEIGHT,
     "share": newsindex.expansion.MAX_SHARE,
@@ -58,27 +90,44 @@ SHIPPED = {
 }
 
 
-def collection_index(name: str, lead: float, workdir: Path) -> tuple[NewsIndex, list[Topic], Qrels]:
-    """The collection converted and indexed with this lead boost (once; reused on later runs)."""
+# Lists of words left out of plain-words queries (`function_words`), as the index stems them.
+FUNCTION_LISTS = {"shipped": newsindex.ranking.FUNCTION_WORDS, "none": frozenset(), "snowball": SNOWBALL_STEMS}
+
+
+def collection_index(name: str, lead: float, workdir: Path, analysis: int) -> tuple[NewsIndex, list[Topic], Qrels]:
+    """The collection converted and indexed with this lead boost and analysis (once; reused on later runs)."""
     folder = workdir / name
-    if not (folder / "qrels.txt").exists():
-        evaluation_script.convert(evaluation_script.COLLECTIONS[name], folder)
-    path = folder / f"index-lead-{lead:g}"
-    if not path.exists():
+    collection = evaluation_script.COLLECTIONS[name]
+    source = folder / "corpus.jsonl"
+    if collection.news:
+        source = news_eval.text_folder(workdir)
+        if not (folder / "qrels.txt").exists():
+            news_eval.prepare(name, folder, workdir)
+    elif not (folder / "qrels.txt").exists():
+        evaluation_script.convert(collection, folder)
+    # the indexes of benchmarks/eval.py for the shipped lead boost (a --workdir shared with it reuses them)
+    path = folder / (
+        (f"index-lead-{lead:g}-" if lead != SHIPPED["lead"] else "newsindex-index-") + f"analysis-{analysis}"
+    )
+    if not (path / "built").exists():
+        shutil.rmtree(path, ignore_errors=True)
         newsindex.schema.LEAD_BOOST = lead
+        newsindex.schema.ANALYSIS_VERSION = analysis
         try:
             with NewsIndex.create(path, fsync=False) as news:
-                news.add_files([str(folder / "corpus.jsonl")], procs=1)
+                news.add_files([str(source)], procs=1)
         finally:
             newsindex.schema.LEAD_BOOST = SHIPPED["lead"]
+            newsindex.schema.ANALYSIS_VERSION = SHIPPED["analysis"]
+        (path / "built").write_text("", encoding="utf-8")
     topics = read_topics(folder / "topics.tsv", on_problem=lambda problem: print(problem, file=sys.stderr))
     return NewsIndex.open(path), topics, read_qrels(folder / "qrels.txt")
 
 
-def measure(news: NewsIndex, topics: list[Topic], qrels: Qrels, *, expand: bool) -> tuple[float, ...]:
+def measure(news: NewsIndex, topics: list[Topic], qrels: Qrels, *, expand: bool, depth: int) -> tuple[float, ...]:
     news.close()  # fresh searchers take the knobs in force
     run: dict[str, dict[str, float]] = {}
-    for topic, ranked in rank_topics(news, topics, limit=evaluation_script.DEPTH, expand=expand):
+    for topic, ranked in rank_topics(news, topics, limit=depth, expand=expand):
         lines = [line.split() for line in trec_run_lines(topic.id, ranked, "tune")]
         run[topic.id] = {fields[2]: float(fields[4]) for fields in lines}
     result = evaluate(run, qrels)
@@ -94,9 +143,12 @@ def main(argv: Iterable[str] | None = None) -> None:
     print("| collection | setting | MAP | nDCG@10 | P@10 | Recall@100 |\n|---|---|---:|---:|---:|---:|")
     for name in args.collections.split(","):
         for setting in args.settings:
-            news, topics, qrels = collection_index(name, setting.get("lead", SHIPPED["lead"]), args.workdir)
+            news, topics, qrels = collection_index(
+                name, setting.get("lead", SHIPPED["lead"]), args.workdir, setting.get("analysis", SHIPPED["analysis"])
+            )
             apply(setting)
-            figures = measure(news, topics, qrels, expand=bool(setting.get("expand")))
+            depth = evaluation_script.COLLECTIONS[name].depth
+            figures = measure(news, topics, qrels, expand=bool(setting.get("expand")), depth=depth)
             news.close()
             shown = json.dumps(setting) if setting else "shipped"
             title = evaluation_script.COLLECTIONS[name].title

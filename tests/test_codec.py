@@ -41,10 +41,21 @@ def test_a_posting_of_one_early_position_takes_one_byte() -> None:
 
 
 WORDS = ["Albania", "Iran", "the", "a", "running", "Tiranë", "U.S.", "3.5", "x", "oil", "ÉCOLE", "of", "diplomats"]
-texts = st.lists(st.sampled_from([*WORDS, ". ", "\n", ", ", " (Reuters) - ", "TIRANA "]), max_size=80).map("".join)
+NEWS_WORDS = ["US", "u.s", "<IBM>", "<C>", "AT&T", "C++", "10mln", "5%", "1,000", "http://www.ap.org/x", "its", "IT"]
+texts = st.lists(
+    st.sampled_from([*WORDS, *NEWS_WORDS, ". ", "\n", ", ", " (Reuters) - ", "TIRANA ", "U.S. TRADE GAP WIDENS "]),
+    max_size=80,
+).map("".join)
+ANALYZERS = [
+    NewsAnalyzer(),
+    NewsAnalyzer(lead_boost=2.0),
+    NewsAnalyzer(stemming=False),
+    NewsAnalyzer(analysis=1),
+    NewsAnalyzer(lead_boost=2.0, analysis=1),
+]
 
 
-@pytest.mark.parametrize("analyzer", [NewsAnalyzer(), NewsAnalyzer(lead_boost=2.0), NewsAnalyzer(stemming=False)])
+@pytest.mark.parametrize("analyzer", ANALYZERS)
 @given(text=texts)
 def test_index_postings_are_what_indexing_through_tokens_gives(analyzer: NewsAnalyzer, text: str) -> None:
     fast = {w: (freq, weight, v) for w, freq, weight, v in PackedPositions().word_values(text, analyzer, mode="index")}
@@ -55,7 +66,7 @@ def test_index_postings_are_what_indexing_through_tokens_gives(analyzer: NewsAna
     }
 
 
-@pytest.mark.parametrize("analyzer", [NewsAnalyzer(), NewsAnalyzer(lead_boost=2.0), NewsAnalyzer(stemming=False)])
+@pytest.mark.parametrize("analyzer", ANALYZERS)
 @given(text=texts)
 def test_index_terms_are_the_words_indexing_through_tokens_gives(analyzer: NewsAnalyzer, text: str) -> None:
     terms, in_lead = analyzer.index_terms(text)

@@ -156,8 +156,8 @@ def test_a_huge_story_is_scanned_for_its_snippet_only_so_far(tmp_path: Path, mon
     news.add([Story(id="big", headline="Oil", body="Oil prices rose. " * 60_000)])  # ~1 MB, 180,000 words
     read = []
 
-    def counted(text: str) -> Iterator[tuple[int, int, str]]:
-        for word in index_words(text):
+    def counted(text: str, analyzer: object = None) -> Iterator[tuple[int, int, str]]:
+        for word in index_words(text, analyzer):
             read.append(1)
             yield word
 

@@ -202,3 +202,63 @@ def test_recent_scores_of_old_stories_are_not_rounded_to_zero(tmp_path: Path) ->
     assert scores[0] > scores[1] > scores[2] > 0  # 0.5 ** (9 years / 30 days) is about 1e-33, not 0
     text = runner.invoke(app, ["search", "coastal floods", "--recent", "-i", str(news.path)]).stdout
     assert "[0.00]" not in text
+
+
+def test_words_in_most_stories_weigh_next_to_nothing(tmp_path: Path) -> None:
+    # A verbose query: one rare key word and six words found in nearly every story. With Whoosh's idf
+    # (ln(N/(n+1)) + 1) each common word still weighs about 1, and the story saying only those wins;
+    # with BM25's idf the short story with the key word does.
+    news = NewsIndex.create(tmp_path / "idf", fsync=False)
+    common = "report country which their other nation"
+    stories = [Story(id="zinc", body="The report names zinc."), Story(id="wordy", body=f"{common}.")]
+    stories += [Story(id=f"filler-{n}", body=f"{common} covers {FILLER_WORDS[n % 10]} {n}.") for n in range(30)]
+    news.add(stories)
+    assert [story_id for story_id, _ in news.rank(f"zinc {common}", plain=True, limit=2)] == ["zinc", "wordy"]
+
+
+def test_idf_formulas() -> None:
+    from newsindex.ranking import ROBERTSON_FLOOR, idf
+
+    assert idf(1000, 1000, "lucene") == pytest.approx(0.0005, abs=1e-4)
+    assert idf(1000, 1000, "robertson") == ROBERTSON_FLOOR  # negative above half the stories: floored
+    assert idf(1000, 1000, "whoosh") == pytest.approx(1.0, abs=0.01)
+    assert idf(1000, 1, "lucene") > idf(1000, 10, "lucene") > idf(1000, 100, "lucene")
+
+
+def test_adaptive_feedback_takes_the_stories_that_stand_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    from newsindex import expansion
+
+    ranked = [(1, 10.0), (2, 9.0), (3, 4.0), (4, 3.5), (5, 3.0)]
+    monkeypatch.setattr(expansion, "FEEDBACK_STORIES", 4)
+    monkeypatch.setattr(expansion, "FEEDBACK_RATIO", 0.5)
+    monkeypatch.setattr(expansion, "FEEDBACK_GAP", False)
+    monkeypatch.setattr(expansion, "FEEDBACK_MODE", "fixed")
+    assert expansion.feedback_weights(ranked) == ranked[:4]  # a fixed number, weighed by score
+    assert expansion.feedback_share(ranked) == 1.0
+    monkeypatch.setattr(expansion, "FEEDBACK_MODE", "cut")
+    assert expansion.feedback_weights(ranked) == [(1, 10.0), (2, 9.0)]  # only those near the best
+    monkeypatch.setattr(expansion, "FEEDBACK_GAP", True)
+    assert expansion.feedback_weights(ranked) == [(1, 6.0), (2, 5.0)]  # weighed by their lead over story 3
+    assert expansion.feedback_weights([]) == []
+    monkeypatch.setattr(expansion, "FEEDBACK_MODE", "scaled")
+    assert expansion.feedback_weights(ranked) == ranked[:4]
+    assert expansion.feedback_share(ranked) == pytest.approx(1 / 3)  # of stories 2-4, story 2 stands with the best
+    assert expansion.feedback_share([(1, 10.0), (2, 1.0), (3, 1.0)]) == 0.0  # one clear answer: no expansion
+
+
+def test_scaled_feedback_leaves_a_query_with_one_clear_answer_alone(
+    volcano_index: NewsIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsindex import expansion
+
+    monkeypatch.setattr(expansion, "FEEDBACK_MODE", "scaled")
+    assert ids(volcano_index, "peninsula", expand=True) == ["volcano-2"]  # one story: nothing added
+    assert "lava-only" in ids(volcano_index, "volcano", expand=True)  # three equal answers: expanded
+
+
+def test_a_word_repeated_in_a_plain_query_weighs_more(tmp_path: Path) -> None:
+    news = NewsIndex.create(tmp_path / "qtf", fsync=False)
+    stories = [Story(id="gold", body="Gold prices rose."), Story(id="oil", body="Oil prices rose.")]
+    news.add(stories + [_filler(number) for number in range(10)])
+    assert [story_id for story_id, _ in news.rank("gold oil oil", plain=True, limit=2)] == ["oil", "gold"]
+    assert [story_id for story_id, _ in news.rank("gold gold oil", plain=True, limit=2)] == ["gold", "oil"]

@@ -28,6 +28,7 @@ from whoosh.index import EmptyIndexError
 from whoosh.searching import Searcher, TimeLimit
 
 from newsindex import deadline as deadlines
+from newsindex import expansion
 from newsindex.collapsing import Folded, story_groups
 from newsindex.dateindex import AllowedOnly, allowed_by_segment, date_filter, live_dates
 from newsindex.dates import DateError, from_seconds, parse_bound, parse_since, to_seconds
@@ -41,7 +42,7 @@ from newsindex.errors import (
     StoryNotFoundError,
     UsageError,
 )
-from newsindex.expansion import FEEDBACK_STORIES, expanded_plan, relevance_model
+from newsindex.expansion import expanded_plan, feedback_share, feedback_weights, relevance_model
 from newsindex.facets import check_facets, count_days, count_facets, seconds_to_day
 from newsindex.facets import posting_docnums as _posting_docnums
 from newsindex.indexer import Indexer
@@ -60,6 +61,7 @@ from newsindex.query import FALLBACK_NOTE, Match, QueryPlan, check_expansion, pa
 from newsindex.ranking import Recency, check_half_life, weighting
 from newsindex.readers import read_source
 from newsindex.schema import (
+    ANALYSIS_VERSION,
     READABLE_VERSIONS,
     SCHEMA_VERSION,
     PublishedField,
@@ -972,7 +974,8 @@ def _hits(
         else:
             after = 0 if story.headline else lead_span(story.body)[1]  # the lead is shown as the title
             marked = snippet(
-                story.body, terms, index_words(story.body), fallback=story.lead, phrases=phrases, after=after,
+                story.body, terms, index_words(story.body, _body_analyzer(searcher)), fallback=story.lead, phrases=phrases,
+                after=after,
                 expired=deadline.expired,
             )  # fmt: skip
             duplicates = tuple(_ids(searcher, duplicate_docnums, deadline))
@@ -988,6 +991,11 @@ def _ids(searcher: Searcher, docnums: Iterable[int], deadline: deadlines.Deadlin
         if deadline.expired():
             return
         yield searcher.stored_fields(docnum)["id"]
+
+
+def _body_analyzer(searcher: Searcher) -> Any:
+    """The analyzer the index cuts bodies with (an older index keeps its own)."""
+    return searcher.schema["body"].analyzer
 
 
 def _ranking(
@@ -1063,15 +1071,20 @@ def _expanded(
     searcher: Searcher, plan: QueryPlan, allowed: set[int] | None, recency: Recency | None, *, require_all: bool
 ) -> QueryPlan:
     """`plan` with the words of its best stories added (RM3, see newsindex.expansion)."""
-    feedback = _ranked(searcher, plan, allowed, FEEDBACK_STORIES, recency)
+    first = _ranked(searcher, plan, allowed, expansion.FEEDBACK_STORIES + 1, recency)
+    share = feedback_share(first)
+    if share <= 0:
+        return plan  # one story stands out: the query has its answer, feedback would only drift
+    feedback = feedback_weights(first)
     texts = []
     for docnum, score in feedback:
         story = story_from_stored(searcher.stored_fields(docnum))
         texts.append((f"{story.headline or ''}\n{story.body}", score))
     reader = searcher.reader()
     stories = max(1, reader.doc_count())
-    model = relevance_model(texts, share=lambda term: reader.doc_frequency("body", term) / stories)
-    return expanded_plan(plan, model, require_all=require_all)
+    analyzer = _body_analyzer(searcher)
+    model = relevance_model(texts, share=lambda term: reader.doc_frequency("body", term) / stories, analyzer=analyzer)
+    return expanded_plan(plan, model, require_all=require_all, share=share)
 
 
 def _similar(
@@ -1397,7 +1410,8 @@ def _new_manifest(index_name: str) -> dict[str, Any]:
         "index_name": index_name,
         "written_by": f"newsindex {__version__}",
         "codec": "newsindex packed blocks, CRC-32 per block",
-        "analysis": "Unicode words, accents folded, Snowball English stems (PyStemmer), Whoosh stop words",
+        "analysis": f"analysis {ANALYSIS_VERSION}: news tokens (U.S., AT&T, tickers), accents folded, "
+        "Snowball English stems (PyStemmer), stop words after stemming",
     }
 
 

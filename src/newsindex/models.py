@@ -13,10 +13,15 @@ from newsindex.errors import UsageError
 # A sentence ends at . ! or ? (maybe closed by a quote or bracket) followed by space and a capital,
 # a digit or an opening quote; the abbreviation check below keeps "U.S. officials" in one sentence.
 _SENTENCE_END = re.compile(r"""[.!?]["'”’)\]]*\s+(?=["“‘'(]?[A-Z0-9])""")
+# A full stop that ends an abbreviation, not a sentence: an initial or the last letter of U.S., U.K.; a title,
+# a company suffix, a month; "No." only before a number ("No. 2", not "she said no. Then"). Any case: wire
+# copy comes in capitals too ("MRS. THATCHER", "JAN. 5").
 _ABBREVIATION = re.compile(
-    r"(?:\b[A-Z]\.|\b(?:Mr|Mrs|Ms|Dr|Prof|Gen|Col|Lt|Sgt|Capt|Gov|Sen|Rep|St|Jr|Sr|Inc|Corp|Co|Ltd|No|vs|Jan|Feb|"
-    r"Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.)$"
+    r"(?:\b[A-Z]\.|\b(?:Mr|Mrs|Ms|Dr|Prof|Gen|Col|Lt|Sgt|Capt|Gov|Sen|Rep|St|Jr|Sr|Inc|Corp|Co|Ltd|vs|Jan|Feb|"
+    r"Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.)$",
+    re.IGNORECASE,
 )
+_NUMBER_ABBREVIATION = re.compile(r"\bno\.$", re.IGNORECASE)
 _LEAD_MAX_CHARS = 400
 _OPTIONAL_TEXT = ("headline", "location", "region", "source", "path")
 _NAME_TUPLES = ("bylines", "topics", "places", "orgs", "people")  # tuples of names or labels
@@ -345,8 +350,12 @@ def lead_span(body: str) -> tuple[int, int]:
     newline = body.find("\n", start)
     paragraph_end = len(body) if newline < 0 else newline
     for match in _SENTENCE_END.finditer(body, start, paragraph_end):
-        if not _ABBREVIATION.search(body[start : match.start() + 1]):
-            return start, match.end()
+        before = body[start : match.start() + 1]
+        if _ABBREVIATION.search(before):
+            continue
+        if _NUMBER_ABBREVIATION.search(before) and body[match.end() : match.end() + 1].isdigit():
+            continue
+        return start, match.end()
     return start, paragraph_end
 
 

@@ -24,6 +24,7 @@ from whoosh import qparser, query
 from whoosh.codec.base import Automata
 from whoosh.fields import Schema
 
+from newsindex import ranking
 from newsindex.dateindex import PublishedRange
 from newsindex.dates import from_seconds
 from newsindex.deadline import SEARCH_SECONDS as SEARCH_SECONDS  # where it was, for callers
@@ -134,7 +135,7 @@ def parse_query(
     check_match(match, require_all)
     _check_range(start, end, UsageError)  # from the caller's arguments
     if plain:
-        parsed = _plain_words(text)
+        parsed = _plain_words(text, schema)
     else:
         _check_size(text)
         _check_balanced(text)
@@ -310,18 +311,28 @@ def _pattern_text(leaf: Any) -> str:
     return f"{text}{'*' if isinstance(leaf, query.Prefix) else ''}"
 
 
-def _plain_words(text: str) -> Any:
+def _plain_words(text: str, schema: Schema) -> Any:
     """The words of `text` as the parser reads plain words, each in every text field; the first MAX_WORDS
-    distinct words only (a longer text is searched for those, not refused)."""
-    terms: dict[str, None] = {}
-    for token in _WORDS(text):
-        terms.setdefault(token.text)
-        if len(terms) >= MAX_WORDS:
-            break
+    distinct words only (a longer text is searched for those, not refused). The words are cut as the
+    index cuts them (its own analyzer: an older index keeps its analysis); function words are left out
+    unless there is nothing else, and a repeated word weighs more (see `newsindex.ranking`)."""
+    analyzer = schema["body"].analyzer if "body" in schema else _WORDS
+    terms: dict[str, int] = {}
+    for token in analyzer(text):
+        if token.text in terms:
+            terms[token.text] += 1
+        elif len(terms) < MAX_WORDS:
+            terms[token.text] = 1
+    kept = {term: count for term, count in terms.items() if term not in ranking.FUNCTION_WORDS} or terms
     return query.And(
         [
-            query.Or([query.Term(fieldname, term, boost=boost) for fieldname, boost in TEXT_FIELDS.items()])
-            for term in terms
+            query.Or(
+                [
+                    query.Term(fieldname, term, boost=boost * ranking.query_term_weight(count))
+                    for fieldname, boost in TEXT_FIELDS.items()
+                ]
+            )
+            for term, count in kept.items()
         ]
     )
 

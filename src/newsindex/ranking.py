@@ -12,23 +12,100 @@ from typing import Any
 
 from whoosh.collectors import TopCollector
 from whoosh.matching.combo import ArrayUnionMatcher
-from whoosh.scoring import BM25F
+from whoosh.scoring import BM25F, BM25FScorer
 
 from newsindex.dateindex import date_span
 from newsindex.errors import UsageError
 from newsindex.schema import PublishedField
 
-# BM25's term-frequency saturation and length normalisation, tuned on Cranfield, CISI and Medline
-# (benchmarks/EVAL.md); Whoosh's defaults are 1.2 and 0.75.
+# BM25's term-frequency saturation and length normalisation, tuned on Cranfield, CISI and Medline and
+# tried again with BM25's idf on those and two Reuters collections (benchmarks/EVAL.md: no pair was better
+# on all five); Whoosh's defaults are 1.2 and 0.75.
 BM25_K1 = 1.6
 BM25_B = 0.75
+# The inverse document frequency of a word found in n of N stories (see `idf`): "lucene", "robertson" or
+# "whoosh" (Whoosh's own, kept for measuring against).
+IDF = "lucene"
+ROBERTSON_FLOOR = 0.01
+# BM25+ (Lv and Zhai, 2011): each matched word adds DELTA × its idf whatever the story's length, so a long
+# story is not scored below one that lacks the word. 0: plain BM25.
+BM25_DELTA = 0.0  # Robertson's idf is negative for words in over half the stories: floored here
+# Plain words (`plain=True`, `newsindex batch`): how a word repeated in the query counts ("none": once;
+# "linear": as often as it is repeated, as BM25's query-term frequency, FTS5 and Tantivy do; "log":
+# 1 + ln(repeats)). "linear": CISI +0.041 MAP, Cranfield -0.007, Medline -0.009 (benchmarks/EVAL.md).
+QUERY_TF = "linear"
+# Words left out of plain-words queries (as the index stems them), besides the stop words. Empty: the
+# Snowball English stop list measured no gain with BM25's idf and cost 0.006 on Reuters known-item
+# (benchmarks/EVAL.md, "Ablation").
+FUNCTION_WORDS: frozenset[str] = frozenset()
 DEFAULT_HALF_LIFE = 30.0  # days: `--recent` without a half-life of its own
 _DAY = 86_400
 
 
 def weighting() -> Any:
     """The scoring model of every newsindex searcher."""
-    return BM25F(B=BM25_B, K1=BM25_K1)
+    return NewsBM25F(B=BM25_B, K1=BM25_K1, idf_formula=IDF, delta=BM25_DELTA)
+
+
+def idf(stories: int, having: int, formula: str = "lucene") -> float:
+    """How much a word found in `having` of `stories` stories weighs in BM25.
+
+    - "lucene": ln(1 + (N - n + 0.5) / (n + 0.5)), Lucene's and Tantivy's: always above 0, near 0 for
+      a word in nearly every story;
+    - "robertson": ln((N - n + 0.5) / (n + 0.5)), the Robertson-Sparck Jones weight, floored at
+      ROBERTSON_FLOOR (it falls below 0 for words in over half the stories);
+    - "whoosh": ln(N / (n + 1)) + 1, Whoosh's default, which still gives a word in every story 1.
+    """
+    if formula == "lucene":
+        return math.log(1 + (stories - having + 0.5) / (having + 0.5))
+    if formula == "robertson":
+        return max(ROBERTSON_FLOOR, math.log((stories - having + 0.5) / (having + 0.5)))
+    if formula == "whoosh":
+        return math.log(stories / (having + 1)) + 1
+    raise ValueError(f"unknown idf formula {formula!r}")
+
+
+class NewsBM25F(BM25F):  # type: ignore[misc]
+    """Whoosh's BM25F with a proper idf (see `idf`) in place of Whoosh's ln(N/(n+1)) + 1.
+
+    Whoosh's floor of 1 lets a word found in most stories ("which", "their", "country") weigh a
+    third of a rare one: long stories matching several such words of a verbose query outrank the
+    short story with its one rare key word. BM25's idf gives such words next to nothing.
+    """
+
+    def __init__(self, B: float = 0.75, K1: float = 1.2, idf_formula: str = "lucene", delta: float = 0.0) -> None:
+        super().__init__(B=B, K1=K1)
+        self.idf_formula = idf_formula
+        self.delta = delta
+
+    def idf(self, searcher: Any, fieldname: str, text: Any) -> float:
+        parent = searcher.get_parent()
+        return idf(parent.doc_count_all(), parent.doc_frequency(fieldname, text), self.idf_formula)
+
+    def scorer(self, searcher: Any, fieldname: str, text: Any, qf: int = 1) -> Any:
+        scorer = super().scorer(searcher, fieldname, text, qf=qf)
+        if self.delta and isinstance(scorer, BM25FScorer):
+            scorer.__class__ = _BM25PlusScorer
+            scorer.delta = self.delta
+        return scorer
+
+
+class _BM25PlusScorer(BM25FScorer):  # type: ignore[misc]
+    """BM25F's scorer with BM25+'s lower bound: DELTA × idf added to each matched word's score."""
+
+    delta = 0.0
+
+    def _score(self, weight: float, length: float) -> float:
+        return float(super()._score(weight, length) + self.delta * self.idf)
+
+
+def query_term_weight(repeats: int) -> float:
+    """The weight of a plain-words query word written `repeats` times (see QUERY_TF)."""
+    if QUERY_TF == "linear":
+        return float(repeats)
+    if QUERY_TF == "log":
+        return 1.0 + math.log(repeats)
+    return 1.0
 
 
 def check_half_life(days: float | None) -> None:

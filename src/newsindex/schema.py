@@ -13,6 +13,7 @@ import zlib
 from collections.abc import Iterator
 from datetime import date, datetime
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 import Stemmer
@@ -30,12 +31,32 @@ from newsindex.models import Credit, Story, lead_span
 # READABLE_VERSIONS, commit a golden index of it under tests/data/, and say so in CHANGELOG.md:
 #   1  0.1.0: packed posting blocks, stories compressed in blocks, one checksum record (newsindex.sums.json)
 #   2  a CRC-32 in every posting block and stored block, a checksum record per Whoosh index, the region
-#      and tag fields (region, topic, place, org, person) and `revises`; version-1 indexes read as before
+#      and tag fields (region, topic, place, org, person) and `revises`; new indexes use analysis 2 (below);
+#      version-1 indexes read as before
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = frozenset({1, 2})
+# How the words of headlines and bodies are cut and normalised: 1 for indexes built before news tokens (the
+# analyzers pickled into them lack the attribute), 2 for new ones (`NewsAnalyzer`, "news tokens").
+ANALYSIS_VERSION = 2
 
 # Words are runs of letters and digits, with inner dots kept ("U.S", "3.5"); hyphens and apostrophes split.
 _WORD = re.compile(r"\w+(?:\.?\w+)*")
+# Analysis 2: the same words, and before them the strings of wire copy that are not words: URLs, Reuters'
+# tickers, AT&T, C++, numbers with thousands separators or a per cent sign.
+_NEWS_TOKEN = re.compile(
+    r"""(?:https?://|www\.)[^\s<>"'()\[\]]*[^\s<>"'()\[\].,;:!?]  # a URL: its host is the term
+    | <[A-Z0-9][A-Z0-9.&/-]{0,11}>  # a ticker in Reuters' brackets: <IBM>, <BP.L>, <C>
+    | \w+(?:&\w+)+  # AT&T, S&P, Texas A&M
+    | (?<![\w+\#])[A-Za-z](?:\+\+|\#)(?![\w+\#])  # C++, C#
+    | \d{1,3}(?:,\d{3})+(?:\.\d+)?%?(?![\d,]*\d)  # 1,000 and 2,500.5
+    | \d+(?:\.\d+)*%  # 5%, 5.5%
+    | \w+(?:\.?\w+)*  # words, as analysis 1 has them""",
+    re.VERBOSE,
+)
+_ACRONYM = re.compile(r"(?:[a-z]\.)+[a-z]\.?")  # u.s, u.s.a (folded)
+_NUMBER_UNIT = re.compile(r"(\d+(?:\.\d+)?)([a-z]{2,})")  # 10mln, 50km (folded)
+_ORDINALS = frozenset({"st", "nd", "rd", "th"})
+_PERCENT = frozenset({"%", "pct", "percent"})  # one term, "pct", as Reuters writes it
 _STOP_WORDS = frozenset(STOP_WORDS)
 _ACCENTS = accent_map
 _stemmers = threading.local()  # PyStemmer objects are not thread-safe: one per thread
@@ -65,14 +86,83 @@ def _index_form(word: str) -> str | None:
     return stem(word)
 
 
+# Analysis 2 checks stop words after stemming too ("its" → it, "being" → be), but not the stems that content
+# words share with modal verbs ("willing" → will, "cans" → can).
+_STOP_STEMS = frozenset(stem(word) for word in _STOP_WORDS) - {"will", "can", "may"}
+
+
+def _is_stop(word: str) -> bool:
+    return word in _STOP_WORDS or stem(word) in _STOP_STEMS
+
+
+@lru_cache(maxsize=500_000)
+def _news_forms(token: str, capitals: bool = False) -> tuple[str, ...]:
+    """The terms a token of analysis 2 is indexed as by a stemming field (none for a stop word).
+
+    `capitals` says the text is set in capitals (a wire headline): there "US" is the word "us", while
+    in ordinary text a word in capitals that would be a stop word is an acronym ("US", "IT").
+    """
+    first = token[0]
+    if first == "<":  # a ticker: kept even when one letter (<C>, <F>), as the word it spells
+        inner = fold(token[1:-1])
+        return _news_forms(inner, False) or (inner,)
+    if "://" in token or token[:4].lower() == "www.":
+        host = re.split(r"[/?#:]", token.split("://", 1)[-1], maxsplit=1)[0]
+        host = host[4:] if host[:4].lower() == "www." else host  # shorter each time: the recursion ends
+        return _news_forms(host, False) if host else ()
+    if "&" in token or "+" in token or "#" in token:
+        return (fold(token),)
+    if token[-1] == "%":
+        return (*_news_forms(token[:-1], False), "pct")
+    word = fold(token)
+    if "," in word:  # 1,000
+        return (word.replace(",", ""),)
+    if _ACRONYM.fullmatch(word):  # U.S., u.s, U.K. → us (or u.s where "us" is a stop word), uk
+        joined = word.replace(".", "")
+        return (word.rstrip(".") if _is_stop(joined) else stem(joined),)
+    if word.startswith("www."):
+        word = word[4:]
+    if word in _PERCENT:
+        return ("pct",)
+    if len(word) < 2:
+        return ()
+    if not capitals and token.isupper() and len(token) == 2 and _is_stop(word) and word != "or":  # US, IT → u.s
+        return (f"{word[0]}.{word[1]}",)
+    if _is_stop(word):
+        return ()
+    number_unit = _NUMBER_UNIT.fullmatch(word) if word[0].isdigit() else None
+    if number_unit and number_unit.group(2) not in _ORDINALS:  # 10mln → 10 mln, as "10 mln" is
+        return (number_unit.group(1), *_news_forms(number_unit.group(2), False))
+    return (stem(word),)
+
+
+@lru_cache(maxsize=100_000)
+def _news_forms_in_capitals(token: str) -> tuple[str, ...]:
+    """`_news_forms` of a token of a text set in capitals (a cache of one argument is the faster one)."""
+    return _news_forms(token, True)
+
+
+def _in_capitals(value: str) -> bool:
+    """Whether `value` is set in capitals: four words or more and no lower-case letter."""
+    return value.isupper() and value.count(" ") >= 3
+
+
 def clear_analysis_caches() -> None:
     """Empty the caches of stems and index terms (a worker process does between batches)."""
-    for cached in (stem, index_term, _index_form):
+    for cached in (stem, index_term, _index_form, _news_forms, _news_forms_in_capitals):
         cached.cache_clear()
 
 
-def index_words(text: str) -> Iterator[tuple[int, int, str]]:
-    """(start, end, term) for every word of `text`, common words included: for marking matches."""
+def index_words(text: str, analyzer: Any = None) -> Iterator[tuple[int, int, str]]:
+    """(start, end, term) for every word of `text`, common words included: for marking matches. Words are
+    cut as `analyzer` (the index's, a NewsAnalyzer) cuts them; a token indexed as two terms ("10mln")
+    is marked for the first."""
+    if getattr(analyzer, "news_tokens", False):
+        capitals = _in_capitals(text)
+        for match in _NEWS_TOKEN.finditer(text):
+            forms = _news_forms(match.group(), capitals)
+            yield match.start(), match.end(), forms[0] if forms else index_term(match.group())
+        return
     for match in _WORD.finditer(text):
         yield match.start(), match.end(), index_term(match.group())
 
@@ -94,10 +184,17 @@ class NewsAnalyzer(Analyzer):  # type: ignore[misc]
     """
 
     lead_boost = 1.0  # class default: analyzers pickled into older indexes lack the attribute
+    analysis = 1  # likewise: an analyzer pickled before ANALYSIS_VERSION 2 keeps cutting words as it did
 
-    def __init__(self, stemming: bool = True, lead_boost: float = 1.0) -> None:
+    def __init__(self, stemming: bool = True, lead_boost: float = 1.0, analysis: int | None = None) -> None:
         self.stemming = stemming
         self.lead_boost = lead_boost
+        self.analysis = ANALYSIS_VERSION if analysis is None else analysis  # what new indexes get
+
+    @property
+    def news_tokens(self) -> bool:
+        """Whether this analyzer reads news tokens (analysis 2; stemming fields only: names stay whole words)."""
+        return self.analysis >= 2 and self.stemming
 
     def __call__(  # type: ignore[no-untyped-def]
         self,
@@ -113,6 +210,11 @@ class NewsAnalyzer(Analyzer):  # type: ignore[misc]
         **kwargs,
     ) -> Iterator[Token]:
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        if self.news_tokens and tokenize:
+            yield from self._news_tokens(
+                token, value, positions, chars, keeporiginal, removestops, start_pos, start_char
+            )
+            return
         stops = _STOP_WORDS if self.stemming else frozenset()
         stemming = self.stemming
         lead_end = lead_span(value)[1] if self.lead_boost != 1.0 and mode == "index" else -1
@@ -145,6 +247,8 @@ class NewsAnalyzer(Analyzer):  # type: ignore[misc]
         The same terms and positions as indexing through `__call__` (a test checks), with no Python
         code run per word: `newsindex.writer` turns them into postings for a whole batch at once.
         """
+        if self.news_tokens:
+            return self._news_index_terms(value)
         form = _index_form if self.stemming else fold
         forms = list(map(form, _WORD.findall(value)))
         terms = [term for term in forms if term is not None]
@@ -153,6 +257,51 @@ class NewsAnalyzer(Analyzer):  # type: ignore[misc]
         # A word straddling the end of the lead starts in it, and a regex cut there still finds it once.
         in_lead = len(_WORD.findall(value, 0, lead_span(value)[1]))
         return terms, in_lead - forms[:in_lead].count(None)
+
+    def _news_tokens(  # type: ignore[no-untyped-def]
+        self,
+        token,
+        value: str,
+        positions: bool,
+        chars: bool,
+        keeporiginal: bool,
+        removestops: bool,
+        pos: int,
+        start_char: int,
+    ) -> Iterator[Token]:
+        """`__call__` for analysis 2: each token of _NEWS_TOKEN as its terms (a stop word as none, or as
+        itself marked stopped when stop words are kept)."""
+        capitals = _in_capitals(value)
+        lead_end = lead_span(value)[1] if self.lead_boost != 1.0 and token.mode == "index" else -1
+        for match in _NEWS_TOKEN.finditer(value):
+            forms = _news_forms(match.group(), capitals)
+            stopped = not forms
+            if stopped:
+                if removestops:
+                    continue
+                forms = (fold(match.group()),)
+            for form in forms:
+                token.text = form
+                token.stopped = stopped
+                token.boost = self.lead_boost if match.start() < lead_end else 1.0
+                if keeporiginal:
+                    token.original = match.group()
+                if positions:
+                    token.pos = pos
+                    pos += 1
+                if chars:
+                    token.startchar = start_char + match.start()
+                    token.endchar = start_char + match.end()
+                yield token
+
+    def _news_index_terms(self, value: str) -> tuple[list[str], int]:
+        """`index_terms` for analysis 2."""
+        forms = list(map(_news_forms_in_capitals if _in_capitals(value) else _news_forms, _NEWS_TOKEN.findall(value)))
+        terms = list(chain.from_iterable(forms))
+        if self.lead_boost == 1.0:
+            return terms, 0
+        in_lead = len(_NEWS_TOKEN.findall(value, 0, lead_span(value)[1]))
+        return terms, sum(map(len, forms[:in_lead]))
 
     def index_postings(self, value: str) -> dict[str, tuple[list[int], float]]:
         """Each term `value` is indexed under, with its positions and weight (a lead word counts
@@ -308,7 +457,7 @@ def _tab_keyword() -> fields.KEYWORD:
 
 
 # Fields searched by words when a query names none, with the weight of a match in each.
-TEXT_FIELDS = {"headline": 1.5, "body": 1.0}  # tuned: see newsindex.ranking
+TEXT_FIELDS = {"headline": 1.0, "body": 1.0}  # tuned with BM25's idf: see newsindex.ranking, benchmarks/EVAL.md
 LEAD_BOOST = 2.0  # a word of the lead sentence counts twice in the body
 # Names users may write before a colon, and the field each one means.
 FIELD_ALIASES = {

@@ -1,0 +1,150 @@
+"""How words are cut: news tokens (analysis 2), and indexes built before them keeping their own analysis."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+import newsindex.schema
+from newsindex import NewsIndex, Story
+from newsindex.schema import NewsAnalyzer
+
+STORIES = {
+    "dotted": "WASHINGTON - The U.S. imposed tariffs on steel imports from Japan.",
+    "capitals": "LONDON - US officials met British ministers over steel.",
+    "no-dot": "TOKYO - Exports to the U.S rose as steel prices fell.",
+    "pronoun": "PARIS - They told us nothing about the steel talks.",
+    "uk": "BONN - The U.K. and the EU agreed on farm prices.",
+    "ticker": "NEW YORK - International Business Machines Corp <IBM> said profit rose.",
+    "ibm-word": "ARMONK - IBM unveiled a new mainframe computer.",
+    "citicorp": "NEW YORK - Citicorp <C> raised its prime rate.",
+    "att": "NEW YORK - AT&T cut long-distance rates.",
+    "at-and-t": "DALLAS - Prices at T-Mobile stores were cut at noon.",
+    "cplusplus": "SEATTLE - The compiler for C++ was released.",
+    "c-language": "BOSTON - The C compiler was released.",
+    "url": "LONDON - Details are at http://www.reuters.com/markets/steel today.",
+    "amount": "CHICAGO - The company sold 10mln shares, a 5% stake worth 1,000 dlrs.",
+    "other": "MADRID - Spain's wine output rose.",
+}
+
+
+def _build(path: Path, analysis: int | None = None, monkeypatch: pytest.MonkeyPatch | None = None) -> NewsIndex:
+    if analysis is not None and monkeypatch is not None:
+        monkeypatch.setattr(newsindex.schema, "ANALYSIS_VERSION", analysis)
+    news = NewsIndex.create(path, fsync=False)
+    news.add([Story(id=key, body=body, published=date(1987, 3, 1)) for key, body in STORIES.items()])
+    if monkeypatch is not None:
+        monkeypatch.undo()
+    return news
+
+
+@pytest.fixture
+def news(tmp_path: Path) -> NewsIndex:
+    return _build(tmp_path / "index")
+
+
+def found(news: NewsIndex, text: str, **options: object) -> set[str]:
+    return {story_id for story_id, _ in news.rank(text, limit=50, **options)}  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("typed", ["US", "U.S.", "U.S", "u.s", "u.s."])
+def test_every_way_of_writing_us_finds_the_us_stories_and_not_the_pronoun(news: NewsIndex, typed: str) -> None:
+    assert found(news, typed, plain=True) == {"dotted", "capitals", "no-dot"}
+    assert found(news, typed) == {"dotted", "capitals", "no-dot"}
+
+
+def test_uk_and_eu_meet_their_dotted_forms(news: NewsIndex) -> None:
+    assert found(news, "UK", plain=True) == {"uk"}
+    assert found(news, "E.U.", plain=True) == {"uk"}
+
+
+def test_a_ticker_is_searchable_as_the_ticker_and_as_the_word(news: NewsIndex) -> None:
+    assert found(news, "<IBM>", plain=True) == {"ticker", "ibm-word"}
+    assert found(news, "ibm", plain=True) == {"ticker", "ibm-word"}
+    assert found(news, "<C>", plain=True) == {"citicorp"}  # one letter, kept as a ticker
+
+
+def test_att_and_cplusplus_are_words(news: NewsIndex) -> None:
+    assert found(news, "AT&T", plain=True) == {"att"}
+    assert found(news, "c++", plain=True) == {"cplusplus"}
+
+
+def test_a_url_is_searchable_by_its_domain(news: NewsIndex) -> None:
+    assert found(news, "reuters.com", plain=True) == {"url"}
+    assert found(news, "www.reuters.com", plain=True) == {"url"}
+
+
+def test_numbers_with_units_meet_their_spelled_out_forms(news: NewsIndex) -> None:
+    assert found(news, '"10 mln shares"') == {"amount"}
+    assert found(news, '"5 pct stake"') == {"amount"}
+    assert found(news, "1,000", plain=True) == {"amount"}
+
+
+def test_stop_words_are_checked_after_stemming() -> None:
+    terms = [token.text for token in NewsAnalyzer()("its being willing")]
+    assert terms == ["will"]  # "its" → it and "being" → be are stop words; "willing" is not "will" the verb
+    assert [token.text for token in NewsAnalyzer(analysis=1)("its being")] == ["it", "be"]
+
+
+def test_a_wire_headline_in_capitals_reads_us_as_the_word() -> None:
+    assert [t.text for t in NewsAnalyzer()("U.S. TOLD US TO WAIT")] == ["u.s", "told", "wait"]
+    assert [t.text for t in NewsAnalyzer()("Washington told US to wait")] == ["washington", "told", "u.s", "wait"]
+
+
+def test_an_index_built_with_the_old_analysis_is_searched_with_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = _build(tmp_path / "old", analysis=1, monkeypatch=monkeypatch)
+    old.close()
+    reopened = NewsIndex.open(tmp_path / "old")
+    with reopened._whoosh.searcher() as searcher:
+        assert searcher.schema["body"].analyzer.analysis == 1
+    # Analysis 1 indexed "U.S." as "u." and dropped "US" as the stop word "us": the query is cut the same way.
+    assert found(reopened, "U.S.", plain=True) == {"dotted", "no-dot"}
+    assert found(reopened, "U.S.") == {"dotted", "no-dot"}
+    assert found(reopened, "steel tariffs", plain=True) >= {"dotted"}
+    assert found(reopened, "ibm", plain=True) == {"ticker", "ibm-word"}
+    assert found(reopened, '"prices fell"') == {"no-dot"}
+
+
+def test_an_analyzer_pickled_before_analysis_versions_reads_as_analysis_1() -> None:
+    analyzer = NewsAnalyzer()
+    del analyzer.__dict__["analysis"]  # what an analyzer pickled by an older version holds
+    restored = pickle.loads(pickle.dumps(analyzer))
+    assert restored.analysis == 1
+    assert [token.text for token in restored("U.S. its")] == ["u.", "it"]
+    assert NewsAnalyzer().analysis == newsindex.schema.ANALYSIS_VERSION == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "lead"),
+    [
+        (
+            "WASHINGTON, March 3 - Mrs. Smith met the U.S. envoy on Jan. 5 in Room No. 2. She left.",
+            "Mrs. Smith met the U.S. envoy on Jan. 5 in Room No. 2.",
+        ),
+        (
+            "LONDON, March 3 - MRS. THATCHER FLEW TO THE U.S. ON JAN. 5. SHE LEFT.",
+            "MRS. THATCHER FLEW TO THE U.S. ON JAN. 5.",
+        ),
+        ("PARIS, March 3 - The minister said no. Then he left.", "The minister said no."),
+    ],
+)
+def test_the_lead_sentence_runs_past_abbreviations_in_any_case(body: str, lead: str) -> None:
+    assert Story(id="x", body=body).lead == lead
+
+
+def test_snippets_mark_news_tokens(tmp_path: Path) -> None:
+    news = NewsIndex.create(tmp_path / "snippets", fsync=False)
+    news.add(
+        [
+            Story(id="dotted", headline="Tariffs", body="WASHINGTON - The U.S. imposed tariffs on steel."),
+            Story(id="capitals", headline="Talks", body="LONDON - US officials met British ministers."),
+        ]
+    )
+    marked = {hit.story.id: hit.snippet for hit in news.search("US", limit=10).hits}
+    assert "The <mark>U.S</mark>. imposed" in marked["dotted"]
+    assert "<mark>US</mark> officials" in marked["capitals"]
