@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -169,20 +170,29 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     for name, (date, by, body) in {**CORPUS, **MORE_STORIES}.items():
         write_story(folder / "stories", name, body, date=date, by=by)
     NewsIndex.create(folder / "index").add_files([str(folder / "stories")])
+    with _served(folder / "index") as url:
+        yield url
+
+
+@contextmanager
+def _served(index: Path) -> Iterator[str]:
+    """`newsindex serve` over `index` on a free port of the loopback, in a thread of this process."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(folder / "index"), log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(create_app(index), log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
 
 
 @pytest.fixture(scope="module")
@@ -378,19 +388,8 @@ def tagged_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         orgs=("ec",),
     )
     NewsIndex.create(folder / "index").add([story])
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(folder / "index"), log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    with _served(folder / "index") as url:
+        yield url
 
 
 def test_the_story_page_shows_region_and_tags(browser: Any, tagged_url: str) -> None:
