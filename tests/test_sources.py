@@ -187,3 +187,28 @@ def test_every_source_found_lies_under_a_root(
     found = roots(arguments)
     for source in find_sources(arguments):
         assert any(source.path == root or source.path.startswith(root + os.sep) for root in found), source.path
+
+
+def test_an_index_kept_inside_the_corpus_is_not_read_as_stories(tmp_path: Path) -> None:
+    from newsindex.index import MANIFEST, NewsIndex
+    from newsindex.sources import INDEX_MARKERS
+    from newsindex.storage import LOCK
+
+    assert set(INDEX_MARKERS) == {MANIFEST, LOCK}
+    write(tmp_path / "a.txt", story_text())
+    with NewsIndex.create(tmp_path / "index") as index:
+        index.add_files([str(tmp_path)])
+    stories, problems = read_all(tmp_path)
+    assert [s.id for s in stories] == ["a.txt"]
+    assert problems == []
+
+
+def test_an_index_named_as_the_corpus_is_reported_not_read(tmp_path: Path) -> None:
+    from newsindex.index import NewsIndex
+
+    NewsIndex.create(tmp_path / "index").close()
+    stories, problems = read_all(tmp_path / "index")
+    assert stories == []
+    assert [(p.path, p.reason) for p in problems] == [
+        (str(tmp_path / "index"), "is a newsindex index, not a folder of stories")
+    ]

@@ -28,6 +28,8 @@ FORMATS = ("text", "jsonl", "csv", "reuters", "newsml", "feed", "html", "warc", 
 ProblemHandler = Callable[[Problem], None]
 
 _STDIN = "-"
+# The files that mark a folder as an index (index.MANIFEST and storage.LOCK; a test keeps them equal).
+INDEX_MARKERS = ("newsindex.json", "newsindex.lock")
 _SNIFF_BYTES = 8 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 _UTF8_BOM = b"\xef\xbb\xbf"
@@ -217,8 +219,16 @@ def _glob_base(pattern: str) -> str:
     return "/".join(leading) or "."
 
 
+def is_index_folder(directory: str) -> bool:
+    """Whether `directory` holds a newsindex index (its manifest or folder lock): never part of a corpus."""
+    return any(os.path.exists(os.path.join(directory, name)) for name in INDEX_MARKERS)
+
+
 def _walk(directory: str, root: str, report: ProblemHandler) -> Iterator[tuple[str, str]]:
     """(file path, id_base) for the files under `directory`, sorted; ids are relative to `root`."""
+    if is_index_folder(directory):
+        report(Problem(os.path.abspath(directory), "is a newsindex index, not a folder of stories"))
+        return
     real_directory = os.path.realpath(directory)
     yield from _walk_below(directory, real_directory, root, os.path.realpath(root), (real_directory,), report)
 
@@ -251,6 +261,8 @@ def _walk_below(
             yield entry.path, _relative_id(entry.path, root)
         elif real in ancestors:
             report(Problem(os.path.abspath(entry.path), "symlink loop"))
+        elif is_index_folder(entry.path):
+            continue  # an index kept beside its stories (`newsindex index . --index ./index`): not stories
         else:
             # A symlink to elsewhere inside the root is read like a copy, under its own ids.
             yield from _walk_below(entry.path, real, root, real_root, (*ancestors, real), report)
