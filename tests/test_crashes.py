@@ -10,15 +10,19 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from conftest import write_story
 from newsindex import NewsIndex, Story
+from newsindex.cli import app
 
 CRASHING = str(Path(__file__).parent / "helpers" / "crashing_index.py")
 BATCH = 4
+runner = CliRunner()
 
 
 def corpus_of(folder: Path, count: int, words: int = 30) -> Path:
@@ -69,8 +73,8 @@ def crash_sweep(tmp_path: Path, step: int) -> tuple[int, int]:
         result = run_crashing(crash_at, index, corpus)
         assert result.returncode == 137, result.stderr
         assert_whole(index, corpus, possible_counts={0, 4, 8, 10})
-        rerun = run_crashing(0, index, corpus)
-        assert rerun.returncode == 0, rerun.stderr
+        rerun = runner.invoke(app, ["index", str(corpus), "-i", str(index), "-q", "--procs", "1"])  # in-process
+        assert rerun.exit_code == 0, rerun.stderr
         assert NewsIndex.open(index).count() == 10
         assert leftover_free(index)
         passed += 1
@@ -79,7 +83,7 @@ def crash_sweep(tmp_path: Path, step: int) -> tuple[int, int]:
 
 
 def test_a_crash_before_any_file_operation_keeps_the_committed_batches(tmp_path: Path) -> None:
-    passed, run = crash_sweep(tmp_path, step=7)  # a sample; the full sweep is marked slow
+    passed, run = crash_sweep(tmp_path, step=11)  # a sample (~10 points over all 3 commits); the full sweep is slow
     assert passed == run > 5
 
 
@@ -183,59 +187,103 @@ def _wait_until_held(lock: Path, writer: subprocess.Popen[str]) -> None:
     raise AssertionError("the first writer never took the lock")
 
 
+# A first writer paused mid-write, holding the lock, until the test writes a line to its stdin.
+PAUSED_WRITER = """
+import sys
+from newsindex import NewsIndex, Story
+
+def stories():
+    yield Story(id="first-1", body="ROME (Reuters) - The first writer's story.")
+    print("writing", flush=True)
+    sys.stdin.readline()
+    yield Story(id="first-2", body="ROME (Reuters) - The first writer's last story.")
+
+NewsIndex.open(sys.argv[1]).add(stories())
+"""
+
+
+def _opened(pid: int, path: Path) -> bool:
+    """Whether process `pid` has `path` open (Linux /proc)."""
+    for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+        with suppress(OSError):
+            if Path(os.readlink(descriptor)) == path:
+                return True
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs Linux /proc")
 def test_a_second_writer_waits_for_the_first_or_fails_busy_at_once(tmp_path: Path) -> None:
-    # Long enough that the first writer still holds the lock when the second starts (600 stories took
-    # under half a second once indexing got 4x faster, and the second found the lock free).
-    first_corpus = corpus_of(tmp_path / "first", 3000, words=150)
     second_corpus = tmp_path / "second"
     write_story(second_corpus, "late.txt", "PARIS (Reuters) - A late story.", date="2021-01-01")
     index = tmp_path / "index"
     NewsIndex.create(index)
-    command = [sys.executable, "-m", "newsindex", "index", "-i", str(index), "-q", "--procs", "1"]
-    first = subprocess.Popen([*command, str(first_corpus)], stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        [sys.executable, "-c", PAUSED_WRITER, str(index)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert first.stdout is not None and first.stdin is not None
+    assert first.stdout.readline() == "writing\n"
     lock = index / "newsindex.lock"
-    _wait_until_held(lock, first)  # the first writer holds the lock while it indexes
+    _wait_until_held(lock, first)  # the first writer holds the lock while it writes
+    command = [sys.executable, "-m", "newsindex", "index", "-i", str(index), "-q", "--procs", "1"]
     busy = subprocess.run([*command, str(second_corpus), "--lock-timeout", "0"], capture_output=True, text=True)
-    waiting = subprocess.run([*command, str(second_corpus)], capture_output=True, text=True, timeout=120)
-    _, first_errors = first.communicate(timeout=120)
-    assert first.returncode == 0, first_errors
-    assert lock.exists()
+    waiting = subprocess.Popen([*command, str(second_corpus)], stderr=subprocess.PIPE, text=True)
+    for _ in range(6000):  # 60 s at most: until the second writer waits on the lock file
+        assert waiting.poll() is None, "the second writer did not wait for the first"
+        if _opened(waiting.pid, lock.resolve()):
+            break
+        time.sleep(0.01)
+    else:
+        raise AssertionError("the second writer never reached the lock")
+    first.communicate("\n", timeout=120)  # now the first writer finishes
+    assert first.returncode == 0
+    _, waiting_errors = waiting.communicate(timeout=120)
     assert busy.returncode == 3
     assert busy.stderr.startswith("Error: index is busy: another process is writing to it")
-    assert waiting.returncode == 0, waiting.stderr
-    assert NewsIndex.open(index).count() == 3001
+    assert waiting.returncode == 0, waiting_errors
+    assert lock.exists()
+    assert sorted(story.id for story in NewsIndex.open(index).stories()) == ["first-1", "first-2", "late.txt"]
 
 
 def test_many_threads_share_one_index_while_commits_land(tmp_path: Path) -> None:
     news = NewsIndex.create(tmp_path / "index")
     news.add(Story(id=f"s{n}", body=f"Story {n} about the harbour and ships.") for n in range(200))
     errors: list[BaseException] = []
-    queries = [0]
+    searches = [0]
+    searched = threading.Condition()
+    allowed = threading.Semaphore(0)  # one permit a search: the readers search while each commit lands
     stop = threading.Event()
 
     def reader() -> None:
-        while not stop.is_set():
+        while allowed.acquire() and not stop.is_set():
             try:
                 results = news.search("harbour ships", limit=5)
                 assert results.total >= 200 and len(results.hits) == 5
                 assert news.get("s1") is not None
-                queries[0] += 1
             except BaseException as error:
                 errors.append(error)
+            with searched:
+                searches[0] += 1
+                searched.notify_all()
+
+    def searches_made(count: int) -> None:
+        with searched:  # bounded by counts, not by time
+            assert searched.wait_for(lambda: searches[0] >= count, timeout=300), "the readers stopped searching"
 
     threads = [threading.Thread(target=reader) for _ in range(8)]
     for thread in threads:
         thread.start()
     commits = int(os.environ.get("NEWSINDEX_THREAD_COMMITS", "30"))
-    for batch in range(commits):
-        news.add([Story(id=f"new{batch}", body="Another story about the harbour.")])
-    wanted = int(os.environ.get("NEWSINDEX_THREAD_QUERIES", "1000"))
-    for _ in range(6000):  # 5 minutes at most, however the readers fare
-        if queries[0] >= wanted or len(errors) > 100:
-            break
-        time.sleep(0.05)
-    stop.set()
-    for thread in threads:
-        thread.join()
+    each = int(os.environ.get("NEWSINDEX_THREAD_QUERIES", "16"))  # searches by the 8 readers around each commit
+    try:
+        for batch in range(commits):
+            allowed.release(each)
+            news.add([Story(id=f"new{batch}", body="Another story about the harbour.")])
+            searches_made((batch + 1) * each)
+    finally:
+        stop.set()
+        allowed.release(len(threads))
+        for thread in threads:
+            thread.join()
     assert errors == []
+    assert searches[0] == commits * each
     assert news.count() == 200 + commits

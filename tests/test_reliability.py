@@ -223,13 +223,27 @@ def answers(index: Path) -> dict[str, object]:
     return found
 
 
-@pytest.mark.parametrize("damage", LARGE_DAMAGES)
-def test_same_size_damage_to_a_large_index_is_never_a_silent_answer(tmp_path: Path, large: None, damage: str) -> None:
-    corpus = corpus_of(tmp_path / "corpus", 400, words=60)
-    index = tmp_path / "index"
+@pytest.fixture(scope="module")
+def large_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
+    """One index of 400 stories and its answers, built once: each damage is done to a copy of it."""
+    folder = tmp_path_factory.mktemp("large")
+    corpus = corpus_of(folder / "corpus", 400, words=60)
+    index = folder / "index"
     assert runner.invoke(app, ["index", str(corpus), "-i", str(index), "-q", "--procs", "1"]).exit_code == 0
-    truth = answers(index)
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(storage_module, "VERIFY_ON_OPEN_BYTES", 0)  # as the `large` fixture does
+        truth = answers(index)
     assert all(isinstance(ids, list) and ids for ids in truth.values())
+    return index, truth
+
+
+@pytest.mark.parametrize("damage", LARGE_DAMAGES)
+def test_same_size_damage_to_a_large_index_is_never_a_silent_answer(
+    tmp_path: Path, large: None, damage: str, large_index: tuple[Path, dict[str, object]]
+) -> None:
+    index = tmp_path / "index"
+    shutil.copytree(large_index[0], index)
+    truth = large_index[1]
     LARGE_DAMAGES[damage](index)
     after = answers(index)
     refused = [query for query, ids in after.items() if ids == "IndexDamagedError"]
