@@ -13,6 +13,7 @@ from conftest import write_story
 from helpers.poison import poison_analysis
 from newsindex import (
     Credit,
+    Filters,
     IndexBusyError,
     IndexDamagedError,
     IndexMissingError,
@@ -170,7 +171,7 @@ def test_the_seed_story_is_found(tmp_path: Path) -> None:
     seeds = Path(__file__).parent.parent / "seeds"
     news = NewsIndex.create(tmp_path / "index")
     news.add_files([str(seeds)])
-    hit = news.search("Albania Iran", start="2019-10-01", end="2019-10").hits[0]
+    hit = news.search("Albania Iran", filters=Filters(start="2019-10-01", end="2019-10")).hits[0]
     assert hit.story.id == "000_4cb0f0b9dca24e99.txt"
     assert (hit.story.bylines, hit.story.location, hit.story.source) == (("Benet Koleka",), "Tirana", "Reuters")
 
@@ -227,7 +228,9 @@ def test_a_story_that_kills_a_worker_process_costs_only_itself(tmp_path: Path, m
     news = _index_one_bad_story(tmp_path, 152, "A poison pill among good stories.", "analysis failed")
     monkeypatch.undo()
     assert NewsIndex.open(news.path).search("harbours", limit=1000).total == 152
-    assert news.get("good-0") == next(iter(news.search("story 0 harbours", require_all=True).hits)).story
+    assert (
+        news.get("good-0") == next(iter(news.search("story 0 harbours", filters=Filters(require_all=True)).hits)).story
+    )
 
 
 def test_a_parallel_writer_that_raises_replays_whole_stories(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -242,7 +245,9 @@ def test_a_parallel_writer_that_raises_replays_whole_stories(tmp_path: Path, mon
     monkeypatch.setattr(workers.ParallelWriter, "add_document", add_document)
     news = _index_one_bad_story(tmp_path, 30, "A story about harbours.", "writer failed")
     assert news.search("harbours", limit=100).total == 30
-    assert [hit.story.id for hit in news.search("story 13 harbours", require_all=True).hits] == ["good-13"]
+    assert [hit.story.id for hit in news.search("story 13 harbours", filters=Filters(require_all=True)).hits] == [
+        "good-13"
+    ]
 
 
 def test_every_story_field_survives_the_index(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from newsindex import NewsIndex, Story, UsageError
+from newsindex import Filters, NewsIndex, Story, UsageError
 from newsindex.cli import app
 
 runner = CliRunner()
@@ -55,10 +55,10 @@ def test_expand_finds_a_story_through_the_words_of_the_best_ones(volcano_index: 
 
 
 def test_expand_keeps_require_all(volcano_index: NewsIndex) -> None:
-    assert ids(volcano_index, "volcano erupt", require_all=True, expand=True) == ids(
-        volcano_index, "volcano erupt", require_all=True
+    assert ids(volcano_index, "volcano erupt", filters=Filters(require_all=True), expand=True) == ids(
+        volcano_index, "volcano erupt", filters=Filters(require_all=True)
     )
-    assert "lava-only" not in ids(volcano_index, "volcano erupt", require_all=True, expand=True)
+    assert "lava-only" not in ids(volcano_index, "volcano erupt", filters=Filters(require_all=True), expand=True)
 
 
 def test_rank_is_search_without_the_stories(volcano_index: NewsIndex) -> None:
@@ -213,7 +213,10 @@ def test_words_in_most_stories_weigh_next_to_nothing(tmp_path: Path) -> None:
     stories = [Story(id="zinc", body="The report names zinc."), Story(id="wordy", body=f"{common}.")]
     stories += [Story(id=f"filler-{n}", body=f"{common} covers {FILLER_WORDS[n % 10]} {n}.") for n in range(30)]
     news.add(stories)
-    assert [story_id for story_id, _ in news.rank(f"zinc {common}", plain=True, limit=2)] == ["zinc", "wordy"]
+    assert [story_id for story_id, _ in news.rank(f"zinc {common}", filters=Filters(plain=True), limit=2)] == [
+        "zinc",
+        "wordy",
+    ]
 
 
 def test_idf_formulas() -> None:
@@ -260,5 +263,11 @@ def test_a_word_repeated_in_a_plain_query_weighs_more(tmp_path: Path) -> None:
     news = NewsIndex.create(tmp_path / "qtf", fsync=False)
     stories = [Story(id="gold", body="Gold prices rose."), Story(id="oil", body="Oil prices rose.")]
     news.add(stories + [_filler(number) for number in range(10)])
-    assert [story_id for story_id, _ in news.rank("gold oil oil", plain=True, limit=2)] == ["oil", "gold"]
-    assert [story_id for story_id, _ in news.rank("gold gold oil", plain=True, limit=2)] == ["gold", "oil"]
+    assert [story_id for story_id, _ in news.rank("gold oil oil", filters=Filters(plain=True), limit=2)] == [
+        "oil",
+        "gold",
+    ]
+    assert [story_id for story_id, _ in news.rank("gold gold oil", filters=Filters(plain=True), limit=2)] == [
+        "gold",
+        "oil",
+    ]
