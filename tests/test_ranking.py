@@ -187,6 +187,25 @@ def test_the_best_story_of_a_later_segment_is_found_with_a_small_limit(tmp_path:
     assert [hit.story.id for hit in news.search(query, limit=1, all_versions=True)] == ["new"]
 
 
+def test_the_fix_is_ours_alone_whooshs_matcher_class_is_left_as_it_is(tmp_path: Path) -> None:
+    # The bound above is right in newsindex's searches only: importing newsindex changes nothing of
+    # Whoosh's for other code in the process (no monkeypatch), and a plain Whoosh OR keeps Whoosh's matcher.
+    from whoosh import query as whoosh_query
+    from whoosh.matching.combo import ArrayUnionMatcher
+    from whoosh.query.compound import PreloadedOr
+
+    news = NewsIndex.create(tmp_path / "index", fsync=False)
+    news.add([Story(id="one", body="Police said an attack on the ministry in Iran.")])
+    assert [story_id for story_id, _ in news.rank("(police OR attack OR ministry) iran")] == ["one"]
+    assert ArrayUnionMatcher.max_quality.__module__ == "whoosh.matching.combo"
+    assert ArrayUnionMatcher.max_quality.__qualname__ == "ArrayUnionMatcher.max_quality"
+    words = [whoosh_query.Term("body", word) for word in ("polic", "attack", "ministri")]
+    with news._searcher() as searcher:
+        matcher = PreloadedOr(words).matcher(searcher)
+    assert type(matcher) is ArrayUnionMatcher
+    news.close()
+
+
 YEARS = {2015: "Desmond", 2020: "Ciara", 2024: "Henk"}
 
 

@@ -62,7 +62,7 @@ from newsindex.models import (
 )
 from newsindex.names import merge_spellings
 from newsindex.query import FALLBACK_NOTE, Match, QueryPlan, check_expansion, parse_query, query_marks
-from newsindex.ranking import Recency, check_half_life, weighting
+from newsindex.ranking import Recency, SummedUnions, check_half_life, weighting
 from newsindex.readers import read_source
 from newsindex.schema import (
     ANALYSIS_VERSION,
@@ -1090,6 +1090,7 @@ def _timed_search(
     """Whoosh's search, stopped with QueryRejectedError when the request's deadline passes."""
     if filter is not None and not filter:
         return []  # Whoosh reads an empty filter as no filter at all
+    query = SummedUnions(query)  # true score bounds for its ORs (newsindex.ranking)
     if filter is not None and len(filter) * SELECTIVE_FILTER <= searcher.doc_count_all():
         # A few allowed stories: score only those, rather than every match and then filter.
         query, filter = AllowedOnly(query, allowed_by_segment(searcher, filter)), None
