@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from datetime import date
@@ -323,3 +324,15 @@ def test_ctrl_c_during_the_last_commit_leaves_the_input_to_read_again(
     report = NewsIndex.open(news.path).add_files([str(feed)])
     assert (report.added, report.unchanged) == (0, 12)
     assert not (news.path / UNFINISHED).exists()
+
+
+def test_newsindex_opens_an_index_from_its_path_alone(news: NewsIndex, index_path: str, tmp_path: Path) -> None:
+    # No Whoosh object in the public constructor: NewsIndex(path) is NewsIndex.open(path).
+    assert list(inspect.signature(NewsIndex).parameters) == ["path", "fsync"]
+    with NewsIndex(index_path) as opened:
+        assert opened.count() == news.count() > 0
+        assert [hit.story.id for hit in opened.search("iran").hits] == [
+            hit.story.id for hit in news.search("iran").hits
+        ]
+    with pytest.raises(IndexMissingError, match="no index at"):
+        NewsIndex(tmp_path / "nothing-here")

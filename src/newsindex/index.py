@@ -123,7 +123,27 @@ def _within_deadline(method: _F) -> _F:
 class NewsIndex:
     """A searchable collection of news stories in one folder; safe to share between threads."""
 
-    def __init__(
+    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = True) -> None:
+        """Open the index in folder `path`, as `NewsIndex.open(path)` does."""
+        folder = Path(path)
+        self._attach(folder, *_open_whoosh(folder, fsync=fsync))
+
+    @classmethod
+    def _from_parts(
+        cls,
+        path: Path,
+        whoosh_ix: Any,
+        manifest: dict[str, Any],
+        *,
+        other_live: frozenset[str] = frozenset(),
+        lock_held: bool = False,
+    ) -> NewsIndex:
+        """A NewsIndex over a Whoosh index already opened or made (by `create` or `rebuild`)."""
+        news = cls.__new__(cls)
+        news._attach(path, whoosh_ix, manifest, other_live=other_live, lock_held=lock_held)
+        return news
+
+    def _attach(
         self,
         path: Path,
         whoosh_ix: Any,
@@ -176,36 +196,12 @@ class NewsIndex:
         _write_manifest(folder, manifest)
         if old is not None:
             _remove_whoosh_files(folder, old["index_name"])
-        return cls(folder, whoosh_ix, manifest)
+        return cls._from_parts(folder, whoosh_ix, manifest)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, fsync: bool = True) -> NewsIndex:
         """Open the index in folder `path`: IndexMissingError if there is none, IndexDamagedError if unreadable."""
-        folder = Path(path)
-        manifest = _read_manifest(folder)
-        if manifest is None:
-            raise IndexMissingError(f"no index at {folder}: build one with `newsindex index CORPUS --index {folder}`")
-        check_trusted(folder)  # before anything is unpickled
-        check_trusted_files(folder)
-        problems = damaged_files(folder, manifest["index_name"])
-        if problems:
-            more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
-            raise IndexDamagedError(
-                f"index at {folder} is damaged: {problems[0]}{more}; "
-                f"rebuild it with `newsindex index --rebuild CORPUS --index {folder}`"
-            )
-        try:
-            whoosh_ix = SafeFileIndex(DurableStorage(str(folder), fsync=fsync), indexname=manifest["index_name"])
-        except IndexDamagedError as error:
-            raise IndexDamagedError(
-                f"index at {folder} is damaged: {error}; rebuild it with `newsindex index --rebuild CORPUS --index {folder}`"
-            ) from error
-        except Exception as error:
-            raise IndexDamagedError(
-                f"index at {folder} cannot be opened ({type(error).__name__}: {error}); "
-                f"rebuild it with `newsindex index --rebuild CORPUS --index {folder}`"
-            ) from error
-        return cls(folder, whoosh_ix, manifest)
+        return cls(path, fsync=fsync)
 
     @classmethod
     def open_or_create(
@@ -692,7 +688,7 @@ class NewsIndex:
             manifest = _new_manifest(name)
             whoosh_ix = _create_whoosh(folder, name, fsync=fsync)
             live = frozenset({old_name} if old_name else ())
-            fresh = cls(folder, whoosh_ix, manifest, other_live=live, lock_held=True)
+            fresh = cls._from_parts(folder, whoosh_ix, manifest, other_live=live, lock_held=True)
             try:
                 report = fresh.add_files(paths, format=format, procs=procs, on_file=on_file, on_story=on_story)
             except BaseException:
@@ -1195,6 +1191,35 @@ def _old_index_name(folder: Path) -> str | None:
         return None
     name = manifest.get("index_name") if isinstance(manifest, dict) else None
     return name if isinstance(name, str) and re.fullmatch(r"stories_[0-9a-f]{12}", name) else None
+
+
+def _open_whoosh(folder: Path, *, fsync: bool) -> tuple[Any, dict[str, Any]]:
+    """The Whoosh index in `folder` and its manifest: IndexMissingError if there is none,
+    IndexDamagedError if unreadable."""
+    manifest = _read_manifest(folder)
+    if manifest is None:
+        raise IndexMissingError(f"no index at {folder}: build one with `newsindex index CORPUS --index {folder}`")
+    check_trusted(folder)  # before anything is unpickled
+    check_trusted_files(folder)
+    problems = damaged_files(folder, manifest["index_name"])
+    if problems:
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        raise IndexDamagedError(
+            f"index at {folder} is damaged: {problems[0]}{more}; "
+            f"rebuild it with `newsindex index --rebuild CORPUS --index {folder}`"
+        )
+    try:
+        whoosh_ix = SafeFileIndex(DurableStorage(str(folder), fsync=fsync), indexname=manifest["index_name"])
+    except IndexDamagedError as error:
+        raise IndexDamagedError(
+            f"index at {folder} is damaged: {error}; rebuild it with `newsindex index --rebuild CORPUS --index {folder}`"
+        ) from error
+    except Exception as error:
+        raise IndexDamagedError(
+            f"index at {folder} cannot be opened ({type(error).__name__}: {error}); "
+            f"rebuild it with `newsindex index --rebuild CORPUS --index {folder}`"
+        ) from error
+    return whoosh_ix, manifest
 
 
 def _create_whoosh(folder: Path, name: str, *, fsync: bool) -> Any:
