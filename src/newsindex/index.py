@@ -129,37 +129,21 @@ class NewsIndex:
         self._attach(folder, *_open_whoosh(folder, fsync=fsync))
 
     @classmethod
-    def _from_parts(
-        cls,
-        path: Path,
-        whoosh_ix: Any,
-        manifest: dict[str, Any],
-        *,
-        other_live: frozenset[str] = frozenset(),
-        lock_held: bool = False,
-    ) -> NewsIndex:
+    def _from_parts(cls, path: Path, whoosh_ix: Any, manifest: dict[str, Any]) -> NewsIndex:
         """A NewsIndex over a Whoosh index already opened or made (by `create` or `rebuild`)."""
         news = cls.__new__(cls)
-        news._attach(path, whoosh_ix, manifest, other_live=other_live, lock_held=lock_held)
+        news._attach(path, whoosh_ix, manifest)
         return news
 
-    def _attach(
-        self,
-        path: Path,
-        whoosh_ix: Any,
-        manifest: dict[str, Any],
-        *,
-        other_live: frozenset[str] = frozenset(),
-        lock_held: bool = False,
-    ) -> None:
+    def _attach(self, path: Path, whoosh_ix: Any, manifest: dict[str, Any]) -> None:
         self._path = path
         self._whoosh = whoosh_ix
         self._schema = with_new_fields(whoosh_ix.schema)  # fixed at creation; Whoosh would re-read the TOC for it
         self._manifest = manifest
         self._manifest_stamp: tuple[int, int, int] | None = None  # the manifest as last read by _follow_rebuild
         self._switching = threading.Lock()
-        self._other_live = other_live  # during a rebuild, the index being replaced
-        self._lock_held = lock_held  # during a rebuild, the rebuild holds the folder's write lock
+        self._other_live: frozenset[str] = frozenset()  # during a rebuild, the index being replaced
+        self._lock_held = False  # during a rebuild, the rebuild holds the folder's write lock
         # One Whoosh searcher per thread (a searcher is not safe to share), kept between calls because
         # opening one costs more than most searches; each is refreshed when a commit lands.
         self._local = threading.local()
@@ -688,7 +672,8 @@ class NewsIndex:
             manifest = _new_manifest(name)
             whoosh_ix = _create_whoosh(folder, name, fsync=fsync)
             live = frozenset({old_name} if old_name else ())
-            fresh = cls._from_parts(folder, whoosh_ix, manifest, other_live=live, lock_held=True)
+            fresh = cls._from_parts(folder, whoosh_ix, manifest)
+            fresh._other_live, fresh._lock_held = live, True
             try:
                 report = fresh.add_files(paths, format=format, procs=procs, on_file=on_file, on_story=on_story)
             except BaseException:

@@ -400,8 +400,9 @@ def create_app(index_path: str | os.PathLike[str], *, allowed_hosts: Iterable[st
     @app.get("/api/search", response_model=None, responses={200: {"model": SearchBody}, **_ERRORS}, tags=["search"])
     @_within_deadline
     def search(
-        filters: Annotated[Filters, Depends(request_filters)],
+        *,
         q: Annotated[str, Query(description="Query text in the query syntax (or plain words with `plain`).")] = "",
+        filters: Annotated[Filters, Depends(request_filters)],
         sort: Annotated[
             Sort, Query(description="relevance, date (oldest first) or -date (newest first).")
         ] = "relevance",
@@ -504,11 +505,12 @@ def create_app(index_path: str | os.PathLike[str], *, allowed_hosts: Iterable[st
 
     @app.get("/api/timeline", response_model=None, responses={200: {"model": TimelineBody}, **_ERRORS}, tags=["search"])
     def timeline(
-        filters: Annotated[Filters, Depends(request_filters)],
+        *,
         q: str = "",
         by: Annotated[
             By, Query(description="year, month, week (ISO 8601), day, or auto (by the span of the matching stories).")
         ] = "year",
+        filters: Annotated[Filters, Depends(request_filters)],
     ) -> dict[str, Any]:
         """Matching stories per year, month, week or day, every one counted; `undated` ones apart."""
         return {**timeline_body(holder.get(), q, filters, by), "query": q}  # no query and no filter: every story
