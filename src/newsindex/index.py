@@ -44,8 +44,6 @@ from newsindex.expansion import expanded_plan, feedback_share, feedback_weights,
 from newsindex.facets import check_facets, count_days, count_facets, seconds_to_day
 from newsindex.facets import posting_docnums as _posting_docnums
 from newsindex.indexer import Indexer
-from newsindex.models import MAX_NAME_CHARS as MAX_NAME_CHARS  # where they were, for callers
-from newsindex.models import MAX_NAMES as MAX_NAMES
 from newsindex.models import (
     NO_FILTERS,
     SORTS,
@@ -54,6 +52,7 @@ from newsindex.models import (
     Hit,
     IndexReport,
     IndexStats,
+    Match,
     Problems,
     SearchResults,
     Sort,
@@ -61,7 +60,7 @@ from newsindex.models import (
     lead_span,
 )
 from newsindex.names import merge_spellings
-from newsindex.query import FALLBACK_NOTE, Match, QueryPlan, check_expansion, parse_query, query_marks
+from newsindex.query import FALLBACK_NOTE, QueryPlan, check_expansion, parse_query, query_marks
 from newsindex.ranking import Recency, SummedUnions, check_half_life, weighting
 from newsindex.readers import read_source
 from newsindex.schema import (

@@ -29,10 +29,7 @@ from newsindex.dateindex import PublishedRange
 from newsindex.deadline import SEARCH_SECONDS as SEARCH_SECONDS  # where it was, for callers
 from newsindex.deadline import current
 from newsindex.errors import NewsIndexError, QueryError, QueryRejectedError, UsageError
-from newsindex.models import MATCHES as MATCHES  # where they were, for callers
-from newsindex.models import Match as Match
-from newsindex.models import check_match as check_match
-from newsindex.models import check_range
+from newsindex.models import Match, check_match, check_range
 from newsindex.schema import FIELD_ALIASES, NAME_FIELDS, TEXT_FIELDS, NewsAnalyzer, fold
 from newsindex.snippets import Phrase
 
