@@ -124,8 +124,8 @@ class NewsIndex:
 
     def __init__(self, path: str | os.PathLike[str], *, fsync: bool = True) -> None:
         """Open the index in folder `path`, as `NewsIndex.open(path)` does."""
-        folder = Path(path)
-        self._attach(folder, *_open_whoosh(folder, fsync=fsync))
+        opened = NewsIndex.open(path, fsync=fsync)
+        self._attach(opened._path, opened._whoosh, opened._manifest)
 
     @classmethod
     def _from_parts(cls, path: Path, whoosh_ix: Any, manifest: dict[str, Any]) -> NewsIndex:
@@ -184,7 +184,31 @@ class NewsIndex:
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, fsync: bool = True) -> NewsIndex:
         """Open the index in folder `path`: IndexMissingError if there is none, IndexDamagedError if unreadable."""
-        return cls(path, fsync=fsync)
+        folder = Path(path)
+        manifest = _read_manifest(folder)
+        if manifest is None:
+            raise IndexMissingError(f"no index at {folder}: build one with `newsindex index CORPUS --index {folder}`")
+        check_trusted(folder)  # before anything is unpickled
+        check_trusted_files(folder)
+        problems = damaged_files(folder, manifest["index_name"])
+        if problems:
+            more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+            raise IndexDamagedError(
+                f"index at {folder} is damaged: {problems[0]}{more}; "
+                f"rebuild it with `newsindex index --rebuild CORPUS --index {folder}`"
+            )
+        try:
+            whoosh_ix = SafeFileIndex(DurableStorage(str(folder), fsync=fsync), indexname=manifest["index_name"])
+        except IndexDamagedError as error:
+            raise IndexDamagedError(
+                f"index at {folder} is damaged: {error}; rebuild it with `newsindex index --rebuild CORPUS --index {folder}`"
+            ) from error
+        except Exception as error:
+            raise IndexDamagedError(
+                f"index at {folder} cannot be opened ({type(error).__name__}: {error}); "
+                f"rebuild it with `newsindex index --rebuild CORPUS --index {folder}`"
+            ) from error
+        return cls._from_parts(folder, whoosh_ix, manifest)
 
     @classmethod
     def open_or_create(
@@ -1175,35 +1199,6 @@ def _old_index_name(folder: Path) -> str | None:
         return None
     name = manifest.get("index_name") if isinstance(manifest, dict) else None
     return name if isinstance(name, str) and re.fullmatch(r"stories_[0-9a-f]{12}", name) else None
-
-
-def _open_whoosh(folder: Path, *, fsync: bool) -> tuple[Any, dict[str, Any]]:
-    """The Whoosh index in `folder` and its manifest: IndexMissingError if there is none,
-    IndexDamagedError if unreadable."""
-    manifest = _read_manifest(folder)
-    if manifest is None:
-        raise IndexMissingError(f"no index at {folder}: build one with `newsindex index CORPUS --index {folder}`")
-    check_trusted(folder)  # before anything is unpickled
-    check_trusted_files(folder)
-    problems = damaged_files(folder, manifest["index_name"])
-    if problems:
-        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
-        raise IndexDamagedError(
-            f"index at {folder} is damaged: {problems[0]}{more}; "
-            f"rebuild it with `newsindex index --rebuild CORPUS --index {folder}`"
-        )
-    try:
-        whoosh_ix = SafeFileIndex(DurableStorage(str(folder), fsync=fsync), indexname=manifest["index_name"])
-    except IndexDamagedError as error:
-        raise IndexDamagedError(
-            f"index at {folder} is damaged: {error}; rebuild it with `newsindex index --rebuild CORPUS --index {folder}`"
-        ) from error
-    except Exception as error:
-        raise IndexDamagedError(
-            f"index at {folder} cannot be opened ({type(error).__name__}: {error}); "
-            f"rebuild it with `newsindex index --rebuild CORPUS --index {folder}`"
-        ) from error
-    return whoosh_ix, manifest
 
 
 def _create_whoosh(folder: Path, name: str, *, fsync: bool) -> Any:
