@@ -47,7 +47,7 @@ ALL_MODES = (*MODES, "date")
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the measurement and print the JSON results (also written to --out)."""
     args = _parse_args(sys.argv[1:] if argv is None else argv)
-    from newsindex import NewsIndex
+    from newsindex import Filters, NewsIndex
 
     info = machine()
     modes: tuple[str, ...] = args.modes
@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "timeline-month": lambda: news.timeline(text, by="month"),
             "timeline-week": lambda: news.timeline(text, by="week"),
             "timeline-2": lambda: news.timeline([text, other], by="year"),
-            "date": lambda: news.search(text, limit=10, start=f"{year}-01-01", end=f"{year}-12-31"),
+            "date": lambda: news.search(text, filters=Filters(start=f"{year}-01-01", end=f"{year}-12-31"), limit=10),
         }[mode]
 
     per_mode: dict[str, list[float]] = {mode: [] for mode in modes}

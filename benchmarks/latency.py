@@ -39,7 +39,7 @@ MODES = ("plain", "date", "plain-all", "date-all")
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the measurement and print the JSON results (also written to --out)."""
     args = _parse_args(sys.argv[1:] if argv is None else argv)
-    from newsindex import NewsIndex, SearchResults
+    from newsindex import Filters, NewsIndex, SearchResults
 
     info = machine()
     opened = time.perf_counter()
@@ -51,7 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         year = filter_year(query_id)
         every = mode.endswith("-all")
         if mode.startswith("date"):
-            return lambda: news.search(text, start=f"{year}-01-01", end=f"{year}-12-31", limit=10, all_versions=every)
+            return lambda: news.search(
+                text, filters=Filters(start=f"{year}-01-01", end=f"{year}-12-31"), limit=10, all_versions=every
+            )
         return lambda: news.search(text, limit=10, all_versions=every)
 
     per_mode: dict[str, list[float]] = {mode: [] for mode in MODES}

@@ -27,7 +27,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from newsindex import NewsIndex, QueryError, QueryRejectedError
+from newsindex import Filters, NewsIndex, QueryError, QueryRejectedError
 from newsindex.batch import read_topics
 from newsindex.evaluation import evaluate, read_qrels
 
@@ -55,13 +55,13 @@ def measure(name: str, workdir: Path) -> list[list[str]]:
         fell_back = ranked = 0
         for topic in topics:
             try:
-                found = news.rank(topic.text, plain=True, limit=DEPTH, **options)
+                found = news.rank(topic.text, filters=Filters(plain=True, **options), limit=DEPTH)
             except (QueryError, QueryRejectedError) as error:
                 print(f"  {rule}: topic {topic.id} skipped: {error}", file=sys.stderr)
                 continue
             run[topic.id] = {doc_id: score for doc_id, score in found}
             ranked += len(found)
-            if rule == "all" and news.search(topic.text, plain=True, limit=1).matched == "any":
+            if rule == "all" and news.search(topic.text, filters=Filters(plain=True), limit=1).matched == "any":
                 fell_back += 1
         result = evaluate(run, qrels)
         figures = [f"{value:.4f}" for value in (result.map, result.ndcg_10, result.p_10, result.recall_100)]

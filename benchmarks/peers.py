@@ -235,19 +235,16 @@ def _searchers(engine: str, index_dir: str) -> dict[str, Callable[[dict[str, Any
         from newsindex import NewsIndex
 
         news = NewsIndex.open(index_dir)
-        parameters = inspect.signature(news.search).parameters
-        # the matching rule changed: `match` where it exists ("all" the default), else `require_all`
-        any_kw: dict[str, Any] = {"match": "any"} if "match" in parameters else {}
-        all_kw: dict[str, Any] = {} if "match" in parameters else {"require_all": True}
+        any_kw, all_kw = _matching_rules(news)
         if engine == "newsindex-rank":
 
             def ask(query: dict[str, Any], **options: Any) -> int:
-                return len(news.rank(" ".join(query["words"]), limit=10, plain=True, **options))
+                return len(news.rank(" ".join(query["words"]), limit=10, **_filtered(news, plain=True, **options)))
 
         else:
 
             def ask(query: dict[str, Any], **options: Any) -> int:
-                return news.search(" ".join(query["words"]), limit=10, plain=True, **options).total
+                return news.search(" ".join(query["words"]), limit=10, **_filtered(news, plain=True, **options)).total
 
         def month_kw(query: dict[str, Any]) -> dict[str, Any]:
             start, end = month_range(query["month"])
@@ -348,14 +345,30 @@ def _counts(engine: str, index_dir: str, queries: list[dict[str, Any]]) -> dict[
         from newsindex import NewsIndex
 
         news = NewsIndex.open(index_dir)
-        parameters = inspect.signature(news.search).parameters
+        any_kw, all_kw = _matching_rules(news)
         for query in queries:
             text = " ".join(query["words"])
-            any_kw: dict[str, Any] = {"match": "any"} if "match" in parameters else {}
-            all_kw: dict[str, Any] = {} if "match" in parameters else {"require_all": True}
-            counts["or"].append(news.search(text, limit=1, plain=True, **any_kw).total)
-            counts["and"].append(news.search(text, limit=1, plain=True, **all_kw).total)
+            counts["or"].append(news.search(text, limit=1, **_filtered(news, plain=True, **any_kw)).total)
+            counts["and"].append(news.search(text, limit=1, **_filtered(news, plain=True, **all_kw)).total)
     return counts
+
+
+def _matching_rules(news: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The filters asking for some of the words and for every word, as this version of newsindex names them:
+    `match` where it exists ("all" the default), else `require_all` (the matching rule changed)."""
+    parameters = inspect.signature(news.search).parameters
+    has_match = "match" in parameters or "filters" in parameters
+    return ({"match": "any"} if has_match else {}), ({} if has_match else {"require_all": True})
+
+
+def _filtered(news: Any, **filters: Any) -> dict[str, Any]:
+    """The keyword arguments giving `search` or `rank` these filters: one Filters (newsindex 0.2 on), or
+    each filter a keyword (before)."""
+    if "filters" not in inspect.signature(news.search).parameters:
+        return filters
+    from newsindex import Filters
+
+    return {"filters": Filters(**filters)}
 
 
 def child_queries(engine: str, index_dir: str, queries_file: str) -> None:

@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from newsindex.models import Problem, Story  # noqa: E402
+from newsindex.models import Filters, Problem, Story  # noqa: E402
 from newsindex.names import name_key  # noqa: E402
 from newsindex.readers import read_stories  # noqa: E402
 from newsindex.regions import canonical_region  # noqa: E402
@@ -252,7 +252,9 @@ def main() -> None:
                 index = NewsIndex.create(folder, fsync=False)
                 report = index.add_files(paths, format=format, procs=1)
                 seconds = time.perf_counter() - started
-                found = index.search("", start="1900", facets=("bylines", "location"), facet_top=100, limit=1)
+                found = index.search(
+                    "", filters=Filters(start="1900"), facets=("bylines", "location"), facet_top=100, limit=1
+                )
                 for facet, pairs in found.facets.items():
                     keys = Counter(name_key(value) for value, _ in pairs)
                     doubled = [key for key, count in keys.items() if count > 1]

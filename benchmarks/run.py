@@ -409,7 +409,7 @@ def child_ours_queries(index_dir: str, corpus: str, count: int) -> None:
     """Query latency of newsindex through its public Python API."""
     rss_before = _rss_mb()
     opened = time.perf_counter()
-    from newsindex import NewsIndex
+    from newsindex import Filters, NewsIndex
 
     index = NewsIndex.open(index_dir)
     open_s = time.perf_counter() - opened
@@ -419,7 +419,7 @@ def child_ours_queries(index_dir: str, corpus: str, count: int) -> None:
         if year is None:
             results = index.search(text, limit=10)
         else:
-            results = index.search(text, start=f"{year}-01-01", end=f"{year}-12-31", limit=10)
+            results = index.search(text, filters=Filters(start=f"{year}-01-01", end=f"{year}-12-31"), limit=10)
         return results.total, len(results.hits)
 
     _query_phase(search, corpus, count, rss_before, rss_open, open_s, index.count())

@@ -48,7 +48,7 @@ from typing import Any
 from whoosh.analysis.filters import STOP_WORDS
 
 import newsindex.index as index_module
-from newsindex import NewsIndex
+from newsindex import Filters, NewsIndex
 from newsindex.schema import index_term
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -209,7 +209,7 @@ def measure(news: NewsIndex, misspellings: list[tuple[str, str]], queries: list[
     known = known_false = 0
     for text in queries:
         started = time.perf_counter()
-        suggestion = news.search(text, plain=True).suggestion
+        suggestion = news.search(text, filters=Filters(plain=True)).suggestion
         timings.append((time.perf_counter() - started) * 1000)
         terms = [index_term(word) for word in text.split() if word.lower() not in STOP_WORDS and len(word) > 1]
         in_index = all(reader_df("body", term) for term in terms)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import newsindex.schema
-from newsindex import NewsIndex, Story
+from newsindex import Filters, NewsIndex, Story
 from newsindex.schema import NewsAnalyzer
 
 STORIES = {
@@ -52,35 +52,35 @@ def found(news: NewsIndex, text: str, **options: object) -> set[str]:
 
 @pytest.mark.parametrize("typed", ["US", "U.S.", "U.S", "u.s", "u.s."])
 def test_every_way_of_writing_us_finds_the_us_stories_and_not_the_pronoun(news: NewsIndex, typed: str) -> None:
-    assert found(news, typed, plain=True) == {"dotted", "capitals", "no-dot"}
+    assert found(news, typed, filters=Filters(plain=True)) == {"dotted", "capitals", "no-dot"}
     assert found(news, typed) == {"dotted", "capitals", "no-dot"}
 
 
 def test_uk_and_eu_meet_their_dotted_forms(news: NewsIndex) -> None:
-    assert found(news, "UK", plain=True) == {"uk"}
-    assert found(news, "E.U.", plain=True) == {"uk"}
+    assert found(news, "UK", filters=Filters(plain=True)) == {"uk"}
+    assert found(news, "E.U.", filters=Filters(plain=True)) == {"uk"}
 
 
 def test_a_ticker_is_searchable_as_the_ticker_and_as_the_word(news: NewsIndex) -> None:
-    assert found(news, "<IBM>", plain=True) == {"ticker", "ibm-word"}
-    assert found(news, "ibm", plain=True) == {"ticker", "ibm-word"}
-    assert found(news, "<C>", plain=True) == {"citicorp"}  # one letter, kept as a ticker
+    assert found(news, "<IBM>", filters=Filters(plain=True)) == {"ticker", "ibm-word"}
+    assert found(news, "ibm", filters=Filters(plain=True)) == {"ticker", "ibm-word"}
+    assert found(news, "<C>", filters=Filters(plain=True)) == {"citicorp"}  # one letter, kept as a ticker
 
 
 def test_att_and_cplusplus_are_words(news: NewsIndex) -> None:
-    assert found(news, "AT&T", plain=True) == {"att"}
-    assert found(news, "c++", plain=True) == {"cplusplus"}
+    assert found(news, "AT&T", filters=Filters(plain=True)) == {"att"}
+    assert found(news, "c++", filters=Filters(plain=True)) == {"cplusplus"}
 
 
 def test_a_url_is_searchable_by_its_domain(news: NewsIndex) -> None:
-    assert found(news, "reuters.com", plain=True) == {"url"}
-    assert found(news, "www.reuters.com", plain=True) == {"url"}
+    assert found(news, "reuters.com", filters=Filters(plain=True)) == {"url"}
+    assert found(news, "www.reuters.com", filters=Filters(plain=True)) == {"url"}
 
 
 def test_numbers_with_units_meet_their_spelled_out_forms(news: NewsIndex) -> None:
     assert found(news, '"10 mln shares"') == {"amount"}
     assert found(news, '"5 pct stake"') == {"amount"}
-    assert found(news, "1,000", plain=True) == {"amount"}
+    assert found(news, "1,000", filters=Filters(plain=True)) == {"amount"}
 
 
 def test_stop_words_are_checked_after_stemming() -> None:
@@ -103,10 +103,10 @@ def test_an_index_built_with_the_old_analysis_is_searched_with_it(
     with reopened._whoosh.searcher() as searcher:
         assert searcher.schema["body"].analyzer.analysis == 1
     # Analysis 1 indexed "U.S." as "u." and dropped "US" as the stop word "us": the query is cut the same way.
-    assert found(reopened, "U.S.", plain=True) == {"dotted", "no-dot"}
+    assert found(reopened, "U.S.", filters=Filters(plain=True)) == {"dotted", "no-dot"}
     assert found(reopened, "U.S.") == {"dotted", "no-dot"}
-    assert found(reopened, "steel tariffs", plain=True) >= {"dotted"}
-    assert found(reopened, "ibm", plain=True) == {"ticker", "ibm-word"}
+    assert found(reopened, "steel tariffs", filters=Filters(plain=True)) >= {"dotted"}
+    assert found(reopened, "ibm", filters=Filters(plain=True)) == {"ticker", "ibm-word"}
     assert found(reopened, '"prices fell"') == {"no-dot"}
 
 

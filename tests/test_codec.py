@@ -19,7 +19,7 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.formats import Positions
 from whoosh.writing import SegmentWriter
 
-from newsindex import NewsIndex, Story
+from newsindex import Filters, NewsIndex, Story
 from newsindex import indexer as indexer_module
 from newsindex import writer as writer_module
 from newsindex.codec import NewsCodec, PackedPositions, count_varints, decode_gaps, encode_gaps
@@ -183,7 +183,7 @@ def _answers(news: NewsIndex) -> list[tuple[str, int, list[tuple[str, float]]]]:
     answers: list[tuple[str, int, list[tuple[str, float]]]] = []
     for query in QUERIES:
         for period in ((None, None), ("2000-01-01", "2010-12-31")):
-            results = news.search(query, limit=20, start=period[0], end=period[1])
+            results = news.search(query, filters=Filters(start=period[0], end=period[1]), limit=20)
             answers.append((query, results.total, [(hit.story.id, round(hit.score, 4)) for hit in results.hits]))
     return answers
 

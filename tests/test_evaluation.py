@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from newsindex import NewsIndex, UsageError
+from newsindex import Filters, NewsIndex, UsageError
 from newsindex.batch import Topic, read_topics, run_topics
 from newsindex.cli import app
 from newsindex.evaluation import evaluate, ranking, read_qrels, read_run, trec_id, trec_run_lines, write_qrels
@@ -198,7 +198,10 @@ def test_run_topics_skips_what_cannot_be_searched(news: NewsIndex) -> None:
     topics = [Topic("a", "Albania Iran"), Topic("b", "the of and"), Topic("c", "oil " * 1000)]
     ran = list(run_topics(news, topics, limit=3, on_failure=lambda topic, error: failures.append(topic.id)))
     assert [(topic.id, [hit.story.id for hit in results.hits]) for topic, results in ran] == [
-        ("a", [hit.story.id for hit in news.search("Albania Iran", match="any", limit=3).hits]),  # some words count too
+        (
+            "a",
+            [hit.story.id for hit in news.search("Albania Iran", filters=Filters(match="any"), limit=3).hits],
+        ),  # some words count too
         # a long topic is searched, not refused (its scores are oil's × 1000: a repeated word counts each time)
         ("c", [hit.story.id for hit in news.search("oil", limit=3).hits]),
     ]
@@ -215,7 +218,10 @@ def test_batch_writes_a_trec_run(tmp_path: Path, index_path: str) -> None:
     result = runner.invoke(app, ["batch", topics, "-i", index_path, "--run-tag", "mine", "--limit", "3"])
     assert result.exit_code == 0, result.output
     lines = [line.split() for line in result.stdout.splitlines()]
-    expected = [hit.story.id for hit in NewsIndex.open(index_path).search("Albania Iran", match="any", limit=3).hits]
+    expected = [
+        hit.story.id
+        for hit in NewsIndex.open(index_path).search("Albania Iran", filters=Filters(match="any"), limit=3).hits
+    ]
     assert [line[:4] for line in lines if line[0] == "q1"] == [
         ["q1", "Q0", story_id, str(rank)] for rank, story_id in enumerate(expected, start=1)
     ]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from newsindex import NewsIndex, Story, export_stories, opensearch_mapping, read_stories
+from newsindex import Filters, NewsIndex, Story, export_stories, opensearch_mapping, read_stories
 from newsindex.cli import app
 from newsindex.errors import UsageError
 from newsindex.export import bulk_id
@@ -54,11 +54,13 @@ def test_every_story_oldest_first_undated_last(news: NewsIndex) -> None:
 
 
 def test_a_query_and_filters_select_stories(news: NewsIndex) -> None:
-    assert {story.id for story in news.stories("albania", start="2019")} == {
+    assert {story.id for story in news.stories("albania", filters=Filters(start="2019"))} == {
         "albania-iran-ties.txt",
         "albania-iran-deep.txt",
     }
-    assert [story.id for story in news.stories(bylines=["Jane Doe"], end="2019-06")] == ["new-year.txt"]
+    assert [story.id for story in news.stories(filters=Filters(end="2019-06", bylines=["Jane Doe"]))] == [
+        "new-year.txt"
+    ]
 
 
 def test_selection_without_a_query_is_every_story(news: NewsIndex) -> None:
@@ -112,7 +114,7 @@ def test_an_exported_file_reads_back_field_for_field(tmp_path: Path, format: str
 
 def test_jsonl_carries_every_field(tmp_path: Path, news: NewsIndex) -> None:
     out = io.StringIO()
-    report = export_stories(news.stories("albania", start="2019-10", end="2019-10"), out)
+    report = export_stories(news.stories("albania", filters=Filters(start="2019-10", end="2019-10")), out)
     [line] = out.getvalue().splitlines()
     assert report.stories == 1 and report.bytes == len(out.getvalue().encode("utf-8"))
     data = json.loads(line)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from newsindex import NewsIndex, Story, UsageError
+from newsindex import Filters, NewsIndex, Story, UsageError
 from newsindex.cli import app
 
 runner = CliRunner()
@@ -35,10 +35,10 @@ def test_facets_are_only_those_asked_for_and_absent_by_default(news: NewsIndex) 
 
 
 def test_facets_follow_the_filters(news: NewsIndex) -> None:
-    found = news.search("iran", start="2019-10", facets=["month"])
+    found = news.search("iran", filters=Filters(start="2019-10"), facets=["month"])
     assert found.total == 2
     assert found.facets["month"] == (("2019-10", 1), ("2019-12", 1))
-    assert news.search("iran", source="AFP", facets=["year"]).facets == {"year": ()}
+    assert news.search("iran", filters=Filters(source="AFP"), facets=["year"]).facets == {"year": ()}
 
 
 def test_facet_top_keeps_the_most_frequent_names(tmp_path: Path) -> None:
@@ -109,11 +109,11 @@ def test_cli_facet_top_and_bad_facet(index_path: str) -> None:
 
 def test_one_name_given_as_a_string_is_one_name_not_its_letters(news: NewsIndex) -> None:
     assert news.search("iran", facets="year").facets == news.search("iran", facets=("year",)).facets
-    listed = news.search("", bylines=("Benet Koleka",))
+    listed = news.search("", filters=Filters(bylines=("Benet Koleka",)))
     assert listed.total > 0
-    assert news.search("", bylines="Benet Koleka").total == listed.total
-    assert news.timeline("", bylines="Benet Koleka").series[0].total == listed.total
-    assert len(list(news.stories(bylines="Benet Koleka"))) == listed.total
+    assert news.search("", filters=Filters(bylines="Benet Koleka")).total == listed.total
+    assert news.timeline("", filters=Filters(bylines="Benet Koleka")).series[0].total == listed.total
+    assert len(list(news.stories(filters=Filters(bylines="Benet Koleka")))) == listed.total
 
 
 def test_one_person_is_one_facet_value_whatever_the_spelling(tmp_path: Path) -> None:
@@ -128,5 +128,7 @@ def test_one_person_is_one_facet_value_whatever_the_spelling(tmp_path: Path) -> 
     assert found.facets["bylines"] == (("Peter Torday", 8), ("José Pérez", 2), ("St. Louis", 1))
     assert found.facets["location"] == (("ST LOUIS", 2),)  # shown as stored when no spelling is cased
     assert news.stats().top_bylines[0] == ("Peter Torday", 8)
-    filtered = news.search("talks", bylines=["peter torday"], facets=["bylines"])  # matches every spelling
+    filtered = news.search(
+        "talks", filters=Filters(bylines=["peter torday"]), facets=["bylines"]
+    )  # matches every spelling
     assert filtered.facets["bylines"] == (("Peter Torday", 8),)

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from helpers.golden import STORIES
-from newsindex import NewsIndex, Story, __version__
+from newsindex import Filters, NewsIndex, Story, __version__
 from newsindex.cli import app
 from newsindex.schema import SCHEMA_VERSION
 
@@ -34,8 +34,10 @@ def test_an_index_of_every_format_opens_and_answers_as_it_did(golden: Path) -> N
     assert news.count() == len(STORIES)
     assert [hit.story.id for hit in news.search("iran oil exports").hits][:1] == ["iran-oil"]
     assert {hit.story.id for hit in news.search("albania", limit=10).hits} == {"albania-iran", "albania-football"}
-    assert [hit.story.id for hit in news.search("albania", start="2019-01-01").hits] == ["albania-iran"]
-    grain = news.search('"grain ships" Portland', require_all=True).hits
+    assert [hit.story.id for hit in news.search("albania", filters=Filters(start="2019-01-01")).hits] == [
+        "albania-iran"
+    ]
+    grain = news.search('"grain ships" Portland', filters=Filters(require_all=True)).hits
     assert len(grain) == 1 and set((grain[0].story.id, *grain[0].duplicates)) == {"grain-1", "grain-1-refiled"}
     for story in STORIES:
         assert news.get(story.id) == story

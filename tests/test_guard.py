@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from newsindex import NewsIndex, QueryError, QueryRejectedError, Story
+from newsindex import Filters, NewsIndex, QueryError, QueryRejectedError, Story
 from newsindex import query as query_module
 from newsindex.query import MAX_EXPANSION, MAX_NESTING, MAX_QUERY_CHARS, MAX_WORDS
 
@@ -139,7 +139,7 @@ def test_long_fuzzed_queries_stay_within_the_caps(wordy: NewsIndex, postings_ope
 def test_plain_mode_never_fails_but_for_having_no_word(wordy: NewsIndex, postings_opened: list[int], text: str) -> None:
     postings_opened[0] = 0  # one example of many
     try:
-        wordy.search(text, plain=True)
+        wordy.search(text, filters=Filters(plain=True))
     except QueryError as error:
         assert str(error).startswith("nothing to search for")  # only common words, or no words at all
     assert postings_opened[0] <= POSTINGS_BOUND
@@ -150,7 +150,7 @@ def test_plain_mode_never_fails_but_for_having_no_word(wordy: NewsIndex, posting
 def test_plain_mode_takes_long_texts_too(wordy: NewsIndex, postings_opened: list[int], text: str) -> None:
     postings_opened[0] = 0  # one example of many
     with suppress(QueryError):
-        wordy.search(text, plain=True)
+        wordy.search(text, filters=Filters(plain=True))
     assert postings_opened[0] <= POSTINGS_BOUND
 
 
@@ -159,7 +159,7 @@ def test_plain_mode_takes_long_texts_too(wordy: NewsIndex, postings_opened: list
 def test_fuzzy_long_texts_stay_within_the_caps(wordy: NewsIndex, postings_opened: list[int], text: str) -> None:
     postings_opened[0] = 0  # one example of many
     with suppress(QueryError, QueryRejectedError):
-        wordy.search(text, fuzzy=True)
+        wordy.search(text, filters=Filters(fuzzy=True))
     with suppress(QueryError, QueryRejectedError):  # plain and fuzzy: as many fuzzy words as fit the cap
-        wordy.search(text, plain=True, fuzzy=True)
+        wordy.search(text, filters=Filters(plain=True, fuzzy=True))
     assert postings_opened[0] <= POSTINGS_BOUND

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from newsindex import NewsIndex
+from newsindex import Filters, NewsIndex
 from newsindex.cli import app
 from newsindex.storage import UntrustedIndexError
 
@@ -57,7 +57,9 @@ def test_malformed_files_are_handled_and_named(tmp_path: Path) -> None:
         else:
             assert reason in reasons[name], (name, reasons.get(name))
     news = NewsIndex.open(index)
-    indexed = {hit.story.id for hit in news.search("", start="1900", limit=100, all_versions=True).hits}
+    indexed = {
+        hit.story.id for hit in news.search("", filters=Filters(start="1900"), limit=100, all_versions=True).hits
+    }
     assert {"good.txt", "utf16.txt", "latin1.txt", "invalid-utf8.txt", "future-date.txt", "huge-token.txt"} <= indexed
     assert news.get("no-date.txt") is not None and news.get("no-date.txt").published is None  # type: ignore[union-attr]
     assert "été" in news.get("latin1.txt").body  # type: ignore[union-attr]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from datetime import date
@@ -13,6 +14,7 @@ from conftest import write_story
 from helpers.poison import poison_analysis
 from newsindex import (
     Credit,
+    Filters,
     IndexBusyError,
     IndexDamagedError,
     IndexMissingError,
@@ -170,7 +172,7 @@ def test_the_seed_story_is_found(tmp_path: Path) -> None:
     seeds = Path(__file__).parent.parent / "seeds"
     news = NewsIndex.create(tmp_path / "index")
     news.add_files([str(seeds)])
-    hit = news.search("Albania Iran", start="2019-10-01", end="2019-10").hits[0]
+    hit = news.search("Albania Iran", filters=Filters(start="2019-10-01", end="2019-10")).hits[0]
     assert hit.story.id == "000_4cb0f0b9dca24e99.txt"
     assert (hit.story.bylines, hit.story.location, hit.story.source) == (("Benet Koleka",), "Tirana", "Reuters")
 
@@ -227,7 +229,9 @@ def test_a_story_that_kills_a_worker_process_costs_only_itself(tmp_path: Path, m
     news = _index_one_bad_story(tmp_path, 152, "A poison pill among good stories.", "analysis failed")
     monkeypatch.undo()
     assert NewsIndex.open(news.path).search("harbours", limit=1000).total == 152
-    assert news.get("good-0") == next(iter(news.search("story 0 harbours", require_all=True).hits)).story
+    assert (
+        news.get("good-0") == next(iter(news.search("story 0 harbours", filters=Filters(require_all=True)).hits)).story
+    )
 
 
 def test_a_parallel_writer_that_raises_replays_whole_stories(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -242,7 +246,9 @@ def test_a_parallel_writer_that_raises_replays_whole_stories(tmp_path: Path, mon
     monkeypatch.setattr(workers.ParallelWriter, "add_document", add_document)
     news = _index_one_bad_story(tmp_path, 30, "A story about harbours.", "writer failed")
     assert news.search("harbours", limit=100).total == 30
-    assert [hit.story.id for hit in news.search("story 13 harbours", require_all=True).hits] == ["good-13"]
+    assert [hit.story.id for hit in news.search("story 13 harbours", filters=Filters(require_all=True)).hits] == [
+        "good-13"
+    ]
 
 
 def test_every_story_field_survives_the_index(tmp_path: Path) -> None:
@@ -318,3 +324,15 @@ def test_ctrl_c_during_the_last_commit_leaves_the_input_to_read_again(
     report = NewsIndex.open(news.path).add_files([str(feed)])
     assert (report.added, report.unchanged) == (0, 12)
     assert not (news.path / UNFINISHED).exists()
+
+
+def test_newsindex_opens_an_index_from_its_path_alone(news: NewsIndex, index_path: str, tmp_path: Path) -> None:
+    # No Whoosh object in the public constructor: NewsIndex(path) is NewsIndex.open(path).
+    assert list(inspect.signature(NewsIndex).parameters) == ["path", "fsync"]
+    with NewsIndex(index_path) as opened:
+        assert opened.count() == news.count() > 0
+        assert [hit.story.id for hit in opened.search("iran").hits] == [
+            hit.story.id for hit in news.search("iran").hits
+        ]
+    with pytest.raises(IndexMissingError, match="no index at"):
+        NewsIndex(tmp_path / "nothing-here")

@@ -16,8 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from newsindex import NewsIndex, QueryError, UsageError
+from newsindex import Filters, NewsIndex, QueryError, UsageError
 from newsindex.cli import app
+from newsindex.models import Match
 from newsindex.server import create_app
 
 runner = CliRunner()
@@ -97,14 +98,14 @@ def test_operators_over_http(client: TestClient, query: str, expected: list[str]
 
 
 def test_and_binds_even_when_asked_for_any_word(news: NewsIndex, client: TestClient) -> None:
-    assert found(news, "albania AND iran", match="any") == BOTH
-    assert found(news, "iran AND oil AND kharg", match="any") == ["iran-oil.txt"]
+    assert found(news, "albania AND iran", filters=Filters(match="any")) == BOTH
+    assert found(news, "iran AND oil AND kharg", filters=Filters(match="any")) == ["iran-oil.txt"]
     body = client.get("/api/search", params={"q": "albania AND iran", "match": "any", "collapse": "false"}).json()
     assert sorted(hit["id"] for hit in body["hits"]) == BOTH
 
 
 def test_any_word_ranks_the_stories_with_every_word_first(news: NewsIndex, index_path: str) -> None:
-    results = news.search("albania iran", match="any", limit=50)
+    results = news.search("albania iran", filters=Filters(match="any"), limit=50)
     assert (results.matched, results.message, results.total) == ("any", None, 5)
     assert sorted(hit.story.id for hit in results.hits[:2]) == BOTH
     data = cli_json(index_path, "search", "albania iran", "--any")
@@ -140,39 +141,39 @@ def test_explicit_and_never_falls_back(news: NewsIndex, query: str) -> None:
 
 
 def test_all_never_falls_back(news: NewsIndex, index_path: str, client: TestClient) -> None:
-    assert news.search("albania kharg", require_all=True).total == 0
+    assert news.search("albania kharg", filters=Filters(require_all=True)).total == 0
     assert cli_json(index_path, "search", "albania kharg", "--all")["total"] == 0
     assert client.get("/api/search", params={"q": "albania kharg", "all": "true"}).json()["total"] == 0
     with pytest.raises(UsageError, match="choose one"):
-        news.search("albania kharg", require_all=True, match="any")
+        news.search("albania kharg", filters=Filters(match="any", require_all=True))
     with pytest.raises(UsageError, match="unknown match 'some'"):
-        news.search("albania kharg", match="some")
+        news.search("albania kharg", filters=Filters(match="some"))  # type: ignore[arg-type]
 
 
 def test_the_fallback_is_decided_inside_the_filters(news: NewsIndex) -> None:
     # both words exist in 2019 stories, but in 2018 only Albania's football story has one of them
-    results = news.search("albania iran", start="2018", end="2018")
+    results = news.search("albania iran", filters=Filters(start="2018", end="2018"))
     assert (results.matched, [hit.story.id for hit in results.hits]) == ("any", ["albania-football.txt"])
-    series = news.timeline("albania iran", start="2018", end="2018").series[0]
+    series = news.timeline("albania iran", filters=Filters(start="2018", end="2018")).series[0]
     assert (series.total, series.matched) == (1, "any")
-    assert news.search("albania iran", start="2019", end="2019").matched == "all"
+    assert news.search("albania iran", filters=Filters(start="2019", end="2019")).matched == "all"
 
 
 @pytest.mark.parametrize("match", ["all", "any"])
 @pytest.mark.parametrize(
     "query", ["albania iran", "albania kharg", "iran", "iran date:2019", "albania OR oil", "iran -oil", '"iran" oil']
 )
-def test_total_timeline_and_facets_count_the_same_stories(news: NewsIndex, query: str, match: str) -> None:
-    results = news.search(query, match=match, facets=["year", "source"], all_versions=True, limit=50)
+def test_total_timeline_and_facets_count_the_same_stories(news: NewsIndex, query: str, match: Match) -> None:
+    results = news.search(query, filters=Filters(match=match), facets=["year", "source"], all_versions=True, limit=50)
     assert results.total == len(results.hits)  # every one listed on the page
-    series = news.timeline(query, match=match, by="month").series[0]
+    series = news.timeline(query, filters=Filters(match=match), by="month").series[0]
     assert series.matched == results.matched
     dated = sum(1 for hit in results.hits if hit.story.published is not None)
     assert sum(series.counts) == sum(count for _, count in results.facets["year"]) == dated
     # undated stories are in no date range; the timeline reports them apart whatever its range
     assert sum(series.counts) + (0 if "date:" in query else series.undated) == results.total
-    assert len(list(news.stories(query, match=match))) == results.total
-    by_date = news.search(query, match=match, sort="-date", all_versions=True, limit=50)
+    assert len(list(news.stories(query, filters=Filters(match=match)))) == results.total
+    by_date = news.search(query, filters=Filters(match=match), sort="-date", all_versions=True, limit=50)
     assert sorted(hit.story.id for hit in by_date.hits) == sorted(hit.story.id for hit in results.hits)
 
 
@@ -204,15 +205,15 @@ def test_export_lists_the_fallback_stories_and_says_so(index_path: str, tmp_path
 def test_an_inverted_range_is_an_error_in_python(news: NewsIndex) -> None:
     message = r"the date range starts \(2019-01-01\) after it ends \(2018-12-31\): swap the dates"
     with pytest.raises(UsageError, match=message):
-        news.search("iran", start="2019", end="2018")
+        news.search("iran", filters=Filters(start="2019", end="2018"))
     with pytest.raises(UsageError, match=message):
-        news.timeline("iran", start="2019", end="2018")
+        news.timeline("iran", filters=Filters(start="2019", end="2018"))
     with pytest.raises(UsageError, match=message):
-        list(news.stories("iran", start="2019", end="2018"))
+        list(news.stories("iran", filters=Filters(start="2019", end="2018")))
     with pytest.raises(QueryError, match=message):
         news.search("iran date:[2019 TO 2018]")
     with pytest.raises(QueryError, match="swap the dates"):
-        news.search("iran date:2019", end="2018")  # the text's range and the argument's do not meet
+        news.search("iran date:2019", filters=Filters(end="2018"))  # the text's range and the argument's do not meet
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from helpers.files import read_all
-from newsindex import NewsIndex, Story
+from newsindex import Filters, NewsIndex, Story
 from newsindex.cli import app
 from newsindex.errors import UsageError
 from newsindex.models import Credit
@@ -113,28 +113,37 @@ def test_place_means_the_tags_and_location_the_dateline(news: NewsIndex) -> None
 
 
 def test_python_filters_take_one_label_or_a_list_and_match_any(news: NewsIndex) -> None:
-    assert ids(news.search("", topics="grain")) == ["ec-wheat", "portland-grain"]
-    assert ids(news.search("", topics=["acq", "interest"])) == ["fed-volcker", "san-mateo"]
-    assert ids(news.search("wheat", places=["usa"])) == ["portland-grain"]
-    assert ids(news.search("", orgs="ec")) == ["ec-wheat"]
-    assert ids(news.search("", people=["volcker"])) == ["fed-volcker"]
-    assert ids(news.search("", region="Calif.")) == ["san-mateo"]
-    assert ids(news.search("", topics="grain", places="usa")) == ["portland-grain"]  # filters combine: all
-    assert ids(news.search("wheat", topics=["", " "])) == ["ec-wheat", "portland-grain", "untagged"]  # blanks: none
+    assert ids(news.search("", filters=Filters(topics="grain"))) == ["ec-wheat", "portland-grain"]
+    assert ids(news.search("", filters=Filters(topics=["acq", "interest"]))) == ["fed-volcker", "san-mateo"]
+    assert ids(news.search("wheat", filters=Filters(places=["usa"]))) == ["portland-grain"]
+    assert ids(news.search("", filters=Filters(orgs="ec"))) == ["ec-wheat"]
+    assert ids(news.search("", filters=Filters(people=["volcker"]))) == ["fed-volcker"]
+    assert ids(news.search("", filters=Filters(region="Calif."))) == ["san-mateo"]
+    assert ids(news.search("", filters=Filters(topics="grain", places="usa"))) == [
+        "portland-grain"
+    ]  # filters combine: all
+    assert ids(news.search("wheat", filters=Filters(topics=["", " "]))) == [
+        "ec-wheat",
+        "portland-grain",
+        "untagged",
+    ]  # blanks: none
 
 
 def test_timeline_and_stories_take_the_same_filters(news: NewsIndex) -> None:
-    timeline = news.timeline("", by="month", places="usa")
+    timeline = news.timeline("", filters=Filters(places="usa"), by="month")
     assert dict(zip(timeline.periods, timeline.series[0].counts, strict=True)) == {"1987-02": 1, "1987-03": 2}
-    assert [story.id for story in news.stories(topics="wheat")] == ["portland-grain", "ec-wheat"]  # oldest first
-    assert [story.id for story in news.stories("dollar", orgs="fed")] == ["fed-volcker"]
+    assert [story.id for story in news.stories(filters=Filters(topics="wheat"))] == [
+        "portland-grain",
+        "ec-wheat",
+    ]  # oldest first
+    assert [story.id for story in news.stories("dollar", filters=Filters(orgs="fed"))] == ["fed-volcker"]
 
 
 # ── Facets ───────────────────────────────────────────────────────────────────────────────────────────
 
 
 def test_tag_facets_count_every_matching_story(news: NewsIndex) -> None:
-    facets = news.search("", places="usa", facets=("topic", "place", "org", "person", "region")).facets
+    facets = news.search("", filters=Filters(places="usa"), facets=("topic", "place", "org", "person", "region")).facets
     assert facets["topic"] == (("acq", 1), ("grain", 1), ("interest", 1), ("money-fx", 1), ("ship", 1), ("wheat", 1))
     assert facets["place"] == (("usa", 3),)
     assert facets["org"] == (("fed", 1),)
@@ -366,7 +375,7 @@ def test_an_index_built_before_the_fields_searches_them_as_empty(
     assert news.search("topic:grain").total == 0
     assert news.search("wheat topic:grain").total == 0
     assert news.search("topic:graim").suggestion is None  # no field words to suggest from
-    assert news.search("", places="usa").total == 0
+    assert news.search("", filters=Filters(places="usa")).total == 0
     assert news.search("wheat", facets=("topic", "place", "region", "bylines")).facets["topic"] == ()
     assert news.get("fed-volcker") == STORIES[1]  # the stored story keeps its tags
     result = cli("search", "wheat", "-i", str(news.path), "--facet", "person", "--topic", "grain")

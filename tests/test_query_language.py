@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from newsindex import NewsIndex, QueryError, QueryRejectedError, Story, dates
+from newsindex import Filters, NewsIndex, QueryError, QueryRejectedError, Story, dates
 from newsindex.cli import app
 from newsindex.query import MAX_WORDS
 
@@ -70,15 +70,18 @@ def test_golden_queries_of_the_query_language(news: NewsIndex, query: str, expec
     ],
 )
 def test_boosts_reorder_the_stories_with_some_words(news: NewsIndex, query: str, expected: list[str]) -> None:
-    assert ids(news, query, match="any") == expected  # the second tier (one word) by the weight given
+    assert ids(news, query, filters=Filters(match="any")) == expected  # the second tier (one word) by the weight given
 
 
 def test_fuzzy_option_lets_every_word_match_near_spellings(news: NewsIndex) -> None:
     assert ids(news, "carnaval crowds") == ["leap-day.txt"]  # crowds alone
     assert ids(news, "diplomat exspelled") == ["albania-iran-ties.txt"]
-    assert ids(news, "carnaval", fuzzy=True) == ["leap-day.txt"]
-    assert ids(news, "Albnia Irn", fuzzy=True)[:2] == ["albania-iran-ties.txt", "albania-iran-deep.txt"]
-    assert ids(news, "iran -oli", fuzzy=True) == ids(news, "iran -oli")  # excluded words stay exact
+    assert ids(news, "carnaval", filters=Filters(fuzzy=True)) == ["leap-day.txt"]
+    assert ids(news, "Albnia Irn", filters=Filters(fuzzy=True))[:2] == [
+        "albania-iran-ties.txt",
+        "albania-iran-deep.txt",
+    ]
+    assert ids(news, "iran -oli", filters=Filters(fuzzy=True)) == ids(news, "iran -oli")  # excluded words stay exact
 
 
 def test_fuzzy_words_rank_by_bm25_not_all_alike(news: NewsIndex) -> None:
@@ -108,12 +111,15 @@ def test_too_fuzzy_a_word_is_refused(news: NewsIndex) -> None:
 def test_since_keeps_stories_from_that_long_ago_on(
     news: NewsIndex, fixed_now: datetime, since: str, expected: list[str]
 ) -> None:
-    assert ids(news, "iran", since=since) == expected
+    assert ids(news, "iran", filters=Filters(since=since)) == expected
 
 
 def test_since_and_from_together_keep_the_later_start(news: NewsIndex, fixed_now: datetime) -> None:
-    assert ids(news, "iran", since="1y", start="2019-10") == ["albania-iran-ties.txt", "albania-iran-deep.txt"]
-    assert ids(news, "iran", since="3m", start="2019-12") == ["albania-iran-deep.txt"]
+    assert ids(news, "iran", filters=Filters(start="2019-10", since="1y")) == [
+        "albania-iran-ties.txt",
+        "albania-iran-deep.txt",
+    ]
+    assert ids(news, "iran", filters=Filters(start="2019-12", since="3m")) == ["albania-iran-deep.txt"]
 
 
 @pytest.mark.parametrize(
@@ -170,20 +176,22 @@ def test_since_on_the_command_line(index_path: str, fixed_now: datetime) -> None
     ],
 )
 def test_plain_mode_searches_the_words_and_nothing_else(news: NewsIndex, text: str, like: str) -> None:
-    assert ids(news, text, plain=True) == ids(news, like)
+    assert ids(news, text, filters=Filters(plain=True)) == ids(news, like)
 
 
 def test_plain_mode_searches_the_first_distinct_words_of_a_long_text(news: NewsIndex) -> None:
     text = "albania " + " ".join(f"w{n}" for n in range(MAX_WORDS + 100)) + " iran"  # under 2,000 characters
-    assert ids(news, text, plain=True) == ids(news, "albania")  # iran is past the first 200 words
+    assert ids(news, text, filters=Filters(plain=True)) == ids(news, "albania")  # iran is past the first 200 words
     with pytest.raises(QueryRejectedError, match="distinct words"):
         news.search(text)
 
 
 def test_plain_mode_with_only_common_words_has_nothing_to_search_for(news: NewsIndex) -> None:
     with pytest.raises(QueryError, match="nothing to search for"):
-        news.search('"the" AND (of *', plain=True)
-    assert ids(news, "the of", plain=True, bylines=["Koleka"]) == ["albania-iran-ties.txt"]  # filters still work
+        news.search('"the" AND (of *', filters=Filters(plain=True))
+    assert ids(news, "the of", filters=Filters(bylines=["Koleka"], plain=True)) == [
+        "albania-iran-ties.txt"
+    ]  # filters still work
 
 
 def test_plain_option_on_the_command_line(index_path: str) -> None:
@@ -224,7 +232,7 @@ def test_no_suggestion_for_known_excluded_short_or_hopeless_words(news: NewsInde
 
 
 def test_plain_mode_suggests_in_the_text_as_typed(news: NewsIndex) -> None:
-    assert news.search("Albania (Irna", plain=True).suggestion == "Albania (Iran"
+    assert news.search("Albania (Irna", filters=Filters(plain=True)).suggestion == "Albania (Iran"
 
 
 def test_suggestion_on_the_command_line(index_path: str) -> None:
@@ -250,7 +258,7 @@ def test_fuzzy_words_and_suggestions_span_every_segment(tmp_path: Path) -> None:
     news.add([Story(id="a", body="Carnival in Salvador")])
     news.add([Story(id="b", body="Carnival crowds in Rio")])  # a second commit: a second segment
     assert sorted(ids(news, "carnaval~1")) == ["a", "b"]
-    assert sorted(ids(news, "carnaval", fuzzy=True)) == ["a", "b"]
+    assert sorted(ids(news, "carnaval", filters=Filters(fuzzy=True))) == ["a", "b"]
     assert news.search("carnaval").suggestion == "carnival"
 
 
@@ -282,14 +290,14 @@ def test_snippets_mark_the_words_that_patterns_and_fuzzy_words_matched(tmp_path:
             )
         ]
     )
-    for text, options, marked in [
-        ("terror*", {}, "<mark>terrorists</mark>"),
-        ("wom?n", {}, "<mark>women</mark>"),
-        ("carnaval~", {}, "<mark>carnival</mark>"),
-        ("carnaval", {"fuzzy": True}, "<mark>carnival</mark>"),
-        ("carnaval police", {"fuzzy": True, "plain": True}, "<mark>carnival</mark>"),
+    for text, filters, marked in [
+        ("terror*", Filters(), "<mark>terrorists</mark>"),
+        ("wom?n", Filters(), "<mark>women</mark>"),
+        ("carnaval~", Filters(), "<mark>carnival</mark>"),
+        ("carnaval", Filters(fuzzy=True), "<mark>carnival</mark>"),
+        ("carnaval police", Filters(fuzzy=True, plain=True), "<mark>carnival</mark>"),
     ]:
-        (hit,) = news.search(text, **options).hits  # type: ignore[arg-type]
+        (hit,) = news.search(text, filters=filters).hits
         assert marked in hit.snippet, (text, hit.snippet)
 
 

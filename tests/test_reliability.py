@@ -490,7 +490,7 @@ def test_every_class_in_real_tocs_is_admitted(tmp_path: Path) -> None:
     reopened = NewsIndex.open(news.path)
     assert reopened.count() == 20
     assert reopened.search("oil", all_versions=True).total == 20
-    assert isinstance(reopened.stats().stories, int)
+    assert reopened.stats().stories == 20
     with pytest.raises(NewsIndexError):
         storage_module.safe_loads(pickle.dumps(os.system), "x.toc")
 

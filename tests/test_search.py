@@ -5,10 +5,11 @@ from __future__ import annotations
 import random
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from newsindex import NewsIndex, QueryError, Story, UsageError
+from newsindex import Filters, NewsIndex, QueryError, Story, UsageError
 
 
 def ids(news: NewsIndex, text: str, **options: object) -> list[str]:
@@ -36,7 +37,7 @@ def test_golden_queries(news: NewsIndex, query: str, expected: list[str]) -> Non
 
 
 def test_stories_matching_every_word_rank_above_those_matching_some(news: NewsIndex) -> None:
-    found = ids(news, "Albania Iran", match="any")
+    found = ids(news, "Albania Iran", filters=Filters(match="any"))
     both = {"albania-iran-ties.txt", "albania-iran-deep.txt"}
     assert set(found[:2]) == both
     assert set(found[2:]) == {"iran-oil.txt", "albania-football.txt", "undated-iran.txt"}
@@ -48,7 +49,10 @@ def test_a_word_in_the_lead_ranks_above_a_passing_mention(news: NewsIndex) -> No
 
 
 def test_require_all_drops_partial_matches(news: NewsIndex) -> None:
-    assert sorted(ids(news, "Albania Iran", require_all=True)) == ["albania-iran-deep.txt", "albania-iran-ties.txt"]
+    assert sorted(ids(news, "Albania Iran", filters=Filters(require_all=True))) == [
+        "albania-iran-deep.txt",
+        "albania-iran-ties.txt",
+    ]
 
 
 def test_hit_carries_the_story_and_a_marked_snippet(news: NewsIndex) -> None:
@@ -62,7 +66,7 @@ def test_hit_carries_the_story_and_a_marked_snippet(news: NewsIndex) -> None:
     # No headline: the lead is shown as the title, so the snippet is the passage after it, not the lead again
     assert hit.story.headline is None and hit.story.lead.startswith("Albania expelled")
     assert hit.snippet == "The foreign ministry said the diplomats had damaged national security."
-    (marked,) = news.search("Albania diplomats security", require_all=True).hits
+    (marked,) = news.search("Albania diplomats security", filters=Filters(require_all=True)).hits
     assert (
         marked.snippet
         == "The foreign ministry said the <mark>diplomats</mark> had damaged national <mark>security</mark>."
@@ -86,7 +90,7 @@ def test_hit_carries_the_story_and_a_marked_snippet(news: NewsIndex) -> None:
 def test_date_ranges_are_inclusive_at_every_granularity(
     news: NewsIndex, start: str | None, end: str | None, expected: list[str]
 ) -> None:
-    assert sorted(ids(news, "", start=start, end=end)) == expected
+    assert sorted(ids(news, "", filters=Filters(start=start, end=end))) == expected
 
 
 @pytest.mark.parametrize(
@@ -106,7 +110,7 @@ def test_dates_in_the_query_text(news: NewsIndex, query: str, expected: list[str
 
 def test_undated_stories_match_no_date_range_but_plain_searches(news: NewsIndex) -> None:
     assert "undated-iran.txt" in ids(news, "iran")
-    assert "undated-iran.txt" not in ids(news, "iran", start="1900", end="2100")
+    assert "undated-iran.txt" not in ids(news, "iran", filters=Filters(start="1900", end="2100"))
 
 
 @pytest.mark.parametrize(
@@ -121,8 +125,8 @@ def test_undated_stories_match_no_date_range_but_plain_searches(news: NewsIndex)
         ({"location": "Tirana", "start": "2019"}, ["albania-iran-ties.txt"]),
     ],
 )
-def test_filters(news: NewsIndex, options: dict[str, object], expected: list[str]) -> None:
-    assert sorted(ids(news, "", **options)) == expected
+def test_filters(news: NewsIndex, options: dict[str, Any], expected: list[str]) -> None:
+    assert sorted(ids(news, "", filters=Filters(**options))) == expected
 
 
 @pytest.mark.parametrize(
@@ -165,7 +169,7 @@ def test_sorting_by_date_puts_undated_stories_last(news: NewsIndex, sort: str, e
 
 
 def test_filters_alone_list_newest_first(news: NewsIndex) -> None:
-    assert ids(news, "", location="Tirana") == ["albania-iran-ties.txt", "albania-football.txt"]
+    assert ids(news, "", filters=Filters(location="Tirana")) == ["albania-iran-ties.txt", "albania-football.txt"]
 
 
 @pytest.mark.parametrize(
@@ -187,10 +191,17 @@ def test_unreadable_queries_are_errors_not_empty_results(news: NewsIndex, query:
 
 
 @pytest.mark.parametrize(
+    ("options", "message"),
+    [({"start": "last tuesday"}, "invalid start date"), ({"end": "2019-02-30"}, "invalid end date")],
+)
+def test_bad_dates_are_refused_when_the_filters_are_made(options: dict[str, str], message: str) -> None:
+    with pytest.raises(QueryError, match=message):
+        Filters(**options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
     ("options", "error"),
     [
-        ({"start": "last tuesday"}, QueryError),
-        ({"end": "2019-02-30"}, QueryError),
         ({"limit": 0}, UsageError),
         ({"page": 0}, UsageError),
         ({"sort": "size"}, UsageError),
@@ -202,7 +213,7 @@ def test_bad_options_are_errors(news: NewsIndex, options: dict[str, object], err
 
 
 def test_accents_and_case_are_folded(news: NewsIndex) -> None:
-    assert ids(news, "ALBANIA FOOTBALL", require_all=True) == ["albania-football.txt"]
+    assert ids(news, "ALBANIA FOOTBALL", filters=Filters(require_all=True)) == ["albania-football.txt"]
     assert ids(news, "fóotball") == ["albania-football.txt"]
 
 
@@ -240,12 +251,15 @@ def test_stories_streams_every_match_oldest_first(news: NewsIndex) -> None:
     every = [story.id for story in news.stories()]
     assert len(every) == 10
     assert (every[0], every[-1]) == ("agents-phrase.txt", "undated-iran.txt")
-    assert [story.id for story in news.stories("iran", start="2019")] == [
+    assert [story.id for story in news.stories("iran", filters=Filters(start="2019"))] == [
         "iran-oil.txt",
         "albania-iran-ties.txt",
         "albania-iran-deep.txt",
     ]
-    assert [story.id for story in news.stories(location="Tirana")] == ["albania-football.txt", "albania-iran-ties.txt"]
+    assert [story.id for story in news.stories(filters=Filters(location="Tirana"))] == [
+        "albania-football.txt",
+        "albania-iran-ties.txt",
+    ]
 
 
 def test_stories_is_a_snapshot_while_commits_land(news: NewsIndex) -> None:
@@ -295,6 +309,6 @@ def test_a_selective_date_filter_ranks_as_the_unfiltered_search_does(tmp_path: P
     in_2001 = [(hit.story.id, hit.score) for hit in everything if hit.story.published.year == 2001]  # type: ignore[union-attr]
     assert len(in_2001) > 3
     for limit in (3, 10):
-        found = news.search(words, start="2001", end="2001", limit=limit)
+        found = news.search(words, filters=Filters(start="2001", end="2001"), limit=limit)
         assert found.total == len(in_2001)
         assert [(hit.story.id, hit.score) for hit in found.hits] == in_2001[:limit]

@@ -23,7 +23,7 @@ pytest.importorskip("fastapi", reason="the serve extra is not installed: pip ins
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from newsindex import NewsIndex, Story
+from newsindex import Filters, NewsIndex, Story
 from newsindex.cli import app
 from newsindex.facets import FACETS
 from newsindex.server import MAX_PAGE_SIZE, STATIC, create_app
@@ -78,17 +78,20 @@ def test_search_returns_ranked_hits_with_the_cli_json_keys(client: TestClient) -
 @pytest.mark.parametrize(
     ("params", "python_call"),
     [
-        ({"q": "iran", "from": "2019", "to": "2019-10"}, {"text": "iran", "start": "2019", "end": "2019-10"}),
-        ({"q": "", "bylines": ["koleka", "smith"]}, {"text": "", "bylines": ["koleka", "smith"]}),
-        ({"q": "albania", "location": "tirana"}, {"text": "albania", "location": "tirana"}),
-        ({"q": "attacks", "source": "afp"}, {"text": "attacks", "source": "afp"}),
-        ({"q": "albania iran", "all": "true"}, {"text": "albania iran", "require_all": True}),
+        (
+            {"q": "iran", "from": "2019", "to": "2019-10"},
+            {"text": "iran", "filters": Filters(start="2019", end="2019-10")},
+        ),
+        ({"q": "", "bylines": ["koleka", "smith"]}, {"text": "", "filters": Filters(bylines=["koleka", "smith"])}),
+        ({"q": "albania", "location": "tirana"}, {"text": "albania", "filters": Filters(location="tirana")}),
+        ({"q": "attacks", "source": "afp"}, {"text": "attacks", "filters": Filters(source="afp")}),
+        ({"q": "albania iran", "all": "true"}, {"text": "albania iran", "filters": Filters(require_all=True)}),
         ({"q": "iran", "sort": "-date"}, {"text": "iran", "sort": "-date"}),
         (
             {"q": "iran", "sort": "date", "limit": "2", "page": "2"},
             {"text": "iran", "sort": "date", "limit": 2, "page": 2},
         ),
-        ({"q": "irna", "fuzzy": "true"}, {"text": "irna", "fuzzy": True}),
+        ({"q": "irna", "fuzzy": "true"}, {"text": "irna", "filters": Filters(fuzzy=True)}),
         ({"q": "iran", "expand": "true"}, {"text": "iran", "expand": True}),  # reorders the stories of "iran"
         ({"q": "iran", "recent": "true"}, {"text": "iran", "recency_half_life": 30}),
         ({"q": "iran", "half_life": "7"}, {"text": "iran", "recency_half_life": 7}),
@@ -116,7 +119,7 @@ def test_since_keeps_stories_from_that_long_ago_on(
     monkeypatch.setattr(dates, "now", lambda: datetime(2019, 11, 1, tzinfo=UTC))
     every = ids(client.get("/api/search", params={"q": "iran"}).json())
     recent = ids(client.get("/api/search", params={"q": "iran", "since": "30d"}).json())
-    assert recent == [hit.story.id for hit in news.search("iran", since="30d").hits]
+    assert recent == [hit.story.id for hit in news.search("iran", filters=Filters(since="30d")).hits]
     assert 0 < len(recent) < len(every)
     timeline = client.get("/api/timeline", params={"q": "iran", "since": "30d", "by": "month"}).json()
     assert timeline["buckets"][0]["period"] == "2019-10"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from newsindex import NewsIndex, Story, UsageError
+from newsindex import Filters, NewsIndex, Story, UsageError
 from newsindex.cli import app
 from newsindex.timeline import build_timeline, period_of
 
@@ -27,10 +27,10 @@ def test_months_without_stories_are_listed_as_zeros(news: NewsIndex) -> None:
 
 
 def test_the_range_sets_the_periods_and_leaves_out_stories_outside(news: NewsIndex) -> None:
-    found = news.timeline("iran", by="year", start="2018", end="2020-06")
+    found = news.timeline("iran", filters=Filters(start="2018", end="2020-06"), by="year")
     assert found.periods == ("2018", "2019", "2020")
     assert found.series[0].counts == (0, 3, 0)
-    found = news.timeline("iran", by="month", start="2019-10", end="2019-11")
+    found = news.timeline("iran", filters=Filters(start="2019-10", end="2019-11"), by="month")
     assert (found.periods, found.series[0].counts) == (("2019-10", "2019-11"), (1, 0))
     assert found.series[0].undated == 1  # no range can hold an undated story: reported whatever the range
 
@@ -46,7 +46,7 @@ def test_several_queries_share_the_periods(news: NewsIndex) -> None:
 
 
 def test_filters_narrow_the_timeline(news: NewsIndex) -> None:
-    found = news.timeline("iran", bylines=["Jane Doe"], by="year")
+    found = news.timeline("iran", filters=Filters(bylines=["Jane Doe"]), by="year")
     assert (found.periods, found.series[0].counts, found.series[0].undated) == (("2019",), (1,), 0)
 
 
@@ -68,7 +68,7 @@ def test_week_timeline_counts_by_iso_week(tmp_path: Path) -> None:
 
 
 def test_day_timeline_lists_every_day(news: NewsIndex) -> None:
-    found = news.timeline("paris agents", by="day", end="2017-05-08")
+    found = news.timeline("paris agents", filters=Filters(end="2017-05-08"), by="day")
     assert found.periods == ("2017-05-05", "2017-05-06", "2017-05-07", "2017-05-08")
     assert found.series[0].counts == (1, 1, 0, 0)
 
@@ -86,7 +86,7 @@ def test_bad_period_and_too_many_periods_are_usage_errors(news: NewsIndex) -> No
     with pytest.raises(UsageError, match="at least one query"):
         news.timeline([])
     with pytest.raises(UsageError, match=r"starts \(2020-01-01\) after it ends \(2019-12-31\)"):
-        news.timeline("iran", start="2020", end="2019")
+        news.timeline("iran", filters=Filters(start="2020", end="2019"))
 
 
 # -- the command ------------------------------------------------------------------------------------

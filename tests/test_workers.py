@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from helpers.poison import poison_analysis
-from newsindex import NewsIndex, Story, indexer, workers
+from newsindex import Filters, NewsIndex, Story, indexer, workers
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_two_workers_write_every_batch_of_a_run(tmp_path: Path, started: list[in
     assert (report.added, report.problems) == (100, [])
     assert len(started) == 2  # for five batches
     assert news.search("harbours", limit=100).total == 100
-    assert [hit.story.id for hit in news.search("story 42 harbours", require_all=True).hits] == ["s42"]
+    assert [hit.story.id for hit in news.search("story 42 harbours", filters=Filters(require_all=True)).hits] == ["s42"]
     assert multiprocessing.active_children() == []  # stopped with the run
 
 

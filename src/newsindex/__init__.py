@@ -1,8 +1,8 @@
 """newsindex: full-text search over a news corpus, on Whoosh.
 
-from newsindex import NewsIndex
+from newsindex import Filters, NewsIndex
 index = NewsIndex.open("index")
-results = index.search("Albania Iran", start="2019-10-01", end="2019-10", limit=10)
+results = index.search("Albania Iran", filters=Filters(start="2019-10-01", end="2019-10"), limit=10)
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     )
     from newsindex.export import ExportReport, export_stories, opensearch_mapping
     from newsindex.index import NewsIndex
-    from newsindex.models import Credit, Hit, IndexReport, IndexStats, Problem, SearchResults, Story
+    from newsindex.models import Credit, Filters, Hit, IndexReport, IndexStats, Problem, SearchResults, Story
     from newsindex.readers import read_stories
     from newsindex.timeline import Series, Timeline
 
@@ -38,7 +38,8 @@ _HOMES = {
     **dict.fromkeys(["Series", "Timeline"], "newsindex.timeline"),
     **dict.fromkeys(["ExportReport", "export_stories", "opensearch_mapping"], "newsindex.export"),
     **dict.fromkeys(
-        ["Credit", "Hit", "IndexReport", "IndexStats", "Problem", "SearchResults", "Story"], "newsindex.models"
+        ["Credit", "Filters", "Hit", "IndexReport", "IndexStats", "Problem", "SearchResults", "Story"],
+        "newsindex.models",
     ),
     **dict.fromkeys(
         [
@@ -59,6 +60,7 @@ _HOMES = {
 __all__ = [
     "Credit",
     "ExportReport",
+    "Filters",
     "Hit",
     "IndexBusyError",
     "IndexDamagedError",

@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from newsindex.errors import QueryError, QueryRejectedError, UsageError
-from newsindex.models import Problem
+from newsindex.models import Filters, Problem
 
 if TYPE_CHECKING:
     from newsindex.index import NewsIndex
     from newsindex.models import SearchResults
 
 _R = TypeVar("_R")
+_PLAIN_ANY = Filters(plain=True, match="any")  # topics are words, not query syntax: stories with some of them
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +77,7 @@ def run_topics(
     A topic that cannot be searched (only common words) or is refused as too costly goes to `on_failure`
     and is left out; any other error (a missing or damaged index) stops the batch.
     """
-    return _each(
-        topics, lambda text: news.search(text, plain=True, match="any", limit=limit, expand=expand), on_failure
-    )
+    return _each(topics, lambda text: news.search(text, filters=_PLAIN_ANY, limit=limit, expand=expand), on_failure)
 
 
 def rank_topics(
@@ -90,7 +89,7 @@ def rank_topics(
     expand: bool = False,
 ) -> Iterator[tuple[Topic, list[tuple[str, float]]]]:
     """As `run_topics`, but only the ids and scores of each topic's stories (NewsIndex.rank: no stories read)."""
-    return _each(topics, lambda text: news.rank(text, plain=True, match="any", limit=limit, expand=expand), on_failure)
+    return _each(topics, lambda text: news.rank(text, filters=_PLAIN_ANY, limit=limit, expand=expand), on_failure)
 
 
 def _each(

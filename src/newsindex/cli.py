@@ -11,7 +11,7 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, Optional
@@ -32,7 +32,7 @@ from newsindex.errors import (
 
 if TYPE_CHECKING:
     from newsindex.index import NewsIndex
-    from newsindex.models import IndexReport, SearchResults, Story
+    from newsindex.models import Filters, IndexReport, SearchResults, Story
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -149,9 +149,88 @@ SinceOption = Annotated[
 ]
 PlainOption = Annotated[bool, typer.Option("--plain", help="Read the query as plain words: nothing in it is syntax.")]
 FuzzyOption = Annotated[bool, typer.Option("--fuzzy", help="Let every word of 3+ letters match words one edit away.")]
+# Where a command (decorated with _filter_options) takes the filter options above, as one Filters.
+FILTERS: Any = None
 AllVersionsOption = Annotated[
     bool, typer.Option("--all-versions", help="Show every copy of a story, not one hit per duplicate group.")
 ]
+
+
+_FILTER_OPTIONS: dict[str, tuple[Any, Any]] = {  # parameter: (annotation, default)
+    "start": (FromOption, None),
+    "end": (ToOption, None),
+    "since": (SinceOption, None),
+    "byline": (BylineOption, None),
+    "location": (LocationOption, None),
+    "source": (SourceOption, None),
+    "region": (RegionOption, None),
+    "topic": (TopicOption, None),
+    "place": (PlaceOption, None),
+    "org": (OrgOption, None),
+    "person": (PersonOption, None),
+    "require_all": (AllOption, False),
+    "any_word": (AnyOption, False),
+    "plain": (PlainOption, False),
+    "fuzzy": (FuzzyOption, False),
+}
+
+
+def _filters(options: dict[str, Any]) -> Filters:
+    """The Filters of the filter options given (`_FILTER_OPTIONS`); --any: some of the words, else every
+    word (with its fallback unless --all). QueryError or UsageError for a value they refuse."""
+    from newsindex.models import Filters
+
+    return Filters(
+        start=options["start"],
+        end=options["end"],
+        since=options["since"],
+        bylines=options["byline"] or (),
+        location=options["location"],
+        source=options["source"],
+        region=options["region"],
+        topics=options["topic"] or (),
+        places=options["place"] or (),
+        orgs=options["org"] or (),
+        people=options["person"] or (),
+        match="any" if options["any_word"] else "all",
+        require_all=options["require_all"],
+        plain=options["plain"],
+        fuzzy=options["fuzzy"],
+    )
+
+
+def _filter_options(command: Callable[..., None]) -> Callable[..., None]:
+    """`command` with the filter options (`_FILTER_OPTIONS`: --from, --to, --byline, …) in place of its
+    `filters` parameter, which it is given as the one Filters they make (`_filters`).
+
+    Typer reads a command's options from its signature: this one signature is shared by search,
+    timeline and export, instead of the same fifteen parameters spelled out in each.
+    """
+    import inspect
+    from typing import get_type_hints
+
+    hints = get_type_hints(command, localns={"Filters": Any}, include_extras=True)
+    parameters: list[inspect.Parameter] = []
+    for parameter in inspect.signature(command).parameters.values():
+        if parameter.name == "filters":
+            parameters += [
+                inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+                for name, (annotation, default) in _FILTER_OPTIONS.items()
+            ]
+        else:
+            parameters.append(parameter.replace(annotation=hints[parameter.name], kind=inspect.Parameter.KEYWORD_ONLY))
+
+    def run(**given: Any) -> None:
+        options = {name: given.pop(name) for name in _FILTER_OPTIONS}
+        with reported_errors(given.get("debug", False)):
+            filters = _filters(options)
+        command(**given, filters=filters)
+
+    run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    run.__annotations__ = {parameter.name: parameter.annotation for parameter in parameters}
+    run.__name__, run.__qualname__, run.__doc__ = command.__name__, command.__qualname__, command.__doc__
+    run.__module__ = command.__module__
+    return run
 
 
 @contextmanager
@@ -362,6 +441,7 @@ def _summary(report: IndexReport, stories: int) -> str:
 
 
 @app.command()
+@_filter_options
 def search(
     query: Annotated[
         str,
@@ -370,26 +450,12 @@ def search(
         ),
     ],
     index_path: IndexOption = "index",
-    start: FromOption = None,
-    end: ToOption = None,
-    byline: BylineOption = None,
-    location: LocationOption = None,
-    source: SourceOption = None,
-    region: RegionOption = None,
-    topic: TopicOption = None,
-    place: PlaceOption = None,
-    org: OrgOption = None,
-    person: PersonOption = None,
-    require_all: AllOption = False,
-    any_word: AnyOption = False,
+    filters: Filters = FILTERS,
     sort: Annotated[
         SortOrder, typer.Option("--sort", help="relevance, date (oldest first) or -date.")
     ] = SortOrder.relevance,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="Stories per page.")] = 10,
     page: Annotated[int, typer.Option("--page", min=1, help="Page number.")] = 1,
-    since: SinceOption = None,
-    plain: PlainOption = False,
-    fuzzy: FuzzyOption = False,
     as_json: JsonOption = False,
     as_jsonl: Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per hit.")] = False,
     expand: ExpandOption = False,
@@ -413,24 +479,10 @@ def search(
             raise UsageError("--jsonl prints hits only: use --json for one object (with --facet, its facets)")
         results = _open(index_path).search(
             query,
-            start=start,
-            end=end,
-            bylines=byline or (),
-            location=location,
-            source=source,
-            region=region,
-            topics=topic or (),
-            places=place or (),
-            orgs=org or (),
-            people=person or (),
-            require_all=require_all,
-            match=_match(any_word),
+            filters=filters,
             sort=sort.value,
             limit=limit,
             page=page,
-            plain=plain,
-            fuzzy=fuzzy,
-            since=since,
             expand=expand,
             recency_half_life=_half_life(recent, half_life),
             facets=[name.value for name in facet or ()],
@@ -453,11 +505,6 @@ def search(
         if not as_json:
             for note in results.notes:  # what the deadline cut short (in --json, under "notes")
                 typer.echo(f"Note: {note}", err=True)
-
-
-def _match(any_word: bool) -> str:
-    """--any: stories with some of the words; else every word (with its fallback unless --all)."""
-    return "any" if any_word else "all"
 
 
 def _half_life(recent: bool, half_life: float | None) -> float | None:
@@ -573,27 +620,14 @@ def _terminal_snippet(snippet: str, color: bool) -> str:
 
 
 @app.command()
+@_filter_options
 def timeline(
     queries: Annotated[list[str], typer.Argument(help="One or more queries: one series each.")],
     index_path: IndexOption = "index",
     by: Annotated[
         PeriodName, typer.Option("--by", help="day, week (ISO 8601, Monday to Sunday), month or year.")
     ] = PeriodName.year,
-    start: FromOption = None,
-    end: ToOption = None,
-    byline: BylineOption = None,
-    location: LocationOption = None,
-    source: SourceOption = None,
-    region: RegionOption = None,
-    topic: TopicOption = None,
-    place: PlaceOption = None,
-    org: OrgOption = None,
-    person: PersonOption = None,
-    require_all: AllOption = False,
-    any_word: AnyOption = False,
-    since: SinceOption = None,
-    plain: PlainOption = False,
-    fuzzy: FuzzyOption = False,
+    filters: Filters = FILTERS,
     as_json: JsonOption = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV: period, then one column per query.")] = False,
     plot: Annotated[
@@ -610,27 +644,9 @@ def timeline(
             raise UsageError("--json and --csv are two outputs: choose one")
         if plot:
             check_plot_path(plot)  # before the work
-        found = _open(index_path).timeline(
-            queries,
-            by=by.value,
-            start=start,
-            end=end,
-            bylines=byline or (),
-            location=location,
-            source=source,
-            region=region,
-            topics=topic or (),
-            places=place or (),
-            orgs=org or (),
-            people=person or (),
-            require_all=require_all,
-            match=_match(any_word),
-            since=since,
-            plain=plain,
-            fuzzy=fuzzy,
-        )
+        found = _open(index_path).timeline(queries, by=by.value, filters=filters)
         for series in found.series:
-            if series.matched == "any" and not any_word:
+            if series.matched == "any" and filters.match != "any":
                 typer.echo(f"Note: {series.query}: no story has every word; counting stories with some", err=True)
         if plot:
             written = plot_timeline(found, plot)
@@ -828,6 +844,7 @@ def serve(
 
 
 @app.command()
+@_filter_options
 def export(
     output: Annotated[
         str,
@@ -840,18 +857,7 @@ def export(
     query: Annotated[str, typer.Argument(help="Only stories matching this query (default: every story).")] = "",
     index_path: IndexOption = "index",
     format: Annotated[str, typer.Option("--format", help="jsonl, csv or opensearch (bulk NDJSON).")] = "jsonl",
-    start: FromOption = None,
-    end: ToOption = None,
-    byline: BylineOption = None,
-    location: LocationOption = None,
-    source: SourceOption = None,
-    region: RegionOption = None,
-    topic: TopicOption = None,
-    place: PlaceOption = None,
-    org: OrgOption = None,
-    person: PersonOption = None,
-    require_all: AllOption = False,
-    any_word: AnyOption = False,
+    filters: Filters = FILTERS,
     chunk_mb: Annotated[
         Optional[float], typer.Option("--chunk-mb", help="opensearch: at most this many MiB per file (default 50).")
     ] = None,
@@ -870,11 +876,8 @@ def export(
         if mapping:
             write_mapping(mapping, force=force)
         stories = news.grouped_stories(
-            query, start=start, end=end, bylines=byline or (), location=location, source=source,
-            region=region, topics=topic or (), places=place or (), orgs=org or (), people=person or (),
-            require_all=require_all, match=_match(any_word),
-            on_fallback=lambda message: typer.echo(f"Note: {message}", err=True),
-        )  # fmt: skip
+            query, filters=filters, on_fallback=lambda message: typer.echo(f"Note: {message}", err=True)
+        )
         destination = sys.stdout if output == "-" else output
         chunk = DEFAULT_CHUNK_MB if chunk_mb is None else chunk_mb
         report = export_stories(stories, destination, format=format, chunk_mb=chunk, force=force)

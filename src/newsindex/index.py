@@ -18,9 +18,8 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from whoosh import query as query_module
 from whoosh.collectors import FilterCollector, WrappingCollector
@@ -31,13 +30,12 @@ from newsindex import deadline as deadlines
 from newsindex import expansion
 from newsindex.collapsing import Folded, story_groups
 from newsindex.dateindex import AllowedOnly, allowed_by_segment, date_filter, live_dates
-from newsindex.dates import DateError, from_seconds, parse_bound, parse_since, to_seconds
+from newsindex.dates import from_seconds
 from newsindex.deadline import SEARCH_SECONDS
 from newsindex.errors import (
     IndexDamagedError,
     IndexMissingError,
     NewsIndexError,
-    QueryError,
     QueryRejectedError,
     StoryNotFoundError,
     UsageError,
@@ -47,18 +45,23 @@ from newsindex.facets import check_facets, count_days, count_facets, seconds_to_
 from newsindex.facets import posting_docnums as _posting_docnums
 from newsindex.indexer import Indexer
 from newsindex.models import (
+    NO_FILTERS,
+    SORTS,
     CheckReport,
+    Filters,
     Hit,
     IndexReport,
     IndexStats,
+    Match,
     Problems,
     SearchResults,
+    Sort,
     Story,
     lead_span,
 )
 from newsindex.names import merge_spellings
-from newsindex.query import FALLBACK_NOTE, Match, QueryPlan, check_expansion, parse_query, query_marks
-from newsindex.ranking import Recency, check_half_life, weighting
+from newsindex.query import FALLBACK_NOTE, QueryPlan, check_expansion, parse_query, query_marks
+from newsindex.ranking import Recency, SummedUnions, check_half_life, weighting
 from newsindex.readers import read_source
 from newsindex.schema import (
     ANALYSIS_VERSION,
@@ -95,12 +98,8 @@ _READ_ATTEMPTS = 4
 _T = TypeVar("_T")
 # What reading a damaged file raises inside Whoosh (decompression, unpacking, unpickling, decoding).
 _DAMAGE = (zlib.error, struct.error, EOFError, pickle.UnpicklingError, UnicodeDecodeError)
-Sort = Literal["relevance", "date", "-date"]
-SORTS: tuple[str, ...] = ("relevance", "date", "-date")
 MAX_LIMIT = 1000
 MAX_DEPTH = 10_000  # page × limit: the ranked stories a page may reach down to
-MAX_NAMES = 50  # bylines given to one search
-MAX_NAME_CHARS = 200  # characters of one byline, location or source filter
 MAX_SERIES = 20  # queries in one timeline
 SELECTIVE_FILTER = 10  # a filter passing at most 1/10 of the stories is applied inside the matcher
 PARALLEL_MIN_BYTES = 4 * 1024 * 1024  # below this much input, starting worker processes costs more than it saves
@@ -123,23 +122,27 @@ def _within_deadline(method: _F) -> _F:
 class NewsIndex:
     """A searchable collection of news stories in one folder; safe to share between threads."""
 
-    def __init__(
-        self,
-        path: Path,
-        whoosh_ix: Any,
-        manifest: dict[str, Any],
-        *,
-        other_live: frozenset[str] = frozenset(),
-        lock_held: bool = False,
-    ) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = True) -> None:
+        """Open the index in folder `path`, as `NewsIndex.open(path)` does."""
+        opened = NewsIndex.open(path, fsync=fsync)
+        self._attach(opened._path, opened._whoosh, opened._manifest)
+
+    @classmethod
+    def _from_parts(cls, path: Path, whoosh_ix: Any, manifest: dict[str, Any]) -> NewsIndex:
+        """A NewsIndex over a Whoosh index already opened or made (by `create` or `rebuild`)."""
+        news = cls.__new__(cls)
+        news._attach(path, whoosh_ix, manifest)
+        return news
+
+    def _attach(self, path: Path, whoosh_ix: Any, manifest: dict[str, Any]) -> None:
         self._path = path
         self._whoosh = whoosh_ix
         self._schema = with_new_fields(whoosh_ix.schema)  # fixed at creation; Whoosh would re-read the TOC for it
         self._manifest = manifest
         self._manifest_stamp: tuple[int, int, int] | None = None  # the manifest as last read by _follow_rebuild
         self._switching = threading.Lock()
-        self._other_live = other_live  # during a rebuild, the index being replaced
-        self._lock_held = lock_held  # during a rebuild, the rebuild holds the folder's write lock
+        self._other_live: frozenset[str] = frozenset()  # during a rebuild, the index being replaced
+        self._lock_held = False  # during a rebuild, the rebuild holds the folder's write lock
         # One Whoosh searcher per thread (a searcher is not safe to share), kept between calls because
         # opening one costs more than most searches; each is refreshed when a commit lands.
         self._local = threading.local()
@@ -176,7 +179,7 @@ class NewsIndex:
         _write_manifest(folder, manifest)
         if old is not None:
             _remove_whoosh_files(folder, old["index_name"])
-        return cls(folder, whoosh_ix, manifest)
+        return cls._from_parts(folder, whoosh_ix, manifest)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, fsync: bool = True) -> NewsIndex:
@@ -205,7 +208,7 @@ class NewsIndex:
                 f"index at {folder} cannot be opened ({type(error).__name__}: {error}); "
                 f"rebuild it with `newsindex index --rebuild CORPUS --index {folder}`"
             ) from error
-        return cls(folder, whoosh_ix, manifest)
+        return cls._from_parts(folder, whoosh_ix, manifest)
 
     @classmethod
     def open_or_create(
@@ -355,46 +358,28 @@ class NewsIndex:
         self,
         text: str,
         *,
-        start: str | date | None = None,
-        end: str | date | None = None,
-        bylines: Iterable[str] = (),
-        location: str | None = None,
-        source: str | None = None,
-        region: str | None = None,
-        topics: Iterable[str] = (),
-        places: Iterable[str] = (),
-        orgs: Iterable[str] = (),
-        people: Iterable[str] = (),
-        require_all: bool = False,
-        match: str = "all",
+        filters: Filters | None = None,
         sort: Sort = "relevance",
         limit: int = 10,
         page: int = 1,
-        plain: bool = False,
-        fuzzy: bool = False,
-        since: str | None = None,
         expand: bool = False,
         recency_half_life: float | None = None,
         facets: Iterable[str] = (),
         facet_top: int = 10,
         all_versions: bool = False,
     ) -> SearchResults:
-        """The stories best matching `text`, one page of them, best first (or by date with `sort`).
+        """The stories best matching `text` among those `filters` let through (newsindex.models.Filters),
+        one page of them, best first (or by date with `sort`).
 
-        `start` and `end` are inclusive and may be partial: end="2019-10" includes all of October 2019.
         Stories must match every word (every clause written side by side; clauses joined by AND, OR, NOT,
         + and - and parentheses as written). When no story has every word, the stories with some are
-        searched instead and `matched` is "any", with `message` saying so; `require_all` never falls back.
-        `match="any"` asks for stories with some of the words, those with every word ranked first.
-        `total`, `facets` and every order (`sort`) are of the same set of stories.
-        `plain` reads `text` as words only (no syntax, never an error but for having no word), `fuzzy` lets
-        every word match near spellings, `since` ("7d", "2w", "3m", "1y") keeps stories from that long ago on.
+        searched instead and `matched` is "any", with `message` saying so; `Filters(require_all=True)`
+        never falls back, `Filters(match="any")` asks for stories with some of the words, those with every
+        word ranked first. `total`, `facets` and every order (`sort`) are of the same set of stories.
         When few stories match and a word is unknown, `suggestion` is the query with that word corrected.
         `expand` adds words of the best stories to the query (pseudo-relevance feedback, see
         newsindex.expansion); `recency_half_life` (days) halves a story's relevance for every that many
         days it is older than the newest story (see newsindex.ranking). Both change relevance order only.
-        `region` keeps stories datelined in that state or country; `topics`, `places`, `orgs`, `people` those
-        the source tagged with any of the given labels (each argument one filter; one str is one label).
         `facets` (bylines, location, source, region, topic, place, org, person, year, month) counts every
         matching story, not just the page's: the `facet_top` most frequent names, every year or month with stories.
         Copies of one story (a duplicate group) show as one hit, its best, with the others' ids in
@@ -402,7 +387,7 @@ class NewsIndex:
         """
         started = time.perf_counter()
         check_half_life(recency_half_life)
-        scoring = _Scoring(expand, require_all, recency_half_life)
+        scoring = _Scoring(expand, bool(filters and filters.require_all), recency_half_life)
         if sort not in SORTS:
             raise UsageError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
         if not 1 <= limit <= MAX_LIMIT:
@@ -414,11 +399,8 @@ class NewsIndex:
                 f"page {page} of {limit} stories reaches past the first {MAX_DEPTH:,}: narrow the search instead"
             )
         wanted = check_facets(facets, facet_top)
-        tags = _tags(region, topics, places, orgs, people)
-        plan = self._plan(
-            text, start, end, bylines, location, source, require_all, plain=plain, fuzzy=fuzzy, since=since,
-            match=match, tags=tags,
-        )  # fmt: skip
+        filters = filters or NO_FILTERS
+        plan = self._plan(text, filters)
         order = "-date" if sort == "relevance" and not plan.has_words else sort  # nothing to rank by: newest first
 
         def work(
@@ -458,10 +440,8 @@ class NewsIndex:
         self,
         text: str,
         *,
-        require_all: bool = False,
-        match: str = "all",
+        filters: Filters | None = None,
         limit: int = 10,
-        plain: bool = False,
         expand: bool = False,
         recency_half_life: float | None = None,
     ) -> list[tuple[str, float]]:
@@ -470,10 +450,11 @@ class NewsIndex:
         No story is read and no snippet made: the fast path for batch runs and evaluations.
         """
         check_half_life(recency_half_life)
-        scoring = _Scoring(expand, require_all, recency_half_life)
+        filters = filters or NO_FILTERS
+        scoring = _Scoring(expand, filters.require_all, recency_half_life)
         if not 1 <= limit <= MAX_LIMIT:
             raise UsageError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
-        plan = self._plan(text, None, None, (), None, None, require_all, plain=plain, match=match)
+        plan = self._plan(text, filters)
         order = "relevance" if plan.has_words else "-date"
 
         def ids(searcher: Searcher) -> list[tuple[str, float]]:
@@ -487,27 +468,13 @@ class NewsIndex:
         queries: str | Sequence[str],
         *,
         by: str = "year",
-        start: str | date | None = None,
-        end: str | date | None = None,
-        bylines: Iterable[str] = (),
-        location: str | None = None,
-        source: str | None = None,
-        region: str | None = None,
-        topics: Iterable[str] = (),
-        places: Iterable[str] = (),
-        orgs: Iterable[str] = (),
-        people: Iterable[str] = (),
-        require_all: bool = False,
-        match: str = "all",
-        plain: bool = False,
-        fuzzy: bool = False,
-        since: str | None = None,
+        filters: Filters | None = None,
     ) -> Timeline:
         """Stories matching each query per day, ISO week, month or year: one series per query.
 
-        Every period from `start` to `end` is listed, zeros included (by default from the earliest to the
-        latest matching story); matching stories without a date are counted apart, in `Series.undated`.
-        The other arguments are those of `search`, and each series counts the stories `search` counts in
+        Every period of the filters' date range is listed, zeros included (by default from the earliest to
+        the latest matching story); matching stories without a date are counted apart, in `Series.undated`.
+        `filters` are those of `search`, and each series counts the stories `search` counts in
         its `total` (with `all_versions`): every word, or some when no story has every word (then the
         series' `matched` is "any"). An empty query with no filter counts every story.
         """
@@ -517,28 +484,9 @@ class NewsIndex:
             raise UsageError("give at least one query for the timeline")
         if len(texts) > MAX_SERIES:
             raise UsageError(f"{len(texts):,} queries for one timeline; the limit is {MAX_SERIES}")
-        bylines = tuple(name for name in _names(bylines) if name.strip())
-        tags = _tags(region, topics, places, orgs, people)
+        filters = filters or NO_FILTERS
         everything = QueryPlan("", query_module.Every(), None, (), None, None, has_words=False)
-        plans = [
-            everything
-            if not (text.strip() or start or end or since or bylines or location or source or tags)
-            else self._plan(
-                text,
-                start,
-                end,
-                bylines,
-                location,
-                source,
-                require_all,
-                plain=plain,
-                fuzzy=fuzzy,
-                since=since,
-                tags=tags,
-                match=match,
-            )
-            for text in texts
-        ]
+        plans = [self._plan(text, filters) if text.strip() or filters.narrows else everything for text in texts]
 
         def work(searcher: Searcher) -> list[tuple[tuple[Counter[int], int], Match]]:
             counts = []
@@ -572,70 +520,30 @@ class NewsIndex:
         self,
         text: str = "",
         *,
-        start: str | date | None = None,
-        end: str | date | None = None,
-        bylines: Iterable[str] = (),
-        location: str | None = None,
-        source: str | None = None,
-        region: str | None = None,
-        topics: Iterable[str] = (),
-        places: Iterable[str] = (),
-        orgs: Iterable[str] = (),
-        people: Iterable[str] = (),
-        require_all: bool = False,
-        match: str = "all",
+        filters: Filters | None = None,
         on_fallback: Callable[[str], None] | None = None,
     ) -> Iterator[Story]:
-        """Every story matching `text` and the filters (every story when there are none), oldest first,
+        """Every story matching `text` and `filters` (every story when there are none), oldest first,
         undated ones last; the arguments are those of `search`, and the stories those `search` counts
         (with `all_versions`). When no story has every word and the stories with some are listed instead,
         `on_fallback` is called with the message saying so, before the first story. Streams: memory stays flat.
 
         The stories are those of the index as it was when iteration began, whatever commits land meanwhile.
         """
-        for story, _ in self.grouped_stories(
-            text,
-            start=start,
-            end=end,
-            bylines=bylines,
-            location=location,
-            source=source,
-            region=region,
-            topics=topics,
-            places=places,
-            orgs=orgs,
-            people=people,
-            require_all=require_all,
-            match=match,
-            on_fallback=on_fallback,
-        ):
+        for story, _ in self.grouped_stories(text, filters=filters, on_fallback=on_fallback):
             yield story
 
     def grouped_stories(
         self,
         text: str = "",
         *,
-        start: str | date | None = None,
-        end: str | date | None = None,
-        bylines: Iterable[str] = (),
-        location: str | None = None,
-        source: str | None = None,
-        region: str | None = None,
-        topics: Iterable[str] = (),
-        places: Iterable[str] = (),
-        orgs: Iterable[str] = (),
-        people: Iterable[str] = (),
-        require_all: bool = False,
-        match: str = "all",
+        filters: Filters | None = None,
         on_fallback: Callable[[str], None] | None = None,
     ) -> Iterator[tuple[Story, str | None]]:
         """`stories`, each with its duplicate group: a label its copies share (None in an index built
         before duplicate groups). What `newsindex export` writes as `duplicate_group`."""
-        bylines = tuple(name for name in _names(bylines) if name.strip())
-        tags = _tags(region, topics, places, orgs, people)
-        plan = None
-        if text.strip() or start or end or bylines or location or source or tags:
-            plan = self._plan(text, start, end, bylines, location, source, require_all, match=match, tags=tags)
+        filters = filters or NO_FILTERS
+        plan = self._plan(text, filters) if text.strip() or filters.narrows else None
         self._follow_rebuild()
         searcher = self._whoosh.searcher()  # its own: a generator outlives the calls around it on this thread
         try:
@@ -646,40 +554,21 @@ class NewsIndex:
         finally:
             searcher.close()
 
-    def _plan(
-        self,
-        text: str,
-        start: str | date | None,
-        end: str | date | None,
-        bylines: Iterable[str],
-        location: str | None,
-        source: str | None,
-        require_all: bool,
-        *,
-        plain: bool = False,
-        fuzzy: bool = False,
-        since: str | None = None,
-        match: str = "all",
-        tags: dict[str, tuple[str, ...]] | None = None,
-    ) -> QueryPlan:
-        bylines = _names(bylines)
-        _check_names(bylines, location, source)
-        first = _bound(start, end=False)
-        if since is not None:
-            first = _since(since) if first is None else max(first, _since(since))
+    def _plan(self, text: str, filters: Filters) -> QueryPlan:
+        start, end = filters.bounds()
         return parse_query(
             text,
             self._schema,
-            require_all=require_all,
-            match=match,
-            start=first,
-            end=_bound(end, end=True),
-            bylines=_names(bylines),
-            location=location,
-            source=source,
-            plain=plain,
-            fuzzy=fuzzy,
-            tags=tags,
+            require_all=filters.require_all,
+            match=filters.match,
+            start=start,
+            end=end,
+            bylines=filters.bylines,
+            location=filters.location,
+            source=filters.source,
+            plain=filters.plain,
+            fuzzy=filters.fuzzy,
+            tags=filters.tags(),
         )
 
     def get(self, story_id: str) -> Story | None:
@@ -806,7 +695,8 @@ class NewsIndex:
             manifest = _new_manifest(name)
             whoosh_ix = _create_whoosh(folder, name, fsync=fsync)
             live = frozenset({old_name} if old_name else ())
-            fresh = cls(folder, whoosh_ix, manifest, other_live=live, lock_held=True)
+            fresh = cls._from_parts(folder, whoosh_ix, manifest)
+            fresh._other_live, fresh._lock_held = live, True
             try:
                 report = fresh.add_files(paths, format=format, procs=procs, on_file=on_file, on_story=on_story)
             except BaseException:
@@ -874,27 +764,6 @@ class _Searchers:
 
 
 # -- searching, the Whoosh side ----------------------------------------------------------------------
-
-
-def _names(values: Iterable[str]) -> tuple[str, ...]:
-    """`bylines` as given: one name is a name, not the letters of one (`bylines="Benet Koleka"`)."""
-    return (values,) if isinstance(values, str) else tuple(values)
-
-
-def _tags(
-    region: str | None, topics: Iterable[str], places: Iterable[str], orgs: Iterable[str], people: Iterable[str]
-) -> dict[str, tuple[str, ...]]:
-    """The tag filters given, by field (`newsindex.schema.TAG_FIELDS`): blank values left out."""
-    given = {
-        "region": (region,) if region else (),
-        "topic": _names(topics),
-        "place": _names(places),
-        "org": _names(orgs),
-        "person": _names(people),
-    }
-    return {
-        field: kept for field, values in given.items() if (kept := tuple(value for value in values if value.strip()))
-    }
 
 
 class _Scoring(NamedTuple):
@@ -1172,40 +1041,6 @@ def _read_through(searcher: Searcher) -> list[str]:
     return problems
 
 
-def _check_names(bylines: Iterable[str], location: str | None, source: str | None) -> None:
-    """QueryRejectedError for name filters past what one search may be given (each name is a phrase)."""
-    names = _names(bylines)
-    if len(names) > MAX_NAMES:
-        raise QueryRejectedError(f"{len(names):,} bylines in one search; the limit is {MAX_NAMES}")
-    for option, values in (("byline", names), ("location", (location or "",)), ("source", (source or "",))):
-        for value in values:
-            if len(value) > MAX_NAME_CHARS:
-                raise QueryRejectedError(
-                    f"the {option} filter is {len(value):,} characters long; the limit is {MAX_NAME_CHARS}"
-                )
-
-
-def _bound(value: str | date | None, *, end: bool) -> int | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, date):
-        return to_seconds(parse_bound(value.isoformat(), end=end))
-    try:
-        return to_seconds(parse_bound(value, end=end))
-    except DateError as error:
-        side = "end" if end else "start"
-        raise QueryError(
-            f"invalid {side} date: {error}; use YYYY, YYYY-MM, YYYY-MM-DD, a timestamp, or 7d, 2w, 3m, 1y, today, now"
-        ) from None
-
-
-def _since(value: str) -> int:
-    try:
-        return to_seconds(parse_since(value))
-    except DateError as error:
-        raise QueryError(f"{error}: use a number of days, weeks, months or years: 7d, 2w, 3m, 1y (or today)") from None
-
-
 def _allowed_docnums(searcher: Searcher, plan: QueryPlan) -> set[int] | None:
     """The stories that pass the plan's date range and filters (None: every story passes)."""
     allowed: set[int] | None = None
@@ -1259,6 +1094,7 @@ def _timed_search(
     """Whoosh's search, stopped with QueryRejectedError when the request's deadline passes."""
     if filter is not None and not filter:
         return []  # Whoosh reads an empty filter as no filter at all
+    query = SummedUnions(query)  # true score bounds for its ORs (newsindex.ranking)
     if filter is not None and len(filter) * SELECTIVE_FILTER <= searcher.doc_count_all():
         # A few allowed stories: score only those, rather than every match and then filter.
         query, filter = AllowedOnly(query, allowed_by_segment(searcher, filter)), None

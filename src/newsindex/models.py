@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from newsindex.dateline import split_dateline
-from newsindex.errors import UsageError
+from newsindex.dates import DateError, from_seconds, parse_bound, parse_since, to_seconds
+from newsindex.errors import NewsIndexError, QueryError, QueryRejectedError, UsageError
 
 # A sentence ends at . ! or ? (maybe closed by a quote or bracket) followed by space and a capital,
 # a digit or an opening quote; the abbreviation check below keeps "U.S. officials" in one sentence.
@@ -25,6 +27,12 @@ _NUMBER_ABBREVIATION = re.compile(r"\bno\.$", re.IGNORECASE)
 _LEAD_MAX_CHARS = 400
 _OPTIONAL_TEXT = ("headline", "location", "region", "source", "path")
 _NAME_TUPLES = ("bylines", "topics", "places", "orgs", "people")  # tuples of names or labels
+Sort = Literal["relevance", "date", "-date"]  # the orders of search: by relevance, oldest first, newest first
+SORTS: tuple[Sort, ...] = get_args(Sort)
+Match = Literal["all", "any"]  # every word of the query (the default), or some of them
+MATCHES: tuple[Match, ...] = get_args(Match)
+MAX_NAMES = 50  # bylines given to one search
+MAX_NAME_CHARS = 200  # characters of one byline, location or source filter
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +171,7 @@ class SearchResults:
     facets: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
     # The set total, facets and hits are of: stories with every word ("all") or with some ("any"); and
     # why, when it is "any" without being asked for (no story has every word).
-    matched: Literal["all", "any"] = "all"
+    matched: Match = "all"
     message: str | None = None
     notes: tuple[str, ...] = ()  # what was cut short to answer inside the deadline ("3 of 10 hits … without a snippet")
 
@@ -194,6 +202,140 @@ class SearchResults:
         return {
             facet: [{"name": value, "stories": count} for value, count in pairs] for facet, pairs in self.facets.items()
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Which stories a search, timeline or export looks at, and how its words must match: every argument
+    of `NewsIndex.search`, `timeline`, `stories` and `grouped_stories` but the query text, order and paging.
+
+    `start` and `end` are inclusive and may be partial (end="2019-10" includes all of October 2019) or
+    relative ("7d", "2w", "3m", "1y", "today", "now"); `since` ("7d") keeps stories from that long ago on.
+    `bylines` keeps stories by any of these reporters; `topics`, `places`, `orgs`, `people` those the
+    source tagged with any of these labels (one str is one name, not its letters; kept as tuples, blank
+    names left out); `location`, `source` and `region` (state or country of the dateline) one name each.
+    `match="any"` asks for stories with some of the words (those with every word ranked first);
+    `require_all` for every word, never falling back to some; `plain` reads the query as words only (no
+    syntax); `fuzzy` lets every word match near spellings.
+
+    Checked when made: QueryError for a date that cannot be read, UsageError for a range that ends before
+    it starts or an unknown `match`, QueryRejectedError for more names than a search may take.
+    """
+
+    start: str | date | None = None
+    end: str | date | None = None
+    since: str | None = None
+    bylines: Iterable[str] = ()
+    location: str | None = None
+    source: str | None = None
+    region: str | None = None
+    topics: Iterable[str] = ()
+    places: Iterable[str] = ()
+    orgs: Iterable[str] = ()
+    people: Iterable[str] = ()
+    match: Match = "all"
+    require_all: bool = False
+    plain: bool = False
+    fuzzy: bool = False
+
+    def __post_init__(self) -> None:
+        for name in _FILTER_NAMES:
+            object.__setattr__(self, name, _labels(getattr(self, name)))
+        for name in _FILTER_TEXTS:
+            if getattr(self, name) == "":  # a blank option is no filter (HTTP sends `from=` for an empty box)
+                object.__setattr__(self, name, None)
+        check_match(self.match, self.require_all)
+        _check_names(tuple(self.bylines), self.location, self.source)
+        self.bounds()  # a date that cannot be read, or a range that ends before it starts, fails now
+
+    def bounds(self) -> tuple[int | None, int | None]:
+        """The date range in seconds (`newsindex.dates.to_seconds`), `since` in it; None: open on that side.
+        Relative bounds ("7d") count back from now, at each call."""
+        first = _bound(self.start, end=False)
+        if self.since is not None:
+            since = _since(self.since)
+            first = since if first is None else max(first, since)
+        last = _bound(self.end, end=True)
+        check_range(first, last, UsageError)
+        return first, last
+
+    def tags(self) -> dict[str, tuple[str, ...]]:
+        """The region and tag filters given, by field (`newsindex.schema.TAG_FIELDS`)."""
+        given = {
+            "region": (self.region,) if self.region else (),
+            "topic": tuple(self.topics),
+            "place": tuple(self.places),
+            "org": tuple(self.orgs),
+            "person": tuple(self.people),
+        }
+        return {fieldname: values for fieldname, values in given.items() if values}
+
+    @property
+    def narrows(self) -> bool:
+        """True when some filter leaves stories out (`match`, `plain` and the like only shape the query)."""
+        dates = self.start is not None or self.end is not None or self.since is not None
+        return dates or bool(tuple(self.bylines)) or bool(self.location or self.source or self.tags())
+
+
+_FILTER_NAMES = ("bylines", "topics", "places", "orgs", "people")
+_FILTER_TEXTS = ("start", "end", "since", "location", "source", "region")
+
+
+def check_match(match: str, require_all: bool = False) -> None:
+    """UsageError for an unknown matching rule, or for asking for every word and for any at once."""
+    if match not in MATCHES:
+        raise UsageError(f"unknown match {match!r}: use all (every word, the default) or any (some words)")
+    if require_all and match == "any":
+        raise UsageError("every word (all) and some words (any) at once: choose one")
+
+
+def check_range(start: int | None, end: int | None, error: type[NewsIndexError]) -> None:
+    """`error` for a date range (in seconds) that ends before it starts: no story could match."""
+    if start is not None and end is not None and start > end:
+        first, last = from_seconds(start).date().isoformat(), from_seconds(end).date().isoformat()
+        raise error(f"the date range starts ({first}) after it ends ({last}): swap the dates")
+
+
+def _labels(values: Iterable[str]) -> tuple[str, ...]:
+    """Names as given, blank ones left out: one str is one name, not the letters of one (`bylines="Benet Koleka"`)."""
+    given = (values,) if isinstance(values, str) else tuple(values)
+    return tuple(value for value in given if value.strip())
+
+
+def _check_names(bylines: tuple[str, ...], location: str | None, source: str | None) -> None:
+    """QueryRejectedError for name filters past what one search may be given (each name is a phrase)."""
+    if len(bylines) > MAX_NAMES:
+        raise QueryRejectedError(f"{len(bylines):,} bylines in one search; the limit is {MAX_NAMES}")
+    for option, values in (("byline", bylines), ("location", (location or "",)), ("source", (source or "",))):
+        for value in values:
+            if len(value) > MAX_NAME_CHARS:
+                raise QueryRejectedError(
+                    f"the {option} filter is {len(value):,} characters long; the limit is {MAX_NAME_CHARS}"
+                )
+
+
+def _bound(value: str | date | None, *, end: bool) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, date):
+        return to_seconds(parse_bound(value.isoformat(), end=end))
+    try:
+        return to_seconds(parse_bound(value, end=end))
+    except DateError as error:
+        side = "end" if end else "start"
+        raise QueryError(
+            f"invalid {side} date: {error}; use YYYY, YYYY-MM, YYYY-MM-DD, a timestamp, or 7d, 2w, 3m, 1y, today, now"
+        ) from None
+
+
+def _since(value: str) -> int:
+    try:
+        return to_seconds(parse_since(value))
+    except DateError as error:
+        raise QueryError(f"{error}: use a number of days, weeks, months or years: 7d, 2w, 3m, 1y (or today)") from None
+
+
+NO_FILTERS = Filters()  # every story
 
 
 @dataclass(frozen=True, slots=True)

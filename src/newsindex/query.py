@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import islice
-from typing import Any, Literal
+from typing import Any
 
 from whoosh import qparser, query
 from whoosh.codec.base import Automata
@@ -26,10 +26,10 @@ from whoosh.fields import Schema
 
 from newsindex import ranking
 from newsindex.dateindex import PublishedRange
-from newsindex.dates import from_seconds
 from newsindex.deadline import SEARCH_SECONDS as SEARCH_SECONDS  # where it was, for callers
 from newsindex.deadline import current
 from newsindex.errors import NewsIndexError, QueryError, QueryRejectedError, UsageError
+from newsindex.models import Match, check_match, check_range
 from newsindex.schema import FIELD_ALIASES, NAME_FIELDS, TEXT_FIELDS, NewsAnalyzer, fold
 from newsindex.snippets import Phrase
 
@@ -49,8 +49,6 @@ BOOST_ERROR = f"a boost must be a number above 0 and at most {MAX_BOOST:,}, as i
 _FIELD_PREFIX = r"(?P<text>(?![A-Z][A-Z0-9_]*:)[A-Za-z_]\w*|[*]):(?!//)"
 # "<" and ">" are comparisons only right after a field ("date:>2019-06"); elsewhere they are text ("<IBM>").
 _GT_LT = r"(?<=:)(?P<rel>(<=|>=|<|>|=<|=>))"
-Match = Literal["all", "any"]
-MATCHES: tuple[str, ...] = ("all", "any")
 FALLBACK_NOTE = "no story has every word; showing stories with some"
 _FILTER_FIELDS = frozenset(NAME_FIELDS) | {"published", "id"}
 _NAMES = NewsAnalyzer(stemming=False)
@@ -133,7 +131,7 @@ def parse_query(
     when it would cost too much.
     """
     check_match(match, require_all)
-    _check_range(start, end, UsageError)  # from the caller's arguments
+    check_range(start, end, UsageError)  # from the caller's arguments (NewsIndex checked them in Filters)
     if plain:
         parsed = _plain_words(text, schema)
     else:
@@ -153,7 +151,7 @@ def parse_query(
             required.append(clause)
         else:
             (loose if side_by_side else bound).append(clause)
-    _check_range(start, end, QueryError)  # with the query's own dates
+    check_range(start, end, QueryError)  # with the query's own dates
 
     filters = list(_name_filters(bylines, location, source))
     for fieldname, values in (tags or {}).items():
@@ -186,25 +184,10 @@ def parse_query(
     )
 
 
-def check_match(match: str, require_all: bool = False) -> None:
-    """UsageError for an unknown matching rule, or for asking for every word and for any at once."""
-    if match not in MATCHES:
-        raise UsageError(f"unknown match {match!r}: use all (every word, the default) or any (some words)")
-    if require_all and match == "any":
-        raise UsageError("every word (all) and some words (any) at once: choose one")
-
-
 def _clauses(clauses: list[Any], fuzzy: bool) -> list[Any]:
     clauses = [clause.normalize() for clause in clauses]
     clauses = [clause for clause in clauses if clause is not query.NullQuery]
     return [_fuzzed(clause) for clause in clauses] if fuzzy else clauses
-
-
-def _check_range(start: int | None, end: int | None, error: type[NewsIndexError]) -> None:
-    """`error` for a date range that ends before it starts: no story could match."""
-    if start is not None and end is not None and start > end:
-        first, last = from_seconds(start).date().isoformat(), from_seconds(end).date().isoformat()
-        raise error(f"the date range starts ({first}) after it ends ({last}): swap the dates")
 
 
 def check_expansion(plan: QueryPlan, reader: Any) -> QueryPlan:

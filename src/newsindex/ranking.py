@@ -12,6 +12,7 @@ from typing import Any
 
 from whoosh.collectors import TopCollector
 from whoosh.matching.combo import ArrayUnionMatcher
+from whoosh.query.wrappers import WrappingQuery
 from whoosh.scoring import BM25F, BM25FScorer
 
 from newsindex.dateindex import date_span
@@ -123,18 +124,35 @@ def half_life_for(recent: bool, half_life: float | None) -> float | None:
     return DEFAULT_HALF_LIFE if recent else None
 
 
-def _union_max_quality(matcher: Any) -> float:
-    """An upper bound of the scores still ahead of an ArrayUnionMatcher: those of the buffered part,
-    and the sum (not, as Whoosh has it, the max) of what the words still to be read can add."""
-    ahead = sum(sub.max_quality() for sub in matcher._submatchers if sub.is_active()) * matcher._boost
-    return float(max(max(matcher._a, default=0.0), ahead))
+class _SummedUnionMatcher(ArrayUnionMatcher):  # type: ignore[misc]
+    """Whoosh's ArrayUnionMatcher with a true bound of the scores still ahead: those of the buffered
+    part, and the sum (not, as Whoosh has it, the max) of what the words still to be read can add."""
+
+    def max_quality(self) -> float:
+        ahead = sum(sub.max_quality() for sub in self._submatchers if sub.is_active()) * self._boost
+        return float(max(max(self._a, default=0.0), ahead))
 
 
-# Whoosh ORs three or more clauses with an ArrayUnionMatcher in segments of at most 5,000 stories, and
-# gives it the best of its clauses as its best possible score. A top-N search then drops, in later
-# segments, stories whose clauses add up to more than the N-th score found so far (`(police OR attack
-# OR ministry) iran`, fuzzy words, patterns, --expand): the best story could be missing from page 1.
-ArrayUnionMatcher.max_quality = _union_max_quality
+class SummedUnions(WrappingQuery):  # type: ignore[misc]
+    """`child`, searched with true score bounds for its ORs: what every ranked search runs (index.py).
+
+    Whoosh ORs three or more clauses with an ArrayUnionMatcher in segments of at most 5,000 stories, and
+    gives it the best of its clauses as its best possible score. A top-N search then drops, in later
+    segments, stories whose clauses add up to more than the N-th score found so far (`(police OR attack
+    OR ministry) iran`, fuzzy words, patterns, --expand): the best story could be missing from page 1.
+    The ArrayUnionMatchers of this query's matchers become _SummedUnionMatchers; Whoosh's class, and
+    every search but ours, are left as they are.
+    """
+
+    def matcher(self, searcher: Any, context: Any = None) -> Any:
+        top = self.child.matcher(searcher, context)
+        below = [top]
+        while below:
+            matcher = below.pop()
+            if type(matcher) is ArrayUnionMatcher:
+                matcher.__class__ = _SummedUnionMatcher  # the same object, one method more exact
+            below.extend(matcher.children())
+        return top
 
 
 class Recency:

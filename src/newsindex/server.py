@@ -8,7 +8,6 @@ timeline scale). Errors are JSON with a fitting status, never a traceback.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import functools
 import ipaddress
 import logging
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import anyio.to_thread
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -33,7 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from newsindex import __version__
 from newsindex import deadline as deadlines
-from newsindex.browsing import Filters, facet_names, named_facets, timeline_body
+from newsindex.browsing import facet_names, named_facets, timeline_body
 from newsindex.errors import (
     IndexBusyError,
     IndexDamagedError,
@@ -45,7 +44,7 @@ from newsindex.errors import (
     UsageError,
 )
 from newsindex.index import MANIFEST, NewsIndex, _read_manifest
-from newsindex.models import Hit
+from newsindex.models import Filters, Hit, Match, Sort
 from newsindex.ranking import half_life_for
 from newsindex.storage import SUMS, damaged_files, read_checksums, sums_name
 
@@ -81,9 +80,7 @@ _ERROR_STATUS: list[tuple[type[NewsIndexError], int, str]] = [
 ]
 _log = logging.getLogger("newsindex.server")
 
-Sort = Literal["relevance", "date", "-date"]
 By = Literal["year", "month", "week", "day", "auto"]
-MatchRule = Literal["all", "any"]
 _MATCH_HELP = (
     "all (default): stories with every word, or with some when none has every word (then `matched` is any "
     "and `message` says so); any: stories with some of the words, those with every word first."
@@ -403,24 +400,9 @@ def create_app(index_path: str | os.PathLike[str], *, allowed_hosts: Iterable[st
     @app.get("/api/search", response_model=None, responses={200: {"model": SearchBody}, **_ERRORS}, tags=["search"])
     @_within_deadline
     def search(
+        *,
         q: Annotated[str, Query(description="Query text in the query syntax (or plain words with `plain`).")] = "",
-        start: Annotated[
-            str | None, Query(alias="from", description="Earliest date, inclusive: YYYY, YYYY-MM or YYYY-MM-DD.")
-        ] = None,
-        end: Annotated[
-            str | None, Query(alias="to", description="Latest date, inclusive: `to=2019-10` includes Oct 31.")
-        ] = None,
-        bylines: Annotated[list[str], Query(description="Only stories by one of these reporters (repeatable).")] = [],  # noqa: B006 (FastAPI copies it)
-        byline: Annotated[list[str], Query(description="The same as `bylines` (the CLI's `--byline`).")] = [],  # noqa: B006
-        location: Annotated[str | None, Query(description="Only stories datelined here.")] = None,
-        source: Annotated[str | None, Query(description="Only stories from this agency or outlet.")] = None,
-        region: Annotated[str | None, Query(description="Only stories datelined in this state or country.")] = None,
-        topic: Annotated[list[str], Query(description="Only stories with one of these topics.")] = [],  # noqa: B006
-        place: Annotated[list[str], Query(description="Only stories tagged with one of these places.")] = [],  # noqa: B006
-        org: Annotated[list[str], Query(description="Only stories tagged with one of these orgs.")] = [],  # noqa: B006
-        person: Annotated[list[str], Query(description="Only stories tagged with one of these people.")] = [],  # noqa: B006
-        all: Annotated[bool, Query(description="Every word must match, even when no story has them all.")] = False,
-        match: Annotated[MatchRule, Query(description=_MATCH_HELP)] = "all",
+        filters: Annotated[Filters, Depends(request_filters)],
         sort: Annotated[
             Sort, Query(description="relevance, date (oldest first) or -date (newest first).")
         ] = "relevance",
@@ -435,11 +417,6 @@ def create_app(index_path: str | os.PathLike[str], *, allowed_hosts: Iterable[st
             ),
         ] = [],  # noqa: B006
         facet_top: Annotated[int, Query(ge=1, le=1000, description="Names listed per name facet.")] = 10,
-        plain: Annotated[bool, Query(description="Read `q` as plain words: no operator, field or quote.")] = False,
-        since: Annotated[
-            str | None, Query(description="Only stories from this long ago on: 7d, 2w, 3m, 1y or today.")
-        ] = None,
-        fuzzy: Annotated[bool, Query(description="Let every word of 3+ letters match words one edit away.")] = False,
         expand: Annotated[
             bool, Query(description="Add words of the best stories to the query (pseudo-relevance feedback).")
         ] = False,
@@ -468,26 +445,25 @@ def create_app(index_path: str | os.PathLike[str], *, allowed_hosts: Iterable[st
             raise UsageError(
                 f"results stop at story {MAX_DEPTH:,}: page × limit is {page * limit:,}; narrow the search"
             )
-        filters = _filters(q, start, end, [*bylines, *byline], location, source, all, plain, fuzzy, since, match)
-        filters = _with_tags(filters, region, topic, place, org, person)
         asked = facet_names(facet)
-        collapse = collapse and not all_versions
+        all_versions = all_versions or not collapse  # two names of one choice: the CLI's, and the page's
         news = holder.get()
-        results = filters.search(
-            news,
+        results = news.search(
+            q,
+            filters=filters,
             sort=sort,
             limit=limit,
             page=page,
-            facets=asked.values(),
+            facets=list(asked.values()),
             facet_top=facet_top,
-            all_versions=not collapse,
+            all_versions=all_versions,
             expand=expand,
             recency_half_life=half_life_for(recent, half_life),
         )
         body = results.to_dict()
-        body["plain"] = plain
+        body["plain"] = filters.plain
         body["pages"] = min(math.ceil(results.total / limit), MAX_DEPTH // limit)
-        body["hits"] = [_hit_with_versions(news, hit) if collapse else _hit_body(hit) for hit in results.hits]
+        body["hits"] = [_hit_body(hit) if all_versions else _hit_with_versions(news, hit) for hit in results.hits]
         if facet:  # exact: every matching story is counted
             body["facets"] = named_facets(results, asked)
             body["facets_exact"] = True
@@ -497,7 +473,7 @@ def create_app(index_path: str | os.PathLike[str], *, allowed_hosts: Iterable[st
                 f"timeline not counted: the {deadlines.SEARCH_SECONDS:g} s deadline passed"
             )
         elif timeline:
-            body["timeline"] = {**timeline_body(news, filters, timeline), "query": q}
+            body["timeline"] = {**timeline_body(news, q, filters, timeline), "query": q}
         return body
 
     @app.get(
@@ -529,31 +505,15 @@ def create_app(index_path: str | os.PathLike[str], *, allowed_hosts: Iterable[st
 
     @app.get("/api/timeline", response_model=None, responses={200: {"model": TimelineBody}, **_ERRORS}, tags=["search"])
     def timeline(
+        *,
         q: str = "",
         by: Annotated[
             By, Query(description="year, month, week (ISO 8601), day, or auto (by the span of the matching stories).")
         ] = "year",
-        start: Annotated[str | None, Query(alias="from")] = None,
-        end: Annotated[str | None, Query(alias="to")] = None,
-        bylines: Annotated[list[str], Query()] = [],  # noqa: B006
-        byline: Annotated[list[str], Query(description="The same as `bylines`.")] = [],  # noqa: B006
-        location: str | None = None,
-        source: str | None = None,
-        region: str | None = None,
-        topic: Annotated[list[str], Query()] = [],  # noqa: B006
-        place: Annotated[list[str], Query()] = [],  # noqa: B006
-        org: Annotated[list[str], Query()] = [],  # noqa: B006
-        person: Annotated[list[str], Query()] = [],  # noqa: B006
-        all: bool = False,
-        match: Annotated[MatchRule, Query(description=_MATCH_HELP)] = "all",
-        plain: bool = False,
-        fuzzy: bool = False,
-        since: Annotated[str | None, Query(description="Only stories from this long ago on: 7d, 2w, 3m, 1y.")] = None,
+        filters: Annotated[Filters, Depends(request_filters)],
     ) -> dict[str, Any]:
         """Matching stories per year, month, week or day, every one counted; `undated` ones apart."""
-        filters = _filters(q, start, end, [*bylines, *byline], location, source, all, plain, fuzzy, since, match)
-        filters = _with_tags(filters, region, topic, place, org, person)
-        return {**timeline_body(holder.get(), filters, by), "query": q}  # no query and no filter: every story
+        return {**timeline_body(holder.get(), q, filters, by), "query": q}  # no query and no filter: every story
 
     @app.get(
         "/api/stats", response_model=None, responses={200: {"model": StatsBody}, 503: _ERRORS[503]}, tags=["index"]
@@ -654,49 +614,48 @@ def check_address(host: str, port: int) -> None:
 # -- helpers ----------------------------------------------------------------------------------------
 
 
-def _filters(
-    q: str,
-    start: str | None,
-    end: str | None,
-    bylines: list[str],
-    location: str | None,
-    source: str | None,
-    require_all: bool,
-    plain: bool,
-    fuzzy: bool,
-    since: str | None,
-    match: str = "all",
+def request_filters(
+    start: Annotated[
+        str | None, Query(alias="from", description="Earliest date, inclusive: YYYY, YYYY-MM or YYYY-MM-DD.")
+    ] = None,
+    end: Annotated[
+        str | None, Query(alias="to", description="Latest date, inclusive: `to=2019-10` includes Oct 31.")
+    ] = None,
+    bylines: Annotated[list[str], Query(description="Only stories by one of these reporters (repeatable).")] = [],  # noqa: B006 (FastAPI copies it)
+    byline: Annotated[list[str], Query(description="The same as `bylines` (the CLI's `--byline`).")] = [],  # noqa: B006
+    location: Annotated[str | None, Query(description="Only stories datelined here.")] = None,
+    source: Annotated[str | None, Query(description="Only stories from this agency or outlet.")] = None,
+    region: Annotated[str | None, Query(description="Only stories datelined in this state or country.")] = None,
+    topic: Annotated[list[str], Query(description="Only stories with one of these topics.")] = [],  # noqa: B006
+    place: Annotated[list[str], Query(description="Only stories tagged with one of these places.")] = [],  # noqa: B006
+    org: Annotated[list[str], Query(description="Only stories tagged with one of these orgs.")] = [],  # noqa: B006
+    person: Annotated[list[str], Query(description="Only stories tagged with one of these people.")] = [],  # noqa: B006
+    since: Annotated[
+        str | None, Query(description="Only stories from this long ago on: 7d, 2w, 3m, 1y or today.")
+    ] = None,
+    all: Annotated[bool, Query(description="Every word must match, even when no story has them all.")] = False,
+    match: Annotated[Match, Query(description=_MATCH_HELP)] = "all",
+    plain: Annotated[bool, Query(description="Read `q` as plain words: no operator, field or quote.")] = False,
+    fuzzy: Annotated[bool, Query(description="Let every word of 3+ letters match words one edit away.")] = False,
 ) -> Filters:
+    """The Filters of a search or timeline request, from its query parameters (a FastAPI dependency);
+    blank ones are no filter (an empty box of the page sends `from=`)."""
     return Filters(
-        text=q,
-        start=start or None,
-        end=end or None,
-        bylines=tuple(name for name in bylines if name.strip()),
-        location=location or None,
-        source=source or None,
-        require_all=require_all,
+        start=start,
+        end=end,
+        since=since,
+        bylines=(*bylines, *byline),
+        location=location,
+        source=source,
+        region=region,
+        topics=topic,
+        places=place,
+        orgs=org,
+        people=person,
         match=match,
+        require_all=all,
         plain=plain,
         fuzzy=fuzzy,
-        since=since or None,
-    )
-
-
-def _with_tags(
-    filters: Filters, region: str | None, topics: list[str], places: list[str], orgs: list[str], people: list[str]
-) -> Filters:
-    """`filters` with the region and tag filters (topic, place, org, person) of a request, blank ones left out."""
-
-    def kept(values: list[str]) -> tuple[str, ...]:
-        return tuple(value for value in values if value.strip())
-
-    return dataclasses.replace(
-        filters,
-        region=region or None,
-        topics=kept(topics),
-        places=kept(places),
-        orgs=kept(orgs),
-        people=kept(people),
     )
 
 
