@@ -67,7 +67,7 @@ def test_a_request_that_waited_past_its_deadline_is_refused_without_running(
             assert response.status_code == 503, path
             assert response.headers["retry-after"] == "1"
             assert response.json()["error"] == "overloaded"
-            assert "waited 5 s for its turn" in response.json()["message"]
+            assert "waited for its turn past its 5 s deadline" in response.json()["message"]
         assert ran == ["search"]  # the late search never ran
         assert client.get("/health").json()["status"] == "ok"  # not a search: never refused as late
 
@@ -106,22 +106,22 @@ def blocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Blocked]:
     searches.release.set()
 
 
-def test_health_answers_while_every_search_thread_is_busy_and_the_queue_is_bounded(
+def test_health_answers_while_every_turn_is_taken_and_the_queue_is_bounded(
     index_path: Path, monkeypatch: pytest.MonkeyPatch, blocked: _Blocked
 ) -> None:
-    monkeypatch.setattr(server_module, "THREADS", 2)  # two searches run at once
-    monkeypatch.setattr(admission, "QUEUED", 1)  # one more may wait for a thread
+    monkeypatch.setattr(admission, "WORKING", 2)  # two searches work at once
+    monkeypatch.setattr(admission, "QUEUED", 1)  # one more may wait for its turn
     guard: Any = server_module.create_app(index_path)
     with TestClient(guard) as client, ThreadPoolExecutor(4) as pool:
         admitted = [pool.submit(client.get, "/api/search", params={"q": "oil"}) for _ in range(2)]
-        blocked.wait_inside(2)  # both threads taken
+        blocked.wait_inside(2)  # both turns taken
         waiting = pool.submit(client.get, "/api/search", params={"q": "oil"})
-        wait_until(lambda: guard.app.inside == 3)  # admitted, waiting for a thread
+        wait_until(lambda: guard.app.inside == 3)  # admitted, waiting for its turn
         refused = client.get("/api/search", params={"q": "oil"})  # a fourth: beyond the queue
         assert refused.status_code == 503
         assert refused.headers["retry-after"] == "1"
         assert refused.json()["error"] == "overloaded"
-        health = client.get("/health")  # every search thread busy, the queue full: health still answers
+        health = client.get("/health")  # every turn taken, the queue full: health still answers
         assert health.status_code == 200 and health.json() == {"status": "ok", "stories": 4}
         assert blocked.inside == 2 and not waiting.done()
         blocked.release.set()

@@ -1299,7 +1299,20 @@ def _matching(searcher: Searcher, query: Any) -> set[int]:
         if all(part is not None for part in parts):
             found = sorted((part for part in parts if part is not None), key=len)
             return found[0].intersection(*found[1:])
-    return set(searcher.docs_for_query(query)) if matching is None else matching
+    return _docs_within_deadline(searcher, query) if matching is None else matching
+
+
+def _docs_within_deadline(searcher: Searcher, query: Any) -> set[int]:
+    """Whoosh's `docs_for_query`, stopped with QueryRejectedError when the request's deadline passes."""
+    deadline = deadlines.current()
+    found: set[int] = set()
+    for docnum in searcher.docs_for_query(query):
+        if deadline.expired():
+            raise QueryRejectedError(
+                f"the search took longer than {SEARCH_SECONDS:g} s and was stopped: make the query more specific"
+            )
+        found.add(docnum)
+    return found
 
 
 def _union_of_terms(searcher: Searcher, query: Any) -> set[int] | None:
@@ -1312,9 +1325,14 @@ def _union_of_terms(searcher: Searcher, query: Any) -> set[int] | None:
     if not _is_or_of_terms(query):
         return None
     found: set[int] = set()
+    deadline = deadlines.current()
     for leaf, offset in searcher.leaf_searchers():
         reader = leaf.reader()
         for term in query.leaves():
+            if deadline.expired():
+                raise QueryRejectedError(
+                    f"the search took longer than {SEARCH_SECONDS:g} s and was stopped: make the query more specific"
+                )
             if (term.fieldname, term.text) not in reader:
                 continue
             docnums = _posting_docnums(reader.postings(term.fieldname, term.text))

@@ -384,6 +384,7 @@ def create_app(index_path: str | os.PathLike[str], *, allowed_hosts: Iterable[st
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
+        admission.share_the_interpreter()
         yield
 
     app = FastAPI(
@@ -579,7 +580,7 @@ def create_app(index_path: str | os.PathLike[str], *, allowed_hosts: Iterable[st
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     hosts = None if allowed_hosts is None else frozenset(name.lower() for name in allowed_hosts)
-    return _Guard(admission.Admission(app, running=THREADS), hosts)
+    return _Guard(admission.Admission(app), hosts)
 
 
 def app_from_environment() -> ASGIApp:
@@ -957,11 +958,11 @@ def _within_deadline(handler: _Handler) -> _Handler:
     def within(*args: Any, **kwargs: Any) -> Any:
         with deadlines.request():
             try:
-                admission.refuse_if_late()
+                with admission.turn():
+                    return handler(*args, **kwargs)
             except admission.LateRequest as late:
                 response = _error(503, "overloaded", str(late))
                 response.headers.update(admission.late_response_headers())
                 return response
-            return handler(*args, **kwargs)
 
     return within  # type: ignore[return-value]
