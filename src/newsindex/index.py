@@ -482,6 +482,7 @@ class NewsIndex:
 
         return self._reading(ids)
 
+    @_within_deadline
     def timeline(
         self,
         queries: str | Sequence[str],
@@ -543,6 +544,7 @@ class NewsIndex:
         def work(searcher: Searcher) -> list[tuple[tuple[Counter[int], int], Match]]:
             counts = []
             for plan in plans:
+                _stop_at_deadline(deadlines.current())
                 matched, matching = _timeline_matches(searcher, plan)
                 counts.append((count_days(searcher, matching), matched))
             return counts
@@ -590,6 +592,8 @@ class NewsIndex:
         undated ones last; the arguments are those of `search`, and the stories those `search` counts
         (with `all_versions`). When no story has every word and the stories with some are listed instead,
         `on_fallback` is called with the message saying so, before the first story. Streams: memory stays flat.
+        Finding the stories is held to the deadline of a search (QueryRejectedError past it); listing them
+        too when the call is part of a request (`newsindex.deadline.request`, as each of `serve`'s is).
 
         The stories are those of the index as it was when iteration began, whatever commits land meanwhile.
         """
@@ -638,9 +642,14 @@ class NewsIndex:
             plan = self._plan(text, start, end, bylines, location, source, require_all, match=match, tags=tags)
         self._follow_rebuild()
         searcher = self._whoosh.searcher()  # its own: a generator outlives the calls around it on this thread
+        request = deadlines.enclosing()  # the stories stream on past SEARCH_SECONDS only outside any request
         try:
-            groups = story_groups(searcher)
-            for docnum in _matching_by_date(searcher, plan, on_fallback):
+            with deadlines.request():  # finding them is a search: within its deadline (no yield inside)
+                groups = story_groups(searcher)
+                found = _matching_by_date(searcher, plan, on_fallback)
+            for docnum in found:
+                if request is not None:
+                    _stop_at_deadline(request)
                 label = groups.key(docnum) if groups is not None else None
                 yield story_from_stored(searcher.stored_fields(docnum)), label if isinstance(label, str) else None
         finally:
@@ -1120,6 +1129,7 @@ def _matching_by_date(
             on_fallback(FALLBACK_NOTE)
     dates: dict[int, int] = {}
     for leaf, offset in searcher.leaf_searchers():
+        _stop_at_deadline(deadlines.current())
         reader = leaf.reader()
         if reader.has_column("published"):
             column = reader.column_reader("published", translate=False)
@@ -1212,7 +1222,7 @@ def _allowed_docnums(searcher: Searcher, plan: QueryPlan) -> set[int] | None:
     if plan.start is not None or plan.end is not None:
         allowed = date_filter(searcher, "published", plan.start, plan.end)
     for filter_query in plan.filters:
-        matching = set(searcher.docs_for_query(filter_query))
+        matching = _docs_within_deadline(searcher, filter_query)
         allowed = matching if allowed is None else allowed & matching
     return allowed
 
@@ -1307,12 +1317,17 @@ def _docs_within_deadline(searcher: Searcher, query: Any) -> set[int]:
     deadline = deadlines.current()
     found: set[int] = set()
     for docnum in searcher.docs_for_query(query):
-        if deadline.expired():
-            raise QueryRejectedError(
-                f"the search took longer than {SEARCH_SECONDS:g} s and was stopped: make the query more specific"
-            )
+        _stop_at_deadline(deadline)
         found.add(docnum)
     return found
+
+
+def _stop_at_deadline(deadline: deadlines.Deadline) -> None:
+    """QueryRejectedError once `deadline` has passed."""
+    if deadline.expired():
+        raise QueryRejectedError(
+            f"the search took longer than {SEARCH_SECONDS:g} s and was stopped: make the query more specific"
+        )
 
 
 def _union_of_terms(searcher: Searcher, query: Any) -> set[int] | None:
@@ -1329,10 +1344,7 @@ def _union_of_terms(searcher: Searcher, query: Any) -> set[int] | None:
     for leaf, offset in searcher.leaf_searchers():
         reader = leaf.reader()
         for term in query.leaves():
-            if deadline.expired():
-                raise QueryRejectedError(
-                    f"the search took longer than {SEARCH_SECONDS:g} s and was stopped: make the query more specific"
-                )
+            _stop_at_deadline(deadline)
             if (term.fieldname, term.text) not in reader:
                 continue
             docnums = _posting_docnums(reader.postings(term.fieldname, term.text))

@@ -384,7 +384,6 @@ def create_app(index_path: str | os.PathLike[str], *, allowed_hosts: Iterable[st
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
-        admission.share_the_interpreter()
         yield
 
     app = FastAPI(
@@ -590,6 +589,7 @@ def app_from_environment() -> ASGIApp:
     """
     hosts = os.environ.get(HOSTS_VARIABLE)
     allowed = None if hosts is None else [name for name in hosts.split(",") if name]
+    admission.share_the_interpreter()  # a server process's own setting, so not in create_app
     return create_app(os.environ.get(INDEX_VARIABLE) or "index", allowed_hosts=allowed)
 
 
