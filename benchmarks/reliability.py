@@ -16,8 +16,10 @@ TRIAL is one of:
   hostile         16 clients send costly requests (oversized filters, big limits, wide wildcards, long
                   queries, every facet) to `serve` at once while /health is asked every 0.25 s: every
                   request answered or refused in <= 5 s, every /health in <= 1 s (--text: the corpus)
-  pickles         planted pickles (TOC schema, TOC segments, stored stories) in a trusted folder, then
-                  search, stats, check, index and serve: the payload (creating a file) never runs
+  pickles         planted pickles (TOC schema, TOC segments, stored stories, the term dictionary's field
+                  map, a term's inlined postings, a posting block of Whoosh's own format: its header, its
+                  data; a compound segment file) in a trusted folder, then search (+ export), stats,
+                  check, index, show and serve (+ one HTTP search): the payload (creating a file) never runs
 
 The corpus is Reuters-21578 in newsindex's text format: extract
 /work/shared/corpora/reuters21578-text.tar.gz to /tmp/reliab-text (the default --text).
@@ -567,7 +569,67 @@ def pickles(args: argparse.Namespace) -> None:
                 failures.append(f"{where} / {command[0]}: the payload ran (exit {code})")
             else:
                 passed += 1
+    for where in ("field-map", "inlined", "w3-header", "w3-data", "compound"):
+        built_in = _built_for(where, corpus, args.work)
+        for command in (["search", "oil"], ["stats"], ["check"], ["index", str(corpus)], ["show", "x"], ["serve"]):
+            index = args.work / "pickles-index"
+            shutil.rmtree(index, ignore_errors=True)
+            shutil.copytree(built_in, index)
+            index.chmod(0o700)
+            marker = args.work / "pickles-marker"
+            marker.unlink(missing_ok=True)
+            _plant_more(index, marker, where)
+            tried += 1
+            if command == ["serve"]:
+                code = _serve_and_search(index)
+            else:
+                code = run(*command, "-i", str(index)).returncode
+                if command[0] == "search":
+                    code = run("export", "oil", "-o", "-", "-i", str(index)).returncode
+            if marker.exists():
+                failures.append(f"{where} / {command[0]}: the payload ran (exit {code})")
+            else:
+                passed += 1
     report("pickles", tried, passed, failures)
+
+
+def _built_for(where: str, corpus: Path, work: Path) -> Path:
+    """The index to plant in: today's format, or (w3-*) one written with Whoosh's own W3 codec, as
+    newsindex wrote before the packed codec."""
+    built = work / ("pickles-built-w3" if where.startswith("w3") else "pickles-built")
+    if where.startswith("w3") and not built.exists():
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+        import whoosh.codec.whoosh3
+        from whoosh.writing import SegmentWriter
+
+        import newsindex.indexer as indexer_module
+        from newsindex import NewsIndex
+
+        codec, writer = indexer_module.NewsCodec, indexer_module.BufferedSegmentWriter
+        indexer_module.NewsCodec = whoosh.codec.whoosh3.W3Codec  # type: ignore[misc]
+        indexer_module.BufferedSegmentWriter = SegmentWriter  # type: ignore[misc]
+        try:
+            news = NewsIndex.create(built)
+            news.add_files([str(corpus)], procs=1)
+            news.close()
+        finally:
+            indexer_module.NewsCodec, indexer_module.BufferedSegmentWriter = codec, writer  # type: ignore[misc]
+    return built
+
+
+def _plant_more(index: Path, marker: Path, where: str) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+    from helpers import planting
+
+    if where == "field-map":
+        planting.plant_in_field_map(index, marker)
+    elif where == "inlined":
+        planting.plant_inlined_postings(index, marker, "body", "oil")
+    elif where.startswith("w3"):
+        planting.plant_in_w3_block(index, marker, "body", "oil", where=where.split("-")[1])
+    else:
+        planting.plant_compound_segment(index, marker)
 
 
 def _serve_and_search(index: Path) -> int:
