@@ -99,3 +99,33 @@ def test_a_toc_naming_a_compound_segment_file_is_refused(tmp_path: Path) -> None
         assert result.exit_code == 4, (command, result.output)
         assert planted.name in result.stderr and "compound segment file" in result.stderr
         assert not marker.exists()
+
+
+def test_term_vector_blocks_are_read_admitting_no_class(tmp_path: Path) -> None:
+    """Term vectors (Whoosh's own blocks, ids as bytes): read by SafeLeafMatcher, a planted block refused."""
+    import io
+    import pickle
+
+    from whoosh import formats
+    from whoosh.codec.whoosh3 import W3PostingsWriter, W3TermInfo
+    from whoosh.filedb.structfile import StructFile
+
+    from newsindex.safereading import SafeLeafMatcher
+
+    out = io.BytesIO()
+    writer = W3PostingsWriter(StructFile(out), blocklimit=128, byteids=True, compression=3, inlinelimit=0)
+    writer.start_postings(formats.Frequency(), W3TermInfo())
+    for word in ("crude", "oil"):
+        writer.add_posting(word, 2.0, b"")
+    writer.finish_postings()
+    data = out.getvalue()
+    read = SafeLeafMatcher(StructFile(io.BytesIO(data), name="s.vps"), 0, len(data), formats.Frequency(), byteids=True)
+    assert list(read.all_ids()) == ["crude", "oil"]
+    marker = tmp_path / "marker"
+    payload = pickle.dumps(planting.Planted(marker), 2)
+    header = StructFile(io.BytesIO())
+    header.write_int(-len(payload))
+    planted = data[:4] + header.file.getvalue() + payload
+    with pytest.raises(IndexDamagedError, match=r"s\.vps holds a pickle naming"):
+        SafeLeafMatcher(StructFile(io.BytesIO(planted), name="s.vps"), 0, len(planted), formats.Frequency())
+    assert not marker.exists()

@@ -12,7 +12,7 @@ W3 format pickles:
 
 None of these holds an object: only numbers, strings, bytes, tuples, lists and dicts. Here each is read
 by `newsindex.storage.safe_load`, admitting no class (bytes in protocol 2 are the one global call,
-`_codecs.encode`), so a planted file raises IndexDamagedError naming it, never runs code.
+`_codecs.encode` or `bytes()`), so a planted file raises IndexDamagedError naming it, never runs code.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ from whoosh.util.numeric import byte_to_length
 from newsindex.errors import IndexDamagedError
 from newsindex.storage import safe_load, safe_loads
 
-PLAIN = frozenset({("_codecs", "encode")})  # what a pickle of plain values may call: bytes, in protocol 2
+# What a pickle of plain values may call: bytes, in protocol 2 (`_codecs.encode` for bytes, `bytes()` for
+# empty ones, named as Python 2's `__builtin__` with its Python 3 name read the same).
+PLAIN = frozenset({("_codecs", "encode"), ("__builtin__", "bytes"), ("builtins", "bytes")})
 
 
 def _name(dbfile: Any) -> str:

@@ -57,7 +57,7 @@ MAX_PAGE_SIZE = 100
 MAX_DEPTH = 10_000  # page × limit: deeper pages cost a ranking of that many stories
 MAX_TARGET_BYTES = 8 * 1024  # path and query string of one request
 MAX_BODY_BYTES = 1024  # every route is a GET: a body is a mistake or an attack
-THREADS = 16  # searches at once; each thread keeps a Whoosh searcher, and the GIL runs one at a time anyway
+THREADS = 16  # request threads; each keeps a Whoosh searcher, and admission.WORKING of them work at once
 
 # The page loads nothing from elsewhere, and this says so to the browser too.
 _SECURITY_HEADERS = [
