@@ -13,8 +13,13 @@ TRIAL is one of:
                   run exits 0 or 3 (busy), the folder opens and checks whole
   readers         8 threads on one NewsIndex and 16 HTTP clients of `serve` search while `--rebuild` runs
                   again and again: 0 errors
-  pickles         planted pickles (TOC schema, TOC segments, stored stories) in a trusted folder, then
-                  search, stats, check, index and serve: the payload (creating a file) never runs
+  hostile         16 clients send costly requests (oversized filters, big limits, wide wildcards, long
+                  queries, every facet) to `serve` at once while /health is asked every 0.25 s: every
+                  request answered or refused in <= 5 s, every /health in <= 1 s (--text: the corpus)
+  pickles         planted pickles (TOC schema, TOC segments, stored stories, the term dictionary's field
+                  map, a term's inlined postings, a posting block of Whoosh's own format: its header, its
+                  data; a compound segment file) in a trusted folder, then search (+ export), stats,
+                  check, index, show and serve (+ one HTTP search): the payload (creating a file) never runs
 
 The corpus is Reuters-21578 in newsindex's text format: extract
 /work/shared/corpora/reuters21578-text.tar.gz to /tmp/reliab-text (the default --text).
@@ -23,6 +28,7 @@ The corpus is Reuters-21578 in newsindex's text format: extract
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import pickle
 import random
@@ -34,6 +40,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -562,7 +569,67 @@ def pickles(args: argparse.Namespace) -> None:
                 failures.append(f"{where} / {command[0]}: the payload ran (exit {code})")
             else:
                 passed += 1
+    for where in ("field-map", "inlined", "w3-header", "w3-data", "compound"):
+        built_in = _built_for(where, corpus, args.work)
+        for command in (["search", "oil"], ["stats"], ["check"], ["index", str(corpus)], ["show", "x"], ["serve"]):
+            index = args.work / "pickles-index"
+            shutil.rmtree(index, ignore_errors=True)
+            shutil.copytree(built_in, index)
+            index.chmod(0o700)
+            marker = args.work / "pickles-marker"
+            marker.unlink(missing_ok=True)
+            _plant_more(index, marker, where)
+            tried += 1
+            if command == ["serve"]:
+                code = _serve_and_search(index)
+            else:
+                code = run(*command, "-i", str(index)).returncode
+                if command[0] == "search":
+                    code = run("export", "oil", "-o", "-", "-i", str(index)).returncode
+            if marker.exists():
+                failures.append(f"{where} / {command[0]}: the payload ran (exit {code})")
+            else:
+                passed += 1
     report("pickles", tried, passed, failures)
+
+
+def _built_for(where: str, corpus: Path, work: Path) -> Path:
+    """The index to plant in: today's format, or (w3-*) one written with Whoosh's own W3 codec, as
+    newsindex wrote before the packed codec."""
+    built = work / ("pickles-built-w3" if where.startswith("w3") else "pickles-built")
+    if where.startswith("w3") and not built.exists():
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+        import whoosh.codec.whoosh3
+        from whoosh.writing import SegmentWriter
+
+        import newsindex.indexer as indexer_module
+        from newsindex import NewsIndex
+
+        codec, writer = indexer_module.NewsCodec, indexer_module.BufferedSegmentWriter
+        indexer_module.NewsCodec = whoosh.codec.whoosh3.W3Codec  # type: ignore[misc]
+        indexer_module.BufferedSegmentWriter = SegmentWriter  # type: ignore[misc]
+        try:
+            news = NewsIndex.create(built)
+            news.add_files([str(corpus)], procs=1)
+            news.close()
+        finally:
+            indexer_module.NewsCodec, indexer_module.BufferedSegmentWriter = codec, writer  # type: ignore[misc]
+    return built
+
+
+def _plant_more(index: Path, marker: Path, where: str) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+    from helpers import planting
+
+    if where == "field-map":
+        planting.plant_in_field_map(index, marker)
+    elif where == "inlined":
+        planting.plant_inlined_postings(index, marker, "body", "oil")
+    elif where.startswith("w3"):
+        planting.plant_in_w3_block(index, marker, "body", "oil", where=where.split("-")[1])
+    else:
+        planting.plant_compound_segment(index, marker)
 
 
 def _serve_and_search(index: Path) -> int:
@@ -592,6 +659,163 @@ def _serve_and_search(index: Path) -> int:
     return status
 
 
+# -- hostile ------------------------------------------------------------------------------------------------
+
+# What a caller controls, at its worst (issue 17, item 8): oversized filters, big limits and deep pages,
+# wide wildcards, long queries, every facet, a timeline by day, `similar`. Each is a path and query string.
+_WORDS = " ".join(f"w{n}" for n in range(3000))  # a 3,000-word location filter
+
+
+def _hostile_requests(story_id: str) -> list[tuple[str, dict[str, str]]]:
+    many = " OR ".join(
+        random.sample(
+            [
+                "oil",
+                "crude",
+                "wheat",
+                "gold",
+                "bank",
+                "rate",
+                "dollar",
+                "yen",
+                "trade",
+                "grain",
+                "coffee",
+                "sugar",
+                "opec",
+                "price",
+                "market",
+                "share",
+                "profit",
+                "loss",
+            ],
+            18,
+        )
+    )
+    return [
+        ("/api/search", {"q": "oil", "location": _WORDS}),  # 20 KB: over the URL limit
+        ("/api/search", {"q": "oil", "location": "word " * 1500}),  # 7.5 KB: under it, over the filter's bound
+        ("/api/search", {"q": "oil", "location": " ".join(["word"] * 30000)}),  # the 30,000-word one
+        ("/api/search", {"q": "a*", "limit": "100", "page": "100"}),
+        ("/api/search", {"q": "s* OR t* OR c* OR p* OR m*", "limit": "100", "facet": "all", "facet_top": "1000"}),
+        ("/api/search", {"q": "*", "limit": "100", "sort": "-date", "timeline": "day"}),
+        ("/api/search", {"q": "*o*", "limit": "100"}),
+        ("/api/search", {"q": " ".join(f"word{n}" for n in range(900)), "match": "any", "fuzzy": "true"}),
+        ("/api/search", {"q": many, "limit": "100", "expand": "true", "facet": "all", "all_versions": "true"}),
+        ("/api/search", {"q": "oil", "bylines": ["x" * 150] * 40}),
+        ("/api/timeline", {"q": "s* OR t* OR c*", "by": "day"}),
+        ("/api/timeline", {"q": "", "by": "auto", "fuzzy": "true"}),
+        (f"/api/similar/{urllib.parse.quote(story_id)}", {"limit": "20"}),
+        ("/api/stats", {"top": "100"}),
+    ]
+
+
+def hostile(args: argparse.Namespace) -> None:
+    """16 clients send costly requests at once for `--seconds`; /health asked every 0.25 s meanwhile.
+
+    Passed: every request answered (200) or refused (400, 413, 414, 503) within 5 s, and every /health
+    answered 200 within 1 s. The command line's oversized filters are timed too (exit 6 expected).
+    """
+    corpus = args.text
+    index = args.work / "hostile-index"
+    if not (index / "newsindex.json").exists():
+        assert run("index", str(corpus), "-i", str(index), "-q").returncode == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = (args.work / "hostile-serve.log").open("w")  # the server's log: tracebacks of any 500
+    server = subprocess.Popen(
+        [*NEWSINDEX, "serve", "-i", str(index), "--port", str(port)], stdout=subprocess.DEVNULL, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(f"{url}/health", timeout=2).read()
+            break
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.2)
+    first = json.loads(urllib.request.urlopen(f"{url}/api/search?q=oil&limit=1", timeout=30).read())
+    story_id = first["hits"][0]["id"]
+    stop = threading.Event()
+    lock = threading.Lock()
+    requests: list[tuple[str, int, float]] = []
+    health: list[tuple[int, float]] = []
+
+    def get(target: str, timeout: float) -> tuple[int, float]:
+        started = time.monotonic()
+        try:
+            with urllib.request.urlopen(f"{url}{target}", timeout=timeout) as response:
+                response.read()
+                status = response.status
+        except urllib.error.HTTPError as error:
+            status = error.code
+            with contextlib.suppress(OSError):  # the status came, then a reset (a refused 150 KB request line)
+                error.read()
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
+            status = -1 if "timed out" not in str(error) else -2
+        return status, time.monotonic() - started
+
+    def client() -> None:
+        while not stop.is_set():
+            path, params = random.choice(_hostile_requests(story_id))
+            target = f"{path}?{urllib.parse.urlencode(params, doseq=True)}"
+            status, took = get(target, 60)
+            with lock:
+                requests.append((path + " " + ",".join(sorted(params)), status, took))
+
+    def health_client() -> None:
+        while not stop.is_set():
+            status, took = get("/health", 30)
+            with lock:
+                health.append((status, took))
+            stop.wait(0.25)
+
+    threads = [threading.Thread(target=client) for _ in range(16)] + [threading.Thread(target=health_client)]
+    for thread in threads:
+        thread.start()
+    stop.wait(args.seconds)
+    stop.set()
+    for thread in threads:
+        thread.join(120)
+    server.terminate()
+    server.wait(timeout=30)
+    log.close()
+    cli = []
+    for words in (3000, 20000):  # 20,000 words is near the kernel's limit on one argument (128 KiB)
+        started = time.monotonic()
+        result = run("search", "oil", "--location", " ".join(["word"] * words), "-i", str(index))
+        cli.append((words, result.returncode, round(time.monotonic() - started, 2), result.stderr.strip()[:120]))
+    answered = {200, 400, 413, 414, 503}
+    failures = [
+        f"{what}: status {status} in {took:.2f} s"
+        for what, status, took in requests
+        if status not in answered or took > 5.0
+    ]
+    failures += [f"/health: status {status} in {took:.2f} s" for status, took in health if status != 200 or took > 1.0]
+    failures += [
+        f"CLI --location of {words:,} words: exit {code} in {took} s"
+        for words, code, took, _ in cli
+        if code != 6 or took > 5.0
+    ]
+    statuses: dict[str, int] = {}
+    for _, status, _ in requests:
+        statuses[str(status)] = statuses.get(str(status), 0) + 1
+    times = sorted(took for _, _, took in requests)
+    health_times = sorted(took for _, took in health)
+    report(
+        "hostile",
+        len(requests) + len(health) + len(cli),
+        len(requests) + len(health) + len(cli) - len(failures),
+        failures,
+        requests=len(requests),
+        statuses=statuses,
+        request_seconds={"median": round(times[len(times) // 2], 3), "max": round(times[-1], 3)},
+        health=len(health),
+        health_seconds={"median": round(health_times[len(health_times) // 2], 3), "max": round(health_times[-1], 3)},
+        cli=cli,
+    )
+
+
 TRIALS = {
     "kill-rebuild": kill_rebuild,
     "recover": recover,
@@ -599,6 +823,7 @@ TRIALS = {
     "first-runs": first_runs,
     "readers": readers,
     "pickles": pickles,
+    "hostile": hostile,
 }
 
 
@@ -609,6 +834,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/reliab-work"))
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--stories", type=int, default=3000, help="kill-rebuild: stories in the corpus")
+    parser.add_argument("--seconds", type=float, default=60, help="hostile: how long the 16 clients send")
     parser.add_argument("--searches", type=int, default=2500, help="readers: at least this many of each kind")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)

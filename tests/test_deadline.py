@@ -114,6 +114,101 @@ def test_collection_past_the_deadline_is_refused(
         news.search("oil")
 
 
+def _late_expansion(clock: FakeClock, monkeypatch: pytest.MonkeyPatch, *, after: int = 0) -> None:
+    """Expanding patterns takes the request's whole time from call `after` + 1 on."""
+    expand = index_module.check_expansion  # type: ignore[attr-defined]
+    calls: list[int] = []
+
+    def slow_expansion(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) > after:
+            clock.now += 10
+        return expand(*args, **kwargs)
+
+    monkeypatch.setattr(index_module, "check_expansion", slow_expansion)
+
+
+def test_a_timeline_is_held_to_one_deadline_over_all_its_series(
+    news: NewsIndex, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert news.timeline(["oil", "prices"]).series[1].undated == 6  # in time: counted (undated stories)
+    _late_expansion(clock, monkeypatch, after=1)  # the first series takes all the time
+    with pytest.raises(QueryRejectedError, match="longer than 5 s"):
+        news.timeline(["oil", "prices"])
+
+
+def test_a_timeline_stops_collecting_at_the_deadline(
+    news: NewsIndex, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from whoosh.searching import Searcher
+
+    found = Searcher.docs_for_query
+
+    def slow_docs(self: Any, *args: Any, **kwargs: Any) -> Iterator[int]:
+        for docnum in found(self, *args, **kwargs):
+            clock.now += 10  # each match takes the request's whole time
+            yield docnum
+
+    monkeypatch.setattr(Searcher, "docs_for_query", slow_docs)
+    with pytest.raises(QueryRejectedError, match="longer than 5 s"):
+        news.timeline('"oil prices"')  # a phrase: matched through Whoosh's matchers
+    with pytest.raises(QueryRejectedError, match="longer than 5 s"):
+        news.timeline("oil", location="London")  # a filter, matched the same way
+
+
+def test_a_timeline_that_waited_past_its_deadline_is_refused(news: NewsIndex, clock: FakeClock) -> None:
+    with deadlines.request():
+        clock.now += 10  # the time went before the timeline began (waiting for a server's thread)
+        with pytest.raises(QueryRejectedError, match="longer than 5 s"):
+            news.timeline("", fuzzy=True)
+
+
+def test_the_deadline_message_names_the_query_when_it_passes_on_no_pattern() -> None:
+    from whoosh import query
+
+    from newsindex.query import _pattern_text
+
+    assert _pattern_text(query.Every()) == "the query"  # was AttributeError: a 500 from the server
+    assert _pattern_text(query.Prefix("body", "oil")) == "oil*"
+
+
+def test_finding_the_stories_to_list_is_held_to_the_deadline(
+    news: NewsIndex, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert [story.id for story in news.stories("oil")] == [f"s{n}" for n in range(6)]
+    _late_expansion(clock, monkeypatch)
+    with pytest.raises(QueryRejectedError, match="longer than 5 s"):
+        list(news.stories("oil"))
+    with pytest.raises(QueryRejectedError, match="longer than 5 s"):
+        list(news.grouped_stories("oil"))
+
+
+def test_inside_a_request_listing_stories_stops_at_its_deadline_and_outside_streams_on(
+    news: NewsIndex, clock: FakeClock
+) -> None:
+    with deadlines.request():
+        listed = news.stories("oil")
+        assert next(listed).id == "s0"
+        clock.now += 10
+        with pytest.raises(QueryRejectedError, match="longer than 5 s"):
+            next(listed)
+    ids = []
+    for story in news.grouped_stories():  # an export of every story: no request, no end
+        ids.append(story[0].id)
+        clock.now += 10
+    assert ids == [f"s{n}" for n in range(6)]
+
+
+def test_export_of_a_query_past_the_deadline_is_one_line_and_exit_6(
+    tmp_path: Path, news: NewsIndex, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _late_expansion(clock, monkeypatch)
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["export", "oil", "-o", str(out), "-i", str(tmp_path / "index")])
+    assert result.exit_code == 6
+    assert result.stderr.count("\n") == 1 and "longer than 5 s" in result.stderr
+
+
 def test_similar_is_held_to_the_deadline(news: NewsIndex, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
     terms = similar_module.key_terms
     seen: list[int] = []

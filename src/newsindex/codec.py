@@ -567,6 +567,11 @@ class PackedPerDocReader(whoosh3.W3PerDocReader):  # type: ignore[misc]
         value = self._cached_reader("_stored", STORED_COLUMN)[docnum]
         return value if value is not None else {}
 
+    def vector(self, docnum: int, fieldname: str, format_: Any) -> Any:
+        from newsindex.safereading import vector
+
+        return vector(self, docnum, fieldname, format_)
+
 
 class _SafeW3Stored(columns.Column):  # type: ignore[misc]
     """Whoosh W3's stored-fields column (each story's pickle compressed alone), read admitting no class."""
@@ -591,14 +596,29 @@ class SafeW3PerDocReader(whoosh3.W3PerDocReader):  # type: ignore[misc]
         value = self._cached_reader("_stored", _SAFE_W3_STORED)[docnum]
         return value if value is not None else {}
 
+    def vector(self, docnum: int, fieldname: str, format_: Any) -> Any:
+        from newsindex.safereading import vector
+
+        return vector(self, docnum, fieldname, format_)
+
 
 class SafeW3Codec(whoosh3.W3Codec):  # type: ignore[misc]
     """Whoosh's W3 codec, as the segments of indexes written before the packed codec name it, reading
-    their stored stories without running code (newsindex.storage reads `whoosh.codec.whoosh3.W3Codec`
-    in a TOC as this class)."""
+    their stored stories, term dictionaries and posting blocks without running code (newsindex.storage
+    reads `whoosh.codec.whoosh3.W3Codec` in a TOC as this class; see newsindex.safereading)."""
 
     def per_document_reader(self, storage: Any, segment: Any) -> SafeW3PerDocReader:
         return SafeW3PerDocReader(storage, segment)
+
+    def terms_reader(self, storage: Any, segment: Any) -> Any:
+        from newsindex.safereading import terms_reader
+
+        return terms_reader(self, storage, segment)
+
+    def postings_reader(self, dbfile: Any, terminfo: Any, format_: Any, term: Any = None, scorer: Any = None) -> Any:
+        from newsindex.safereading import postings_reader
+
+        return postings_reader(dbfile, terminfo, format_, term=term, scorer=scorer)
 
 
 class NewsCodec(whoosh3.W3Codec):  # type: ignore[misc]
@@ -627,6 +647,11 @@ class NewsCodec(whoosh3.W3Codec):  # type: ignore[misc]
         return PackedPostingsWriter(
             dbfile, blocklimit=self._blocklimit, byteids=False, compression=self._compression, inlinelimit=1
         )
+
+    def terms_reader(self, storage: Any, segment: Any) -> Any:
+        from newsindex.safereading import terms_reader  # the term dictionary's pickles, admitting no class
+
+        return terms_reader(self, storage, segment)
 
     def postings_reader(self, dbfile: Any, terminfo: Any, format_: Any, term: Any = None, scorer: Any = None) -> Any:
         if terminfo.is_inlined():

@@ -1,6 +1,7 @@
 """The deadline of one request: one clock for all the work of a search, `similar` or timeline.
 
-`NewsIndex.search` starts a deadline of SEARCH_SECONDS; everything below it reads the same one
+`NewsIndex.search` (and `similar`, `timeline`, and the finding of the stories `stories` lists) starts a
+deadline of SEARCH_SECONDS; `serve` starts one as each request arrives. Everything below reads the same one
 (`current()`): pattern expansion, collecting the matches (stopped with QueryRejectedError), facets, the
 suggestion, stored reads of the hits' duplicates and snippets (cut short, and the results say so). Work
 started outside any request gets a deadline of its own, from when it asks.
@@ -51,6 +52,12 @@ def request(seconds: float = SEARCH_SECONDS) -> Iterator[Deadline]:
         yield deadline
     finally:
         _current.reset(token)
+
+
+def enclosing() -> Deadline | None:
+    """The deadline of the request under way, or None outside any (work that may run as long as it likes:
+    a stream of every story to an export file)."""
+    return _current.get()
 
 
 def current() -> Deadline:

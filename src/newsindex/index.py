@@ -463,6 +463,7 @@ class NewsIndex:
 
         return self._reading(ids)
 
+    @_within_deadline
     def timeline(
         self,
         queries: str | Sequence[str],
@@ -491,6 +492,7 @@ class NewsIndex:
         def work(searcher: Searcher) -> list[tuple[tuple[Counter[int], int], Match]]:
             counts = []
             for plan in plans:
+                _stop_at_deadline(deadlines.current())
                 matched, matching = _timeline_matches(searcher, plan)
                 counts.append((count_days(searcher, matching), matched))
             return counts
@@ -527,6 +529,8 @@ class NewsIndex:
         undated ones last; the arguments are those of `search`, and the stories those `search` counts
         (with `all_versions`). When no story has every word and the stories with some are listed instead,
         `on_fallback` is called with the message saying so, before the first story. Streams: memory stays flat.
+        Finding the stories is held to the deadline of a search (QueryRejectedError past it); listing them
+        too when the call is part of a request (`newsindex.deadline.request`, as each of `serve`'s is).
 
         The stories are those of the index as it was when iteration began, whatever commits land meanwhile.
         """
@@ -546,9 +550,14 @@ class NewsIndex:
         plan = self._plan(text, filters) if text.strip() or filters.narrows else None
         self._follow_rebuild()
         searcher = self._whoosh.searcher()  # its own: a generator outlives the calls around it on this thread
+        request = deadlines.enclosing()  # the stories stream on past SEARCH_SECONDS only outside any request
         try:
-            groups = story_groups(searcher)
-            for docnum in _matching_by_date(searcher, plan, on_fallback):
+            with deadlines.request():  # finding them is a search: within its deadline (no yield inside)
+                groups = story_groups(searcher)
+                found = _matching_by_date(searcher, plan, on_fallback)
+            for docnum in found:
+                if request is not None:
+                    _stop_at_deadline(request)
                 label = groups.key(docnum) if groups is not None else None
                 yield story_from_stored(searcher.stored_fields(docnum)), label if isinstance(label, str) else None
         finally:
@@ -989,6 +998,7 @@ def _matching_by_date(
             on_fallback(FALLBACK_NOTE)
     dates: dict[int, int] = {}
     for leaf, offset in searcher.leaf_searchers():
+        _stop_at_deadline(deadlines.current())
         reader = leaf.reader()
         if reader.has_column("published"):
             column = reader.column_reader("published", translate=False)
@@ -1047,7 +1057,7 @@ def _allowed_docnums(searcher: Searcher, plan: QueryPlan) -> set[int] | None:
     if plan.start is not None or plan.end is not None:
         allowed = date_filter(searcher, "published", plan.start, plan.end)
     for filter_query in plan.filters:
-        matching = set(searcher.docs_for_query(filter_query))
+        matching = _docs_within_deadline(searcher, filter_query)
         allowed = matching if allowed is None else allowed & matching
     return allowed
 
@@ -1135,7 +1145,25 @@ def _matching(searcher: Searcher, query: Any) -> set[int]:
         if all(part is not None for part in parts):
             found = sorted((part for part in parts if part is not None), key=len)
             return found[0].intersection(*found[1:])
-    return set(searcher.docs_for_query(query)) if matching is None else matching
+    return _docs_within_deadline(searcher, query) if matching is None else matching
+
+
+def _docs_within_deadline(searcher: Searcher, query: Any) -> set[int]:
+    """Whoosh's `docs_for_query`, stopped with QueryRejectedError when the request's deadline passes."""
+    deadline = deadlines.current()
+    found: set[int] = set()
+    for docnum in searcher.docs_for_query(query):
+        _stop_at_deadline(deadline)
+        found.add(docnum)
+    return found
+
+
+def _stop_at_deadline(deadline: deadlines.Deadline) -> None:
+    """QueryRejectedError once `deadline` has passed."""
+    if deadline.expired():
+        raise QueryRejectedError(
+            f"the search took longer than {SEARCH_SECONDS:g} s and was stopped: make the query more specific"
+        )
 
 
 def _union_of_terms(searcher: Searcher, query: Any) -> set[int] | None:
@@ -1148,9 +1176,11 @@ def _union_of_terms(searcher: Searcher, query: Any) -> set[int] | None:
     if not _is_or_of_terms(query):
         return None
     found: set[int] = set()
+    deadline = deadlines.current()
     for leaf, offset in searcher.leaf_searchers():
         reader = leaf.reader()
         for term in query.leaves():
+            _stop_at_deadline(deadline)
             if (term.fieldname, term.text) not in reader:
                 continue
             docnums = _posting_docnums(reader.postings(term.fieldname, term.text))

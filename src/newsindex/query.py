@@ -288,7 +288,10 @@ def one_edit(word: str) -> set[str]:
 
 
 def _pattern_text(leaf: Any) -> str:
-    text = leaf.text if len(leaf.text) <= 40 else leaf.text[:40] + "…"
+    text = getattr(leaf, "text", None)
+    if not isinstance(text, str):  # not a word (every story, a range): the deadline passed on it
+        return "the query"
+    text = text if len(text) <= 40 else text[:40] + "…"
     if isinstance(leaf, query.FuzzyTerm):
         return f"{text}~{leaf.maxdist}"
     return f"{text}{'*' if isinstance(leaf, query.Prefix) else ''}"

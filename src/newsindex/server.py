@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from newsindex import __version__
+from newsindex import __version__, admission
 from newsindex import deadline as deadlines
 from newsindex.browsing import facet_names, named_facets, timeline_body
 from newsindex.errors import (
@@ -56,7 +56,7 @@ MAX_PAGE_SIZE = 100
 MAX_DEPTH = 10_000  # page × limit: deeper pages cost a ranking of that many stories
 MAX_TARGET_BYTES = 8 * 1024  # path and query string of one request
 MAX_BODY_BYTES = 1024  # every route is a GET: a body is a mistake or an attack
-THREADS = 16  # searches at once; each thread keeps a Whoosh searcher, and the GIL runs one at a time anyway
+THREADS = 16  # request threads; each keeps a Whoosh searcher, and admission.WORKING of them work at once
 
 # The page loads nothing from elsewhere, and this says so to the browser too.
 _SECURITY_HEADERS = [
@@ -482,6 +482,7 @@ def create_app(index_path: str | os.PathLike[str], *, allowed_hosts: Iterable[st
         responses={200: {"model": StoryBody}, 404: {"model": ErrorBody, "description": "No such story"}, **_ERRORS},
         tags=["stories"],
     )
+    @_within_deadline
     def story(story_id: str) -> Any:
         """One story in full."""
         found = holder.get().get(story_id)
@@ -504,6 +505,7 @@ def create_app(index_path: str | os.PathLike[str], *, allowed_hosts: Iterable[st
         return {"id": story_id, "hits": [_hit_body(hit) for hit in news.similar(story_id, limit=limit).hits]}
 
     @app.get("/api/timeline", response_model=None, responses={200: {"model": TimelineBody}, **_ERRORS}, tags=["search"])
+    @_within_deadline
     def timeline(
         *,
         q: str = "",
@@ -518,22 +520,26 @@ def create_app(index_path: str | os.PathLike[str], *, allowed_hosts: Iterable[st
     @app.get(
         "/api/stats", response_model=None, responses={200: {"model": StatsBody}, 503: _ERRORS[503]}, tags=["index"]
     )
+    @_within_deadline
     def stats(top: Annotated[int, Query(ge=1, le=100)] = 10) -> dict[str, Any]:
         """What the index holds: story count, date span, stories per year, most frequent names."""
         return holder.get().stats(top=top).to_dict()
 
     @app.get("/health", response_model=None, responses={200: {"model": HealthBody}, 503: _ERRORS[503]}, tags=["index"])
-    def health() -> dict[str, Any]:
+    async def health() -> dict[str, Any]:
         """200 while the index can be searched, 503 when it is missing or damaged (its files are checked
-        against their checksums whenever they changed)."""
-        return {"status": "ok", "stories": holder.get().count()}
+        against their checksums whenever they changed). Answered on threads of its own: never queued
+        behind searches."""
+        count = await anyio.to_thread.run_sync(lambda: holder.get().count(), limiter=admission.health_limiter())
+        return {"status": "ok", "stories": count}
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    return _Guard(app, None if allowed_hosts is None else frozenset(name.lower() for name in allowed_hosts))
+    hosts = None if allowed_hosts is None else frozenset(name.lower() for name in allowed_hosts)
+    return _Guard(admission.Admission(app), hosts)
 
 
 def app_from_environment() -> ASGIApp:
@@ -543,6 +549,7 @@ def app_from_environment() -> ASGIApp:
     """
     hosts = os.environ.get(HOSTS_VARIABLE)
     allowed = None if hosts is None else [name for name in hosts.split(",") if name]
+    admission.share_the_interpreter()  # a server process's own setting, so not in create_app
     return create_app(os.environ.get(INDEX_VARIABLE) or "index", allowed_hosts=allowed)
 
 
@@ -903,11 +910,18 @@ _Handler = TypeVar("_Handler", bound=Callable[..., Any])
 
 
 def _within_deadline(handler: _Handler) -> _Handler:
-    """`handler` with one deadline for all its work (search, versions, facets, timeline)."""
+    """`handler` with one deadline for all its work (search, versions, facets, timeline), from when the
+    request arrived (newsindex.admission); 503 without running when it waited past it."""
 
     @functools.wraps(handler)
     def within(*args: Any, **kwargs: Any) -> Any:
         with deadlines.request():
-            return handler(*args, **kwargs)
+            try:
+                with admission.turn():
+                    return handler(*args, **kwargs)
+            except admission.LateRequest as late:
+                response = _error(503, "overloaded", str(late))
+                response.headers.update(admission.late_response_headers())
+                return response
 
     return within  # type: ignore[return-value]

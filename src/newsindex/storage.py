@@ -428,6 +428,10 @@ def read_toc(storage: Any, index_name: str, generation: int | None = None) -> An
         stream.close()
     if not isinstance(segments, list):
         raise IndexDamagedError(f"{where} does not hold a list of segments; rebuild the index")
+    if any(getattr(segment, "compound", False) for segment in segments):  # its .seg file is read by pickle
+        raise IndexDamagedError(
+            f"{where} names a compound segment file, which no released newsindex writes; rebuild the index"
+        )
     return TOC(schema, segments, generation, version=version, release=release)
 
 
