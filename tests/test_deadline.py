@@ -153,14 +153,14 @@ def test_a_timeline_stops_collecting_at_the_deadline(
     with pytest.raises(QueryRejectedError, match="longer than 5 s"):
         news.timeline('"oil prices"')  # a phrase: matched through Whoosh's matchers
     with pytest.raises(QueryRejectedError, match="longer than 5 s"):
-        news.timeline("oil", location="London")  # a filter, matched the same way
+        news.timeline("oil", filters=Filters(location="London"))  # a filter, matched the same way
 
 
 def test_a_timeline_that_waited_past_its_deadline_is_refused(news: NewsIndex, clock: FakeClock) -> None:
     with deadlines.request():
         clock.now += 10  # the time went before the timeline began (waiting for a server's thread)
         with pytest.raises(QueryRejectedError, match="longer than 5 s"):
-            news.timeline("", fuzzy=True)
+            news.timeline("", filters=Filters(fuzzy=True))
 
 
 def test_the_deadline_message_names_the_query_when_it_passes_on_no_pattern() -> None:
