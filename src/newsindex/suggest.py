@@ -60,7 +60,7 @@ MIN_LETTERS = 3  # shorter words are left as they are: too many words are one ed
 TWO_EDITS_LETTERS = 5  # words this long or longer may be two edits off; shorter ones one edit only
 # The noisy channel: the weight of a candidate is its story count times the chance of that many edits;
 # the word as typed weighs its story count times KEEP, or UNSEEN when no story has it.
-CHANNEL = {1: 1.0, 2: 0.05}
+CHANNEL = {1: 1.0, 2: 0.01}
 # One edit, by its kind (Kernighan, Church and Gale's channel with flat confusion tables): a letter left
 # out or two letters swapped can be done one way, a letter typed in or typed for another is one of
 # several near keys, so any given one is less likely (a doubled letter is as likely as one left out).
@@ -69,7 +69,7 @@ TYPED_IN = TYPED_FOR = 0.2
 KEEP = 100.0  # a rare word of the index is kept unless a one-edit neighbour is 100 times as common
 PRIOR = 1.0  # the prior: story count to this power
 FIRST_LETTER = 0.3  # a word's first letter is more rarely the one mistyped
-UNSEEN = 0.5  # an unknown word gives way to any one-edit neighbour, to a two-edit one in 11 stories or more
+UNSEEN = 0.1  # an unknown word gives way to any one-edit neighbour, to a two-edit one in 11 stories or more
 SAMPLE_STORIES = 30  # stories read to find how a corrected word is spelled
 SCAN_STORIES = 300  # stories searched further for the typed word's variants when the sample has none
 SAMPLE_CHARS = 50_000  # of each, at most this much is read (a 9 MB story is not scanned for one word)
@@ -79,7 +79,7 @@ CACHED_TABLES = 256  # (segment, field) word tables kept, least recently used dr
 # Words that look like names are corrected only to words the archive writes the same way (strong support).
 ACRONYM_LETTERS = 5  # a word typed in capitals this long or shorter is read as an acronym or a ticker
 SHAPED = 0.5  # a word is written so (in capitals, or capitalised) when this share of its occurrences is
-SHAPED_UNSEEN = 10.0  # such a word gives way to a neighbour written so in more than 10 stories (one edit)
+SHAPED_UNSEEN = 10.0  # an acronym gives way to a neighbour written so in more than 10 stories (one edit)
 MIN_KNOWN_LETTERS = 5  # a word of the index shorter than this is never corrected (abbreviations, tickers)
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz"
 _CORRECTED_FIELDS = frozenset(TEXT_FIELDS) | frozenset(NAME_FIELDS)
@@ -270,8 +270,8 @@ def best_candidate(
     if own and (len(word.typed) < MIN_KNOWN_LETTERS or _names_itself(word, spellings)):
         return None  # a short word of the index (an abbreviation, a ticker) or a name the archive writes
     kept = own**PRIOR * KEEP if own else UNSEEN
-    if word.shape:
-        kept = max(kept, SHAPED_UNSEEN)  # typed as an acronym or a name: likelier meant as typed
+    if word.shape == "acronym":
+        kept = max(kept, SHAPED_UNSEEN)  # typed as an acronym: likelier a ticker the archive lacks
     typed = word.typed.lower()
     analyse = _TEXT if word.fields & frozenset(TEXT_FIELDS) else _NAMES
     candidates: dict[str, _Candidate] = {}
