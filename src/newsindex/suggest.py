@@ -1,29 +1,40 @@
 """Did you mean: the query with its misspelled words replaced by the likeliest words of the index.
 
-A noisy-channel choice over the index vocabulary. For a word the user typed, each candidate word of the
-index one or two edits away (a swap of neighbours is one edit: Damerau) is weighed by how many stories
-have it (the prior: frequent words are likelier meant) times the chance of mistyping it so
-(`CHANNEL[edits]`); the word as typed is weighed by its own frequency times `KEEP` (a word the index has
-was most likely meant), or by `UNSEEN` when no story has it (it may be a real word the archive lacks).
-The heaviest wins; the query is rewritten only where a candidate beat the word as typed.
+A noisy-channel choice over the index vocabulary (Norvig's corrector, Kernighan, Church and Gale's
+channel). For a word the user typed, each candidate word of the index one or two edits away (a swap of
+neighbours is one edit: Damerau) is weighed by how many stories have it (the prior: frequent words are
+likelier meant) times the chance of mistyping it so: for one edit, by its kind (a letter left out, two
+swapped or a letter doubled: 1; a letter typed in or typed for another, one of several near keys: 0.2),
+for two `CHANNEL[2]`, and less when the first letter differs. The word as typed is weighed by its own
+frequency times `KEEP` (a word the index has was most likely meant), or by `UNSEEN` when no story has it
+(it may be a real word the archive lacks). The heaviest wins; the query is rewritten only where a
+candidate beat the word as typed.
 
 Only queries where it can change the answer are looked at: a word no story has, or, when few stories
 matched, a rare one (in at most RARE stories). Common words (stop words) are not indexed and never
-corrected; a word in more than RARE stories never is either.
+corrected; a word in more than RARE stories never is either. A word of the index in any field counts (one
+only in a tag, topic or org, say, is a word of the index), and one of them is corrected only when it is
+rare, MIN_KNOWN_LETTERS long or more (shorter ones are mostly abbreviations and tickers, as Lucene's and
+Elasticsearch's spell checkers leave words under 4 letters alone) and not written as a name by its
+stories. Names are corrected to names only: a short word typed in capitals (an acronym, a ticker: HNZ) to
+a word the stories write in capitals and common enough (SHAPED_UNSEEN), a word capitalised inside a query
+in lower case (a name) to one they write capitalised; a query's first word says nothing by its case.
 
 Words are indexed folded and stemmed ("Attacks" → "attack"), so candidates come two ways: the typed word's
 one-edit variants analysed as the index analyses text ("risng" → "rising" → "rise"), which also gives the
 spelling to show, and the index words near the typed word's own index form: the form and its one-letter
 deletions, each also with any letter inserted anywhere, are looked up (every word one edit away, and those
 two edits away that are one letter longer or shorter or have two letters changed or swapped; not two
-letters added or two dropped), and kept when within two Damerau edits. The words are looked up in sets read
-once per segment and field from its word list and cached (segments never change, so a commit costs only
-the new segment's sets); story counts are read for the candidates found.
+letters added or two dropped), and kept when within two Damerau edits (one for words under
+TWO_EDITS_LETTERS). The words are looked up in sets read once per segment and field from its word list and
+cached (segments never change, so a commit costs only the new segment's sets); story counts are read for
+the candidates found.
 
 The correction is shown as the user would write it: a spelling of the chosen word found in stories that
-contain it, nearest to what was typed ("attaks" → "attacks", not "attack"), in the user's case
-("Irna" → "Iran", "IRNA" → "IRAN"). Everything else of the query (fields, quotes, operators, dates) is
-kept as written.
+contain it (the first SAMPLE_STORIES, searched further for the typed word's variants when none is there),
+the likeliest by the same channel ("attaks" → "attacks", not "attack"), in the user's case ("Irna" →
+"Iran", "ALBNIA" → "ALBANIA"). Everything else of the query (fields, quotes, operators, dates) is kept as
+written.
 """
 
 from __future__ import annotations
