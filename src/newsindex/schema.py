@@ -159,7 +159,7 @@ class _ChunkTerms(dict[str, tuple[str, ...]]):
     lookup a token.
     """
 
-    def __init__(self, capitals: bool, limit: int = 200_000) -> None:
+    def __init__(self, capitals: bool, limit: int = 100_000) -> None:
         super().__init__()
         self._capitals = capitals
         self._limit = limit
