@@ -95,6 +95,14 @@ class _TermsField:
             )
 
 
+class _Numbers(dict[str, int]):
+    """Terms and their numbers, 0, 1, 2… in the order they are first asked for."""
+
+    def __missing__(self, term: str) -> int:
+        number = self[term] = len(self)
+        return number
+
+
 class _TextField:
     """A text field kept as one term number per indexed word, in story order (see the module docstring)."""
 
@@ -102,7 +110,7 @@ class _TextField:
         self._lead_boost = float(field.analyzer.lead_boost)
         self._field_boost = float(field.format.field_boost)
         self._index_terms = field.analyzer.index_terms
-        self._numbers: dict[str, int] = {}  # term → its number
+        self._numbers: dict[str, int] = _Numbers()  # term → its number
         self._words = array("I")  # the term number of every indexed word, story after story
         self._counts = array("I")  # words in each story (0 for a story without the field)
         self._leads = array("I")  # of which in the lead
@@ -116,10 +124,7 @@ class _TextField:
     def add(self, docnum: int, analysed: tuple[list[str], int]) -> int:
         """Add a story's terms (from `analyse`); its length in the field."""
         terms, in_lead = analysed
-        numbers = self._numbers
-        for term in set(terms).difference(numbers):
-            numbers[term] = len(numbers)
-        self._words.extend(map(numbers.__getitem__, terms))
+        self._words.extend(map(self._numbers.__getitem__, terms))  # a new term numbered as it is met
         missing = docnum - len(self._counts)
         if missing:
             self._counts.extend(repeat(0, missing))
@@ -145,7 +150,7 @@ class _TextField:
         ranked = ranks[np.frombuffer(self._words, dtype=np.uint32)]  # each word's term, as its place in `terms`
         # What `ranked` replaces is let go at once: a worker's memory peaks while it writes its segment.
         del ranks
-        self._numbers, self._words = {}, array("I")
+        self._numbers, self._words = _Numbers(), array("I")
         counts = np.frombuffer(self._counts, dtype=np.uint32)
         ends = np.cumsum(counts, dtype=np.int64)  # where each story's words end
         per_term = np.cumsum(np.bincount(ranked, minlength=len(terms)))
