@@ -148,3 +148,11 @@ def test_snippets_mark_news_tokens(tmp_path: Path) -> None:
     marked = {hit.story.id: hit.snippet for hit in news.search("US", limit=10).hits}
     assert "The <mark>U.S</mark>. imposed" in marked["dotted"]
     assert "<mark>US</mark> officials" in marked["capitals"]
+
+
+def test_a_web_address_of_nothing_but_a_per_cent_sign_is_indexed_and_searched(tmp_path: Path) -> None:
+    # "www.%" left an empty host word that the analysis could not read: the story was not indexed.
+    news = NewsIndex.create(tmp_path / "index", fsync=False)
+    report = news.add([Story(id="odd", body="LONDON - Rates at www.% rose.", published=date(1987, 3, 1))])
+    assert (report.added, report.problems) == (1, [])
+    assert [hit.story.id for hit in news.search("rates www.%").hits] == ["odd"]

@@ -42,8 +42,14 @@ def test_a_posting_of_one_early_position_takes_one_byte() -> None:
 
 WORDS = ["Albania", "Iran", "the", "a", "running", "Tiranë", "U.S.", "3.5", "x", "oil", "ÉCOLE", "of", "diplomats"]
 NEWS_WORDS = ["US", "u.s", "<IBM>", "<C>", "AT&T", "C++", "10mln", "5%", "1,000", "http://www.ap.org/x", "its", "IT"]
+# Runs of text between white space are analysed once each (`schema._ChunkTerms`): white space of every kind, and
+# the punctuation that joins or parts news tokens, next to each other.
+SPACES = [" ", "\t", "\u00a0", "\u2003", "\x1c", "\r\n"]
+JOINERS = ["1,", "000", "5.", "&", "++", "#", "%", "<", ">", "(", ")", "www.", "http://", "-", "'s"]
 texts = st.lists(
-    st.sampled_from([*WORDS, *NEWS_WORDS, ". ", "\n", ", ", " (Reuters) - ", "TIRANA ", "U.S. TRADE GAP WIDENS "]),
+    st.sampled_from(
+        [*WORDS, *NEWS_WORDS, *SPACES, *JOINERS, ". ", "\n", ", ", " (Reuters) - ", "TIRANA ", "U.S. TRADE GAP WIDENS "]
+    ),
     max_size=80,
 ).map("".join)
 ANALYZERS = [
@@ -73,6 +79,29 @@ def test_index_terms_are_the_words_indexing_through_tokens_gives(analyzer: NewsA
     tokens = [(t.text, t.boost) for t in analyzer(text, positions=True, mode="index")]
     assert terms == [text for text, _ in tokens]
     assert in_lead == sum(1 for _, boost in tokens if boost != 1.0)
+
+
+@given(text=texts, cut=st.integers(0, 400))
+def test_index_terms_count_the_lead_as_tokens_do_where_the_lead_ends_inside_a_run_of_text(text: str, cut: int) -> None:
+    # The lead ends at white space; should it end anywhere else, its words are still counted as boosted.
+    from newsindex import schema
+
+    analyzer = NewsAnalyzer(lead_boost=2.0)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(schema, "lead_span", lambda value: (0, min(cut, len(value))))
+        terms, in_lead = analyzer.index_terms(text)
+        tokens = [(t.text, t.boost) for t in analyzer(text, positions=True, mode="index")]
+    assert terms == [text for text, _ in tokens]
+    assert in_lead == sum(1 for _, boost in tokens if boost != 1.0)
+
+
+def test_the_cache_of_runs_of_text_stays_within_its_limit_and_still_answers() -> None:
+    from newsindex.schema import _ChunkTerms
+
+    cache = _ChunkTerms(capitals=False, limit=2)
+    chunks = ("Albania's", "U.S.", "1,000", "AT&T", "Albania's")
+    assert [cache[chunk] for chunk in chunks] == [("albania",), ("u.s",), ("1000",), ("at&t",), ("albania",)]
+    assert len(cache) <= 2
 
 
 def test_phrases_far_into_a_very_long_story_are_found(tmp_path: Path) -> None:

@@ -120,13 +120,13 @@ def test_a_later_copy_is_verified_against_the_signature_recomputed_from_the_stor
     news = NewsIndex.create(tmp_path / "index")
     news.add([Story(id="first", body=wire_story(9), headline=headline), Story(id="other", body=wire_story(10))])
     computed: list[tuple[str, str | None]] = []
-    real_signature = duplicates.signature
+    real_compared_text = duplicates._compared_text  # what a signature is made of
 
     def spy(body: str, headline: str | None = None) -> object:
         computed.append((body, headline))
-        return real_signature(body, headline)
+        return real_compared_text(body, headline)
 
-    monkeypatch.setattr(duplicates, "signature", spy)
+    monkeypatch.setattr(duplicates, "_compared_text", spy)
     # (copies told apart by a letter: a number would make the second an update of the first, not a copy)
     copies = [
         Story(id=f"copy{n}", body=refiled(wire_story(9)) + f" Copy {'AB'[n - 1]}.", headline=headline) for n in (1, 2)
@@ -302,6 +302,29 @@ def test_signatures_are_those_of_datasketch(seed: int, words: int) -> None:
     assert ours is not None
     assert ours.dtype == "uint32"
     assert ours.tolist() == reference.hashvalues.astype("uint32").tolist()
+
+
+@pytest.mark.parametrize("accented", [False, True])
+@pytest.mark.parametrize(("seed", "words"), [(0, 2), (1, 50), (2, 399)])
+def test_signature_and_figures_made_together_are_those_made_apart(seed: int, words: int, accented: bool) -> None:
+    # Indexing makes both from one pass over the words (an ASCII text) or apart (any other).
+    from datasketch.minhash import MinHash
+
+    from newsindex.duplicates import NUM_PERM, _compared_text, _shingle_hashes, _signature_and_figures, figures
+
+    rng = random.Random(seed)
+    vocabulary = ["Albania", "oil", "rose", "seven", "3.5%", "1,234.5", "(12)", "U.S.", "the", "7-1/2", "$5", "fell"]
+    vocabulary += ["Tiranë", "ÉCOLE"] if accented else ["Tirana", "ECOLE"]
+    body = "TIRANA (Reuters) - " + " ".join(rng.choice(vocabulary) for _ in range(words))
+    reference = MinHash(num_perm=NUM_PERM, seed=1, scheme="affine32", hashfunc=int)
+    hashes = _shingle_hashes(_compared_text(body, "Headline"))
+    assert hashes is not None
+    reference.update_batch(hashes.tolist())
+    together, numbers = _signature_and_figures(_compared_text(body, "Headline"))
+    assert together is not None
+    assert together.tolist() == reference.hashvalues.astype("uint32").tolist()
+    assert numbers == figures(body, "Headline")
+    assert numbers  # the vocabulary's figures are found
 
 
 def test_the_band_table_finds_every_owner_of_a_key_in_its_sorted_runs_and_newest_stories(

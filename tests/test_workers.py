@@ -135,3 +135,15 @@ main()
         "(free some space or fix the permission, then run again)"
     ]
     assert NewsIndex.open(folder).count() == 0
+
+
+def test_a_batch_the_workers_wrote_whole_is_not_looked_up_story_by_story(
+    tmp_path: Path, started: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every story sent to a worker is in the segments it sent back: nothing to write again.
+    looked_up: list[str] = []
+    monkeypatch.setattr(indexer.Indexer, "_rescue_lost", lambda self: looked_up.append("batch"))
+    news = NewsIndex.create(tmp_path / "index")
+    report = news.add_files([str(feed(tmp_path, 100))], procs=2)
+    assert (report.added, looked_up) == (100, [])
+    assert news.search("harbours", limit=100).total == 100

@@ -175,6 +175,7 @@ class Dateline:
     region: str | None = None
 
 
+@lru_cache(maxsize=4)  # a story's body is split when read, when grouped and for its lead, one after the other
 def split_dateline(body: str) -> tuple[Dateline | None, str]:
     """Split `body` into its dateline (None when it has none) and the text after it."""
     found = _find(body, field=False)

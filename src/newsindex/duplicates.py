@@ -60,8 +60,10 @@ import hashlib
 import re
 import zlib
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import compress
 from typing import TYPE_CHECKING, Any
 
 from newsindex.catalogue import Strings
@@ -122,15 +124,39 @@ class Grouping:
 def signature(body: str, headline: str | None = None) -> np.ndarray | None:
     """The MinHash signature of the word 3-shingles of a story's headline and body (its dateline left out);
     None without words."""
-    hashes = _shingle_hashes(_compared_text(body, headline))
-    if hashes is None:
-        return None
+    return _text_signature(_compared_text(body, headline))
+
+
+def _text_signature(text: str) -> np.ndarray | None:
+    """`signature` of the text copies are compared by (`_compared_text`)."""
+    hashes = _shingle_hashes(text)
+    return None if hashes is None else _minhash(hashes)
+
+
+def _signature_and_figures(text: str) -> tuple[np.ndarray | None, bytes]:
+    """`_text_signature` and `_text_figures` of a text, its words split and looked up once for both when
+    they can be (an ASCII text: folding it is lower-casing it, so both cut the same words)."""
+    if not text.isascii():
+        return _text_signature(text), _text_figures(text)
+    import numpy as np
+
+    words = text.lower().split()
+    if not words:
+        return None, b""
+    coded = np.array(list(map(_CODED_WORDS.__getitem__, words)), dtype=np.uint64)
+    signature = _minhash(_shingles(coded.astype(np.uint32)))
+    return signature, _figures_at(words, np.flatnonzero(coded >> np.uint64(32)).tolist())
+
+
+def _minhash(hashes: np.ndarray) -> np.ndarray:
+    """The MinHash signature of shingle hashes (uint32)."""
     import numpy as np
 
     a, b = _affine32_permutations()
     # datasketch's MinHash.update_batch for its affine32 scheme (a test checks the values are the same),
     # without its per-call set-up and its Python loop over the hashes: MurmurHash3's 32-bit finaliser,
-    # then the smallest a·h + b (mod 2**32) of each permutation.
+    # then the smallest a·h + b (mod 2**32) of each permutation. A shingle met twice changes no minimum,
+    # so the hashes need not be made unique first.
     mixed = hashes.reshape(-1, 1)
     mixed = (mixed ^ (mixed >> np.uint32(16))) * np.uint32(0x85EBCA6B)
     mixed = (mixed ^ (mixed >> np.uint32(13))) * np.uint32(0xC2B2AE35)
@@ -164,21 +190,56 @@ _NUMBER_WORDS = {word: str(value) for value, word in enumerate(_UNITS.split(" ")
 def figures(body: str, headline: str | None = None) -> bytes:
     """The numbers of a story (its dateline left out), each with its context, as sorted 8-byte entries:
     the hash of the words before and after it, then the hash of the number."""
-    words = fold(_compared_text(body, headline)).split()
+    return _text_figures(_compared_text(body, headline))
+
+
+def _text_figures(text: str) -> bytes:
+    """`figures` of the text copies are compared by (`_compared_text`)."""
+    words = fold(text).split()
+    # Most words are no number: each word's number ("" for none) comes from a cache, in C, and only the
+    # numbers are visited one by one.
+    return _figures_at(words, compress(range(len(words)), map(_NUMBERS.__getitem__, words)))
+
+
+def _figures_at(words: list[str], places: Iterable[int]) -> bytes:
+    """`figures` of a text's folded words, given where among them its numbers are."""
     entries = set()
-    # Most words are letters alone and no number word: passed over in one comprehension, not one by one.
-    for at in [at for at, word in enumerate(words) if not word.isalpha() or word in _NUMBER_WORDS]:
-        word = words[at].strip(_PUNCTUATION)
-        number = _NUMBER_WORDS.get(word)
-        if number is None and _FIGURE.fullmatch(word):
-            number = word
-        if number is None:
-            continue
+    for at in places:
         before = words[at - 1].strip(_PUNCTUATION) if at else ""
         after = words[at + 1].strip(_PUNCTUATION) if at + 1 < len(words) else ""
         context = zlib.crc32(f"{before}\0{after}".encode())
-        entries.add((context << 32) | zlib.crc32(number.encode()))
+        entries.add((context << 32) | zlib.crc32(_NUMBERS[words[at]].encode()))
     return b"".join(entry.to_bytes(8, "big") for entry in sorted(entries))
+
+
+class _Cache(dict[str, Any]):
+    """A word → value cache filled by `make` as words are met, emptied when it holds `limit` of them."""
+
+    def __init__(self, make: Any, limit: int = 65_536) -> None:
+        super().__init__()
+        self._make = make
+        self._limit = limit
+
+    def __missing__(self, word: str) -> Any:
+        value = self._make(word)
+        if len(self) >= self._limit:
+            self.clear()
+        self[word] = value
+        return value
+
+
+def _number_of(word: str) -> str:
+    """The number a word of folded text states ("12,5", "seven" → "7"), or "" for a word that states none."""
+    if word.isalpha() and word not in _NUMBER_WORDS:
+        return ""
+    word = word.strip(_PUNCTUATION)
+    number = _NUMBER_WORDS.get(word)
+    if number is None and _FIGURE.fullmatch(word):
+        number = word
+    return number or ""
+
+
+_NUMBERS = _Cache(_number_of)
 
 
 def figures_disagree(first: bytes, second: bytes) -> bool:
@@ -259,25 +320,42 @@ def new_group(story_id: str, digest: str) -> str:
 
 
 def _shingle_hashes(text: str) -> np.ndarray | None:
+    """The hash of each word 3-shingle of `text`, in order (a shingle met twice is there twice)."""
     import numpy as np
 
     # Words as whitespace splits them, punctuation attached: str.split is ten times faster than a regex,
     # and a copy keeps its punctuation as it keeps its words.
-    words = list(map(_word_hash, text.lower().split()))
+    words = list(map(_WORD_HASHES.__getitem__, text.lower().split()))
     if not words:
         return None
-    hashes = np.array(words, dtype=np.uint32)
+    return _shingles(np.array(words, dtype=np.uint32))
+
+
+def _shingles(hashes: np.ndarray) -> np.ndarray:
+    """The hashes of the word 3-shingles of a text, given its words' hashes (uint32); a text of fewer words
+    is one shingle a word."""
+    import numpy as np
+
     if len(hashes) >= SHINGLE_WORDS:
         # The hash of words (a, b, c) mixes their hashes in order; uint32 arithmetic wraps around.
         mixed = hashes[: len(hashes) - 2] * np.uint32(0x9E3779B1)
         mixed = (mixed ^ hashes[1 : len(hashes) - 1]) * np.uint32(0x85EBCA77)
         hashes = mixed ^ hashes[2:]
-    return np.unique(hashes)
+    return hashes
 
 
-@lru_cache(maxsize=65_536)  # the most frequent words: a bigger cache costs more memory than it saves time
 def _word_hash(word: str) -> int:
     return zlib.crc32(fold(word).encode("utf-8"))
+
+
+def _coded_word(word: str) -> int:
+    """A word of a lower-cased ASCII text as `_word_hash` gives it, plus 2**32 if it states a number."""
+    return zlib.crc32(word.encode("ascii")) | (1 << 32 if _number_of(word) else 0)
+
+
+# The most frequent words' hashes (a bigger cache costs more memory than it saves time)
+_WORD_HASHES = _Cache(_word_hash)
+_CODED_WORDS = _Cache(_coded_word, limit=100_000)  # Reuters-21578 NEWID 1-11000 has 76,000 distinct words
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,11 +405,10 @@ class Grouper:
         copy, if the group stays within the window with it and their figures agree, or a new group."""
         if not self.enabled:
             return None
-        sig = signature(body, headline)
+        sig, mine = _signature_and_figures(_compared_text(body, headline))
         if sig is None:
             return Grouping(None, None, new_group(story_id, digest), published)
         keys = band_keys(sig)
-        mine = figures(body, headline)
         copies: dict[str, list[tuple[float, _Candidate]]] = {}
         for candidate in self._candidates(story_id, keys):
             score = similarity(sig, candidate.signature)
@@ -448,9 +525,8 @@ class Grouper:
             self._recomputed.move_to_end(digest)
             return self._recomputed[digest]
         story = story_from_stored(reader.stored_fields(docnum))
-        sig = signature(story.body, story.headline)
+        found = self._recomputed[digest] = _signature_and_figures(_compared_text(story.body, story.headline))
         self.recomputed += 1
-        found = self._recomputed[digest] = (sig, figures(story.body, story.headline))
         if len(self._recomputed) > SIGNATURE_CACHE:
             self._recomputed.popitem(last=False)
         return found

@@ -119,6 +119,13 @@ class ParallelWriter(MpWriter):  # type: ignore[misc]
         self.docbuffer: list[tuple[int, dict[str, Any]]] = []
         self._grouping = 0
         self._added_sub = False
+        self.sent = 0  # stories handed to the workers
+        self.written = 0  # stories in the segments the workers sent back at commit
+
+    @property
+    def lost_some(self) -> bool:
+        """After commit: whether a worker died with stories it was given (the indexer writes them again)."""
+        return self.written != self.sent
 
     def _enqueue(self) -> None:
         filename = f"{random_name()}.doclist"
@@ -126,6 +133,7 @@ class ParallelWriter(MpWriter):  # type: ignore[misc]
             for item in self.docbuffer:
                 pickle.dump(item, file, pickle.HIGHEST_PROTOCOL)
         self._pool.send(filename, len(self.docbuffer))
+        self.sent += len(self.docbuffer)
         self.docbuffer = []
 
     def cancel(self) -> None:
@@ -139,7 +147,9 @@ class ParallelWriter(MpWriter):  # type: ignore[misc]
         if self.docbuffer:
             self._enqueue()
         segments = self._merge_segments(mergetype, optimize, merge)
-        segments += self._pool.finish_batch()
+        written = self._pool.finish_batch()
+        self.written = sum(segment.doc_count_all() for segment in written)
+        segments += written
         if self._added:
             segments.append(self._finalize_segment())
         else:
