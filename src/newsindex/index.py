@@ -1005,6 +1005,11 @@ def _ranking(
     first `depth` (docnum, score) pairs) and the plan searched: its fallback when no story has every word."""
     plan = check_expansion(plan, searcher.reader())
     recency = scoring.recency(searcher)
+    from newsindex import vector  # NumPy: imported when a search first ranks, not when the CLI starts
+
+    evaluated = vector.ranking(searcher, plan, order, recency, scoring.expand)
+    if evaluated is not None:  # the shapes people type, scored with arrays; the rest through Whoosh
+        return evaluated
     allowed = _allowed_docnums(searcher, plan)
     plan, matching = _settled(searcher, plan, allowed)
     searched = plan
