@@ -477,8 +477,13 @@ class NewsIndex:
         order = "relevance" if plan.has_words else "-date"
 
         def ids(searcher: Searcher) -> list[tuple[str, float]]:
+            from newsindex.vector import story_ids
+
             _, ranking, _ = _ranking(searcher, plan, order, scoring)
-            return [(searcher.stored_fields(docnum)["id"], score) for docnum, score in ranking(limit)]
+            found = ranking(limit)
+            return list(
+                zip(story_ids(searcher, [docnum for docnum, _ in found]), [score for _, score in found], strict=True)
+            )
 
         return self._reading(ids)
 

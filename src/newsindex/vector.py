@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 import zlib
-from bisect import insort
+from bisect import bisect_right, insort
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -516,6 +516,34 @@ class Evaluation:
             return _EMPTY_DOCS
         # phrases, patterns and the rest: Whoosh's own answer (deleted documents already left out)
         return np.asarray(sorted(segment.leaf.docs_for_query(node)), dtype=np.int32)
+
+
+# -- story ids -------------------------------------------------------------------------------------------
+
+
+def story_ids(searcher: Any, docnums: Sequence[int]) -> list[str]:
+    """The story ids of these documents, from each segment's `id` column (cached), not the stored stories."""
+    leaves = list(searcher.leaf_searchers())
+    offsets = [offset for _, offset in leaves]
+    ids = []
+    for docnum in docnums:
+        leaf, offset = leaves[bisect_right(offsets, docnum) - 1]
+        column = _id_column(leaf.reader())
+        local = docnum - offset
+        ids.append(column[local] if column is not None else leaf.reader().stored_fields(local)["id"])
+    return ids
+
+
+def _id_column(reader: Any) -> list[str] | None:
+    segment = reader.segment()
+    if segment is None or not reader.has_column("id"):
+        return None
+    key = (segment.segment_id(), "ids")
+    ids: list[str] | None = CACHE.get(key)
+    if ids is None:
+        ids = [value.decode("utf-8") for value in reader.column_reader("id", translate=False)]
+        CACHE.put(key, ids, sum(len(story) + 57 for story in ids) + 8 * len(ids))
+    return ids
 
 
 # -- ranking ---------------------------------------------------------------------------------------------
