@@ -125,6 +125,19 @@ class _Segment:
         self.codec = self.reader.codec() if segment is not None else None
         self._deleted: np.ndarray | bool | None = False  # False: not read yet
 
+    @property
+    def live_count(self) -> int:
+        return int(self.reader.doc_count())
+
+    def frequency(self, fieldname: str, tbytes: bytes) -> int:
+        """How many of the segment's documents (deleted ones too) have the term: 0 when none has."""
+        key = (self.id, "frequency", fieldname, tbytes)
+        found = CACHE.get(key)
+        if found is None:
+            found = int(self.reader.doc_frequency(fieldname, tbytes)) if (fieldname, tbytes) in self.reader else 0
+            CACHE.put(key, found, 100)
+        return found  # type: ignore[no-any-return]
+
     def deleted(self) -> np.ndarray | None:
         """A mask of the deleted documents (None: none is)."""
         if self._deleted is False:
@@ -356,6 +369,8 @@ class Evaluation:
         self.recency = recency
         self._terms: dict[tuple[str, bytes], _Term] = {}
         self._scored: dict[int, Scored] = {}
+        weighting = sorted((name, repr(value)) for name, value in vars(self.weighting).items())
+        self._view = (type(self.weighting).__name__, tuple(weighting), tuple(s.id for s in self.segments))
         index_name = next((s.reader.segment().indexname for s in self.segments if s.codec is not None), None)
         if index_name is not None:
             folder = str(getattr(self.segments[0].reader.storage(), "folder", ""))
@@ -412,23 +427,38 @@ class Evaluation:
     def _term(self, fieldname: str, tbytes: bytes, segment: _Segment) -> _Term:
         key = (fieldname, tbytes)
         term = self._terms.get(key)
-        if term is None:
-            term = self._terms[key] = _Term(self.weighting.scorer(segment.leaf, fieldname, tbytes))
+        if term is None:  # the same for every segment: the statistics are the searcher's (and so the key)
+            cache_key = ("term", self._view, fieldname, tbytes)
+            term = CACHE.get(cache_key)
+            if term is None:
+                term = _Term(self.weighting.scorer(segment.leaf, fieldname, tbytes))
+                CACHE.put(cache_key, term, 200)
+            self._terms[key] = term
         return term
 
     def _term_bytes(self, node: Any, segment: _Segment) -> bytes | None:
         """The term's bytes if the segment has it."""
+        tbytes = self._bytes(node, segment)
+        return tbytes if tbytes is not None and segment.frequency(node.fieldname, tbytes) else None
+
+    def _bytes(self, node: Any, segment: _Segment) -> bytes | None:
         schema = segment.reader.schema
         if node.fieldname not in schema:
             return None
         try:
-            tbytes = schema[node.fieldname].to_bytes(node.text)
+            return schema[node.fieldname].to_bytes(node.text)  # type: ignore[no-any-return]
         except ValueError:
             return None
-        return tbytes if (node.fieldname, tbytes) in segment.reader else None
 
     def _size(self, node: Any, segment: _Segment) -> int:
         """`node.estimate_size(reader)` as Whoosh has it, for the shape of its matcher trees."""
+        kind = type(node)
+        if kind is wq.Term:
+            tbytes = self._bytes(node, segment)
+            return 0 if tbytes is None else segment.frequency(node.fieldname, tbytes)
+        if (kind is wq.Or or kind is wq.And) and node.subqueries:
+            sizes = [self._size(sub, segment) for sub in node.subqueries]
+            return min(sizes) if kind is wq.And else min(sum(sizes), segment.live_count)
         return int(node.estimate_size(segment.reader))
 
     def _eval(self, node: Any, segment: _Segment) -> Scored:
@@ -536,11 +566,13 @@ def story_ids(searcher: Any, docnums: Sequence[int]) -> list[str]:
 
 def _id_column(reader: Any) -> list[str] | None:
     segment = reader.segment()
-    if segment is None or not reader.has_column("id"):
+    if segment is None:
         return None
     key = (segment.segment_id(), "ids")
     ids: list[str] | None = CACHE.get(key)
     if ids is None:
+        if not reader.has_column("id"):
+            return None
         ids = [value.decode("utf-8") for value in reader.column_reader("id", translate=False)]
         CACHE.put(key, ids, sum(len(story) + 57 for story in ids) + 8 * len(ids))
     return ids
