@@ -136,6 +136,15 @@ def test_rank_is_whooshs_ranking(news: NewsIndex, monkeypatch: pytest.MonkeyPatc
                 _same_ranking(news.rank(text, limit=limit, **options), whoosh)
 
 
+def test_rank_takes_a_date_range_as_search_does(news: NewsIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    ranked = news.rank("oil gas", limit=15, match="any", start="2019-03", end="2019-05")
+    found = news.search("oil gas", limit=15, match="any", start="2019-03", end="2019-05", all_versions=True)
+    assert ranked and [story for story, _ in ranked] == [hit.story.id for hit in found.hits]
+    assert all(hit.story.published and 3 <= hit.story.published.month <= 5 for hit in found.hits)
+    arrays, whoosh = _both(news, monkeypatch, "rank", "oil gas", limit=15, match="any", start="2019-03", end="2019-05")
+    _same_ranking(arrays, whoosh)
+
+
 def test_plain_words_rank_as_through_whoosh(news: NewsIndex, monkeypatch: pytest.MonkeyPatch) -> None:
     for text in ("iran oil", "oil oil gas", "The minister said oil prices rose", "iran iran iran kosovo vote"):
         for options in ({"match": "any"}, {}):

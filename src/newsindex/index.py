@@ -464,8 +464,11 @@ class NewsIndex:
         plain: bool = False,
         expand: bool = False,
         recency_half_life: float | None = None,
+        start: str | date | None = None,
+        end: str | date | None = None,
     ) -> list[tuple[str, float]]:
-        """The ids and scores of the best `limit` stories for `text`, best first, as `search` ranks them.
+        """The ids and scores of the best `limit` stories for `text`, best first, as `search` ranks them
+        (`start` and `end` as in `search`).
 
         No story is read and no snippet made: the fast path for batch runs and evaluations.
         """
@@ -473,7 +476,7 @@ class NewsIndex:
         scoring = _Scoring(expand, require_all, recency_half_life)
         if not 1 <= limit <= MAX_LIMIT:
             raise UsageError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
-        plan = self._plan(text, None, None, (), None, None, require_all, plain=plain, match=match)
+        plan = self._plan(text, start, end, (), None, None, require_all, plain=plain, match=match)
         order = "relevance" if plan.has_words else "-date"
 
         def ids(searcher: Searcher) -> list[tuple[str, float]]:
