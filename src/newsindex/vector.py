@@ -369,6 +369,7 @@ class Evaluation:
         self.recency = recency
         self._terms: dict[tuple[str, bytes], _Term] = {}
         self._scored: dict[int, Scored] = {}
+        self._memo: dict[tuple[int, str, Any], Scored] = {}  # terms met again (both tiers name the same words)
         weighting = sorted((name, repr(value)) for name, value in vars(self.weighting).items())
         self._view = (type(self.weighting).__name__, tuple(weighting), tuple(s.id for s in self.segments))
         index_name = next((s.reader.segment().indexname for s in self.segments if s.codec is not None), None)
@@ -464,17 +465,11 @@ class Evaluation:
     def _eval(self, node: Any, segment: _Segment) -> Scored:
         kind = type(node)
         if kind is wq.Term:
-            tbytes = self._term_bytes(node, segment)
-            if tbytes is None:
-                return _EMPTY_DOCS, _EMPTY_SCORES
-            docs, weights = segment.postings(node.fieldname, tbytes)
-            term = self._term(node.fieldname, tbytes, segment)
-            lengths = segment.lengths(node.fieldname) if term.kind == "bm25" else None
-            deleted = segment.deleted()
-            if deleted is not None:
-                keep = ~deleted[docs]
-                docs, weights = docs[keep], weights[keep]
-            scores = term.scores(weights, lengths[docs] if lengths is not None else None)
+            memo = (segment.offset, node.fieldname, node.text)
+            found = self._memo.get(memo)
+            if found is None:
+                found = self._memo[memo] = self._term_scored(node, segment)
+            docs, scores = found
             if node.boost != 1.0:
                 scores = scores * node.boost
             return docs, scores
@@ -503,6 +498,20 @@ class Evaluation:
         if node is wq.NullQuery:
             return _EMPTY_DOCS, _EMPTY_SCORES
         raise NotMine(kind.__name__)
+
+    def _term_scored(self, node: Any, segment: _Segment) -> Scored:
+        """A term's live documents in the segment and their BM25F scores, before any boost."""
+        tbytes = self._term_bytes(node, segment)
+        if tbytes is None:
+            return _EMPTY_DOCS, _EMPTY_SCORES
+        docs, weights = segment.postings(node.fieldname, tbytes)
+        term = self._term(node.fieldname, tbytes, segment)
+        lengths = segment.lengths(node.fieldname) if term.kind == "bm25" else None
+        deleted = segment.deleted()
+        if deleted is not None:
+            keep = ~deleted[docs]
+            docs, weights = docs[keep], weights[keep]
+        return docs, term.scores(weights, lengths[docs] if lengths is not None else None)
 
     def _array_union(self, parts: Sequence[Scored], boost: float) -> Scored:
         nonempty = [part for part in parts if len(part[0])]
