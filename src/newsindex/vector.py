@@ -188,6 +188,8 @@ class _Segment:
         found = CACHE.get(key)
         if found is None:
             found = self._read_postings(fieldname, tbytes)
+            if len(found[0]) and not (found[0][0] >= 0 and found[0][-1] < self.size):
+                raise IndexDamagedError(f"the postings of {fieldname}:{tbytes!r} name documents the segment lacks")
             CACHE.put(key, found, found[0].nbytes + found[1].nbytes + 100)
         return found  # type: ignore[no-any-return]
 
@@ -254,14 +256,19 @@ def _decode_packed(postfile: Any, offset: int, length: int, checked: bool) -> tu
         if layout & codec._COMPRESSED:
             data = zlib.decompress(data)
         id_type = _ID_TYPES[layout & 3]
+        wcode = layout >> 2 & 3
+        weight_type = _WEIGHT_TYPES[wcode]
+        if (
+            len(data) < id_type.itemsize * (count - 1) + (weight_type.itemsize * count if weight_type else 0)
+            or not count
+        ):
+            raise _damaged(postfile, offset + position, "is cut short")
         gaps = np.frombuffer(data, dtype=id_type, count=count - 1)
         ids = np.empty(count, dtype=np.int64)
         ids[0] = minid
         np.cumsum(gaps, out=ids[1:])
         ids[1:] += minid
         id_parts.append(ids)
-        wcode = layout >> 2 & 3
-        weight_type = _WEIGHT_TYPES[wcode]
         if weight_type is None:
             weight_parts.append(np.ones(count, dtype=np.float64))
         else:
