@@ -106,7 +106,7 @@ QUERIES = [
     "iran OR date:2019-03",
     "oil date:2019-06",
     "oil date:[2019-02 TO 2019-05]",
-    "oil OR gas date:2019-03-04",  # a filter passing few stories: Whoosh scores only those (AllowedOnly)
+    "oil OR gas date:2019-04-04",  # a filter passing few stories: Whoosh scores only those (AllowedOnly)
     "iran topic:grain date:2019-07",
     "topic:grain oil",
     "wheat topic:(grain OR crude)",
