@@ -266,3 +266,28 @@ class _Bytes:
 
     def get(self, position: int, length: int) -> bytes:
         return self._data[position : position + length]
+
+
+_docs = st.sets(st.integers(0, 499), max_size=80).map(lambda found: sorted(found))
+
+
+@settings(max_examples=50, deadline=None)
+@given(a=_docs, b=_docs)
+def test_set_operations_agree_sparse_and_dense(a: list[int], b: list[int]) -> None:
+    import numpy as np
+
+    def scored(docs: list[int], base: float) -> tuple[Any, Any]:
+        return np.asarray(docs, dtype=np.int32), np.asarray([base + docnum / 7 for docnum in docs], dtype=np.float64)
+
+    left, right = scored(a, 0.5), scored(b, 1.25)
+    expected = {docnum: 0.5 + docnum / 7 for docnum in a}
+    for docnum in b:
+        expected[docnum] = expected.get(docnum, 0.0) + (1.25 + docnum / 7)
+    for size in (0, 500):  # 0: sorted arrays merged; 500: an array the segment's size
+        docs, scores = vector._union(left, right, size)
+        assert dict(zip(docs.tolist(), scores.tolist(), strict=True)) == expected
+    docs, scores = vector._intersection(left, right)
+    assert docs.tolist() == sorted(set(a) & set(b))
+    assert scores.tolist() == [expected[docnum] for docnum in docs.tolist()]
+    docs, _ = vector._without(left, right[0])
+    assert docs.tolist() == sorted(set(a) - set(b))

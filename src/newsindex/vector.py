@@ -290,13 +290,35 @@ def _damaged(postfile: Any, position: int, what: str) -> IndexDamagedError:
 # -- sets of sorted document numbers ---------------------------------------------------------------------
 
 
-def _union(a: Scored, b: Scored) -> Scored:
+def _contains(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
+    """For each of `needles`, whether sorted `haystack` holds it (binary searches, no sort)."""
+    if not len(haystack):
+        return np.zeros(len(needles), dtype=bool)
+    at = np.searchsorted(haystack, needles)
+    at[at == len(haystack)] = 0
+    return haystack[at] == needles  # type: ignore[no-any-return]
+
+
+def _dense(size: int, parts: Sequence[Scored], boost: float = 1.0) -> Scored:
+    """The union of `parts` over a segment of `size` documents, each part's scores (× boost) added in turn."""
+    scores = np.zeros(size, dtype=np.float64)
+    hit = np.zeros(size, dtype=bool)
+    for docs, part_scores in parts:
+        scores[docs] += part_scores if boost == 1.0 else part_scores * boost
+        hit[docs] = True
+    docs = np.flatnonzero(hit).astype(np.int32)
+    return docs, scores[docs]
+
+
+def _union(a: Scored, b: Scored, size: int = 0) -> Scored:
     """Documents in either, scored a + b where in both (as UnionMatcher: commutative, so exact)."""
     (docs_a, scores_a), (docs_b, scores_b) = a, b
     if not len(docs_a):
         return b
     if not len(docs_b):
         return a
+    if size and (len(docs_a) + len(docs_b)) * 16 > size:  # many matches: an array the segment's size
+        return _dense(size, (a, b))
     docs = np.union1d(docs_a, docs_b)
     scores = np.zeros(len(docs), dtype=np.float64)
     scores[np.searchsorted(docs, docs_a)] = scores_a
@@ -309,15 +331,18 @@ def _intersection(a: Scored, b: Scored) -> Scored:
     (docs_a, scores_a), (docs_b, scores_b) = a, b
     if not len(docs_a) or not len(docs_b):
         return _EMPTY_DOCS, _EMPTY_SCORES
-    docs, in_a, in_b = np.intersect1d(docs_a, docs_b, assume_unique=True, return_indices=True)
-    return docs, scores_a[in_a] + scores_b[in_b]
+    if len(docs_a) > len(docs_b):  # the fewer looked up in the more
+        return _intersection(b, a)
+    found = _contains(docs_b, docs_a)
+    docs = docs_a[found]
+    return docs, scores_a[found] + scores_b[np.searchsorted(docs_b, docs)]
 
 
 def _without(a: Scored, docs_b: np.ndarray) -> Scored:
     docs_a, scores_a = a
     if not len(docs_a) or not len(docs_b):
         return a
-    keep = ~np.isin(docs_a, docs_b, assume_unique=True)
+    keep = ~_contains(docs_b, docs_a)
     return docs_a[keep], scores_a[keep]
 
 
@@ -491,9 +516,9 @@ class Evaluation:
                 found = _weighted_tree(parts, _intersection)
             elif len(subs) < wq.Or.TOO_MANY_CLAUSES and (len(subs) == 2 or segment.size > 5000):
                 parts = [(float(self._size(sub, segment)), self._eval(sub, segment)) for sub in subs]
-                found = _weighted_tree(parts, _union)  # DefaultOr
+                found = _weighted_tree(parts, lambda a, b: _union(a, b, segment.size))  # DefaultOr
             else:  # PreloadedOr: an ArrayUnionMatcher adds each child's score × boost in turn
-                return self._array_union([self._eval(sub, segment) for sub in subs], node.boost)
+                return self._array_union([self._eval(sub, segment) for sub in subs], node.boost, segment.size)
             if node.boost != 1.0:
                 return found[0], found[1] * node.boost
             return found
@@ -520,10 +545,12 @@ class Evaluation:
             docs, weights = docs[keep], weights[keep]
         return docs, term.scores(weights, lengths[docs] if lengths is not None else None)
 
-    def _array_union(self, parts: Sequence[Scored], boost: float) -> Scored:
+    def _array_union(self, parts: Sequence[Scored], boost: float, segment_size: int) -> Scored:
         nonempty = [part for part in parts if len(part[0])]
         if not nonempty:
             return _EMPTY_DOCS, _EMPTY_SCORES
+        if sum(len(part[0]) for part in nonempty) * 16 > segment_size:
+            return _dense(segment_size, nonempty, boost)
         docs = nonempty[0][0] if len(nonempty) == 1 else np.unique(np.concatenate([part[0] for part in nonempty]))
         scores = np.zeros(len(docs), dtype=np.float64)
         for part_docs, part_scores in nonempty:
@@ -656,9 +683,9 @@ def ranking(searcher: Any, plan: QueryPlan, order: str, recency: Any = None, exp
             docs, scores = evaluation.scored(tier)
             keep = np.ones(len(docs), dtype=bool)
             if narrowed is not None:
-                keep &= np.isin(docs, narrowed, assume_unique=True)
+                keep &= _contains(narrowed, docs)
             if found:
-                keep &= ~np.isin(docs, np.fromiter((docnum for docnum, _ in found), dtype=np.int64), assume_unique=True)
+                keep &= ~_contains(np.sort(np.fromiter((docnum for docnum, _ in found), dtype=np.int64)), docs)
             if keep.any() and deadlines.current().expired():
                 raise QueryRejectedError(
                     f"the search took longer than {SEARCH_SECONDS:g} s and was stopped: make the query more specific"
@@ -674,7 +701,7 @@ def _matches(evaluation: Evaluation, plan: QueryPlan, allowed: np.ndarray | None
     docs, _ = evaluation.scored(plan.query)
     if allowed is None:
         return docs
-    return np.intersect1d(docs, allowed, assume_unique=True)
+    return docs[_contains(allowed, docs)]  # type: ignore[no-any-return]
 
 
 __all__ = ["CACHE", "ENABLED", "Evaluation", "NotMine", "ranking", "top"]
