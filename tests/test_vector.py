@@ -182,7 +182,6 @@ _clause = st.one_of(
     st.builds(lambda a, b: f"({a} OR {b})", _word, _word),
     st.builds(lambda a, b: f"({a} AND {b})", _word, _word),
     st.builds(lambda topic: f"topic:{topic}", st.sampled_from(TOPICS)),
-    st.builds(lambda month: f"date:2019-{month:02d}", st.integers(1, 12)),
 )
 
 
@@ -192,6 +191,7 @@ _clause = st.one_of(
     joiner=st.sampled_from([" ", " OR ", " AND "]),
     options=st.sampled_from(OPTIONS),
     limit=st.sampled_from([1, 5, 30]),
+    month=st.sampled_from([None, "2019-02", "2019-07"]),
 )
 def test_generated_queries_rank_as_through_whoosh(
     news: NewsIndex,
@@ -200,10 +200,13 @@ def test_generated_queries_rank_as_through_whoosh(
     joiner: str,
     options: dict[str, Any],
     limit: int,
+    month: str | None,
 ) -> None:
     text = joiner.join(clauses)
-    if all(clause.startswith(("-", "topic:", "date:")) for clause in clauses):
+    if all(clause.startswith(("-", "topic:")) for clause in clauses):
         text += " oil"  # words to rank by: filters alone are listed newest first, not ranked
+    if month:  # a date clause beside the others (inside an OR see test_a_date_inside_or_ranks_every_match)
+        text += f" date:{month}"
     try:
         arrays, whoosh = _both(news, monkeypatch, "rank", text, limit=limit, **options)
     except QueryError as error:  # two months side by side: no story is in both, said as Whoosh's path says it
@@ -213,6 +216,16 @@ def test_generated_queries_rank_as_through_whoosh(
         assert str(through_whoosh.value) == str(error)
         return
     _same_ranking(arrays, whoosh)
+
+
+def test_a_date_inside_or_ranks_every_match(news: NewsIndex) -> None:
+    # Through Whoosh's matchers (vector.ENABLED = False) these ranked 0 of 2 and 192 of 193 of the stories
+    # their own count found: a PublishedRange under an OR loses matches in Whoosh's top-N collection.
+    for text in ("oil OR -iran OR date:2019-01 OR iran", "oil OR date:2019-01", "market OR date:2019-05 -gas"):
+        found = news.search(text, all_versions=True)
+        ranked = news.rank(text, limit=DEEP)
+        assert found.total and len(ranked) == found.total, text
+        assert [story for story, _ in ranked[: len(found.hits)]] == [hit.story.id for hit in found.hits]
 
 
 def test_phrases_and_patterns_are_left_to_whoosh(news: NewsIndex) -> None:
