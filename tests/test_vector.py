@@ -304,3 +304,25 @@ def test_set_operations_agree_sparse_and_dense(a: list[int], b: list[int]) -> No
     assert scores.tolist() == [expected[docnum] for docnum in docs.tolist()]
     docs, _ = vector._without(left, right[0])
     assert docs.tolist() == sorted(set(a) - set(b))
+
+
+def test_a_scorer_it_does_not_know_leaves_the_search_to_whoosh(
+    news: NewsIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from whoosh.scoring import BM25FScorer
+
+    from newsindex.query import parse_query
+
+    class Other(BM25FScorer):  # type: ignore[misc]
+        def _score(self, weight: float, length: float) -> float:
+            return float(weight)
+
+    expected = news.rank("iran oil", limit=5, match="any")
+    with news._searcher() as searcher:
+        weighting = searcher.weighting
+        monkeypatch.setattr(
+            weighting, "scorer", lambda leaf, field, text, qf=1: Other(leaf, field, text, weighting.B, weighting.K1)
+        )
+        assert vector.ranking(searcher, parse_query("iran oil", searcher.schema, match="any"), "relevance") is None
+    ranked = news.rank("iran oil", limit=5, match="any")  # through Whoosh's matchers, with the other scorer
+    assert ranked and ranked != expected

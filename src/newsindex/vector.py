@@ -667,6 +667,8 @@ def ranking(searcher: Any, plan: QueryPlan, order: str, recency: Any = None, exp
         if not len(matched) and plan.fallback is not None and (allowed is None or len(allowed)):
             plan = plan.fall_back()
             matched = _matches(evaluation, plan, allowed)
+        if plan.ranked_first is not None and len(matched):
+            evaluation.scored(plan.ranked_first)  # here, so that a shape it leaves to Whoosh shows now
     except NotMine:
         return None
     matching = set(matched.tolist())
