@@ -259,7 +259,7 @@ def test_the_cache_lets_go_of_merged_segments(tmp_path: Path) -> None:
         index.rank("iran oil", limit=3)
         with index._searcher() as searcher:
             first = {leaf.reader().segment().segment_id() for leaf, _ in searcher.leaf_searchers()}
-        assert any(key[0] in first for key in vector.CACHE._items)
+        assert any(str(key[0]).split("@")[0] in first for key in vector.CACHE._items)
         index.add(_stories(6, 30))  # every story replaced, then small commits: Whoosh merges segments away
         for commit in range(5):
             index.add(_stories(7 + commit, 5, start=100 + 5 * commit))
@@ -268,7 +268,7 @@ def test_the_cache_lets_go_of_merged_segments(tmp_path: Path) -> None:
             now = {leaf.reader().segment().segment_id() for leaf, _ in searcher.leaf_searchers()}
         gone = first - now
         assert gone, "no segment was merged away: the test needs a merge"
-        assert not any(key[0] in gone for key in vector.CACHE._items)
+        assert not any(str(key[0]).split("@")[0] in gone for key in vector.CACHE._items)
 
 
 class _Bytes:

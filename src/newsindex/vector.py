@@ -17,6 +17,7 @@ test compares both).
 
 from __future__ import annotations
 
+import itertools
 import threading
 import zlib
 from bisect import bisect_right, insort
@@ -121,7 +122,10 @@ class _Segment:
         self.offset = offset
         self.size = int(self.reader.doc_count_all())
         segment = self.reader.segment()
-        self.id = segment.segment_id() if segment is not None else f"empty-{id(self.reader)}"
+        # The segment as this opening of the index reads it: a segment's files never change, but an index
+        # opened again reads them again (damage done to a file since is found, as Whoosh would find it).
+        token = _token(self.reader.storage()) if segment is not None else id(self.reader)
+        self.id = f"{segment.segment_id() if segment is not None else 'empty'}@{token}"
         self.codec = self.reader.codec() if segment is not None else None
         self._deleted: np.ndarray | bool | None = False  # False: not read yet
 
@@ -212,6 +216,21 @@ class _Segment:
             weights_list.append(matcher.weight())
             matcher.next()
         return np.asarray(ids_list, dtype=np.int32), np.asarray(weights_list, dtype=np.float64)
+
+
+_tokens = itertools.count(1)
+
+
+def _token(storage: Any) -> int:
+    """A number for one opened index's storage object, given on first use."""
+    token = getattr(storage, "_vector_token", None)
+    if token is None:
+        token = next(_tokens)
+        try:
+            storage._vector_token = token
+        except AttributeError:  # a storage that takes no attribute: its object's id
+            return id(storage)
+    return int(token)
 
 
 def _numeric_column(column: Any, doccount: int, dtype: np.dtype[Any]) -> np.ndarray:
@@ -407,7 +426,8 @@ class Evaluation:
         index_name = next((s.reader.segment().indexname for s in self.segments if s.codec is not None), None)
         if index_name is not None:
             folder = str(getattr(self.segments[0].reader.storage(), "folder", ""))
-            CACHE.seen(f"{folder}/{index_name}", frozenset(s.id for s in self.segments))
+            token = _token(self.segments[0].reader.storage())
+            CACHE.seen(f"{folder}/{index_name}@{token}", frozenset(s.id for s in self.segments))
 
     # global document numbers ------------------------------------------------------------------------
 
@@ -611,7 +631,7 @@ def _id_column(reader: Any) -> list[str] | None:
     segment = reader.segment()
     if segment is None:
         return None
-    key = (segment.segment_id(), "ids")
+    key = (f"{segment.segment_id()}@{_token(reader.storage())}", "ids")
     ids: list[str] | None = CACHE.get(key)
     if ids is None:
         if not reader.has_column("id"):
