@@ -445,7 +445,8 @@ class NewsIndex:
         expand: bool = False,
         recency_half_life: float | None = None,
     ) -> list[tuple[str, float]]:
-        """The ids and scores of the best `limit` stories for `text`, best first, as `search` ranks them.
+        """The ids and scores of the best `limit` stories for `text`, best first, as `search` ranks them
+        (`filters` as in `search`).
 
         No story is read and no snippet made: the fast path for batch runs and evaluations.
         """
@@ -458,8 +459,13 @@ class NewsIndex:
         order = "relevance" if plan.has_words else "-date"
 
         def ids(searcher: Searcher) -> list[tuple[str, float]]:
+            from newsindex.vector import story_ids
+
             _, ranking, _ = _ranking(searcher, plan, order, scoring)
-            return [(searcher.stored_fields(docnum)["id"], score) for docnum, score in ranking(limit)]
+            found = ranking(limit)
+            return list(
+                zip(story_ids(searcher, [docnum for docnum, _ in found]), [score for _, score in found], strict=True)
+            )
 
         return self._reading(ids)
 
@@ -883,6 +889,11 @@ def _ranking(
     first `depth` (docnum, score) pairs) and the plan searched: its fallback when no story has every word."""
     plan = check_expansion(plan, searcher.reader())
     recency = scoring.recency(searcher)
+    from newsindex import vector  # NumPy: imported when a search first ranks, not when the CLI starts
+
+    evaluated = vector.ranking(searcher, plan, order, recency, scoring.expand)
+    if evaluated is not None:  # the shapes people type, scored with arrays; the rest through Whoosh
+        return evaluated
     allowed = _allowed_docnums(searcher, plan)
     plan, matching = _settled(searcher, plan, allowed)
     searched = plan
