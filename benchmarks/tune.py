@@ -10,7 +10,8 @@ the shipped values. Knobs: `headline` (the headline's weight against the body's 
 query word: "none", "linear", "log"), `function_words` ("shipped", "none", "snowball": the Snowball
 stop list left out of plain-words queries), `expand` (true: RM3), `stories`, `words`, `weight`, `share`
 (RM3's feedback stories at most, added words, weight of the original query, largest share of stories
-an added word may appear in), `mode`, `ratio`, `gap` (adaptive feedback: see newsindex.expansion), and the
+an added word may appear in), `mode`, `ratio`, `gap` (adaptive feedback: see newsindex.expansion), `prox`, `window`, `prox_depth`
+(the proximity bonus: its weight, 0 for none, the pair's window and the stories rescored), and the
 indexing settings `lead` (the lead boost) and `analysis` (1 or 2, see newsindex.schema), an index built
 for each value. Prints MAP, nDCG@10, P@10 and Recall@100 per collection and setting. With the --workdir
 of benchmarks/eval.py it searches eval's indexes. eval.py writes the record (EVAL.md); this is for exploring.
@@ -68,6 +69,9 @@ def apply(setting: dict[str, Any]) -> None:
     newsindex.expansion.relevance_model.__kwdefaults__["words"] = newsindex.expansion.FEEDBACK_WORDS
     newsindex.expansion.ORIGINAL_WEIGHT = setting.get("weight", SHIPPED["weight"])
     newsindex.expansion.MAX_SHARE = setting.get("share", SHIPPED["share"])
+    newsindex.ranking.PROXIMITY_WEIGHT = setting.get("prox", SHIPPED["prox"])
+    newsindex.ranking.PROXIMITY_WINDOW = setting.get("window", SHIPPED["window"])
+    newsindex.ranking.PROXIMITY_DEPTH = setting.get("prox_depth", SHIPPED["prox_depth"])
 
 
 SHIPPED = {
@@ -87,6 +91,9 @@ SHIPPED = {
     "weight": newsindex.expansion.ORIGINAL_WEIGHT,
     "share": newsindex.expansion.MAX_SHARE,
     "lead": newsindex.schema.LEAD_BOOST,
+    "prox": newsindex.ranking.PROXIMITY_WEIGHT,
+    "window": newsindex.ranking.PROXIMITY_WINDOW,
+    "prox_depth": newsindex.ranking.PROXIMITY_DEPTH,
 }
 
 

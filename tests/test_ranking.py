@@ -262,3 +262,51 @@ def test_a_word_repeated_in_a_plain_query_weighs_more(tmp_path: Path) -> None:
     news.add(stories + [_filler(number) for number in range(10)])
     assert [story_id for story_id, _ in news.rank("gold oil oil", plain=True, limit=2)] == ["oil", "gold"]
     assert [story_id for story_id, _ in news.rank("gold gold oil", plain=True, limit=2)] == ["gold", "oil"]
+
+
+def _prices(tmp_path: Path) -> NewsIndex:
+    """Two stories with the same words, as often and as long: in the first (indexed first, so it wins a
+    tie) "oil" and "prices" stand apart, in the second side by side."""
+    news = NewsIndex.create(tmp_path / "prices", fsync=False)
+    apart = Story(id="apart", body="Oil output fell in March while import prices of grain rose, traders said.")
+    together = Story(id="together", body="Oil prices fell in March while import output of grain rose, traders said.")
+    news.add([apart, together, *(_filler(number) for number in range(10))])
+    return news
+
+
+def test_query_words_side_by_side_in_a_story_rank_it_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from newsindex import ranking
+
+    news = _prices(tmp_path)
+    monkeypatch.setattr(ranking, "PROXIMITY_WEIGHT", 0.0)
+    assert [story_id for story_id, _ in news.rank("oil prices", limit=2)] == ["apart", "together"]  # a tie
+    monkeypatch.setattr(ranking, "PROXIMITY_WEIGHT", 1.0)
+    assert [story_id for story_id, _ in news.rank("oil prices", limit=2)] == ["together", "apart"]
+    assert ids(news, "oil prices", all_versions=True) == ["together", "apart"]
+    assert [story_id for story_id, _ in news.rank("prices oil", plain=True, limit=2)] == ["together", "apart"]
+
+
+def test_the_proximity_bonus_keeps_pages_in_one_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from newsindex import ranking
+
+    monkeypatch.setattr(ranking, "PROXIMITY_WEIGHT", 1.0)
+    news = _prices(tmp_path)
+    whole = news.rank("oil prices grain", limit=10, match="any")
+    assert news.rank("oil prices grain", limit=1, match="any") == whole[:1]
+    assert [hit.story.id for hit in news.search("oil prices grain", limit=1, page=2, all_versions=True).hits] == [
+        whole[1][0]
+    ]
+
+
+def test_pair_frequency_counts_positions_with_the_other_word_near(monkeypatch: pytest.MonkeyPatch) -> None:
+    from newsindex import ranking
+    from newsindex.ranking import pair_frequency, proximity_bonus, query_pairs
+
+    monkeypatch.setattr(ranking, "PROXIMITY_WEIGHT", 1.0)
+    assert pair_frequency([0, 10, 20], [1, 30], window=1) == 1
+    assert pair_frequency([5], [3], window=2) == 1  # either order
+    assert pair_frequency([5], [2], window=2) == 0
+    assert pair_frequency([4, 8], [4], window=3) == 0  # the same position is not a neighbour
+    assert query_pairs(["oil", "oil", "price", "oil", "price"]) == [("oil", "price"), ("price", "oil")]
+    assert proximity_bonus(0, 3.0, 10, 10) == 0.0
+    assert proximity_bonus(2, 3.0, 10, 10) > proximity_bonus(1, 3.0, 10, 10) > proximity_bonus(1, 3.0, 40, 10) > 0

@@ -58,7 +58,7 @@ from newsindex.models import (
 )
 from newsindex.names import merge_spellings
 from newsindex.query import FALLBACK_NOTE, Match, QueryPlan, check_expansion, parse_query, query_marks
-from newsindex.ranking import Recency, check_half_life, weighting
+from newsindex.ranking import Recency, check_half_life, first_stage_depth, query_words, weighting, with_proximity
 from newsindex.readers import read_source
 from newsindex.schema import (
     ANALYSIS_VERSION,
@@ -1019,8 +1019,9 @@ def _ranking(
             return []
         if order != "relevance":
             return _by_date(searcher, plan.query, narrowed, depth, newest_first=order == "-date")
-        return _ranked(searcher, plan, narrowed, depth, recency)
+        return _ranked(searcher, plan, narrowed, depth, recency, words)
 
+    words = query_words(searched.query)  # the user's words: not those feedback adds
     return matching, rank, searched
 
 
@@ -1218,18 +1219,26 @@ def _allowed_docnums(searcher: Searcher, plan: QueryPlan) -> set[int] | None:
 
 
 def _ranked(
-    searcher: Searcher, plan: QueryPlan, allowed: set[int] | None, wanted: int, recency: Recency | None = None
+    searcher: Searcher,
+    plan: QueryPlan,
+    allowed: set[int] | None,
+    wanted: int,
+    recency: Recency | None = None,
+    words: Sequence[str] | None = None,
 ) -> list[tuple[int, float]]:
-    """The top `wanted` (docnum, score): stories matching every word first, then those matching some."""
+    """The top `wanted` (docnum, score): stories matching every word first, then those matching some;
+    within each, the best ranked again with the proximity of the query's `words` (the user's words in
+    order, by default those of `plan.query`: see `ranking.with_proximity`)."""
+    words = query_words(plan.query) if words is None else words
     found: list[tuple[int, float]] = []
     for tier in (plan.ranked_first, plan.query):
         if tier is None or len(found) >= wanted:
             continue
         already = {docnum for docnum, _ in found}
-        results = _timed_search(
-            searcher, tier, limit=wanted - len(found), filter=allowed, mask=already or None, recency=recency
-        )
-        found.extend((hit.docnum, float(hit.score)) for hit in results)
+        depth = first_stage_depth(wanted - len(found))
+        results = _timed_search(searcher, tier, limit=depth, filter=allowed, mask=already or None, recency=recency)
+        tier_found = with_proximity(searcher, [(hit.docnum, float(hit.score)) for hit in results], words, recency)
+        found.extend(tier_found[: wanted - len(found)])
     return found
 
 
