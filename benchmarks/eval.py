@@ -99,6 +99,8 @@ BEFORE: list[tuple[Any, str, Any]] = [
     (newsindex.ranking, "IDF", "whoosh"),
     (newsindex.ranking, "QUERY_TF", "none"),
     (newsindex.ranking, "FUNCTION_WORDS", frozenset()),
+    (newsindex.ranking, "PROXIMITY_WEIGHT", 0.0),
+    (newsindex.ranking, "LEAD_WEIGHT", 0.0),
     *((newsindex.expansion, name, value) for name, value in newsindex.expansion.BEFORE.items()),
 ]
 # Some CISI topics are whole abstracts, over the query guard's 200 clauses (a word in each of two fields):

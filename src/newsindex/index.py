@@ -42,7 +42,7 @@ from newsindex.errors import (
     StoryNotFoundError,
     UsageError,
 )
-from newsindex.expansion import expanded_plan, feedback_share, feedback_weights, relevance_model
+from newsindex.expansion import expanded_plan, feedback_share, feedback_weights, kept_first, relevance_model
 from newsindex.facets import check_facets, count_days, count_facets, seconds_to_day
 from newsindex.facets import posting_docnums as _posting_docnums
 from newsindex.indexer import Indexer
@@ -1008,8 +1008,9 @@ def _ranking(
     allowed = _allowed_docnums(searcher, plan)
     plan, matching = _settled(searcher, plan, allowed)
     searched = plan
+    kept: list[int] = []  # the first run's best stories, which keep their place (see expansion.FEEDBACK_KEEP)
     if order == "relevance" and scoring.expand:  # the feedback words also match, unless `require_all`
-        plan = _expanded(searcher, plan, allowed, recency, require_all=scoring.require_all)
+        plan, kept = _expanded(searcher, plan, allowed, recency, require_all=scoring.require_all)
         matching = _allowed_matches(searcher, plan, allowed)
     # With a filter, only the stories that match and pass it are scored: often far fewer.
     narrowed = None if allowed is None else matching
@@ -1019,7 +1020,7 @@ def _ranking(
             return []
         if order != "relevance":
             return _by_date(searcher, plan.query, narrowed, depth, newest_first=order == "-date")
-        return _ranked(searcher, plan, narrowed, depth, recency, words)
+        return kept_first(_ranked(searcher, plan, narrowed, depth + len(kept), recency, words), kept)[:depth]
 
     words = query_words(searched.query)  # the user's words: not those feedback adds
     return matching, rank, searched
@@ -1070,12 +1071,13 @@ def _allowed_matches(searcher: Searcher, plan: QueryPlan, allowed: set[int] | No
 
 def _expanded(
     searcher: Searcher, plan: QueryPlan, allowed: set[int] | None, recency: Recency | None, *, require_all: bool
-) -> QueryPlan:
-    """`plan` with the words of its best stories added (RM3, see newsindex.expansion)."""
+) -> tuple[QueryPlan, list[int]]:
+    """`plan` with the words of its best stories added (RM3, see newsindex.expansion), and the first
+    run's best FEEDBACK_KEEP stories, which keep their place."""
     first = _ranked(searcher, plan, allowed, expansion.FEEDBACK_STORIES + 1, recency)
     share = feedback_share(first)
     if share <= 0:
-        return plan  # one story stands out: the query has its answer, feedback would only drift
+        return plan, []  # one story stands out: the query has its answer, feedback would only drift
     feedback = feedback_weights(first)
     texts = []
     for docnum, score in feedback:
@@ -1085,7 +1087,8 @@ def _expanded(
     stories = max(1, reader.doc_count())
     analyzer = _body_analyzer(searcher)
     model = relevance_model(texts, share=lambda term: reader.doc_frequency("body", term) / stories, analyzer=analyzer)
-    return expanded_plan(plan, model, require_all=require_all, share=share)
+    kept = [docnum for docnum, _ in first[: expansion.FEEDBACK_KEEP]]
+    return expanded_plan(plan, model, require_all=require_all, share=share), kept
 
 
 def _similar(

@@ -48,6 +48,11 @@ FUNCTION_WORDS: frozenset[str] = frozenset()
 PROXIMITY_WEIGHT = 0.0  # measured: no gain on Reuters known-item (benchmarks/TUNING.md); off
 PROXIMITY_WINDOW = 3  # the two words at most this many positions apart, in either order
 PROXIMITY_DEPTH = 100  # stories rescored (Elasticsearch's rescore window_size)
+# The lead as a field of its own, in the same step: a query word among the first LEAD_WORDS words of the
+# body adds its BM25 score without length normalisation, × LEAD_WEIGHT (see `lead_bonus`). Wire copy
+# puts the story in its first sentence (the inverted pyramid), whatever the length of what follows.
+LEAD_WEIGHT = 0.0
+LEAD_WORDS = 40
 DEFAULT_HALF_LIFE = 30.0  # days: `--recent` without a half-life of its own
 _DAY = 86_400
 
@@ -112,7 +117,7 @@ class _BM25PlusScorer(BM25FScorer):  # type: ignore[misc]
 def first_stage_depth(wanted: int) -> int:
     """How many stories BM25F ranks for the best `wanted`: at least the proximity's window (the same
     window whatever `wanted`, so that a page's ranking is the start of the next page's)."""
-    return max(wanted, PROXIMITY_DEPTH) if PROXIMITY_WEIGHT > 0 else wanted
+    return max(wanted, PROXIMITY_DEPTH) if PROXIMITY_WEIGHT > 0 or LEAD_WEIGHT > 0 else wanted
 
 
 def pair_frequency(first: Sequence[int], second: Sequence[int], window: int | None = None) -> int:
@@ -168,24 +173,39 @@ def query_words(node: Any, fieldname: str = "body") -> list[str]:
     return [word for child in node.children() for word in query_words(child, fieldname)]
 
 
+def lead_bonus(frequency: float, word_idf: float) -> float:
+    """What a query word found `frequency` times among the first LEAD_WORDS words of a story's body adds
+    to its score: LEAD_WEIGHT × BM25's term score with no length normalisation (b = 0: the lead is one
+    sentence whatever the story's length), the lead scored as a field of its own, as BM25F would.
+
+        bonus = LEAD_WEIGHT × idf × f × (k1 + 1) / (f + k1)
+    """
+    if frequency <= 0 or LEAD_WEIGHT <= 0:
+        return 0.0
+    return LEAD_WEIGHT * word_idf * frequency * (BM25_K1 + 1) / (frequency + BM25_K1)
+
+
 def with_proximity(
     searcher: Any, ranked: list[tuple[int, float]], words: Sequence[str], recency: Recency | None = None
 ) -> list[tuple[int, float]]:
     """`ranked` (docnum, score; best first) with each of its first PROXIMITY_DEPTH stories' score raised
     by its proximity bonus (`proximity_bonus`, summed over the query's pairs and the text fields, each
-    field's bonus × its weight in `schema.TEXT_FIELDS`; × the recency factor when there is one), those
+    field's bonus × its weight in `schema.TEXT_FIELDS`) and its lead bonus (`lead_bonus`, summed over
+    the query's distinct words, in the body), both × the recency factor when there is one; those
     stories ranked again by the new score (ties: the earlier first); the rest keep their place below."""
-    pairs = query_pairs(words)
-    if not pairs or PROXIMITY_WEIGHT <= 0 or len(ranked) < 2:
+    pairs = query_pairs(words) if PROXIMITY_WEIGHT > 0 else []
+    lead_terms = sorted(set(words)) if LEAD_WEIGHT > 0 else []
+    if not (pairs or lead_terms) or len(ranked) < 2:
         return ranked
     head, tail = ranked[:PROXIMITY_DEPTH], ranked[PROXIMITY_DEPTH:]
     bonus = dict.fromkeys((docnum for docnum, _ in head), 0.0)
     parent = searcher.get_parent() if hasattr(searcher, "get_parent") else searcher
     stories = parent.doc_count_all()
-    terms = sorted({word for pair in pairs for word in pair})
     for fieldname, field_weight in TEXT_FIELDS.items():
         if field_weight <= 0 or fieldname not in parent.schema:
             continue
+        in_lead = lead_terms if fieldname == "body" else []
+        terms = sorted({word for pair in pairs for word in pair} | set(in_lead))
         average = parent.avg_field_length(fieldname)
         idfs = {term: idf(stories, parent.doc_frequency(fieldname, term), IDF) for term in terms}
         for reader, offset, docnums in _by_segment(parent, sorted(bonus)):
@@ -199,6 +219,9 @@ def with_proximity(
                         frequency = pair_frequency(found[0], found[1])
                         pair_idf = min(idfs[first], idfs[second])
                         bonus[docnum] += field_weight * proximity_bonus(frequency, pair_idf, length, average)
+                for term in in_lead:
+                    early = bisect_left(positions.get((term, local), ()), LEAD_WORDS)
+                    bonus[docnum] += field_weight * lead_bonus(early, idfs[term])
     if recency is not None:
         dates = _dates(parent, recency._fieldname)
         for docnum in bonus:
