@@ -45,7 +45,7 @@ FEEDBACK_TEMPERATURE = 1.0
 # as relevant; ranked again by the expanded query, a story with one clear answer (a headline looked up)
 # sees that answer's neighbours, which share its feedback words, overtake it. Expansion adds stories
 # below what the user's own words ranked first. 0: the expanded query ranks everything.
-FEEDBACK_KEEP = 0
+FEEDBACK_KEEP = 1
 # The feedback as shipped before it adapted (for measuring against: benchmarks/eval.py).
 BEFORE = {"FEEDBACK_STORIES": 10, "FEEDBACK_WORDS": 10, "ORIGINAL_WEIGHT": 0.5, "FEEDBACK_MODE": "fixed"}
 _ANALYZER = NewsAnalyzer()  # the analysis of new indexes, for callers that have no index at hand

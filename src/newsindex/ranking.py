@@ -51,7 +51,7 @@ PROXIMITY_DEPTH = 100  # stories rescored (Elasticsearch's rescore window_size)
 # The lead as a field of its own, in the same step: a query word among the first LEAD_WORDS words of the
 # body adds its BM25 score without length normalisation, × LEAD_WEIGHT (see `lead_bonus`). Wire copy
 # puts the story in its first sentence (the inverted pyramid), whatever the length of what follows.
-LEAD_WEIGHT = 0.0
+LEAD_WEIGHT = 0.5
 LEAD_WORDS = 40
 DEFAULT_HALF_LIFE = 30.0  # days: `--recent` without a half-life of its own
 _DAY = 86_400
