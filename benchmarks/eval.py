@@ -526,7 +526,7 @@ taken out), FTS5 as its words OR-ed. Systems (see the script's docstring):
   k1 1.6, b 0.75, headline weight 1.5, a repeated word counted once, words cut by analysis 1;
 - `newsindex`: `NewsIndex.rank(topic)` as shipped: {newsindex.ranking.IDF} idf, k1 {newsindex.ranking.BM25_K1}, b {newsindex.ranking.BM25_B},
   headline weight {newsindex.schema.TEXT_FIELDS["headline"]:g}, query-term frequency "{newsindex.ranking.QUERY_TF}", {len(newsindex.ranking.FUNCTION_WORDS)} function words left out,
-  analysis {ANALYSIS}; stories matching every word ranked first; the best {newsindex.ranking.PROXIMITY_DEPTH} of each tier
+  analysis {ANALYSIS}; stories matching every word ranked first; every story ranked (at least {newsindex.ranking.PROXIMITY_DEPTH} of each tier)
   rescored with the lead bonus (weight {newsindex.ranking.LEAD_WEIGHT:g}, the first {newsindex.ranking.LEAD_WORDS} words of the body) and the
   proximity bonus (weight {newsindex.ranking.PROXIMITY_WEIGHT:g});
 - `…-expand`: the same with `expand=True` (`--expand`: RM3 pseudo-relevance feedback; before: 10

@@ -935,6 +935,7 @@ def _page(
     shown = found[wanted - limit : wanted]
     if order != "relevance" and searched.has_words and shown:
         scores = _scores(searcher, searched.query, {folded.docnum for folded in shown})
+        scores = dict(with_proximity(searcher, list(scores.items()), query_words(searched.query)))  # as ranked
         shown = [dataclasses.replace(folded, score=scores.get(folded.docnum, 0.0)) for folded in shown]
     hits = _hits(
         searcher,

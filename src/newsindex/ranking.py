@@ -47,7 +47,7 @@ FUNCTION_WORDS: frozenset[str] = frozenset()
 # together in the story's lead, a topic's words in the stories about it. PROXIMITY_WEIGHT 0: no bonus.
 PROXIMITY_WEIGHT = 0.0  # measured: no gain on Reuters known-item (benchmarks/TUNING.md); off
 PROXIMITY_WINDOW = 3  # the two words at most this many positions apart, in either order
-PROXIMITY_DEPTH = 100  # stories rescored (Elasticsearch's rescore window_size)
+PROXIMITY_DEPTH = 100  # stories ranked by BM25F and rescored, at least (Elasticsearch's rescore window_size)
 # The lead as a field of its own, in the same step: a query word among the first LEAD_WORDS words of the
 # body adds its BM25 score without length normalisation, × LEAD_WEIGHT (see `lead_bonus`). Wire copy
 # puts the story in its first sentence (the inverted pyramid), whatever the length of what follows.
@@ -188,16 +188,16 @@ def lead_bonus(frequency: float, word_idf: float) -> float:
 def with_proximity(
     searcher: Any, ranked: list[tuple[int, float]], words: Sequence[str], recency: Recency | None = None
 ) -> list[tuple[int, float]]:
-    """`ranked` (docnum, score; best first) with each of its first PROXIMITY_DEPTH stories' score raised
+    """`ranked` (docnum, score; best first: at least the first PROXIMITY_DEPTH) with each story's score raised
     by its proximity bonus (`proximity_bonus`, summed over the query's pairs and the text fields, each
     field's bonus × its weight in `schema.TEXT_FIELDS`) and its lead bonus (`lead_bonus`, summed over
     the query's distinct words, in the body), both × the recency factor when there is one; those
-    stories ranked again by the new score (ties: the earlier first); the rest keep their place below."""
+    stories ranked again by the new score (ties: the earlier first)."""
     pairs = query_pairs(words) if PROXIMITY_WEIGHT > 0 else []
     lead_terms = sorted(set(words)) if LEAD_WEIGHT > 0 else []
-    if not (pairs or lead_terms) or len(ranked) < 2:
+    if not (pairs or lead_terms) or not ranked:
         return ranked
-    head, tail = ranked[:PROXIMITY_DEPTH], ranked[PROXIMITY_DEPTH:]
+    head = ranked  # every story ranked: its score then does not depend on its place (filters)
     bonus = dict.fromkeys((docnum for docnum, _ in head), 0.0)
     parent = searcher.get_parent() if hasattr(searcher, "get_parent") else searcher
     stories = parent.doc_count_all()
@@ -230,7 +230,7 @@ def with_proximity(
     rescored = sorted(
         ((docnum, score + bonus[docnum]) for docnum, score in head), key=lambda hit: (-hit[1], order[hit[0]])
     )
-    return rescored + tail
+    return rescored
 
 
 def _by_segment(searcher: Any, docnums: list[int]) -> Iterator[tuple[Any, int, list[int]]]:
