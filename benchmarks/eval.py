@@ -99,6 +99,9 @@ BEFORE: list[tuple[Any, str, Any]] = [
     (newsindex.ranking, "IDF", "whoosh"),
     (newsindex.ranking, "QUERY_TF", "none"),
     (newsindex.ranking, "FUNCTION_WORDS", frozenset()),
+    (newsindex.ranking, "PROXIMITY_WEIGHT", 0.0),
+    (newsindex.ranking, "LEAD_WEIGHT", 0.0),
+    (newsindex.expansion, "FEEDBACK_KEEP", 0),
     *((newsindex.expansion, name, value) for name, value in newsindex.expansion.BEFORE.items()),
 ]
 # Some CISI topics are whole abstracts, over the query guard's 200 clauses (a word in each of two fields):
@@ -523,10 +526,12 @@ taken out), FTS5 as its words OR-ed. Systems (see the script's docstring):
   k1 1.6, b 0.75, headline weight 1.5, a repeated word counted once, words cut by analysis 1;
 - `newsindex`: `NewsIndex.rank(topic)` as shipped: {newsindex.ranking.IDF} idf, k1 {newsindex.ranking.BM25_K1}, b {newsindex.ranking.BM25_B},
   headline weight {newsindex.schema.TEXT_FIELDS["headline"]:g}, query-term frequency "{newsindex.ranking.QUERY_TF}", {len(newsindex.ranking.FUNCTION_WORDS)} function words left out,
-  analysis {ANALYSIS}; stories matching every word ranked first;
+  analysis {ANALYSIS}; stories matching every word ranked first; every story ranked (at least {newsindex.ranking.PROXIMITY_DEPTH} of each tier)
+  rescored with the lead bonus (weight {newsindex.ranking.LEAD_WEIGHT:g}, the first {newsindex.ranking.LEAD_WORDS} words of the body) and the
+  proximity bonus (weight {newsindex.ranking.PROXIMITY_WEIGHT:g});
 - `…-expand`: the same with `expand=True` (`--expand`: RM3 pseudo-relevance feedback; before: 10
-  stories, 10 words, original weight 0.5; now: at most {newsindex.expansion.FEEDBACK_STORIES} stories, those scoring at least
-  {newsindex.expansion.FEEDBACK_RATIO:g} of the best, {newsindex.expansion.FEEDBACK_WORDS} words, original weight {newsindex.expansion.ORIGINAL_WEIGHT}).
+  stories, 10 words, original weight 0.5; now: {newsindex.expansion.FEEDBACK_STORIES} stories ("{newsindex.expansion.FEEDBACK_MODE}"), {newsindex.expansion.FEEDBACK_WORDS} words,
+  original weight {newsindex.expansion.ORIGINAL_WEIGHT}, the first run's best {newsindex.expansion.FEEDBACK_KEEP} kept first).
 
 "skipped" counts the topics a system could not run (in plain mode newsindex searches the first 200
 distinct words of a topic and refuses none but those of common words only). "seconds" is searching

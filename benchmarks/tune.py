@@ -10,7 +10,9 @@ the shipped values. Knobs: `headline` (the headline's weight against the body's 
 query word: "none", "linear", "log"), `function_words` ("shipped", "none", "snowball": the Snowball
 stop list left out of plain-words queries), `expand` (true: RM3), `stories`, `words`, `weight`, `share`
 (RM3's feedback stories at most, added words, weight of the original query, largest share of stories
-an added word may appear in), `mode`, `ratio`, `gap` (adaptive feedback: see newsindex.expansion), and the
+an added word may appear in), `mode`, `ratio`, `gap`, `temperature`, `keep` (adaptive feedback: see newsindex.expansion), `prox`, `window`, `prox_depth`
+(the proximity bonus: its weight, 0 for none, the pair's window and the stories rescored), `lead_weight`,
+`lead_words` (the lead bonus in the same step: its weight, 0 for none, and the words counted as lead), and the
 indexing settings `lead` (the lead boost) and `analysis` (1 or 2, see newsindex.schema), an index built
 for each value. Prints MAP, nDCG@10, P@10 and Recall@100 per collection and setting. With the --workdir
 of benchmarks/eval.py it searches eval's indexes. eval.py writes the record (EVAL.md); this is for exploring.
@@ -62,12 +64,19 @@ def apply(setting: dict[str, Any]) -> None:
     newsindex.expansion.FEEDBACK_RATIO = setting.get("ratio", SHIPPED["ratio"])
     newsindex.expansion.FEEDBACK_GAP = setting.get("gap", SHIPPED["gap"])
     newsindex.expansion.FEEDBACK_MODE = setting.get("mode", SHIPPED["mode"])
+    newsindex.expansion.FEEDBACK_TEMPERATURE = setting.get("temperature", SHIPPED["temperature"])
+    newsindex.expansion.FEEDBACK_KEEP = setting.get("keep", SHIPPED["keep"])
     newsindex.ranking.QUERY_TF = setting.get("qtf", SHIPPED["qtf"])
     newsindex.ranking.FUNCTION_WORDS = FUNCTION_LISTS[setting.get("function_words", SHIPPED["function_words"])]
     newsindex.expansion.FEEDBACK_WORDS = setting.get("words", SHIPPED["words"])
     newsindex.expansion.relevance_model.__kwdefaults__["words"] = newsindex.expansion.FEEDBACK_WORDS
     newsindex.expansion.ORIGINAL_WEIGHT = setting.get("weight", SHIPPED["weight"])
     newsindex.expansion.MAX_SHARE = setting.get("share", SHIPPED["share"])
+    newsindex.ranking.PROXIMITY_WEIGHT = setting.get("prox", SHIPPED["prox"])
+    newsindex.ranking.PROXIMITY_WINDOW = setting.get("window", SHIPPED["window"])
+    newsindex.ranking.PROXIMITY_DEPTH = setting.get("prox_depth", SHIPPED["prox_depth"])
+    newsindex.ranking.LEAD_WEIGHT = setting.get("lead_weight", SHIPPED["lead_weight"])
+    newsindex.ranking.LEAD_WORDS = setting.get("lead_words", SHIPPED["lead_words"])
 
 
 SHIPPED = {
@@ -80,6 +89,8 @@ SHIPPED = {
     "ratio": newsindex.expansion.FEEDBACK_RATIO,
     "gap": newsindex.expansion.FEEDBACK_GAP,
     "mode": newsindex.expansion.FEEDBACK_MODE,
+    "temperature": newsindex.expansion.FEEDBACK_TEMPERATURE,
+    "keep": newsindex.expansion.FEEDBACK_KEEP,
     "qtf": newsindex.ranking.QUERY_TF,
     "function_words": "shipped",
     "analysis": newsindex.schema.ANALYSIS_VERSION,
@@ -87,6 +98,11 @@ SHIPPED = {
     "weight": newsindex.expansion.ORIGINAL_WEIGHT,
     "share": newsindex.expansion.MAX_SHARE,
     "lead": newsindex.schema.LEAD_BOOST,
+    "prox": newsindex.ranking.PROXIMITY_WEIGHT,
+    "window": newsindex.ranking.PROXIMITY_WINDOW,
+    "prox_depth": newsindex.ranking.PROXIMITY_DEPTH,
+    "lead_weight": newsindex.ranking.LEAD_WEIGHT,
+    "lead_words": newsindex.ranking.LEAD_WORDS,
 }
 
 

@@ -290,3 +290,104 @@ def test_a_word_repeated_in_a_plain_query_weighs_more(tmp_path: Path) -> None:
         "gold",
         "oil",
     ]
+
+
+def _prices(tmp_path: Path) -> NewsIndex:
+    """Two stories with the same words, as often and as long: in the first (indexed first, so it wins a
+    tie) "oil" and "prices" stand apart, in the second side by side."""
+    news = NewsIndex.create(tmp_path / "prices", fsync=False)
+    apart = Story(id="apart", body="Oil output fell in March while import prices of grain rose, traders said.")
+    together = Story(id="together", body="Oil prices fell in March while import output of grain rose, traders said.")
+    news.add([apart, together, *(_filler(number) for number in range(10))])
+    return news
+
+
+def test_query_words_side_by_side_in_a_story_rank_it_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from newsindex import ranking
+
+    news = _prices(tmp_path)
+    monkeypatch.setattr(ranking, "PROXIMITY_WEIGHT", 0.0)
+    assert [story_id for story_id, _ in news.rank("oil prices", limit=2)] == ["apart", "together"]  # a tie
+    monkeypatch.setattr(ranking, "PROXIMITY_WEIGHT", 1.0)
+    assert [story_id for story_id, _ in news.rank("oil prices", limit=2)] == ["together", "apart"]
+    assert ids(news, "oil prices", all_versions=True) == ["together", "apart"]
+    assert [story_id for story_id, _ in news.rank("prices oil", filters=Filters(plain=True), limit=2)] == [
+        "together",
+        "apart",
+    ]
+
+
+def test_the_proximity_bonus_keeps_pages_in_one_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from newsindex import ranking
+
+    monkeypatch.setattr(ranking, "PROXIMITY_WEIGHT", 1.0)
+    news = _prices(tmp_path)
+    whole = news.rank("oil prices grain", limit=10, filters=Filters(match="any"))
+    assert news.rank("oil prices grain", limit=1, filters=Filters(match="any")) == whole[:1]
+    assert [hit.story.id for hit in news.search("oil prices grain", limit=1, page=2, all_versions=True).hits] == [
+        whole[1][0]
+    ]
+
+
+def test_pair_frequency_counts_positions_with_the_other_word_near(monkeypatch: pytest.MonkeyPatch) -> None:
+    from newsindex import ranking
+    from newsindex.ranking import pair_frequency, proximity_bonus, query_pairs
+
+    monkeypatch.setattr(ranking, "PROXIMITY_WEIGHT", 1.0)
+    assert pair_frequency([0, 10, 20], [1, 30], window=1) == 1
+    assert pair_frequency([5], [3], window=2) == 1  # either order
+    assert pair_frequency([5], [2], window=2) == 0
+    assert pair_frequency([4, 8], [4], window=3) == 0  # the same position is not a neighbour
+    assert query_pairs(["oil", "oil", "price", "oil", "price"]) == [("oil", "price"), ("price", "oil")]
+    assert proximity_bonus(0, 3.0, 10, 10) == 0.0
+    assert proximity_bonus(2, 3.0, 10, 10) > proximity_bonus(1, 3.0, 10, 10) > proximity_bonus(1, 3.0, 40, 10) > 0
+
+
+def test_a_query_word_early_in_the_story_counts_as_a_lead_word(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # "later" says zinc three times after its first 40 words; "early" once, in its second sentence
+    # (not the lead sentence the index counts twice, but within the first 40 words). The lead bonus, the
+    # lead scored as a field of its own with no length normalisation, ranks "early" first.
+    from newsindex import ranking
+
+    padding = " ".join(FILLER_WORDS * 5)  # 50 words
+    news = NewsIndex.create(tmp_path / "lead", fsync=False)
+    news.add(
+        [
+            Story(id="later", body=f"Markets were calm. {padding} zinc zinc zinc."),
+            Story(id="early", body=f"Markets were calm. Zinc rose. {padding} lead tin."),
+            *(_filler(number) for number in range(20)),
+        ]
+    )
+    monkeypatch.setattr(ranking, "LEAD_WEIGHT", 0.0)
+    assert [story_id for story_id, _ in news.rank("zinc", limit=2)] == ["later", "early"]
+    monkeypatch.setattr(ranking, "LEAD_WEIGHT", 1.0)
+    monkeypatch.setattr(ranking, "LEAD_WORDS", 40)
+    assert [story_id for story_id, _ in news.rank("zinc", limit=2)] == ["early", "later"]
+    assert ranking.lead_bonus(2, 3.0) > ranking.lead_bonus(1, 3.0) > ranking.lead_bonus(0, 3.0) == 0.0
+
+
+def test_expansion_can_keep_the_first_runs_best_story_first(
+    volcano_index: NewsIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsindex import expansion
+
+    plain = volcano_index.rank("volcano", limit=3)
+    monkeypatch.setattr(expansion, "FEEDBACK_KEEP", 0)
+    assert volcano_index.rank("volcano", limit=3, expand=True)[0][0] != plain[0][0]  # overtaken by a neighbour
+    monkeypatch.setattr(expansion, "FEEDBACK_KEEP", 1)
+    expanded = volcano_index.rank("volcano", limit=50, expand=True)
+    assert expanded[0][0] == plain[0][0] == "volcano-1"
+    assert "lava-only" in [story_id for story_id, _ in expanded]  # still found through the added words
+    assert [score for _, score in expanded] == sorted((score for _, score in expanded), reverse=True)
+    assert volcano_index.rank("volcano", limit=1, expand=True) == expanded[:1]
+    assert ids(volcano_index, "volcano", expand=True) == [story_id for story_id, _ in expanded]
+
+
+def test_kept_first_puts_the_kept_stories_on_top() -> None:
+    from newsindex.expansion import kept_first
+
+    ranked = [(2, 9.0), (1, 5.0), (3, 1.0)]
+    assert kept_first(ranked, []) == ranked
+    assert kept_first(ranked, [3]) == [(3, 9.0), (2, 9.0), (1, 5.0)]  # scoring as the best, not below
+    assert kept_first(ranked, [2]) == ranked
+    assert kept_first([(2, 9.0)], [7]) == [(7, 9.0), (2, 9.0)]  # ranked below the depth read: still first

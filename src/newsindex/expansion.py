@@ -11,6 +11,7 @@ user's words can still be found through them (a story about "Tirana" for a query
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -37,6 +38,14 @@ MAX_SHARE = 0.1  # words in more than this share of the stories say little and a
 FEEDBACK_MODE = "fixed"
 FEEDBACK_RATIO = 0.7
 FEEDBACK_GAP = False
+# - "softmax": the best FEEDBACK_STORIES, each weighing exp((score − best) / FEEDBACK_TEMPERATURE), as the
+#   relevance model weighs a story by its query likelihood P(Q|D) (BM25's score standing for its log).
+FEEDBACK_TEMPERATURE = 1.0
+# The first run's best FEEDBACK_KEEP stories keep their places above the expanded ranking. RM3 takes them
+# as relevant; ranked again by the expanded query, a story with one clear answer (a headline looked up)
+# sees that answer's neighbours, which share its feedback words, overtake it. Expansion adds stories
+# below what the user's own words ranked first. 0: the expanded query ranks everything.
+FEEDBACK_KEEP = 1
 # The feedback as shipped before it adapted (for measuring against: benchmarks/eval.py).
 BEFORE = {"FEEDBACK_STORIES": 10, "FEEDBACK_WORDS": 10, "ORIGINAL_WEIGHT": 0.5, "FEEDBACK_MODE": "fixed"}
 _ANALYZER = NewsAnalyzer()  # the analysis of new indexes, for callers that have no index at hand
@@ -47,6 +56,11 @@ def feedback_weights(ranked: list[tuple[int, float]]) -> list[tuple[int, float]]
     them when there are) taken as relevant, each with its weight in the relevance model."""
     if not ranked:
         return []
+    if FEEDBACK_MODE == "softmax":
+        best = ranked[0][1]
+        return [
+            (docnum, math.exp((score - best) / FEEDBACK_TEMPERATURE)) for docnum, score in ranked[:FEEDBACK_STORIES]
+        ]
     if FEEDBACK_MODE != "cut":
         return ranked[:FEEDBACK_STORIES]
     best = ranked[0][1]
@@ -55,6 +69,19 @@ def feedback_weights(ranked: list[tuple[int, float]]) -> list[tuple[int, float]]
         return chosen
     floor = ranked[len(chosen)][1] if len(chosen) < len(ranked) else 0.0
     return [(docnum, score - floor) for docnum, score in chosen if score > floor]
+
+
+def kept_first(ranked: list[tuple[int, float]], kept: list[int]) -> list[tuple[int, float]]:
+    """`ranked` (docnum, score; best first) with the `kept` stories first, in their order, each scoring
+    at least the best score of `ranked` (so that scores still fall down the list), the rest after them."""
+    if not kept:
+        return ranked
+    scores = dict(ranked)
+    best = max(scores.values(), default=0.0)
+    keep = set(kept)
+    return [(docnum, max(scores.get(docnum, 0.0), best)) for docnum in kept] + [
+        (docnum, score) for docnum, score in ranked if docnum not in keep
+    ]
 
 
 def feedback_share(ranked: list[tuple[int, float]]) -> float:

@@ -40,7 +40,7 @@ from newsindex.errors import (
     StoryNotFoundError,
     UsageError,
 )
-from newsindex.expansion import expanded_plan, feedback_share, feedback_weights, relevance_model
+from newsindex.expansion import expanded_plan, feedback_share, feedback_weights, kept_first, relevance_model
 from newsindex.facets import check_facets, count_days, count_facets, seconds_to_day
 from newsindex.facets import posting_docnums as _posting_docnums
 from newsindex.indexer import Indexer
@@ -61,7 +61,15 @@ from newsindex.models import (
 )
 from newsindex.names import merge_spellings
 from newsindex.query import FALLBACK_NOTE, QueryPlan, check_expansion, parse_query, query_marks
-from newsindex.ranking import Recency, SummedUnions, check_half_life, weighting
+from newsindex.ranking import (
+    Recency,
+    SummedUnions,
+    check_half_life,
+    first_stage_depth,
+    query_words,
+    weighting,
+    with_proximity,
+)
 from newsindex.readers import read_source
 from newsindex.schema import (
     ANALYSIS_VERSION,
@@ -819,6 +827,7 @@ def _page(
     shown = found[wanted - limit : wanted]
     if order != "relevance" and searched.has_words and shown:
         scores = _scores(searcher, searched.query, {folded.docnum for folded in shown})
+        scores = dict(with_proximity(searcher, list(scores.items()), query_words(searched.query)))  # as ranked
         shown = [dataclasses.replace(folded, score=scores.get(folded.docnum, 0.0)) for folded in shown]
     hits = _hits(
         searcher,
@@ -897,8 +906,9 @@ def _ranking(
     allowed = _allowed_docnums(searcher, plan)
     plan, matching = _settled(searcher, plan, allowed)
     searched = plan
+    kept: list[int] = []  # the first run's best stories, which keep their place (see expansion.FEEDBACK_KEEP)
     if order == "relevance" and scoring.expand:  # the feedback words also match, unless `require_all`
-        plan = _expanded(searcher, plan, allowed, recency, require_all=scoring.require_all)
+        plan, kept = _expanded(searcher, plan, allowed, recency, require_all=scoring.require_all)
         matching = _allowed_matches(searcher, plan, allowed)
     # With a filter, only the stories that match and pass it are scored: often far fewer.
     narrowed = None if allowed is None else matching
@@ -908,8 +918,9 @@ def _ranking(
             return []
         if order != "relevance":
             return _by_date(searcher, plan.query, narrowed, depth, newest_first=order == "-date")
-        return _ranked(searcher, plan, narrowed, depth, recency)
+        return kept_first(_ranked(searcher, plan, narrowed, depth + len(kept), recency, words), kept)[:depth]
 
+    words = query_words(searched.query)  # the user's words: not those feedback adds
     return matching, rank, searched
 
 
@@ -958,12 +969,13 @@ def _allowed_matches(searcher: Searcher, plan: QueryPlan, allowed: set[int] | No
 
 def _expanded(
     searcher: Searcher, plan: QueryPlan, allowed: set[int] | None, recency: Recency | None, *, require_all: bool
-) -> QueryPlan:
-    """`plan` with the words of its best stories added (RM3, see newsindex.expansion)."""
+) -> tuple[QueryPlan, list[int]]:
+    """`plan` with the words of its best stories added (RM3, see newsindex.expansion), and the first
+    run's best FEEDBACK_KEEP stories, which keep their place."""
     first = _ranked(searcher, plan, allowed, expansion.FEEDBACK_STORIES + 1, recency)
     share = feedback_share(first)
     if share <= 0:
-        return plan  # one story stands out: the query has its answer, feedback would only drift
+        return plan, []  # one story stands out: the query has its answer, feedback would only drift
     feedback = feedback_weights(first)
     texts = []
     for docnum, score in feedback:
@@ -973,7 +985,8 @@ def _expanded(
     stories = max(1, reader.doc_count())
     analyzer = _body_analyzer(searcher)
     model = relevance_model(texts, share=lambda term: reader.doc_frequency("body", term) / stories, analyzer=analyzer)
-    return expanded_plan(plan, model, require_all=require_all, share=share)
+    kept = [docnum for docnum, _ in first[: expansion.FEEDBACK_KEEP]]
+    return expanded_plan(plan, model, require_all=require_all, share=share), kept
 
 
 def _similar(
@@ -1074,18 +1087,26 @@ def _allowed_docnums(searcher: Searcher, plan: QueryPlan) -> set[int] | None:
 
 
 def _ranked(
-    searcher: Searcher, plan: QueryPlan, allowed: set[int] | None, wanted: int, recency: Recency | None = None
+    searcher: Searcher,
+    plan: QueryPlan,
+    allowed: set[int] | None,
+    wanted: int,
+    recency: Recency | None = None,
+    words: Sequence[str] | None = None,
 ) -> list[tuple[int, float]]:
-    """The top `wanted` (docnum, score): stories matching every word first, then those matching some."""
+    """The top `wanted` (docnum, score): stories matching every word first, then those matching some;
+    within each, the best ranked again with the proximity of the query's `words` (the user's words in
+    order, by default those of `plan.query`: see `ranking.with_proximity`)."""
+    words = query_words(plan.query) if words is None else words
     found: list[tuple[int, float]] = []
     for tier in (plan.ranked_first, plan.query):
         if tier is None or len(found) >= wanted:
             continue
         already = {docnum for docnum, _ in found}
-        results = _timed_search(
-            searcher, tier, limit=wanted - len(found), filter=allowed, mask=already or None, recency=recency
-        )
-        found.extend((hit.docnum, float(hit.score)) for hit in results)
+        depth = first_stage_depth(wanted - len(found))
+        results = _timed_search(searcher, tier, limit=depth, filter=allowed, mask=already or None, recency=recency)
+        tier_found = with_proximity(searcher, [(hit.docnum, float(hit.score)) for hit in results], words, recency)
+        found.extend(tier_found[: wanted - len(found)])
     return found
 
 

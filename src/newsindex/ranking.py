@@ -8,6 +8,9 @@ older version ranks the same way as a fresh one. (The field weights are query bo
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterator, Sequence
+from itertools import pairwise
 from typing import Any
 
 from whoosh.collectors import TopCollector
@@ -17,7 +20,7 @@ from whoosh.scoring import BM25F, BM25FScorer
 
 from newsindex.dateindex import date_span
 from newsindex.errors import UsageError
-from newsindex.schema import PublishedField
+from newsindex.schema import TEXT_FIELDS, PublishedField
 
 # BM25's term-frequency saturation and length normalisation, tuned on Cranfield, CISI and Medline and
 # tried again with BM25's idf on those and two Reuters collections (benchmarks/EVAL.md: no pair was better
@@ -39,6 +42,18 @@ QUERY_TF = "linear"
 # Snowball English stop list measured no gain with BM25's idf and cost 0.006 on Reuters known-item
 # (benchmarks/EVAL.md, "Ablation").
 FUNCTION_WORDS: frozenset[str] = frozenset()
+# Proximity (a second step, after BM25F): the best PROXIMITY_DEPTH stories of a relevance ranking get a
+# bonus for each pair of the query's neighbouring words (in the order written) found near each other in a
+# text field, the pair scored as one more BM25 term (see `proximity_bonus`): a headline's words stand
+# together in the story's lead, a topic's words in the stories about it. PROXIMITY_WEIGHT 0: no bonus.
+PROXIMITY_WEIGHT = 0.0  # measured: no gain on Reuters known-item (benchmarks/TUNING.md); off
+PROXIMITY_WINDOW = 3  # the two words at most this many positions apart, in either order
+PROXIMITY_DEPTH = 100  # stories ranked by BM25F and rescored, at least (Elasticsearch's rescore window_size)
+# The lead as a field of its own, in the same step: a query word among the first LEAD_WORDS words of the
+# body adds its BM25 score without length normalisation, × LEAD_WEIGHT (see `lead_bonus`). Wire copy
+# puts the story in its first sentence (the inverted pyramid), whatever the length of what follows.
+LEAD_WEIGHT = 0.5
+LEAD_WORDS = 40
 DEFAULT_HALF_LIFE = 30.0  # days: `--recent` without a half-life of its own
 _DAY = 86_400
 
@@ -98,6 +113,176 @@ class _BM25PlusScorer(BM25FScorer):  # type: ignore[misc]
 
     def _score(self, weight: float, length: float) -> float:
         return float(super()._score(weight, length) + self.delta * self.idf)
+
+
+def first_stage_depth(wanted: int) -> int:
+    """How many stories BM25F ranks for the best `wanted`: at least the proximity's window (the same
+    window whatever `wanted`, so that a page's ranking is the start of the next page's)."""
+    return max(wanted, PROXIMITY_DEPTH) if PROXIMITY_WEIGHT > 0 or LEAD_WEIGHT > 0 else wanted
+
+
+def pair_frequency(first: Sequence[int], second: Sequence[int], window: int | None = None) -> int:
+    """How many positions of `first` (sorted) have a position of `second` (sorted) at most `window`
+    (PROXIMITY_WINDOW) positions away, on either side: a pair's frequency in one field of one story."""
+    window = PROXIMITY_WINDOW if window is None else window
+    count = 0
+    for position in first:
+        index = bisect_left(second, position - window)
+        while index < len(second) and second[index] <= position + window:
+            if second[index] != position:
+                count += 1
+                break
+            index += 1
+    return count
+
+
+def proximity_bonus(frequency: float, pair_idf: float, length: float, average_length: float) -> float:
+    """What a pair of neighbouring query words found `frequency` times near each other in a field of
+    `length` words (the field averaging `average_length`) adds to a story's score, before the field's
+    weight: PROXIMITY_WEIGHT × BM25's term score of the pair, its idf the smaller of its two words' idfs.
+
+        bonus = PROXIMITY_WEIGHT × idf × f × (k1 + 1) / (f + k1 × (1 − b + b × length / average_length))
+    """
+    if frequency <= 0 or PROXIMITY_WEIGHT <= 0:
+        return 0.0
+    norm = BM25_K1 * (1 - BM25_B + BM25_B * length / average_length) if average_length > 0 else BM25_K1
+    return PROXIMITY_WEIGHT * pair_idf * frequency * (BM25_K1 + 1) / (frequency + norm)
+
+
+def query_pairs(words: Sequence[str]) -> list[tuple[str, str]]:
+    """The pairs of neighbouring words of a query (index terms, in the order written), each once; a
+    word next to itself is no pair."""
+    pairs: list[tuple[str, str]] = []
+    for first, second in pairwise(words):
+        if first != second and (first, second) not in pairs:
+            pairs.append((first, second))
+    return pairs
+
+
+def query_words(node: Any, fieldname: str = "body") -> list[str]:
+    """The words of a Whoosh query in `fieldname`, in the order written (those under NOT left out)."""
+    from whoosh import query
+
+    if isinstance(node, query.Not):
+        return []
+    if type(node) is query.Term:
+        if node.fieldname != fieldname:
+            return []
+        return [node.text.decode("utf-8") if isinstance(node.text, bytes) else node.text]
+    if node.is_leaf():
+        return []
+    return [word for child in node.children() for word in query_words(child, fieldname)]
+
+
+def lead_bonus(frequency: float, word_idf: float) -> float:
+    """What a query word found `frequency` times among the first LEAD_WORDS words of a story's body adds
+    to its score: LEAD_WEIGHT × BM25's term score with no length normalisation (b = 0: the lead is one
+    sentence whatever the story's length), the lead scored as a field of its own, as BM25F would.
+
+        bonus = LEAD_WEIGHT × idf × f × (k1 + 1) / (f + k1)
+    """
+    if frequency <= 0 or LEAD_WEIGHT <= 0:
+        return 0.0
+    return LEAD_WEIGHT * word_idf * frequency * (BM25_K1 + 1) / (frequency + BM25_K1)
+
+
+def with_proximity(
+    searcher: Any, ranked: list[tuple[int, float]], words: Sequence[str], recency: Recency | None = None
+) -> list[tuple[int, float]]:
+    """`ranked` (docnum, score; best first: at least the first PROXIMITY_DEPTH) with each story's score raised
+    by its proximity bonus (`proximity_bonus`, summed over the query's pairs and the text fields, each
+    field's bonus × its weight in `schema.TEXT_FIELDS`) and its lead bonus (`lead_bonus`, summed over
+    the query's distinct words, in the body), both × the recency factor when there is one; those
+    stories ranked again by the new score (ties: the earlier first)."""
+    pairs = query_pairs(words) if PROXIMITY_WEIGHT > 0 else []
+    lead_terms = sorted(set(words)) if LEAD_WEIGHT > 0 else []
+    if not (pairs or lead_terms) or not ranked:
+        return ranked
+    head = ranked  # every story ranked: its score then does not depend on its place (filters)
+    bonus = dict.fromkeys((docnum for docnum, _ in head), 0.0)
+    parent = searcher.get_parent() if hasattr(searcher, "get_parent") else searcher
+    stories = parent.doc_count_all()
+    for fieldname, field_weight in TEXT_FIELDS.items():
+        if field_weight <= 0 or fieldname not in parent.schema:
+            continue
+        in_lead = lead_terms if fieldname == "body" else []
+        terms = sorted({word for pair in pairs for word in pair} | set(in_lead))
+        average = parent.avg_field_length(fieldname)
+        idfs = {term: idf(stories, parent.doc_frequency(fieldname, term), IDF) for term in terms}
+        for reader, offset, docnums in _by_segment(parent, sorted(bonus)):
+            positions = _positions(reader, fieldname, terms, [docnum - offset for docnum in docnums])
+            for docnum in docnums:
+                local = docnum - offset
+                length = reader.doc_field_length(local, fieldname, 0)
+                for first, second in pairs:
+                    found = positions.get((first, local)), positions.get((second, local))
+                    if found[0] and found[1]:
+                        frequency = pair_frequency(found[0], found[1])
+                        pair_idf = min(idfs[first], idfs[second])
+                        bonus[docnum] += field_weight * proximity_bonus(frequency, pair_idf, length, average)
+                for term in in_lead:
+                    early = bisect_left(positions.get((term, local), ()), LEAD_WORDS)
+                    bonus[docnum] += field_weight * lead_bonus(early, idfs[term])
+    if recency is not None:
+        dates = _dates(parent, recency._fieldname)
+        for docnum in bonus:
+            bonus[docnum] *= recency.factor(dates(docnum))
+    order = {docnum: number for number, (docnum, _) in enumerate(head)}
+    rescored = sorted(
+        ((docnum, score + bonus[docnum]) for docnum, score in head), key=lambda hit: (-hit[1], order[hit[0]])
+    )
+    return rescored
+
+
+def _by_segment(searcher: Any, docnums: list[int]) -> Iterator[tuple[Any, int, list[int]]]:
+    """(segment reader, its first document number, the sorted `docnums` in it) for each segment holding some."""
+    leaves = searcher.leaf_searchers()
+    bounds = [offset for _, offset in leaves]
+    grouped: dict[int, list[int]] = {}
+    for docnum in docnums:
+        grouped.setdefault(bisect_right(bounds, docnum) - 1, []).append(docnum)
+    for number, found in grouped.items():
+        leaf, offset = leaves[number]
+        yield leaf.reader(), offset, found
+
+
+def _positions(
+    reader: Any, fieldname: str, terms: Sequence[str], docnums: list[int]
+) -> dict[tuple[str, int], list[int]]:
+    """(term, docnum) → the term's positions in that story's field, for the sorted segment `docnums`."""
+    found: dict[tuple[str, int], list[int]] = {}
+    for term in terms:
+        if (fieldname, term) not in reader:
+            continue
+        matcher = reader.postings(fieldname, term)
+        for docnum in docnums:
+            if not matcher.is_active():
+                break
+            if matcher.id() < docnum:
+                matcher.skip_to(docnum)
+                if not matcher.is_active():
+                    break
+            if matcher.id() == docnum:
+                found[(term, docnum)] = sorted(matcher.value_as("positions"))
+    return found
+
+
+def _dates(searcher: Any, fieldname: str) -> Callable[[int], int]:
+    """The published time of a top-level document number (PublishedField.MISSING without one)."""
+    columns = [
+        (
+            offset,
+            leaf.reader().column_reader(fieldname, translate=False) if leaf.reader().has_column(fieldname) else None,
+        )
+        for leaf, offset in searcher.leaf_searchers()
+    ]
+    bounds = [offset for offset, _ in columns]
+
+    def published(docnum: int) -> int:
+        offset, column = columns[bisect_right(bounds, docnum) - 1]
+        return int(column[docnum - offset]) if column is not None else PublishedField.MISSING
+
+    return published
 
 
 def query_term_weight(repeats: int) -> float:

@@ -38,7 +38,7 @@ from newsindex.dateindex import PublishedRange, _sorted_dates
 from newsindex.deadline import SEARCH_SECONDS
 from newsindex.errors import IndexDamagedError, QueryRejectedError
 from newsindex.query import QueryPlan
-from newsindex.ranking import _BM25PlusScorer
+from newsindex.ranking import _BM25PlusScorer, first_stage_depth, query_words, with_proximity
 from newsindex.schema import PublishedField
 
 ENABLED = True  # False: every search through Whoosh's matchers and collectors (for comparing)
@@ -712,8 +712,12 @@ def ranking(searcher: Any, plan: QueryPlan, order: str, recency: Any = None, exp
                 raise QueryRejectedError(
                     f"the search took longer than {SEARCH_SECONDS:g} s and was stopped: make the query more specific"
                 )
-            found.extend(top(docs[keep], scores[keep], depth - len(found)))
+            # The first stage's best, rescored with the lead and proximity bonuses as index._ranked does.
+            tier_found = top(docs[keep], scores[keep], first_stage_depth(depth - len(found)))
+            found.extend(with_proximity(searcher, tier_found, words, recency)[: depth - len(found)])
         return found
+
+    words = query_words(plan.query)  # the user's words (the plan searched: its fallback when it fell back)
 
     return matching, rank, plan
 
