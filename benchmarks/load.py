@@ -17,8 +17,10 @@ connection sending one request after another (no think time), queries taken in t
   (one page of hits, facet counts and the timeline: a search plus the interim scan of the best 500).
 
 It reports latency percentiles, requests per second, errors (any status but 200, a broken connection
-or a request over `--timeout`), and the server's memory (RSS of the server and its worker processes,
-sampled every 0.2 s). Traffic goes to 127.0.0.1 only; every loop stops at its deadline.
+or a request over `--timeout`), the server's memory (RSS of the server and its worker processes,
+sampled every 0.2 s) and the server's CPU per answered search (user + system time of the server and its
+workers over the mix, from /proc): on a shared machine searches per second measure the share of the
+cores the server got, its CPU per search far less so. Traffic goes to 127.0.0.1 only; every loop stops at its deadline.
 """
 
 from __future__ import annotations
@@ -158,6 +160,19 @@ def server_rss(pid: int) -> int:
     return total
 
 
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user and system) used so far by the server process and its children (worker processes)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for process in [pid, *children(pid)]:
+        try:
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return total / ticks
+
+
 def children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -254,7 +269,9 @@ def main() -> None:
         for mix in mixes:
             sampler = MemorySampler(server.pid)
             sampler.start()
+            cpu_before = server_cpu(server.pid)
             tally, elapsed = asyncio.run(run_mix(port, mix, args.clients, args.seconds, queries, args.timeout))
+            cpu_used = server_cpu(server.pid) - cpu_before
             sampler.stop.set()
             sampler.join()
             ms = [value * 1000 for value in tally.latencies]
@@ -267,6 +284,10 @@ def main() -> None:
                 "p99_ms": round(percentile(ms, 0.99), 1),
                 "max_ms": round(max(ms), 1) if ms else None,
                 "mean_ms": round(statistics.fmean(ms), 1) if ms else None,
+                # what the machine's load cannot change much: the server's CPU per answered search, and the
+                # searches per second that makes on one core (a worker) at full use
+                "server_cpu_ms_per_search": round(cpu_used * 1000 / len(ms), 2) if ms else None,
+                "searches_per_cpu_s": round(len(ms) / cpu_used, 1) if cpu_used else None,
                 "errors": sum(tally.errors.values()),
                 "errors_by_kind": tally.errors,
                 "rss_peak_mb": round(sampler.peak / 2**20, 1),
@@ -275,7 +296,8 @@ def main() -> None:
             results["mixes"][mix] = row  # type: ignore[index]
             print(f"{mix:>4}: {row['searches']:,} searches ({row['searches_per_s']}/s), p50 {row['p50_ms']} ms, "
                   f"p95 {row['p95_ms']} ms, p99 {row['p99_ms']} ms, max {row['max_ms']} ms, errors {row['errors']} "
-                  f"{tally.errors or ''}, RSS peak {row['rss_peak_mb']} MB", file=sys.stderr)  # fmt: skip
+                  f"{tally.errors or ''}, server CPU {row['server_cpu_ms_per_search']} ms a search "
+                  f"({row['searches_per_cpu_s']} per CPU s), RSS peak {row['rss_peak_mb']} MB", file=sys.stderr)  # fmt: skip
     finally:
         server.send_signal(2)  # SIGINT: the server's graceful stop
         try:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from whoosh.codec.whoosh3 import W3Codec, W3TermInfo
 from whoosh.filedb.filestore import FileStorage
@@ -282,3 +282,30 @@ def test_stories_stored_compressed_by_older_versions_still_read() -> None:
     blob = zlib.compress(json.dumps(data).encode("utf-8"), 6)
     story = story_from_stored({"id": "old", "story": blob})
     assert (story.id, story.headline, story.published) == ("old", "Expelled", date(2019, 10, 23))
+
+
+@given(st.lists(st.integers(0, 60), min_size=1, max_size=80), st.randoms(use_true_random=False))
+@settings(deadline=None, max_examples=50)
+def test_stored_values_read_back_in_any_order(sizes: list[int], rng: random.Random) -> None:
+    """A block is inflated only as far as the value asked for: values read in any order, again and
+    backwards, are what was written (empty ones included)."""
+    import io
+
+    from whoosh.filedb.structfile import BufferFile, StructFile
+
+    from newsindex.codec import StoryBlocksColumn
+
+    values = [bytes(rng.randrange(256) for _ in range(size)) for size in sizes]
+    column = StoryBlocksColumn(per_block=4)
+    out = StructFile(io.BytesIO())
+    writer = column.writer(out)
+    for docnum, value in enumerate(values):
+        writer.add(docnum, value)
+    writer.finish(len(values))
+    data = out.file.getvalue()
+    reader = column.reader(BufferFile(data), 0, len(data), len(values), checked=True)
+    order = list(range(len(values))) * 2
+    rng.shuffle(order)
+    assert [reader[docnum] for docnum in order] == [values[docnum] for docnum in order]
+    assert [reader[docnum] for docnum in reversed(range(len(values)))] == values[::-1]
+    assert list(reader) == values

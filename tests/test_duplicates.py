@@ -526,3 +526,16 @@ def test_the_span_of_a_committed_group_counts_members_that_are_no_copy_of_the_ne
     news.add([dated("a", a, "1987-03-01T12:00"), dated("b", b, "1987-03-03T12:00")])
     news.add([dated("c", c, "1987-03-05T12:00")])
     assert groups_of(news, "minister OR harbour OR police OR bank") == {frozenset({"a", "b"}), frozenset({"c"})}
+
+
+def test_groups_are_counted_from_the_stories_with_copies_whatever_holds_the_matches() -> None:
+    import numpy as np
+
+    from newsindex.collapsing import StoryGroups
+
+    groups = StoryGroups(["a", "", "a", "b", "c", "b", "a", "", "d"])  # d and c: one story each
+    matching = {0, 1, 2, 3, 4, 7, 8}  # a twice, b once, c, d and two without a group
+    assert groups.count(matching) == 6
+    assert groups.count(np.array(sorted(matching))) == groups.count(list(matching)) == 6
+    assert groups.count(set()) == 0 and groups.count({5, 3}) == 1
+    assert groups.members(0) == (2, 6) and groups.members(1) == () and groups.members(4) == ()

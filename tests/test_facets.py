@@ -132,3 +132,17 @@ def test_one_person_is_one_facet_value_whatever_the_spelling(tmp_path: Path) -> 
         "talks", filters=Filters(bylines=["peter torday"]), facets=["bylines"]
     )  # matches every spelling
     assert filtered.facets["bylines"] == (("Peter Torday", 8),)
+
+
+def test_facets_and_days_count_the_same_from_a_set_or_an_array_of_matches(news: NewsIndex) -> None:
+    import numpy as np
+
+    from newsindex.facets import count_days, count_facets
+
+    with news._searcher() as searcher:
+        matching = set(range(searcher.doc_count_all()))
+        as_array = np.array(sorted(matching), dtype=np.int32)
+        counted = count_facets(searcher, matching, ALL, 10)
+        assert counted == count_facets(searcher, as_array, ALL, 10)  # type: ignore[arg-type]
+        assert count_days(searcher, matching) == count_days(searcher, as_array)  # type: ignore[arg-type]
+        assert sum(count_days(searcher, matching)[0].values()) + count_days(searcher, matching)[1] == len(matching)

@@ -442,7 +442,8 @@ class StoryBlocksColumn(columns.Column):  # type: ignore[misc]
             if self._per_block < 1:
                 raise self._damaged("is damaged (no values per block)")
             self._offsets: array[int] | None = None
-            self._cached: tuple[int, list[bytes]] = (-1, [])
+            # the last block read: its number, its inflater, its bytes inflated so far, where each value ends
+            self._cached: tuple[int, Any, bytearray, list[int]] = (-1, None, bytearray(), [])
 
         def _damaged(self, what: str) -> IndexDamagedError:
             name = getattr(self._dbfile, "_name", None) or "a stored-stories file"
@@ -468,31 +469,42 @@ class StoryBlocksColumn(columns.Column):  # type: ignore[misc]
             self._crcs.frombytes(tail[size : size + crc_size])
             return offsets
 
-        def _block(self, number: int) -> list[bytes]:
-            if self._cached[0] == number:
-                return self._cached[1]
+        def _value(self, number: int, index: int) -> bytes:
+            """Value `index` of block `number`, the block decompressed only as far as that value ends.
+
+            A search reads a story or two of a block: inflating just its head halves the work on
+            average. The reader keeps its last block (and how far it got), so reading stories in order
+            (a merge, an export) still decompresses each block once.
+            """
+            if self._cached[0] != number:
+                self._open_block(number)
+            _, inflater, data, ends = self._cached
+            end = ends[index + 1]
+            if len(data) < end:  # inflate on, to the end of this value
+                assert inflater is not None
+                data += inflater.decompress(inflater.unconsumed_tail, end - len(data))
+            return bytes(data[ends[index] : end])
+
+        def _open_block(self, number: int) -> None:
             if self._offsets is None:
                 self._offsets = self._load_offsets()
             start, end = self._offsets[number], self._offsets[number + 1]
             raw = self._dbfile.get(self._basepos + start, end - start)
             if self._crcs is not None and zlib.crc32(raw) != self._crcs[number]:
                 raise self._damaged(f"fail their checksum (block {number:,})")
-            data = zlib.decompress(raw)
             in_block = min(self._per_block, self._count - number * self._per_block)
             lengths = array("I")
-            lengths.frombytes(data[: lengths.itemsize * in_block])
-            values = []
-            position = lengths.itemsize * in_block
-            for length in lengths:
-                values.append(data[position : position + length])
-                position += length
-            self._cached = (number, values)
-            return values
+            inflater = zlib.decompressobj()
+            head = inflater.decompress(raw, lengths.itemsize * in_block)
+            lengths.frombytes(head[: lengths.itemsize * in_block])
+            # where each value ends in the inflated block (the lengths come first)
+            ends = list(accumulate(lengths, initial=lengths.itemsize * in_block))
+            self._cached = (number, inflater, bytearray(head), ends)
 
         def __getitem__(self, docnum: int) -> bytes:
             if not 0 <= docnum < self._count:
                 return b""
-            return self._block(docnum // self._per_block)[docnum % self._per_block]
+            return self._value(docnum // self._per_block, docnum % self._per_block)
 
         def __iter__(self) -> Iterator[bytes]:
             for docnum in range(self._doccount):

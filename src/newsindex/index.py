@@ -43,7 +43,6 @@ from newsindex.errors import (
 from newsindex.expansion import expanded_plan, feedback_share, feedback_weights, kept_first, relevance_model
 from newsindex.facets import check_facets, count_days, count_facets, seconds_to_day
 from newsindex.facets import posting_docnums as _posting_docnums
-from newsindex.indexer import Indexer
 from newsindex.models import (
     NO_FILTERS,
     SORTS,
@@ -70,7 +69,6 @@ from newsindex.ranking import (
     weighting,
     with_proximity,
 )
-from newsindex.readers import read_source
 from newsindex.schema import (
     ANALYSIS_VERSION,
     READABLE_VERSIONS,
@@ -78,11 +76,11 @@ from newsindex.schema import (
     PublishedField,
     build_schema,
     index_words,
+    matched_words,
     story_from_stored,
     with_new_fields,
 )
-from newsindex.snippets import snippet
-from newsindex.sources import find_sources, roots
+from newsindex.snippets import SCAN_CHARS, snippet
 from newsindex.storage import (
     DurableStorage,
     SafeFileIndex,
@@ -299,6 +297,8 @@ class NewsIndex:
 
         UsageError for an item that is not a Story: nothing of this call is then written.
         """
+        from newsindex.indexer import Indexer  # the write path: not imported by a search (CLI start-up)
+
         if isinstance(stories, Story):
             raise UsageError("NewsIndex.add takes an iterable of Story objects: write add([story])")
         with Indexer(
@@ -334,6 +334,10 @@ class NewsIndex:
         `procs` worker processes analyse the stories (default: every core when there is much to read).
         `on_file(done, total)` reports progress through the input files.
         """
+        from newsindex.indexer import Indexer  # the write path: not imported by a search (CLI start-up)
+        from newsindex.readers import read_source
+        from newsindex.sources import find_sources, roots
+
         problems = Problems()  # every problem counted, the first KEPT_PROBLEMS kept
         sources = list(find_sources(paths, format=format, on_problem=problems.append))
         if procs is None:
@@ -866,11 +870,15 @@ def _hits(
             marked, duplicates = html.escape(story.lead, quote=False), ()
         else:
             after = 0 if story.headline else lead_span(story.body)[1]  # the lead is shown as the title
+            analyzer = _body_analyzer(searcher)
+            words = (  # every word's place for phrases; else the query's words only
+                index_words(story.body, analyzer)
+                if phrases
+                else matched_words(story.body, terms, analyzer, limit=SCAN_CHARS)
+            )
             marked = snippet(
-                story.body, terms, index_words(story.body, _body_analyzer(searcher)), fallback=story.lead, phrases=phrases,
-                after=after,
-                expired=deadline.expired,
-            )  # fmt: skip
+                story.body, terms, words, fallback=story.lead, phrases=phrases, after=after, expired=deadline.expired
+            )
             duplicates = tuple(_ids(searcher, duplicate_docnums, deadline))
         hits.append(Hit(story, score, rank_number, marked, duplicates=duplicates, revises=stored.get("revises")))
     if cut and notes is not None:
@@ -879,11 +887,15 @@ def _hits(
 
 
 def _ids(searcher: Searcher, docnums: Iterable[int], deadline: deadlines.Deadline) -> Iterator[str]:
-    """The story ids of `docnums`, until the deadline."""
+    """The story ids of `docnums`, until the deadline: from the id column, no stored story read."""
+    column: Any = None
     for docnum in docnums:
         if deadline.expired():
             return
-        yield searcher.stored_fields(docnum)["id"]
+        if column is None:
+            reader = searcher.reader()
+            column = reader.column_reader("id") if reader.has_column("id") else False
+        yield column[docnum] if column else searcher.stored_fields(docnum)["id"]
 
 
 def _body_analyzer(searcher: Searcher) -> Any:

@@ -200,6 +200,67 @@ def index_words(text: str, analyzer: Any = None) -> Iterator[tuple[int, int, str
         yield match.start(), match.end(), index_term(match.group())
 
 
+def matched_words(
+    text: str, terms: set[str], analyzer: Any = None, *, limit: int | None = None
+) -> Iterator[tuple[int, int, str]]:
+    """The words of `index_words(text, analyzer)` whose term is one of `terms` and that start in the first
+    `limit` characters, in order: all a snippet without phrases looks at.
+
+    Only the words around a place where one of the terms could stand are cut: a word indexed as a
+    term of letters holds the term's first letters but the last two (the Snowball stem of a word is
+    the word but for its last two letters at most: "dying" → "die", "early" → "earli"), or its first
+    letter and a dot (an acronym, "N.A.S.A." → "nasa"). Cutting may start after any space, as no token
+    holds one. Texts that are not ASCII (folding changes their letters) and other terms ("pct" of "5%",
+    numbers) are read word by word, as `index_words` reads them.
+    """
+    end = len(text) if limit is None else min(limit, len(text))
+    hints = _term_hints(terms)
+    reach = end + 64  # a hint stands at most a few letters into its word (<IBM>, https://www.ibm.com)
+    lowered = text[:reach].lower() if hints is not None and text.isascii() else ""
+    # where hints stand more often than once in 15 characters, cutting every word costs less
+    if hints is None or not lowered or sum(map(lowered.count, hints)) * 15 > len(lowered):
+        for word in index_words(text, analyzer):
+            if word[0] >= end:
+                return
+            if word[2] in terms:
+                yield word
+        return
+    news = getattr(analyzer, "news_tokens", False)
+    tokens = _NEWS_TOKEN if news else _WORD
+    capitals = news and _in_capitals(text)
+    found: dict[int, tuple[int, int, str]] = {}
+    for hint in hints:
+        # Where cutting may restart: the text's start, after a space, or where a word cut from such a
+        # place ended. It only moves on, so each hint reads the text once at most, whatever the text.
+        safe = 0
+        place = lowered.find(hint)
+        while 0 <= place < reach:
+            space = max(text.rfind(" ", safe, place), text.rfind("\n", safe, place))
+            for match in tokens.finditer(text, space + 1 if space >= 0 else safe):
+                if match.start() > place:
+                    break
+                safe = match.end()
+                if safe > place:  # the word holding the hint (a hint starts with a letter: always in a word)
+                    if match.start() not in found and match.start() < end:
+                        token = match.group()
+                        forms = _news_forms(token, capitals) if news else ()
+                        term = forms[0] if forms else index_term(token)
+                        if term in terms:
+                            found[match.start()] = (match.start(), match.end(), term)
+                    break
+            place = lowered.find(hint, max(place + 1, safe))
+    yield from (found[start] for start in sorted(found))
+
+
+def _term_hints(terms: set[str]) -> list[str] | None:
+    """What a word of one of these terms holds (see `matched_words`); None when a term is not all letters."""
+    if any(not (term.isascii() and term.isalpha()) or term == "pct" for term in terms):
+        return None
+    hints = {term[: max(1, len(term) - 2)] for term in terms} | {f"{term[0]}." for term in terms}
+    # one hint that is the start of another finds its places too
+    return [hint for hint in hints if not any(other != hint and hint.startswith(other) for other in hints)]
+
+
 def fold(word: str) -> str:
     """Lower-case `word` and strip its accents ("Rajavi" → "rajavi", "Tiranë" → "tirane")."""
     word = word.lower()
