@@ -59,9 +59,10 @@ for _shared in (make_corpus.REPO_DIR.parent / "shared", Path("/work/shared")):
         make_corpus.SEED_DIRS = (make_corpus.REPO_DIR / "seeds", _shared / "seeds")
         break
 
-from newsindex import NewsIndex, Story, duplicates  # noqa: E402
+from newsindex import NewsIndex, Story  # noqa: E402
 from newsindex import index as index_module  # noqa: E402
-from newsindex import schema as schema_module  # noqa: E402
+from newsindex.store import duplicates  # noqa: E402
+from newsindex.store import schema as schema_module  # noqa: E402
 
 THRESHOLD = duplicates.THRESHOLD
 KINDS = ("dateline", "edits", "appended", "update")

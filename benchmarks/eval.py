@@ -10,10 +10,10 @@ For each collection of ../shared/eval (Cranfield, CISI, Medline; see its README)
 Reuters-21578 by benchmarks/news_eval.py (known-item search by headline, and TOPICS labels) it:
 
 1. converts the collection into WORKDIR/<name>/: `corpus.jsonl` (id, title, authors as bylines, body),
-   `topics.tsv` (id TAB text) and `qrels.txt` (TREC qrels, read with newsindex.evaluation.read_qrels);
+   `topics.tsv` (id TAB text) and `qrels.txt` (TREC qrels, read with newsindex.evaluation.trec.read_qrels);
 2. builds two newsindex indexes of the corpus (`NewsIndex.create(…).add_files([corpus], procs=1)`;
    for the news collections the text-format files themselves), one with the analysis of today
-   (`newsindex.schema.ANALYSIS_VERSION`) and one with analysis 1 (words cut as before issue 18), and
+   (`newsindex.store.schema.ANALYSIS_VERSION`) and one with analysis 1 (words cut as before issue 18), and
    the indexes of the other systems (below); with `--reuse` the newsindex indexes of an earlier run are
    searched again;
 3. runs the topics, top 1000: newsindex reads each as plain words (`plain=True`, as `newsindex batch`
@@ -27,8 +27,8 @@ Reuters-21578 by benchmarks/news_eval.py (known-item search by headline, and TOP
      headline 1.5, each word once, feedback of 10 stories at weight 0.5) on the analysis-1 index;
    - `newsindex`: `NewsIndex.rank(topic)` as the product does it now, on the new index;
    - `…-expand`: the same with `expand=True` (`--expand`: RM3 pseudo-relevance feedback);
-4. writes each run as a TREC run file (newsindex.evaluation.trec_run_lines, which keeps each engine's
-   order) and measures it with newsindex.evaluation (MAP, nDCG@10, P@10, Recall@100, as trec_eval -c).
+4. writes each run as a TREC run file (newsindex.evaluation.trec.trec_run_lines, which keeps each engine's
+   order) and measures it with newsindex.evaluation.trec (MAP, nDCG@10, P@10, Recall@100, as trec_eval -c).
 
 The table goes to stdout and, with the machine and the date, to its own section of benchmarks/EVAL.md
 (unless --no-write; the rest of the file is kept); progress goes to stderr. Some fifteen minutes for
@@ -67,13 +67,13 @@ from typing import Any
 
 import news_eval
 
-import newsindex.expansion
-import newsindex.query
-import newsindex.ranking
-import newsindex.schema
+import newsindex.search.expansion
+import newsindex.search.query
+import newsindex.search.ranking
+import newsindex.store.schema
 from newsindex import NewsIndex
-from newsindex.batch import Topic, rank_topics, read_topics
-from newsindex.evaluation import Evaluation, Qrels, evaluate, read_qrels, read_run, trec_run_lines, write_qrels
+from newsindex.evaluation.batch import Topic, rank_topics, read_topics
+from newsindex.evaluation.trec import Evaluation, Qrels, evaluate, read_qrels, read_run, trec_run_lines, write_qrels
 
 BENCHMARKS_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCHMARKS_DIR.parent
@@ -93,16 +93,16 @@ SYSTEMS = ("baseline", "fts5", "newsindex-before", "newsindex-before-expand", "n
 # The ranking of newsindex before issue 18 (main at cf69f1d), set through the same search-time knobs, on
 # an index built with analysis 1 (the words as main cut them): the `newsindex-before` rows.
 BEFORE: list[tuple[Any, str, Any]] = [
-    (newsindex.schema.TEXT_FIELDS, "headline", 1.5),
-    (newsindex.ranking, "BM25_K1", 1.6),
-    (newsindex.ranking, "BM25_B", 0.75),
-    (newsindex.ranking, "IDF", "whoosh"),
-    (newsindex.ranking, "QUERY_TF", "none"),
-    (newsindex.ranking, "FUNCTION_WORDS", frozenset()),
-    (newsindex.ranking, "PROXIMITY_WEIGHT", 0.0),
-    (newsindex.ranking, "LEAD_WEIGHT", 0.0),
-    (newsindex.expansion, "FEEDBACK_KEEP", 0),
-    *((newsindex.expansion, name, value) for name, value in newsindex.expansion.BEFORE.items()),
+    (newsindex.store.schema.TEXT_FIELDS, "headline", 1.5),
+    (newsindex.search.ranking, "BM25_K1", 1.6),
+    (newsindex.search.ranking, "BM25_B", 0.75),
+    (newsindex.search.ranking, "IDF", "whoosh"),
+    (newsindex.search.ranking, "QUERY_TF", "none"),
+    (newsindex.search.ranking, "FUNCTION_WORDS", frozenset()),
+    (newsindex.search.ranking, "PROXIMITY_WEIGHT", 0.0),
+    (newsindex.search.ranking, "LEAD_WEIGHT", 0.0),
+    (newsindex.search.expansion, "FEEDBACK_KEEP", 0),
+    *((newsindex.search.expansion, name, value) for name, value in newsindex.search.expansion.BEFORE.items()),
 ]
 # Some CISI topics are whole abstracts, over the query guard's 200 clauses (a word in each of two fields):
 # for these runs the guard is widened so that every system runs every topic.
@@ -402,7 +402,7 @@ def measure(
     return sizes, results
 
 
-ANALYSIS = newsindex.schema.ANALYSIS_VERSION
+ANALYSIS = newsindex.store.schema.ANALYSIS_VERSION
 
 
 def _newsindex(path: Path, source: Path, *, analysis: int) -> NewsIndex:
@@ -410,7 +410,7 @@ def _newsindex(path: Path, source: Path, *, analysis: int) -> NewsIndex:
     if (path / "built").exists():
         return NewsIndex.open(path)
     shutil.rmtree(path, ignore_errors=True)
-    with knobs([(newsindex.schema, "ANALYSIS_VERSION", analysis)]):
+    with knobs([(newsindex.store.schema, "ANALYSIS_VERSION", analysis)]):
         news = NewsIndex.create(path, fsync=False)
         report = news.add_files([str(source)], procs=1)
     skipped = [problem for problem in report.problems if problem.kind == "skipped"]  # "no date" is expected
@@ -514,7 +514,7 @@ Written by `python benchmarks/eval.py` on {facts["date"]}: {facts["cpu"]}, {fact
 Collections: {sizes}.
 
 Each run holds the top {DEPTH} documents of every topic ({", ".join(f"{COLLECTIONS[name].title} {COLLECTIONS[name].depth}" for name in measured if COLLECTIONS[name].depth != DEPTH) or "every collection"}); measures as trec_eval `-c` computes them (see
-`src/newsindex/evaluation.py`), means over the judged topics. On Reuters known-item each topic has one
+`src/newsindex/evaluation/trec.py`), means over the judged topics. On Reuters known-item each topic has one
 relevant story (and its word-for-word repeats), so MAP is the mean reciprocal rank. Topics are read as
 plain words by newsindex (`plain=True`); the baseline reads them through `plain_query` (query syntax
 taken out), FTS5 as its words OR-ed. Systems (see the script's docstring):
@@ -524,14 +524,14 @@ taken out), FTS5 as its words OR-ed. Systems (see the script's docstring):
 - `fts5`: SQLite FTS5, `porter unicode61`, title and body columns, `bm25()`;
 - `newsindex-before`: newsindex as before issue 18 (main at cf69f1d): Whoosh's idf ln(N/(n+1))+1,
   k1 1.6, b 0.75, headline weight 1.5, a repeated word counted once, words cut by analysis 1;
-- `newsindex`: `NewsIndex.rank(topic)` as shipped: {newsindex.ranking.IDF} idf, k1 {newsindex.ranking.BM25_K1}, b {newsindex.ranking.BM25_B},
-  headline weight {newsindex.schema.TEXT_FIELDS["headline"]:g}, query-term frequency "{newsindex.ranking.QUERY_TF}", {len(newsindex.ranking.FUNCTION_WORDS)} function words left out,
-  analysis {ANALYSIS}; stories matching every word ranked first; every story ranked (at least {newsindex.ranking.PROXIMITY_DEPTH} of each tier)
-  rescored with the lead bonus (weight {newsindex.ranking.LEAD_WEIGHT:g}, the first {newsindex.ranking.LEAD_WORDS} words of the body) and the
-  proximity bonus (weight {newsindex.ranking.PROXIMITY_WEIGHT:g});
+- `newsindex`: `NewsIndex.rank(topic)` as shipped: {newsindex.search.ranking.IDF} idf, k1 {newsindex.search.ranking.BM25_K1}, b {newsindex.search.ranking.BM25_B},
+  headline weight {newsindex.store.schema.TEXT_FIELDS["headline"]:g}, query-term frequency "{newsindex.search.ranking.QUERY_TF}", {len(newsindex.search.ranking.FUNCTION_WORDS)} function words left out,
+  analysis {ANALYSIS}; stories matching every word ranked first; every story ranked (at least {newsindex.search.ranking.PROXIMITY_DEPTH} of each tier)
+  rescored with the lead bonus (weight {newsindex.search.ranking.LEAD_WEIGHT:g}, the first {newsindex.search.ranking.LEAD_WORDS} words of the body) and the
+  proximity bonus (weight {newsindex.search.ranking.PROXIMITY_WEIGHT:g});
 - `…-expand`: the same with `expand=True` (`--expand`: RM3 pseudo-relevance feedback; before: 10
-  stories, 10 words, original weight 0.5; now: {newsindex.expansion.FEEDBACK_STORIES} stories ("{newsindex.expansion.FEEDBACK_MODE}"), {newsindex.expansion.FEEDBACK_WORDS} words,
-  original weight {newsindex.expansion.ORIGINAL_WEIGHT}, the first run's best {newsindex.expansion.FEEDBACK_KEEP} kept first).
+  stories, 10 words, original weight 0.5; now: {newsindex.search.expansion.FEEDBACK_STORIES} stories ("{newsindex.search.expansion.FEEDBACK_MODE}"), {newsindex.search.expansion.FEEDBACK_WORDS} words,
+  original weight {newsindex.search.expansion.ORIGINAL_WEIGHT}, the first run's best {newsindex.search.expansion.FEEDBACK_KEEP} kept first).
 
 "skipped" counts the topics a system could not run (in plain mode newsindex searches the first 200
 distinct words of a topic and refuses none but those of common words only). "seconds" is searching

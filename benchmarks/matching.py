@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from newsindex import Filters, NewsIndex, QueryError, QueryRejectedError
-from newsindex.batch import read_topics
-from newsindex.evaluation import evaluate, read_qrels
+from newsindex.evaluation.batch import read_topics
+from newsindex.evaluation.trec import evaluate, read_qrels
 
 BENCHMARKS_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCHMARKS_DIR))

@@ -27,7 +27,7 @@ import tarfile
 from collections import defaultdict
 from pathlib import Path
 
-from newsindex.evaluation import write_qrels
+from newsindex.evaluation.trec import write_qrels
 
 CORPORA = next(
     (

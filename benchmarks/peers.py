@@ -112,7 +112,7 @@ def prepare(corpus: str, workdir: Path) -> Path:
         return folder
     folder.mkdir(parents=True, exist_ok=True)
     if corpus == "reuters":
-        from newsindex.readers import read_stories
+        from newsindex.ingest.readers import read_stories
 
         tarball = next(
             (path for base in SHARED_CANDIDATES if (path := base / "corpora" / "reuters21578-text.tar.gz").exists()),

@@ -42,10 +42,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from newsindex.ingest.readers import read_stories  # noqa: E402
 from newsindex.models import Filters, Problem, Story  # noqa: E402
-from newsindex.names import name_key  # noqa: E402
-from newsindex.readers import read_stories  # noqa: E402
-from newsindex.regions import canonical_region  # noqa: E402
+from newsindex.text.names import name_key  # noqa: E402
+from newsindex.text.regions import canonical_region  # noqa: E402
 
 _RECORD = re.compile(r"<REUTERS\b[^>]*\bNEWID=\"(?P<id>\d+)\"[^>]*>(?P<text>.*?)</REUTERS>", re.DOTALL)
 _MONTHS = {

@@ -523,7 +523,7 @@ def _plant_stored(index: Path, payload: object) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
     from whoosh.filedb.structfile import StructFile
 
-    from newsindex.codec import STORED_COLUMN
+    from newsindex.store.codec import STORED_COLUMN
 
     path = largest(index, "._stored.col")
     old = STORED_COLUMN.reader(StructFile(io.BytesIO(path.read_bytes())), 0, path.stat().st_size, 10**9)
@@ -602,7 +602,7 @@ def _built_for(where: str, corpus: Path, work: Path) -> Path:
         import whoosh.codec.whoosh3
         from whoosh.writing import SegmentWriter
 
-        import newsindex.indexer as indexer_module
+        import newsindex.store.indexer as indexer_module
         from newsindex import NewsIndex
 
         codec, writer = indexer_module.NewsCodec, indexer_module.BufferedSegmentWriter

@@ -92,7 +92,7 @@ def measure_slow_heads(index: str, slow: int) -> dict[str, object]:
 
 def measure_check_cost(index: str, calls: int = 2000) -> dict[str, object]:
     from newsindex import NewsIndex
-    from newsindex.server import _IndexHolder
+    from newsindex.server.app import _IndexHolder
 
     holder = _IndexHolder(Path(index).resolve())
     holder.get().count()

@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 from newsindex import NewsIndex, Story
-from newsindex import snippets as snippets_module
-from newsindex.schema import index_words, stem
+from newsindex.search import snippets as snippets_module
+from newsindex.store.schema import index_words, stem
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,9 +55,13 @@ def main() -> None:
     terms = {stem(args.word)}
     matches = sum(1 for word in words if word[2] in terms)
 
-    source = subprocess.run(
-        ["git", "show", f"{args.base}:src/newsindex/snippets.py"], capture_output=True, text=True, check=True, cwd=ROOT
-    ).stdout
+    shown = [  # where the module lives at that commit: search/ since the tree's subpackages, flat before
+        subprocess.run(["git", "show", f"{args.base}:{place}"], capture_output=True, text=True, cwd=ROOT)
+        for place in ("src/newsindex/search/snippets.py", "src/newsindex/snippets.py")
+    ]
+    source = next((run.stdout for run in shown if run.returncode == 0), None)
+    if source is None:
+        raise SystemExit(f"no snippets.py at {args.base}: {shown[-1].stderr.strip()}")
     path = Path(tempfile.mkdtemp()) / "snippets_base.py"
     path.write_text(source, encoding="utf-8")
     spec = importlib.util.spec_from_file_location("snippets_base", path)

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from newsindex import NewsIndex, Story
-from newsindex.readers import read_source
-from newsindex.sources import find_sources
+from newsindex.ingest.readers import read_source
+from newsindex.ingest.sources import find_sources
 
 _CHECKS = Story.__post_init__
 

@@ -65,7 +65,7 @@ from whoosh.analysis.filters import STOP_WORDS
 import newsindex.index as _index
 from newsindex import Filters, NewsIndex
 from newsindex.errors import QueryError
-from newsindex.schema import index_term
+from newsindex.store.schema import index_term
 
 index_module: Any = _index  # its `suggest` is swapped for the base commit's, and for none
 ROOT = Path(__file__).resolve().parent.parent
@@ -194,9 +194,13 @@ def title_span(titles: list[list[str]], rng: random.Random) -> str:
 
 
 def load_base_suggest(commit: str) -> Callable[..., Any]:
-    source = subprocess.run(
-        ["git", "show", f"{commit}:src/newsindex/suggest.py"], capture_output=True, text=True, check=True, cwd=ROOT
-    ).stdout
+    shown = [  # where the module lives at that commit: search/ since the tree's subpackages, flat before
+        subprocess.run(["git", "show", f"{commit}:{place}"], capture_output=True, text=True, cwd=ROOT)
+        for place in ("src/newsindex/search/suggest.py", "src/newsindex/suggest.py")
+    ]
+    source = next((run.stdout for run in shown if run.returncode == 0), None)
+    if source is None:
+        raise SystemExit(f"no suggest.py at {commit}: {shown[-1].stderr.strip()}")
     path = Path(tempfile.mkdtemp()) / "suggest_base.py"
     path.write_text(source, encoding="utf-8")
     spec = importlib.util.spec_from_file_location("suggest_base", path)

@@ -6,14 +6,14 @@ Usage (from the repository root, with the project's Python):
 
 Each SETTING is a JSON object of search-time knobs, e.g. '{"headline": 1.5, "k1": 1.6}'; unnamed knobs keep
 the shipped values. Knobs: `headline` (the headline's weight against the body's 1), `k1`, `b` (BM25),
-`idf` ("lucene", "robertson" or "whoosh", see newsindex.ranking.idf), `delta` (BM25+'s lower bound), `qtf` (a repeated plain-words
+`idf` ("lucene", "robertson" or "whoosh", see newsindex.search.ranking.idf), `delta` (BM25+'s lower bound), `qtf` (a repeated plain-words
 query word: "none", "linear", "log"), `function_words` ("shipped", "none", "snowball": the Snowball
 stop list left out of plain-words queries), `expand` (true: RM3), `stories`, `words`, `weight`, `share`
 (RM3's feedback stories at most, added words, weight of the original query, largest share of stories
-an added word may appear in), `mode`, `ratio`, `gap`, `temperature`, `keep` (adaptive feedback: see newsindex.expansion), `prox`, `window`, `prox_depth`
+an added word may appear in), `mode`, `ratio`, `gap`, `temperature`, `keep` (adaptive feedback: see newsindex.search.expansion), `prox`, `window`, `prox_depth`
 (the proximity bonus: its weight, 0 for none, the pair's window and the stories rescored), `lead_weight`,
 `lead_words` (the lead bonus in the same step: its weight, 0 for none, and the words counted as lead), and the
-indexing settings `lead` (the lead boost) and `analysis` (1 or 2, see newsindex.schema), an index built
+indexing settings `lead` (the lead boost) and `analysis` (1 or 2, see newsindex.store.schema), an index built
 for each value. Prints MAP, nDCG@10, P@10 and Recall@100 per collection and setting. With the --workdir
 of benchmarks/eval.py it searches eval's indexes. eval.py writes the record (EVAL.md); this is for exploring.
 """
@@ -31,14 +31,14 @@ from typing import Any
 import eval as evaluation_script
 import news_eval
 
-import newsindex.expansion
 import newsindex.index
-import newsindex.ranking
-import newsindex.schema
+import newsindex.search.expansion
+import newsindex.search.ranking
+import newsindex.store.schema
 from newsindex import NewsIndex
-from newsindex.batch import Topic, rank_topics, read_topics
-from newsindex.evaluation import Qrels, evaluate, read_qrels, trec_run_lines
-from newsindex.schema import stem
+from newsindex.evaluation.batch import Topic, rank_topics, read_topics
+from newsindex.evaluation.trec import Qrels, evaluate, read_qrels, trec_run_lines
+from newsindex.store.schema import stem
 
 # The Snowball project's English stop words (snowballstem.org/algorithms/english/stop.txt, without the
 # contractions), stemmed: a candidate list of function words.
@@ -55,59 +55,59 @@ DEFAULT_WORKDIR = evaluation_script.BENCHMARKS_DIR / "work" / "tune"
 
 def apply(setting: dict[str, Any]) -> None:
     """Set the search-time knobs of `setting` (the others to their shipped values)."""
-    newsindex.schema.TEXT_FIELDS["headline"] = setting.get("headline", SHIPPED["headline"])
-    newsindex.ranking.BM25_K1 = setting.get("k1", SHIPPED["k1"])
-    newsindex.ranking.BM25_B = setting.get("b", SHIPPED["b"])
-    newsindex.ranking.IDF = setting.get("idf", SHIPPED["idf"])
-    newsindex.ranking.BM25_DELTA = setting.get("delta", SHIPPED["delta"])
-    newsindex.expansion.FEEDBACK_STORIES = setting.get("stories", SHIPPED["stories"])
-    newsindex.expansion.FEEDBACK_RATIO = setting.get("ratio", SHIPPED["ratio"])
-    newsindex.expansion.FEEDBACK_GAP = setting.get("gap", SHIPPED["gap"])
-    newsindex.expansion.FEEDBACK_MODE = setting.get("mode", SHIPPED["mode"])
-    newsindex.expansion.FEEDBACK_TEMPERATURE = setting.get("temperature", SHIPPED["temperature"])
-    newsindex.expansion.FEEDBACK_KEEP = setting.get("keep", SHIPPED["keep"])
-    newsindex.ranking.QUERY_TF = setting.get("qtf", SHIPPED["qtf"])
-    newsindex.ranking.FUNCTION_WORDS = FUNCTION_LISTS[setting.get("function_words", SHIPPED["function_words"])]
-    newsindex.expansion.FEEDBACK_WORDS = setting.get("words", SHIPPED["words"])
-    newsindex.expansion.relevance_model.__kwdefaults__["words"] = newsindex.expansion.FEEDBACK_WORDS
-    newsindex.expansion.ORIGINAL_WEIGHT = setting.get("weight", SHIPPED["weight"])
-    newsindex.expansion.MAX_SHARE = setting.get("share", SHIPPED["share"])
-    newsindex.ranking.PROXIMITY_WEIGHT = setting.get("prox", SHIPPED["prox"])
-    newsindex.ranking.PROXIMITY_WINDOW = setting.get("window", SHIPPED["window"])
-    newsindex.ranking.PROXIMITY_DEPTH = setting.get("prox_depth", SHIPPED["prox_depth"])
-    newsindex.ranking.LEAD_WEIGHT = setting.get("lead_weight", SHIPPED["lead_weight"])
-    newsindex.ranking.LEAD_WORDS = setting.get("lead_words", SHIPPED["lead_words"])
+    newsindex.store.schema.TEXT_FIELDS["headline"] = setting.get("headline", SHIPPED["headline"])
+    newsindex.search.ranking.BM25_K1 = setting.get("k1", SHIPPED["k1"])
+    newsindex.search.ranking.BM25_B = setting.get("b", SHIPPED["b"])
+    newsindex.search.ranking.IDF = setting.get("idf", SHIPPED["idf"])
+    newsindex.search.ranking.BM25_DELTA = setting.get("delta", SHIPPED["delta"])
+    newsindex.search.expansion.FEEDBACK_STORIES = setting.get("stories", SHIPPED["stories"])
+    newsindex.search.expansion.FEEDBACK_RATIO = setting.get("ratio", SHIPPED["ratio"])
+    newsindex.search.expansion.FEEDBACK_GAP = setting.get("gap", SHIPPED["gap"])
+    newsindex.search.expansion.FEEDBACK_MODE = setting.get("mode", SHIPPED["mode"])
+    newsindex.search.expansion.FEEDBACK_TEMPERATURE = setting.get("temperature", SHIPPED["temperature"])
+    newsindex.search.expansion.FEEDBACK_KEEP = setting.get("keep", SHIPPED["keep"])
+    newsindex.search.ranking.QUERY_TF = setting.get("qtf", SHIPPED["qtf"])
+    newsindex.search.ranking.FUNCTION_WORDS = FUNCTION_LISTS[setting.get("function_words", SHIPPED["function_words"])]
+    newsindex.search.expansion.FEEDBACK_WORDS = setting.get("words", SHIPPED["words"])
+    newsindex.search.expansion.relevance_model.__kwdefaults__["words"] = newsindex.search.expansion.FEEDBACK_WORDS
+    newsindex.search.expansion.ORIGINAL_WEIGHT = setting.get("weight", SHIPPED["weight"])
+    newsindex.search.expansion.MAX_SHARE = setting.get("share", SHIPPED["share"])
+    newsindex.search.ranking.PROXIMITY_WEIGHT = setting.get("prox", SHIPPED["prox"])
+    newsindex.search.ranking.PROXIMITY_WINDOW = setting.get("window", SHIPPED["window"])
+    newsindex.search.ranking.PROXIMITY_DEPTH = setting.get("prox_depth", SHIPPED["prox_depth"])
+    newsindex.search.ranking.LEAD_WEIGHT = setting.get("lead_weight", SHIPPED["lead_weight"])
+    newsindex.search.ranking.LEAD_WORDS = setting.get("lead_words", SHIPPED["lead_words"])
 
 
 SHIPPED = {
-    "headline": newsindex.schema.TEXT_FIELDS["headline"],
-    "k1": newsindex.ranking.BM25_K1,
-    "b": newsindex.ranking.BM25_B,
-    "idf": newsindex.ranking.IDF,
-    "delta": newsindex.ranking.BM25_DELTA,
-    "stories": newsindex.expansion.FEEDBACK_STORIES,
-    "ratio": newsindex.expansion.FEEDBACK_RATIO,
-    "gap": newsindex.expansion.FEEDBACK_GAP,
-    "mode": newsindex.expansion.FEEDBACK_MODE,
-    "temperature": newsindex.expansion.FEEDBACK_TEMPERATURE,
-    "keep": newsindex.expansion.FEEDBACK_KEEP,
-    "qtf": newsindex.ranking.QUERY_TF,
+    "headline": newsindex.store.schema.TEXT_FIELDS["headline"],
+    "k1": newsindex.search.ranking.BM25_K1,
+    "b": newsindex.search.ranking.BM25_B,
+    "idf": newsindex.search.ranking.IDF,
+    "delta": newsindex.search.ranking.BM25_DELTA,
+    "stories": newsindex.search.expansion.FEEDBACK_STORIES,
+    "ratio": newsindex.search.expansion.FEEDBACK_RATIO,
+    "gap": newsindex.search.expansion.FEEDBACK_GAP,
+    "mode": newsindex.search.expansion.FEEDBACK_MODE,
+    "temperature": newsindex.search.expansion.FEEDBACK_TEMPERATURE,
+    "keep": newsindex.search.expansion.FEEDBACK_KEEP,
+    "qtf": newsindex.search.ranking.QUERY_TF,
     "function_words": "shipped",
-    "analysis": newsindex.schema.ANALYSIS_VERSION,
-    "words": newsindex.expansion.FEEDBACK_WORDS,
-    "weight": newsindex.expansion.ORIGINAL_WEIGHT,
-    "share": newsindex.expansion.MAX_SHARE,
-    "lead": newsindex.schema.LEAD_BOOST,
-    "prox": newsindex.ranking.PROXIMITY_WEIGHT,
-    "window": newsindex.ranking.PROXIMITY_WINDOW,
-    "prox_depth": newsindex.ranking.PROXIMITY_DEPTH,
-    "lead_weight": newsindex.ranking.LEAD_WEIGHT,
-    "lead_words": newsindex.ranking.LEAD_WORDS,
+    "analysis": newsindex.store.schema.ANALYSIS_VERSION,
+    "words": newsindex.search.expansion.FEEDBACK_WORDS,
+    "weight": newsindex.search.expansion.ORIGINAL_WEIGHT,
+    "share": newsindex.search.expansion.MAX_SHARE,
+    "lead": newsindex.store.schema.LEAD_BOOST,
+    "prox": newsindex.search.ranking.PROXIMITY_WEIGHT,
+    "window": newsindex.search.ranking.PROXIMITY_WINDOW,
+    "prox_depth": newsindex.search.ranking.PROXIMITY_DEPTH,
+    "lead_weight": newsindex.search.ranking.LEAD_WEIGHT,
+    "lead_words": newsindex.search.ranking.LEAD_WORDS,
 }
 
 
 # Lists of words left out of plain-words queries (`function_words`), as the index stems them.
-FUNCTION_LISTS = {"shipped": newsindex.ranking.FUNCTION_WORDS, "none": frozenset(), "snowball": SNOWBALL_STEMS}
+FUNCTION_LISTS = {"shipped": newsindex.search.ranking.FUNCTION_WORDS, "none": frozenset(), "snowball": SNOWBALL_STEMS}
 
 
 def collection_index(name: str, lead: float, workdir: Path, analysis: int) -> tuple[NewsIndex, list[Topic], Qrels]:
@@ -127,14 +127,14 @@ def collection_index(name: str, lead: float, workdir: Path, analysis: int) -> tu
     )
     if not (path / "built").exists():
         shutil.rmtree(path, ignore_errors=True)
-        newsindex.schema.LEAD_BOOST = lead
-        newsindex.schema.ANALYSIS_VERSION = analysis
+        newsindex.store.schema.LEAD_BOOST = lead
+        newsindex.store.schema.ANALYSIS_VERSION = analysis
         try:
             with NewsIndex.create(path, fsync=False) as news:
                 news.add_files([str(source)], procs=1)
         finally:
-            newsindex.schema.LEAD_BOOST = SHIPPED["lead"]
-            newsindex.schema.ANALYSIS_VERSION = SHIPPED["analysis"]
+            newsindex.store.schema.LEAD_BOOST = SHIPPED["lead"]
+            newsindex.store.schema.ANALYSIS_VERSION = SHIPPED["analysis"]
         (path / "built").write_text("", encoding="utf-8")
     topics = read_topics(folder / "topics.tsv", on_problem=lambda problem: print(problem, file=sys.stderr))
     return NewsIndex.open(path), topics, read_qrels(folder / "qrels.txt")

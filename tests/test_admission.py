@@ -16,9 +16,10 @@ pytest.importorskip("fastapi", reason="the serve extra is not installed: pip ins
 
 from fastapi.testclient import TestClient
 
-import newsindex.server as server_module
-from newsindex import NewsIndex, Story, admission
+import newsindex.server.app as server_module
+from newsindex import NewsIndex, Story
 from newsindex import deadline as deadlines
+from newsindex.server import admission
 
 WAIT = 30  # seconds an event may take before the test fails (never reached when all is well)
 

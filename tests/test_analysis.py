@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import newsindex.schema
+import newsindex.store.schema
 from newsindex import Filters, NewsIndex, Story
-from newsindex.schema import NewsAnalyzer
+from newsindex.store.schema import NewsAnalyzer
 
 STORIES = {
     "dotted": "WASHINGTON - The U.S. imposed tariffs on steel imports from Japan.",
@@ -33,7 +33,7 @@ STORIES = {
 
 def _build(path: Path, analysis: int | None = None, monkeypatch: pytest.MonkeyPatch | None = None) -> NewsIndex:
     if analysis is not None and monkeypatch is not None:
-        monkeypatch.setattr(newsindex.schema, "ANALYSIS_VERSION", analysis)
+        monkeypatch.setattr(newsindex.store.schema, "ANALYSIS_VERSION", analysis)
     news = NewsIndex.create(path, fsync=False)
     news.add([Story(id=key, body=body, published=date(1987, 3, 1)) for key, body in STORIES.items()])
     if monkeypatch is not None:
@@ -116,7 +116,7 @@ def test_an_analyzer_pickled_before_analysis_versions_reads_as_analysis_1() -> N
     restored = pickle.loads(pickle.dumps(analyzer))
     assert restored.analysis == 1
     assert [token.text for token in restored("U.S. its")] == ["u.", "it"]
-    assert NewsAnalyzer().analysis == newsindex.schema.ANALYSIS_VERSION == 2
+    assert NewsAnalyzer().analysis == newsindex.store.schema.ANALYSIS_VERSION == 2
 
 
 @pytest.mark.parametrize(

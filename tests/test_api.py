@@ -20,7 +20,7 @@ def test_all_names_the_public_api() -> None:
 
 
 def test_importing_the_package_does_not_import_whoosh() -> None:
-    code = "import sys, newsindex.cli; print('whoosh' in sys.modules, 'rich.console' in sys.modules)"
+    code = "import sys, newsindex.cli.commands; print('whoosh' in sys.modules, 'rich.console' in sys.modules)"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.split() == ["False", "False"]
 

@@ -15,8 +15,8 @@ import pytest
 
 from helpers.files import read_all, reasons
 from newsindex import NewsIndex
-from newsindex.archives import split_elements
-from newsindex.sources import find_sources
+from newsindex.ingest.archives import split_elements
+from newsindex.ingest.sources import find_sources
 
 # ── Reuters-21578 SGML ───────────────────────────────────────────────────────────────────────────────
 

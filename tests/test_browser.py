@@ -27,7 +27,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not 
 
 import uvicorn  # noqa: E402
 
-from newsindex.server import create_app  # noqa: E402
+from newsindex.server.app import create_app  # noqa: E402
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
 # What is known to work here for a root user on a machine with no network but the loopback.

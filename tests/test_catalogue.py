@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from newsindex import NewsIndex, Story, catalogue
-from newsindex.catalogue import Catalogue
-from newsindex.sources import find_sources
+from newsindex import NewsIndex, Story
+from newsindex.ingest.sources import find_sources
+from newsindex.store import catalogue
+from newsindex.store.catalogue import Catalogue
 
 DIGEST = "0123456789abcdef0123456789abcdef"
 OTHER_DIGEST = "fedcba9876543210fedcba9876543210"

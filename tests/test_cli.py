@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import SEED, write_story
-from newsindex.cli import app
+from newsindex.cli.commands import app
 
 runner = CliRunner()
 
@@ -231,7 +231,7 @@ def test_interrupted_indexing_exits_130_and_keeps_the_index(
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("newsindex.indexer.Indexer.put", interrupted)
+    monkeypatch.setattr("newsindex.store.indexer.Indexer.put", interrupted)
     result = runner.invoke(app, ["index", str(corpus), "-i", index, "-q"])
     assert result.exit_code == 130
     assert result.stderr == "Error: interrupted; the index keeps its last commit\n"
@@ -242,7 +242,7 @@ def test_interrupted_indexing_exits_130_and_keeps_the_index(
 def test_an_unwritable_index_exits_5(tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    from newsindex.storage import DurableStorage
+    from newsindex.store.storage import DurableStorage
 
     index = str(tmp_path / "index")
     assert runner.invoke(app, ["index", str(SEED.parent), "-i", index, "-q"]).exit_code == 0

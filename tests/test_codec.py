@@ -20,10 +20,10 @@ from whoosh.formats import Positions
 from whoosh.writing import SegmentWriter
 
 from newsindex import Filters, NewsIndex, Story
-from newsindex import indexer as indexer_module
-from newsindex import writer as writer_module
-from newsindex.codec import NewsCodec, PackedPositions, count_varints, decode_gaps, encode_gaps
-from newsindex.schema import NewsAnalyzer, story_from_stored
+from newsindex.store import indexer as indexer_module
+from newsindex.store import writer as writer_module
+from newsindex.store.codec import NewsCodec, PackedPositions, count_varints, decode_gaps, encode_gaps
+from newsindex.store.schema import NewsAnalyzer, story_from_stored
 
 ascending = st.lists(st.integers(0, 3_000_000), max_size=60).map(lambda xs: sorted(set(xs)))
 
@@ -84,7 +84,7 @@ def test_index_terms_are_the_words_indexing_through_tokens_gives(analyzer: NewsA
 @given(text=texts, cut=st.integers(0, 400))
 def test_index_terms_count_the_lead_as_tokens_do_where_the_lead_ends_inside_a_run_of_text(text: str, cut: int) -> None:
     # The lead ends at white space; should it end anywhere else, its words are still counted as boosted.
-    from newsindex import schema
+    from newsindex.store import schema
 
     analyzer = NewsAnalyzer(lead_boost=2.0)
     with pytest.MonkeyPatch.context() as patch:
@@ -96,7 +96,7 @@ def test_index_terms_count_the_lead_as_tokens_do_where_the_lead_ends_inside_a_ru
 
 
 def test_the_cache_of_runs_of_text_stays_within_its_limit_and_still_answers() -> None:
-    from newsindex.schema import _ChunkTerms
+    from newsindex.store.schema import _ChunkTerms
 
     cache = _ChunkTerms(capitals=False, limit=2)
     chunks = ("Albania's", "U.S.", "1,000", "AT&T", "Albania's")
@@ -117,7 +117,7 @@ def test_phrases_far_into_a_very_long_story_are_found(tmp_path: Path) -> None:
 def test_varint_gaps_of_a_batch_are_those_of_each_posting(postings: list[list[int]]) -> None:
     import numpy as np
 
-    from newsindex.writer import _varint_gaps
+    from newsindex.store.writer import _varint_gaps
 
     positions = np.array([p for posting in postings for p in posting], dtype=np.uint32)
     starts = np.cumsum([0] + [len(posting) for posting in postings[:-1]])
@@ -293,7 +293,7 @@ def test_stored_values_read_back_in_any_order(sizes: list[int], rng: random.Rand
 
     from whoosh.filedb.structfile import BufferFile, StructFile
 
-    from newsindex.codec import StoryBlocksColumn
+    from newsindex.store.codec import StoryBlocksColumn
 
     values = [bytes(rng.randrange(256) for _ in range(size)) for size in sizes]
     column = StoryBlocksColumn(per_block=4)

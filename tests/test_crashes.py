@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from conftest import write_story
 from newsindex import NewsIndex, Story
-from newsindex.cli import app
+from newsindex.cli.commands import app
 
 CRASHING = str(Path(__file__).parent / "helpers" / "crashing_index.py")
 BATCH = 4

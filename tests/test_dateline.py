@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from helpers.files import jsonl, read_all, story_text, write
-from newsindex.dateline import Dateline, parse_dateline, split_dateline
-from newsindex.regions import canonical_region
+from newsindex.text.dateline import Dateline, parse_dateline, split_dateline
+from newsindex.text.regions import canonical_region
 
 
 @pytest.mark.parametrize(

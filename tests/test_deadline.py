@@ -12,14 +12,14 @@ import pytest
 from typer.testing import CliRunner
 
 import newsindex.index as index_module
-import newsindex.similar as similar_module
+import newsindex.search.similar as similar_module
 from newsindex import Filters, NewsIndex, Story
 from newsindex import deadline as deadlines
-from newsindex import snippets as snippets_module
-from newsindex.cli import app
+from newsindex.cli.commands import app
 from newsindex.errors import QueryRejectedError, UsageError
-from newsindex.schema import index_words, stem
-from newsindex.snippets import SCAN_CHARS, Phrase, snippet
+from newsindex.search import snippets as snippets_module
+from newsindex.search.snippets import SCAN_CHARS, Phrase, snippet
+from newsindex.store.schema import index_words, stem
 
 runner = CliRunner()
 
@@ -166,7 +166,7 @@ def test_a_timeline_that_waited_past_its_deadline_is_refused(news: NewsIndex, cl
 def test_the_deadline_message_names_the_query_when_it_passes_on_no_pattern() -> None:
     from whoosh import query
 
-    from newsindex.query import _pattern_text
+    from newsindex.search.query import _pattern_text
 
     assert _pattern_text(query.Every()) == "the query"  # was AttributeError: a 500 from the server
     assert _pattern_text(query.Prefix("body", "oil")) == "oil*"
@@ -299,7 +299,7 @@ def test_http_search_refuses_an_oversized_filter_and_says_what_was_cut(
     pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
 
-    from newsindex.server import create_app
+    from newsindex.server.app import create_app
 
     with TestClient(create_app(tmp_path / "index")) as client:
         response = client.get("/api/search", params={"q": "oil", "location": "word " * 50})
@@ -409,7 +409,7 @@ def test_the_command_line_says_what_the_deadline_cut_on_stderr(
 def test_the_suggestion_stops_reading_stories_at_the_deadline(
     tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import newsindex.suggest as suggest_module
+    import newsindex.search.suggest as suggest_module
 
     news = NewsIndex.create(tmp_path / "index", fsync=False)
     news.add([Story(id=f"c{number}", body=f"Coffee prices on day {number}.") for number in range(40)])

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from newsindex import NewsIndex, Story, StoryNotFoundError, duplicates, indexer
-from newsindex.cli import app
-from newsindex.duplicates import THRESHOLD, signature, similarity
+from newsindex import NewsIndex, Story, StoryNotFoundError
+from newsindex.cli.commands import app
+from newsindex.store import duplicates, indexer
+from newsindex.store.duplicates import THRESHOLD, signature, similarity
 
 runner = CliRunner()
 _TOPIC_WORDS = """
@@ -223,7 +224,7 @@ def test_an_index_from_before_duplicate_groups_opens_searches_and_says_to_rebuil
     tmp_path: Path, copies: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from newsindex import index as index_module
-    from newsindex import schema
+    from newsindex.store import schema
 
     def old_schema() -> object:
         fields = schema.build_schema()
@@ -287,8 +288,8 @@ def test_signatures_are_those_of_datasketch(seed: int, words: int) -> None:
     # Indexes hold band hashes made with datasketch's MinHash: ours must give the same values.
     from datasketch.minhash import MinHash
 
-    from newsindex.dateline import split_dateline
-    from newsindex.duplicates import NUM_PERM, _shingle_hashes
+    from newsindex.store.duplicates import NUM_PERM, _shingle_hashes
+    from newsindex.text.dateline import split_dateline
 
     rng = random.Random(seed)
     vocabulary = ["Albania", "Iran", "oil", "diplomats", "expelled", "Tiranë", "the", "of", "3.5%", "U.S."]
@@ -310,7 +311,7 @@ def test_signature_and_figures_made_together_are_those_made_apart(seed: int, wor
     # Indexing makes both from one pass over the words (an ASCII text) or apart (any other).
     from datasketch.minhash import MinHash
 
-    from newsindex.duplicates import NUM_PERM, _compared_text, _shingle_hashes, _signature_and_figures, figures
+    from newsindex.store.duplicates import NUM_PERM, _compared_text, _shingle_hashes, _signature_and_figures, figures
 
     rng = random.Random(seed)
     vocabulary = ["Albania", "oil", "rose", "seven", "3.5%", "1,234.5", "(12)", "U.S.", "the", "7-1/2", "$5", "fell"]
@@ -392,7 +393,7 @@ def groups_of(news: NewsIndex, query: str) -> set[frozenset[str]]:
 
 
 def test_figures_differ_only_where_both_stories_give_a_number_in_one_context() -> None:
-    from newsindex.duplicates import figures, figures_disagree
+    from newsindex.store.duplicates import figures, figures_disagree
 
     base = figures(fed("March 3"))
     assert figures_disagree(base, figures(fed("March 4", amount="2.5")))
@@ -490,7 +491,7 @@ def test_an_index_from_before_the_revises_field_still_groups_by_window_and_figur
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from newsindex import index as index_module
-    from newsindex import schema
+    from newsindex.store import schema
 
     def old_schema() -> object:
         fields = schema.build_schema()
@@ -531,7 +532,7 @@ def test_the_span_of_a_committed_group_counts_members_that_are_no_copy_of_the_ne
 def test_groups_are_counted_from_the_stories_with_copies_whatever_holds_the_matches() -> None:
     import numpy as np
 
-    from newsindex.collapsing import StoryGroups
+    from newsindex.search.collapsing import StoryGroups
 
     groups = StoryGroups(["a", "", "a", "b", "c", "b", "a", "", "d"])  # d and c: one story each
     matching = {0, 1, 2, 3, 4, 7, 8}  # a twice, b once, c, d and two without a group

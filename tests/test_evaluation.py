@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from newsindex import Filters, NewsIndex, UsageError
-from newsindex.batch import Topic, read_topics, run_topics
-from newsindex.cli import app
-from newsindex.evaluation import evaluate, ranking, read_qrels, read_run, trec_id, trec_run_lines, write_qrels
+from newsindex.cli.commands import app
+from newsindex.evaluation.batch import Topic, read_topics, run_topics
+from newsindex.evaluation.trec import evaluate, ranking, read_qrels, read_run, trec_id, trec_run_lines, write_qrels
 
 runner = CliRunner()
 

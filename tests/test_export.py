@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from newsindex import Filters, NewsIndex, Story, export_stories, opensearch_mapping, read_stories
-from newsindex.cli import app
+from newsindex.cli.commands import app
 from newsindex.errors import UsageError
 from newsindex.export import bulk_id
 from newsindex.models import Credit
@@ -284,7 +284,14 @@ def test_the_command_line_starts_without_the_readers_and_exporters() -> None:
     import subprocess
     import sys
 
-    heavy = ("feedparser", "trafilatura", "warcio", "newsindex.export", "newsindex.web", "newsindex.archives")
-    code = f"import sys, newsindex.cli; print([name for name in {heavy!r} if name in sys.modules])"
+    heavy = (
+        "feedparser",
+        "trafilatura",
+        "warcio",
+        "newsindex.export",
+        "newsindex.ingest.web",
+        "newsindex.ingest.archives",
+    )
+    code = f"import sys, newsindex.cli.commands; print([name for name in {heavy!r} if name in sys.modules])"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from newsindex import Filters, NewsIndex, Story, UsageError
-from newsindex.cli import app
+from newsindex.cli.commands import app
 
 runner = CliRunner()
 ALL = ("bylines", "location", "source", "year", "month")
@@ -137,7 +137,7 @@ def test_one_person_is_one_facet_value_whatever_the_spelling(tmp_path: Path) -> 
 def test_facets_and_days_count_the_same_from_a_set_or_an_array_of_matches(news: NewsIndex) -> None:
     import numpy as np
 
-    from newsindex.facets import count_days, count_facets
+    from newsindex.search.facets import count_days, count_facets
 
     with news._searcher() as searcher:
         matching = set(range(searcher.doc_count_all()))

@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from newsindex import Filters, NewsIndex, QueryError, QueryRejectedError, UsageError
-from newsindex.cli import SortOrder, app
+from newsindex.cli.commands import SortOrder, app
 from newsindex.models import SORTS, Sort
-from newsindex.server import create_app
+from newsindex.server.app import create_app
 
 FILTER_FLAGS = (
     "--from", "--to", "--since", "--byline", "--location", "--source", "--region", "--topic", "--place", "--org",

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from helpers.golden import STORIES
 from newsindex import Filters, NewsIndex, Story, __version__
-from newsindex.cli import app
-from newsindex.schema import SCHEMA_VERSION
+from newsindex.cli.commands import app
+from newsindex.store.schema import SCHEMA_VERSION
 
 GOLDEN = Path(__file__).parent / "data"
 

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from newsindex import Filters, NewsIndex, QueryError, QueryRejectedError, Story
-from newsindex import query as query_module
-from newsindex.query import MAX_EXPANSION, MAX_NESTING, MAX_QUERY_CHARS, MAX_WORDS
+from newsindex.search import query as query_module
+from newsindex.search.query import MAX_EXPANSION, MAX_NESTING, MAX_QUERY_CHARS, MAX_WORDS
 
 # The work a query may do is counted here, not timed (time belongs in benchmarks/latency.py): posting
 # lists opened. Each word or pattern match is read in a few fields, a few times (scoring, then the

@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from newsindex import Filters, NewsIndex
-from newsindex.cli import app
-from newsindex.storage import UntrustedIndexError
+from newsindex.cli.commands import app
+from newsindex.store.storage import UntrustedIndexError
 
 runner = CliRunner()
 STORY = " date 2020-05-01 By Jane Doe\n\nROME (Reuters) - The harbour reopened on Monday.\n"

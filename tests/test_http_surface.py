@@ -21,9 +21,11 @@ import uvicorn
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from newsindex import NewsIndex, Story, server, storage
-from newsindex.cli import app
-from newsindex.server import create_app, public_path, serve_hosts
+from newsindex import NewsIndex, Story
+from newsindex.cli.commands import app
+from newsindex.server import app as server
+from newsindex.server.app import create_app, public_path, serve_hosts
+from newsindex.store import storage
 
 
 @pytest.fixture
@@ -174,7 +176,7 @@ def test_serve_checks_the_host_and_times_out_request_heads(index_path: str, monk
         app, ["serve", "--index", index_path, "--port", str(port), "--allowed-host", "news.example"]
     )
     assert result.exit_code == 0, result.output
-    assert ran["http"] == "newsindex.server:HeaderTimeoutProtocol"
+    assert ran["http"] == "newsindex.server.app:HeaderTimeoutProtocol"
     worker_app = server.app_from_environment()  # what each worker process builds, from the environment
     for base, status in [("http://evil.example", 421), ("http://news.example", 200), ("http://localhost", 200)]:
         with TestClient(worker_app, base_url=base) as client:
@@ -301,7 +303,7 @@ def running_server(index_path: str) -> Iterator[int]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(
-        create_app(index_path), log_level="warning", lifespan="on", http="newsindex.server:HeaderTimeoutProtocol"
+        create_app(index_path), log_level="warning", lifespan="on", http="newsindex.server.app:HeaderTimeoutProtocol"
     )
     running = uvicorn.Server(config)
     thread = threading.Thread(target=running.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -21,10 +21,10 @@ from newsindex import (
     NewsIndex,
     Story,
     UsageError,
-    workers,
 )
-from newsindex.indexer import UNFINISHED, write_lock
-from newsindex.storage import record_checksums
+from newsindex.store import workers
+from newsindex.store.indexer import UNFINISHED, write_lock
+from newsindex.store.storage import record_checksums
 
 
 def test_first_run_adds_every_story(tmp_path: Path, corpus: Path) -> None:
@@ -122,7 +122,7 @@ def test_a_story_whoosh_rejects_costs_only_itself(tmp_path: Path, monkeypatch: p
 
 
 def test_batches_commit_as_they_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("newsindex.indexer.BATCH_STORIES", 3)
+    monkeypatch.setattr("newsindex.store.indexer.BATCH_STORIES", 3)
     news = NewsIndex.create(tmp_path / "index")
     news.add(Story(id=f"s{n}", body=f"Story {n} about ports.") for n in range(10))
     assert len([name for name in os.listdir(news.path) if name.endswith(".toc")]) == 1
@@ -196,7 +196,7 @@ def test_prune_with_a_glob_removes_only_stories_whose_files_are_gone(news: NewsI
 
 
 def test_parallel_indexing_gives_the_same_index(tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("newsindex.indexer.PARALLEL_BATCH", 2)  # hand the workers jobs of two stories
+    monkeypatch.setattr("newsindex.store.indexer.PARALLEL_BATCH", 2)  # hand the workers jobs of two stories
     serial = NewsIndex.create(tmp_path / "serial")
     serial.add_files([str(corpus)], procs=1)
     parallel = NewsIndex.create(tmp_path / "parallel")
@@ -289,7 +289,7 @@ def _interrupt_at(story_id: str):  # type: ignore[no-untyped-def]
 def test_an_input_left_half_read_is_read_again_even_after_other_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("newsindex.indexer.BATCH_STORIES", 5)
+    monkeypatch.setattr("newsindex.store.indexer.BATCH_STORIES", 5)
     first, other = _feed(tmp_path / "a.jsonl", "a", 30), _feed(tmp_path / "b.jsonl", "b", 3)
     news = NewsIndex.create(tmp_path / "index")
     with pytest.raises(KeyboardInterrupt):
@@ -305,7 +305,7 @@ def test_an_input_left_half_read_is_read_again_even_after_other_runs(
 def test_ctrl_c_during_the_last_commit_leaves_the_input_to_read_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("newsindex.indexer.BATCH_STORIES", 5)
+    monkeypatch.setattr("newsindex.store.indexer.BATCH_STORIES", 5)
     feed = _feed(tmp_path / "a.jsonl", "a", 12)
     news = NewsIndex.create(tmp_path / "index")
     commits = []
@@ -316,7 +316,7 @@ def test_ctrl_c_during_the_last_commit_leaves_the_input_to_read_again(
             raise KeyboardInterrupt
         record_checksums(whoosh_index)
 
-    monkeypatch.setattr("newsindex.indexer.record_checksums", interrupted_checksums)
+    monkeypatch.setattr("newsindex.store.indexer.record_checksums", interrupted_checksums)
     with pytest.raises(KeyboardInterrupt):
         news.add_files([str(feed)])
     monkeypatch.undo()

@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from newsindex import Filters, NewsIndex, QueryError, UsageError
-from newsindex.cli import app
+from newsindex.cli.commands import app
 from newsindex.models import Match
-from newsindex.server import create_app
+from newsindex.server.app import create_app
 
 runner = CliRunner()
 BOTH = ["albania-iran-deep.txt", "albania-iran-ties.txt"]  # the two stories with Albania and Iran

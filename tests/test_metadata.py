@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 
 from helpers.files import read_all
 from newsindex import Filters, NewsIndex, Story
-from newsindex.cli import app
+from newsindex.cli.commands import app
 from newsindex.errors import UsageError
 from newsindex.models import Credit
-from newsindex.schema import TAG_FIELDS, build_schema, story_from_stored
+from newsindex.store.schema import TAG_FIELDS, build_schema, story_from_stored
 from test_archives import reuters_file, reuters_record
 
 runner = CliRunner()
@@ -309,7 +309,7 @@ def client(news: NewsIndex) -> Any:
     pytest.importorskip("fastapi", reason="the serve extra is not installed")
     from fastapi.testclient import TestClient
 
-    from newsindex.server import create_app
+    from newsindex.server.app import create_app
 
     with TestClient(create_app(str(news.path))) as test_client:
         yield test_client

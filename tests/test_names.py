@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from helpers.files import jsonl, read_all, reasons, story_text, write
-from newsindex.cli import app
-from newsindex.dates import date_prefix
-from newsindex.names import best_display, display_name, is_agency, name_key, split_bylines
+from newsindex.cli.commands import app
+from newsindex.text.dates import date_prefix
+from newsindex.text.names import best_display, display_name, is_agency, name_key, split_bylines
 
 
 def test_one_identity_whatever_the_case_accents_and_punctuation() -> None:

@@ -13,10 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from newsindex import NewsIndex, models
-from newsindex.cli import app
-from newsindex.dates import DateError, parse_published
-from newsindex.readers import read_source, read_stream
-from newsindex.sources import Source, find_sources
+from newsindex.cli.commands import app
+from newsindex.ingest.readers import read_source, read_stream
+from newsindex.ingest.sources import Source, find_sources
+from newsindex.text.dates import DateError, parse_published
 
 runner = CliRunner()
 
@@ -157,7 +157,7 @@ def test_blank_lines_are_read_past_in_bulk_and_still_counted_as_lines(format: st
     stream.calls = 0
     source = Source("wire", "wire", format)
     problems: list[models.Problem] = []
-    from newsindex.records import Replayed
+    from newsindex.ingest.records import Replayed
 
     stories = list(read_stream(Replayed(head, stream), source, problems.append))
     assert [story.id for story in stories] == ["a", "b"]

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from newsindex import Filters, NewsIndex, QueryError, QueryRejectedError, Story, dates
-from newsindex.cli import app
-from newsindex.query import MAX_WORDS
+from newsindex import Filters, NewsIndex, QueryError, QueryRejectedError, Story
+from newsindex.cli.commands import app
+from newsindex.search.query import MAX_WORDS
+from newsindex.text import dates
 
 runner = CliRunner()
 NOW = datetime(2019, 12, 31, 12, 0)  # the clock of the relative-date tests: the day of the last 2019 story

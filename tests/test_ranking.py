@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from newsindex import Filters, NewsIndex, Story, UsageError
-from newsindex.cli import app
+from newsindex.cli.commands import app
 
 runner = CliRunner()
 
@@ -150,8 +150,8 @@ def test_batch_expand_writes_the_expanded_ranking(volcano_index: NewsIndex, tmp_
 
 
 def test_expand_stays_within_the_query_guard(volcano_index: NewsIndex) -> None:
-    from newsindex.expansion import expanded_plan
-    from newsindex.query import MAX_WORDS, distinct_words, parse_query
+    from newsindex.search.expansion import expanded_plan
+    from newsindex.search.query import MAX_WORDS, distinct_words, parse_query
 
     words = " ".join(f"word{number}" for number in range(MAX_WORDS - 2)) + " volcano"  # one word short
     plan = parse_query(words, volcano_index._schema)
@@ -239,7 +239,7 @@ def test_words_in_most_stories_weigh_next_to_nothing(tmp_path: Path) -> None:
 
 
 def test_idf_formulas() -> None:
-    from newsindex.ranking import ROBERTSON_FLOOR, idf
+    from newsindex.search.ranking import ROBERTSON_FLOOR, idf
 
     assert idf(1000, 1000, "lucene") == pytest.approx(0.0005, abs=1e-4)
     assert idf(1000, 1000, "robertson") == ROBERTSON_FLOOR  # negative above half the stories: floored
@@ -248,7 +248,7 @@ def test_idf_formulas() -> None:
 
 
 def test_adaptive_feedback_takes_the_stories_that_stand_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    from newsindex import expansion
+    from newsindex.search import expansion
 
     ranked = [(1, 10.0), (2, 9.0), (3, 4.0), (4, 3.5), (5, 3.0)]
     monkeypatch.setattr(expansion, "FEEDBACK_STORIES", 4)
@@ -271,7 +271,7 @@ def test_adaptive_feedback_takes_the_stories_that_stand_out(monkeypatch: pytest.
 def test_scaled_feedback_leaves_a_query_with_one_clear_answer_alone(
     volcano_index: NewsIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from newsindex import expansion
+    from newsindex.search import expansion
 
     monkeypatch.setattr(expansion, "FEEDBACK_MODE", "scaled")
     assert ids(volcano_index, "peninsula", expand=True) == ["volcano-2"]  # one story: nothing added
@@ -303,7 +303,7 @@ def _prices(tmp_path: Path) -> NewsIndex:
 
 
 def test_query_words_side_by_side_in_a_story_rank_it_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from newsindex import ranking
+    from newsindex.search import ranking
 
     news = _prices(tmp_path)
     monkeypatch.setattr(ranking, "PROXIMITY_WEIGHT", 0.0)
@@ -318,7 +318,7 @@ def test_query_words_side_by_side_in_a_story_rank_it_first(tmp_path: Path, monke
 
 
 def test_the_proximity_bonus_keeps_pages_in_one_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from newsindex import ranking
+    from newsindex.search import ranking
 
     monkeypatch.setattr(ranking, "PROXIMITY_WEIGHT", 1.0)
     news = _prices(tmp_path)
@@ -330,8 +330,8 @@ def test_the_proximity_bonus_keeps_pages_in_one_order(tmp_path: Path, monkeypatc
 
 
 def test_pair_frequency_counts_positions_with_the_other_word_near(monkeypatch: pytest.MonkeyPatch) -> None:
-    from newsindex import ranking
-    from newsindex.ranking import pair_frequency, proximity_bonus, query_pairs
+    from newsindex.search import ranking
+    from newsindex.search.ranking import pair_frequency, proximity_bonus, query_pairs
 
     monkeypatch.setattr(ranking, "PROXIMITY_WEIGHT", 1.0)
     assert pair_frequency([0, 10, 20], [1, 30], window=1) == 1
@@ -347,7 +347,7 @@ def test_a_query_word_early_in_the_story_counts_as_a_lead_word(tmp_path: Path, m
     # "later" says zinc three times after its first 40 words; "early" once, in its second sentence
     # (not the lead sentence the index counts twice, but within the first 40 words). The lead bonus, the
     # lead scored as a field of its own with no length normalisation, ranks "early" first.
-    from newsindex import ranking
+    from newsindex.search import ranking
 
     padding = " ".join(FILLER_WORDS * 5)  # 50 words
     news = NewsIndex.create(tmp_path / "lead", fsync=False)
@@ -369,7 +369,7 @@ def test_a_query_word_early_in_the_story_counts_as_a_lead_word(tmp_path: Path, m
 def test_expansion_can_keep_the_first_runs_best_story_first(
     volcano_index: NewsIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from newsindex import expansion
+    from newsindex.search import expansion
 
     plain = volcano_index.rank("volcano", limit=3)
     monkeypatch.setattr(expansion, "FEEDBACK_KEEP", 0)
@@ -384,7 +384,7 @@ def test_expansion_can_keep_the_first_runs_best_story_first(
 
 
 def test_kept_first_puts_the_kept_stories_on_top() -> None:
-    from newsindex.expansion import kept_first
+    from newsindex.search.expansion import kept_first
 
     ranked = [(2, 9.0), (1, 5.0), (3, 1.0)]
     assert kept_first(ranked, []) == ranked

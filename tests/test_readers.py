@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from helpers.files import WIRE_BODY, jsonl, make_tree, read_all, reasons, story_text, write
-from newsindex import readers, sources
 from newsindex.errors import UsageError
+from newsindex.ingest import readers, sources
+from newsindex.ingest.readers import MAX_STORY_BYTES, Source, read_source, read_stories
 from newsindex.models import Credit, Problem
-from newsindex.readers import MAX_STORY_BYTES, Source, read_source, read_stories
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 SEED = SEEDS / "000_4cb0f0b9dca24e99.txt"

@@ -22,10 +22,10 @@ from typer.testing import CliRunner
 
 from conftest import write_story
 from newsindex import NewsIndex, Story
-from newsindex import storage as storage_module
-from newsindex.cli import app
+from newsindex.cli.commands import app
 from newsindex.errors import IndexBusyError, IndexDamagedError, NewsIndexError
-from newsindex.storage import UntrustedIndexError
+from newsindex.store import storage as storage_module
+from newsindex.store.storage import UntrustedIndexError
 
 runner = CliRunner()
 
@@ -307,7 +307,7 @@ def test_check_finds_zeroed_files_without_a_checksum_record(tmp_path: Path, kind
 
 
 def test_creating_an_index_waits_for_the_folder_lock(tmp_path: Path) -> None:
-    from newsindex.storage import folder_lock
+    from newsindex.store.storage import folder_lock
 
     folder = tmp_path / "new"
     folder.mkdir(mode=0o700)
@@ -441,7 +441,7 @@ def test_a_planted_pickle_in_a_trusted_folder_runs_no_code(tmp_path: Path, where
 def test_a_planted_stored_story_runs_no_code(tmp_path: Path) -> None:
     from whoosh.filedb.structfile import StructFile
 
-    from newsindex.codec import STORED_COLUMN
+    from newsindex.store.codec import STORED_COLUMN
 
     marker = tmp_path / "marker"
     out = io.BytesIO()
@@ -499,7 +499,7 @@ def test_the_server_answers_through_rebuilds_without_an_error(tmp_path: Path) ->
     pytest.importorskip("fastapi", reason="the serve extra is not installed")
     from fastapi.testclient import TestClient
 
-    from newsindex.server import create_app
+    from newsindex.server.app import create_app
 
     corpus, index = build(tmp_path, 60)
     stop = threading.Event()
@@ -552,7 +552,7 @@ def test_a_planted_story_in_a_segment_of_whooshs_own_format_runs_no_code(tmp_pat
     from whoosh.codec.whoosh3 import W3Codec
     from whoosh.filedb.structfile import StructFile
 
-    from newsindex.codec import SafeW3Codec, SafeW3PerDocReader
+    from newsindex.store.codec import SafeW3Codec, SafeW3PerDocReader
 
     codec = storage_module.safe_loads(pickle.dumps(W3Codec()), "x.toc")
     assert type(codec) is SafeW3Codec
@@ -564,7 +564,7 @@ def test_a_planted_story_in_a_segment_of_whooshs_own_format_runs_no_code(tmp_pat
     writer.add(1, _Planted(marker))
     writer.finish(2)
     data = out.getvalue()
-    from newsindex.codec import _SAFE_W3_STORED
+    from newsindex.store.codec import _SAFE_W3_STORED
 
     reader = _SAFE_W3_STORED.reader(StructFile(io.BytesIO(data), name="old._stored.col"), 0, len(data), 2)
     assert reader[0] == {"id": "a"}

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from helpers import planting
 from newsindex import NewsIndex, Story
-from newsindex.cli import app
+from newsindex.cli.commands import app
 from newsindex.errors import IndexDamagedError
 
 runner = CliRunner()
@@ -29,7 +29,7 @@ def _build(tmp_path: Path, *, whoosh_format: bool = False, monkeypatch: pytest.M
         import whoosh.codec.whoosh3
         from whoosh.writing import SegmentWriter
 
-        import newsindex.indexer as indexer_module
+        import newsindex.store.indexer as indexer_module
 
         assert monkeypatch is not None
         monkeypatch.setattr(indexer_module, "NewsCodec", whoosh.codec.whoosh3.W3Codec)
@@ -110,7 +110,7 @@ def test_term_vector_blocks_are_read_admitting_no_class(tmp_path: Path) -> None:
     from whoosh.codec.whoosh3 import W3PostingsWriter, W3TermInfo
     from whoosh.filedb.structfile import StructFile
 
-    from newsindex.safereading import SafeLeafMatcher
+    from newsindex.store.safereading import SafeLeafMatcher
 
     out = io.BytesIO()
     writer = W3PostingsWriter(StructFile(out), blocklimit=128, byteids=True, compression=3, inlinelimit=0)

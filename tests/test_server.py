@@ -24,9 +24,9 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from newsindex import Filters, NewsIndex, Story
-from newsindex.cli import app
-from newsindex.facets import FACETS
-from newsindex.server import MAX_PAGE_SIZE, STATIC, create_app
+from newsindex.cli.commands import app
+from newsindex.search.facets import FACETS
+from newsindex.server.app import MAX_PAGE_SIZE, STATIC, create_app
 
 
 @pytest.fixture
@@ -114,7 +114,7 @@ def test_since_keeps_stories_from_that_long_ago_on(
 ) -> None:
     from datetime import UTC, datetime
 
-    from newsindex import dates
+    from newsindex.text import dates
 
     monkeypatch.setattr(dates, "now", lambda: datetime(2019, 11, 1, tzinfo=UTC))
     every = ids(client.get("/api/search", params={"q": "iran"}).json())
@@ -431,7 +431,7 @@ def test_page_loads_nothing_from_elsewhere() -> None:
 
 
 def test_serve_without_the_extra_says_how_to_install_it(index_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delitem(sys.modules, "newsindex.server")
+    monkeypatch.delitem(sys.modules, "newsindex.server.app")
     monkeypatch.setitem(sys.modules, "fastapi", None)  # importing it now raises ImportError
     result = CliRunner().invoke(app, ["serve", "--index", index_path])
     assert result.exit_code == 2

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsindex.schema import index_words, stem
-from newsindex.snippets import SNIPPET_CHARS, snippet
+from newsindex.search.snippets import SNIPPET_CHARS, snippet
+from newsindex.store.schema import index_words, stem
 
 
 def terms(*words: str) -> set[str]:
@@ -55,7 +55,7 @@ def _wire_text(draw: st.DrawFn) -> str:
 @given(data=st.data())
 @settings(max_examples=300, deadline=None)
 def test_matched_words_are_the_words_of_index_words_with_the_terms(data: st.DataObject) -> None:
-    from newsindex.schema import NewsAnalyzer, matched_words
+    from newsindex.store.schema import NewsAnalyzer, matched_words
 
     text = data.draw(st.composite(_wire_text)())
     words = data.draw(st.lists(st.sampled_from(_WIRE_WORDS), min_size=1, max_size=3))
@@ -69,7 +69,7 @@ def test_matched_words_are_the_words_of_index_words_with_the_terms(data: st.Data
 
 
 def test_snippets_from_matched_words_equal_those_from_every_word() -> None:
-    from newsindex.schema import NewsAnalyzer, matched_words
+    from newsindex.store.schema import NewsAnalyzer, matched_words
 
     analyzer = NewsAnalyzer()
     text = "OIL-RICH STATES MEET. Oil prices rose; traders said the U.S. was dying for oil. " * 30

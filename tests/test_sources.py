@@ -9,8 +9,8 @@ import pytest
 
 from helpers.files import jsonl, make_tree, read_all, reasons, story_text, write
 from newsindex.errors import UsageError
-from newsindex.readers import read_stories
-from newsindex.sources import Source, find_sources, roots
+from newsindex.ingest.readers import read_stories
+from newsindex.ingest.sources import Source, find_sources, roots
 
 
 @pytest.fixture
@@ -191,8 +191,8 @@ def test_every_source_found_lies_under_a_root(
 
 def test_an_index_kept_inside_the_corpus_is_not_read_as_stories(tmp_path: Path) -> None:
     from newsindex.index import MANIFEST, NewsIndex
-    from newsindex.sources import INDEX_MARKERS
-    from newsindex.storage import LOCK
+    from newsindex.ingest.sources import INDEX_MARKERS
+    from newsindex.store.storage import LOCK
 
     assert set(INDEX_MARKERS) == {MANIFEST, LOCK}
     write(tmp_path / "a.txt", story_text())

@@ -10,8 +10,8 @@ import pytest
 
 from conftest import write_story
 from newsindex import IndexIOError, NewsIndex, Story
-from newsindex.indexer import UNFINISHED
-from newsindex.storage import DurableStorage, UntrustedIndexError
+from newsindex.store.indexer import UNFINISHED
+from newsindex.store.storage import DurableStorage, UntrustedIndexError
 
 
 def index_files(news: NewsIndex) -> set[str]:
@@ -169,7 +169,7 @@ POWER_LOSS_DAMAGES = {
 def test_every_power_loss_damage_is_found_by_check_and_stops_search(tmp_path: Path, corpus: Path, damage: str) -> None:
     from typer.testing import CliRunner
 
-    from newsindex.cli import app
+    from newsindex.cli.commands import app
 
     folder = tmp_path / "index"
     runner = CliRunner()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from newsindex import NewsIndex, Story
-from newsindex import suggest as suggest_module
+from newsindex.search import suggest as suggest_module
 
 
 def stories(word: str, count: int, start: int = 0) -> list[Story]:
@@ -79,7 +79,7 @@ def test_word_tables_are_built_once_per_segment_and_only_when_a_word_is_unknown(
 def test_the_readme_plain_example_gets_no_bogus_suggestion(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from newsindex.cli import app
+    from newsindex.cli.commands import app
 
     runner = CliRunner()
     index = str(tmp_path / "index")

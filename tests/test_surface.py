@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from conftest import write_story
 from newsindex import NewsIndex, __version__
-from newsindex.cli import EXIT_PIPE_CLOSED, app
+from newsindex.cli.commands import EXIT_PIPE_CLOSED, app
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()

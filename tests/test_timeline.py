@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from newsindex import Filters, NewsIndex, Story, UsageError
-from newsindex.cli import app
+from newsindex.cli.commands import app
 from newsindex.timeline import build_timeline, period_of
 
 runner = CliRunner()
@@ -203,7 +203,7 @@ def test_an_empty_query_counts_every_story(news: NewsIndex, index_path: str) -> 
 def test_cli_timeline_takes_since_plain_and_fuzzy(index_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from datetime import UTC, datetime
 
-    from newsindex import dates
+    from newsindex.text import dates
 
     monkeypatch.setattr(dates, "now", lambda: datetime(2020, 1, 1, tzinfo=UTC))
 

@@ -1,4 +1,4 @@
-"""The vectorised evaluator (newsindex.vector) against Whoosh's matchers: same stories, same order, same scores.
+"""The vectorised evaluator (newsindex.search.vector) against Whoosh's matchers: same stories, same order, same scores.
 
 The index is built in a few commits (several segments), with stories replaced (deleted documents in older
 segments), duplicate bodies (exact ties) and dated, tagged stories. Each query is ranked twice: through the
@@ -21,9 +21,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from newsindex import Filters, NewsIndex, vector
+from newsindex import Filters, NewsIndex
 from newsindex.errors import IndexDamagedError, QueryError
 from newsindex.models import Story
+from newsindex.search import vector
 
 _VOCABULARY = "iran oil gas price market bank rate trade talks minister government police attack ministry wheat grain"
 WORDS = (*_VOCABULARY.split(), "export", "shipping", "tanker", "crude", "albania", "kosovo", "election", "vote")
@@ -239,7 +240,7 @@ def test_a_date_inside_or_ranks_every_match(news: NewsIndex) -> None:
 
 
 def test_phrases_and_patterns_are_left_to_whoosh(news: NewsIndex) -> None:
-    from newsindex.query import parse_query
+    from newsindex.search.query import parse_query
 
     with news._searcher() as searcher:
         for text in ('"iran oil"', "tank*", "iran~", 'iran OR "oil price"'):
@@ -321,7 +322,7 @@ def test_a_scorer_it_does_not_know_leaves_the_search_to_whoosh(
 ) -> None:
     from whoosh.scoring import BM25FScorer
 
-    from newsindex.query import parse_query
+    from newsindex.search.query import parse_query
 
     class Other(BM25FScorer):  # type: ignore[misc]
         def _score(self, weight: float, length: float) -> float:

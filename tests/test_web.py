@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from helpers.files import read_all, reasons
-from newsindex.sources import find_sources
-from newsindex.web import html_text
+from newsindex.ingest.sources import find_sources
+from newsindex.ingest.web import html_text
 
 # ── RSS and Atom ─────────────────────────────────────────────────────────────────────────────────────
 
@@ -232,7 +232,7 @@ def test_a_warc_crawl_gives_one_story_per_article_page(tmp_path: Path) -> None:
 
 
 def test_without_the_web_extra_pages_are_skipped_with_a_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("newsindex.web._loaded", {"trafilatura": None, "warcio": None})
+    monkeypatch.setattr("newsindex.ingest.web._loaded", {"trafilatura": None, "warcio": None})
     page = tmp_path / "a.html"
     page.write_text(PAGE, encoding="utf-8")
     crawl = tmp_path / "b.warc"

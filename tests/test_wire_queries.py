@@ -17,9 +17,9 @@ from whoosh.analysis import SpaceSeparatedTokenizer
 from whoosh.fields import TEXT, Schema
 
 from newsindex import NewsIndex, QueryError, QueryRejectedError, Story, UsageError
-from newsindex.cli import app
-from newsindex.query import parse_tree
-from newsindex.schema import TEXT_FIELDS
+from newsindex.cli.commands import app
+from newsindex.search.query import parse_tree
+from newsindex.store.schema import TEXT_FIELDS
 
 runner = CliRunner()
 

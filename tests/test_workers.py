@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from helpers.poison import poison_analysis
-from newsindex import Filters, NewsIndex, Story, indexer, workers
+from newsindex import Filters, NewsIndex, Story
+from newsindex.store import indexer, workers
 
 
 @pytest.fixture
@@ -110,9 +111,9 @@ def test_a_full_disk_under_workers_is_one_line_not_their_tracebacks(tmp_path: Pa
     # CLI's one line, exit 5: no worker's traceback, and no rescue of their share onto the same full disk.
     script = """
 import errno, os, sys
-from newsindex import indexer
-from newsindex.cli import main
-from newsindex.storage import DurableStorage
+from newsindex.store import indexer
+from newsindex.cli.commands import main
+from newsindex.store.storage import DurableStorage
 indexer.PARALLEL_BATCH_STORIES = 20
 indexer.PARALLEL_BATCH = 5
 parent = os.getpid()

@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     )
     from newsindex.export import ExportReport, export_stories, opensearch_mapping
     from newsindex.index import NewsIndex
+    from newsindex.ingest.readers import read_stories
     from newsindex.models import Credit, Filters, Hit, IndexReport, IndexStats, Problem, SearchResults, Story
-    from newsindex.readers import read_stories
     from newsindex.timeline import Series, Timeline
 
 __version__ = "0.2.0.dev0"
@@ -34,7 +34,7 @@ __version__ = "0.2.0.dev0"
 # importing Whoosh (the largest fixed cost of a command).
 _HOMES = {
     "NewsIndex": "newsindex.index",
-    "read_stories": "newsindex.readers",
+    "read_stories": "newsindex.ingest.readers",
     **dict.fromkeys(["Series", "Timeline"], "newsindex.timeline"),
     **dict.fromkeys(["ExportReport", "export_stories", "opensearch_mapping"], "newsindex.export"),
     **dict.fromkeys(

@@ -1,5 +1,5 @@
 """`python -m newsindex` runs the command line."""
 
-from newsindex.cli import main
+from newsindex.cli.commands import main
 
 main()

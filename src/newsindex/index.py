@@ -27,10 +27,6 @@ from whoosh.index import EmptyIndexError
 from whoosh.searching import Searcher, TimeLimit
 
 from newsindex import deadline as deadlines
-from newsindex import expansion
-from newsindex.collapsing import Folded, story_groups
-from newsindex.dateindex import AllowedOnly, allowed_by_segment, date_filter, live_dates
-from newsindex.dates import from_seconds
 from newsindex.deadline import SEARCH_SECONDS
 from newsindex.errors import (
     IndexDamagedError,
@@ -40,9 +36,6 @@ from newsindex.errors import (
     StoryNotFoundError,
     UsageError,
 )
-from newsindex.expansion import expanded_plan, feedback_share, feedback_weights, kept_first, relevance_model
-from newsindex.facets import check_facets, count_days, count_facets, seconds_to_day
-from newsindex.facets import posting_docnums as _posting_docnums
 from newsindex.models import (
     NO_FILTERS,
     SORTS,
@@ -58,9 +51,13 @@ from newsindex.models import (
     Story,
     lead_span,
 )
-from newsindex.names import merge_spellings
-from newsindex.query import FALLBACK_NOTE, QueryPlan, check_expansion, parse_query, query_marks
-from newsindex.ranking import (
+from newsindex.search import expansion
+from newsindex.search.collapsing import Folded, story_groups
+from newsindex.search.expansion import expanded_plan, feedback_share, feedback_weights, kept_first, relevance_model
+from newsindex.search.facets import check_facets, count_days, count_facets, seconds_to_day
+from newsindex.search.facets import posting_docnums as _posting_docnums
+from newsindex.search.query import FALLBACK_NOTE, QueryPlan, check_expansion, parse_query, query_marks
+from newsindex.search.ranking import (
     Recency,
     SummedUnions,
     check_half_life,
@@ -69,7 +66,10 @@ from newsindex.ranking import (
     weighting,
     with_proximity,
 )
-from newsindex.schema import (
+from newsindex.search.snippets import SCAN_CHARS, snippet
+from newsindex.search.suggest import suggest
+from newsindex.store.dateindex import AllowedOnly, allowed_by_segment, date_filter, live_dates
+from newsindex.store.schema import (
     ANALYSIS_VERSION,
     READABLE_VERSIONS,
     SCHEMA_VERSION,
@@ -80,8 +80,7 @@ from newsindex.schema import (
     story_from_stored,
     with_new_fields,
 )
-from newsindex.snippets import SCAN_CHARS, snippet
-from newsindex.storage import (
+from newsindex.store.storage import (
     DurableStorage,
     SafeFileIndex,
     check_trusted,
@@ -96,7 +95,8 @@ from newsindex.storage import (
     sync_folder,
     zeroed_files,
 )
-from newsindex.suggest import suggest
+from newsindex.text.dates import from_seconds
+from newsindex.text.names import merge_spellings
 from newsindex.timeline import Timeline, build_timeline, check_period, day_to_date
 
 MANIFEST = "newsindex.json"
@@ -297,7 +297,7 @@ class NewsIndex:
 
         UsageError for an item that is not a Story: nothing of this call is then written.
         """
-        from newsindex.indexer import Indexer  # the write path: not imported by a search (CLI start-up)
+        from newsindex.store.indexer import Indexer  # the write path: not imported by a search (CLI start-up)
 
         if isinstance(stories, Story):
             raise UsageError("NewsIndex.add takes an iterable of Story objects: write add([story])")
@@ -334,9 +334,9 @@ class NewsIndex:
         `procs` worker processes analyse the stories (default: every core when there is much to read).
         `on_file(done, total)` reports progress through the input files.
         """
-        from newsindex.indexer import Indexer  # the write path: not imported by a search (CLI start-up)
-        from newsindex.readers import read_source
-        from newsindex.sources import find_sources, roots
+        from newsindex.ingest.readers import read_source
+        from newsindex.ingest.sources import find_sources, roots
+        from newsindex.store.indexer import Indexer  # the write path: not imported by a search (CLI start-up)
 
         problems = Problems()  # every problem counted, the first KEPT_PROBLEMS kept
         sources = list(find_sources(paths, format=format, on_problem=problems.append))
@@ -390,8 +390,8 @@ class NewsIndex:
         word ranked first. `total`, `facets` and every order (`sort`) are of the same set of stories.
         When few stories match and a word is unknown, `suggestion` is the query with that word corrected.
         `expand` adds words of the best stories to the query (pseudo-relevance feedback, see
-        newsindex.expansion); `recency_half_life` (days) halves a story's relevance for every that many
-        days it is older than the newest story (see newsindex.ranking). Both change relevance order only.
+        newsindex.search.expansion); `recency_half_life` (days) halves a story's relevance for every that many
+        days it is older than the newest story (see newsindex.search.ranking). Both change relevance order only.
         `facets` (bylines, location, source, region, topic, place, org, person, year, month) counts every
         matching story, not just the page's: the `facet_top` most frequent names, every year or month with stories.
         Copies of one story (a duplicate group) show as one hit, its best, with the others' ids in
@@ -471,7 +471,7 @@ class NewsIndex:
         order = "relevance" if plan.has_words else "-date"
 
         def ids(searcher: Searcher) -> list[tuple[str, float]]:
-            from newsindex.vector import story_ids
+            from newsindex.search.vector import story_ids
 
             _, ranking, _ = _ranking(searcher, plan, order, scoring)
             found = ranking(limit)
@@ -661,7 +661,7 @@ class NewsIndex:
         self._local.searcher = searcher
         try:
             yield searcher
-        except IndexDamagedError as error:  # a block failed its checksum (newsindex.codec)
+        except IndexDamagedError as error:  # a block failed its checksum (newsindex.store.codec)
             raise IndexDamagedError(
                 f"index at {self._path} is damaged: {error}; "
                 f"rebuild it with `newsindex index --rebuild CORPUS --index {self._path}`"
@@ -910,7 +910,7 @@ def _ranking(
     first `depth` (docnum, score) pairs) and the plan searched: its fallback when no story has every word."""
     plan = check_expansion(plan, searcher.reader())
     recency = scoring.recency(searcher)
-    from newsindex import vector  # NumPy: imported when a search first ranks, not when the CLI starts
+    from newsindex.search import vector  # NumPy: imported when a search first ranks, not when the CLI starts
 
     evaluated = vector.ranking(searcher, plan, order, recency, scoring.expand)
     if evaluated is not None:  # the shapes people type, scored with arrays; the rest through Whoosh
@@ -982,7 +982,7 @@ def _allowed_matches(searcher: Searcher, plan: QueryPlan, allowed: set[int] | No
 def _expanded(
     searcher: Searcher, plan: QueryPlan, allowed: set[int] | None, recency: Recency | None, *, require_all: bool
 ) -> tuple[QueryPlan, list[int]]:
-    """`plan` with the words of its best stories added (RM3, see newsindex.expansion), and the first
+    """`plan` with the words of its best stories added (RM3, see newsindex.search.expansion), and the first
     run's best FEEDBACK_KEEP stories, which keep their place."""
     first = _ranked(searcher, plan, allowed, expansion.FEEDBACK_STORIES + 1, recency)
     share = feedback_share(first)
@@ -1005,7 +1005,7 @@ def _similar(
     searcher: Searcher, story_id: str, limit: int, all_versions: bool, notes: list[str] | None = None
 ) -> tuple[Hit, ...] | None:
     """The hits of `NewsIndex.similar`, or None if there is no such story."""
-    from newsindex.similar import KEY_TERMS_CHARS, key_terms, more_like
+    from newsindex.search.similar import KEY_TERMS_CHARS, key_terms, more_like
 
     docnum = searcher.document_number(id=story_id)
     if docnum is None:
@@ -1148,7 +1148,7 @@ def _timed_search(
     """Whoosh's search, stopped with QueryRejectedError when the request's deadline passes."""
     if filter is not None and not filter:
         return []  # Whoosh reads an empty filter as no filter at all
-    query = SummedUnions(query)  # true score bounds for its ORs (newsindex.ranking)
+    query = SummedUnions(query)  # true score bounds for its ORs (newsindex.search.ranking)
     if filter is not None and len(filter) * SELECTIVE_FILTER <= searcher.doc_count_all():
         # A few allowed stories: score only those, rather than every match and then filter.
         query, filter = AllowedOnly(query, allowed_by_segment(searcher, filter)), None

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal, get_args
 
-from newsindex.dateline import split_dateline
-from newsindex.dates import DateError, from_seconds, parse_bound, parse_since, to_seconds
 from newsindex.errors import NewsIndexError, QueryError, QueryRejectedError, UsageError
+from newsindex.text.dateline import split_dateline
+from newsindex.text.dates import DateError, from_seconds, parse_bound, parse_since, to_seconds
 
 # A sentence ends at . ! or ? (maybe closed by a quote or bracket) followed by space and a capital,
 # a digit or an opening quote; the abbreviation check below keeps "U.S. officials" in one sentence.
@@ -249,7 +249,7 @@ class Filters:
         self.bounds()  # a date that cannot be read, or a range that ends before it starts, fails now
 
     def bounds(self) -> tuple[int | None, int | None]:
-        """The date range in seconds (`newsindex.dates.to_seconds`), `since` in it; None: open on that side.
+        """The date range in seconds (`newsindex.text.dates.to_seconds`), `since` in it; None: open on that side.
         Relative bounds ("7d") count back from now, at each call."""
         first = _bound(self.start, end=False)
         if self.since is not None:
@@ -260,7 +260,7 @@ class Filters:
         return first, last
 
     def tags(self) -> dict[str, tuple[str, ...]]:
-        """The region and tag filters given, by field (`newsindex.schema.TAG_FIELDS`)."""
+        """The region and tag filters given, by field (`newsindex.store.schema.TAG_FIELDS`)."""
         given = {
             "region": (self.region,) if self.region else (),
             "topic": tuple(self.topics),

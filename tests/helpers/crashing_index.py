@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import sys
 
-from newsindex import indexer, storage
-from newsindex.cli import main
+from newsindex.cli.commands import main
+from newsindex.store import indexer, storage
 
 crash_at, batch = int(sys.argv[1]), int(sys.argv[2])
 operations = 0

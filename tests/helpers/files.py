@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from newsindex.ingest.readers import read_stories
 from newsindex.models import Problem, Story
-from newsindex.readers import read_stories
 
 WIRE_BODY = "TIRANA (Reuters) - Albanian police foiled planned attacks.\n\nSecond paragraph."
 

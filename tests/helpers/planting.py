@@ -96,7 +96,7 @@ def plant_in_w3_block(index: Path, marker: Path, fieldname: str, word: str, *, w
     payload as its header (`where="header"`) or as its data (`where="data"`, after a whole header)."""
     from whoosh.filedb.structfile import StructFile
 
-    from newsindex.safereading import term_info
+    from newsindex.store.safereading import term_info
 
     terms = _largest(index, ".trm")
     items, extras = _read_terms(terms)
@@ -125,7 +125,7 @@ def plant_compound_segment(index: Path, marker: Path) -> Path:
     """The TOC's segments marked compound, and a compound file (`.seg`) whose directory is the payload."""
     from whoosh.filedb.structfile import StructFile
 
-    from newsindex import storage
+    from newsindex.store import storage
 
     name = _index_name(index)
     toc = max(index.glob(f"_{name}_*.toc"), key=lambda path: int(path.stem.rsplit("_", 1)[1]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsindex.schema import NewsAnalyzer
+from newsindex.store.schema import NewsAnalyzer
 
 
 def poison_analysis(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,1 @@
+"""Relevance evaluation: TREC-style runs and judgements, batch search."""

@@ -1,0 +1,1 @@
+"""Reading stories from files, archives and the web into `Story` objects (never Whoosh)."""

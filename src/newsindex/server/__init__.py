@@ -1,0 +1,1 @@
+"""`newsindex serve`: the JSON API, the page and the admission of requests."""

@@ -1,0 +1,1 @@
+"""The index on disk: schema, codec, storage, the writer and its workers, duplicates."""

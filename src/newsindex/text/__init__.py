@@ -1,0 +1,1 @@
+"""Text about news, stdlib only: dates, datelines, names and regions."""
