@@ -424,3 +424,30 @@ def test_the_suggestion_stops_reading_stories_at_the_deadline(
     monkeypatch.setattr(suggest_module, "story_from_stored", slow)
     assert news.search("coffe").suggestion == "coffee"  # from the one story read
     assert len(reads) == 1  # not the 30 it samples in time
+
+
+def test_a_pattern_stops_building_its_words_matchers_at_the_deadline(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from whoosh import query
+
+    words = ["oil", "output", "opec", "october", "officials", "offer", "open", "order", "orange", "ounce"]
+    news = NewsIndex.create(tmp_path / "index", fsync=False)
+    news.add([Story(id=word, body=f"LONDON (Reuters) - The {word} story.") for word in words])
+    assert sorted(hit.story.id for hit in news.search("o*", limit=20).hits) == sorted(words)
+
+    built: list[str] = []
+    term_matcher = query.Term.matcher
+
+    def slow_matcher(self: Any, searcher: Any, context: Any = None) -> Any:
+        built.append(self.text)
+        clock.now += 1  # a loaded machine: a second per word's matcher
+        return term_matcher(self, searcher, context)
+
+    monkeypatch.setattr(query.Term, "matcher", slow_matcher)
+    with pytest.raises(QueryRejectedError, match=r"o\* stands for took longer than 5 s"):
+        news.search("o*", limit=20)
+    assert 5 <= len(built) <= 6  # stopped once the deadline passed, not after all ten words
+    result = runner.invoke(app, ["search", "o*", "--index", str(tmp_path / "index")])
+    assert result.exit_code == 6  # refused as too costly, as every search past its deadline
+    assert "stands for took longer than 5 s" in result.output

@@ -220,10 +220,10 @@ def check_expansion(plan: QueryPlan, reader: Any) -> QueryPlan:
                 f"expanding {_pattern_text(leaf)} and the other patterns took longer than {SEARCH_SECONDS:g} s: "
                 "make them longer or more specific"
             )
-    if not expansions:
-        return plan
 
     def expand(node: Any) -> Any:
+        if type(node) in _TIMED:  # a pattern: its words' matchers built within the deadline
+            return _TIMED[type(node)](node.fieldname, node.text, boost=node.boost, constantscore=node.constantscore)
         if isinstance(node, query.FuzzyTerm):
             words = expansions[node.fieldname, node.text, node.maxdist, node.prefixlength]
             if not words:  # the word itself, which no story has: matches nothing, as the fuzzy word did
@@ -239,6 +239,56 @@ def check_expansion(plan: QueryPlan, reader: Any) -> QueryPlan:
         fallback=None if plan.fallback is None else expand(plan.fallback),
         filters=tuple(expand(part) for part in plan.filters),
     )
+
+
+class _TimedTerm(query.Term):  # type: ignore[misc]
+    """One of the words a pattern stands for: its matcher is built only while the request's deadline allows."""
+
+    pattern = "the query"
+
+    def matcher(self, searcher: Any, context: Any = None) -> Any:
+        if current().expired():
+            raise QueryRejectedError(
+                f"searching for the words {self.pattern} stands for took longer than {SEARCH_SECONDS:g} s: "
+                "make it longer or more specific"
+            )
+        return super().matcher(searcher, context)
+
+
+class _TimedPattern:
+    """Whoosh's `MultiTerm.matcher` (whoosh-reloaded 2.7.5) with the deadline checked word by word.
+
+    Whoosh builds the matcher of every word a pattern stands for (up to MAX_EXPANSION) in one go, before
+    the first match is collected: `a*` on a loaded machine ran a second past the deadline doing it.
+    """
+
+    def matcher(self, searcher: Any, context: Any = None) -> Any:
+        from whoosh.matching import NullMatcher
+        from whoosh.searching import SearchContext
+
+        leaf: Any = self
+        words = [word for word in leaf._btexts(searcher.reader()) if word]
+        terms = [_TimedTerm(leaf.field(), word) for word in words]
+        for term in terms:
+            term.pattern = _pattern_text(leaf)
+        if not terms:
+            return NullMatcher()
+        if len(terms) == 1:
+            return terms[0].matcher(searcher, context)
+        if leaf.constantscore:  # the words' scores do not matter: Whoosh's way of saying so
+            context = context.set(weighting=None) if context else SearchContext(weighting=None)
+        return query.Or(terms, boost=leaf.boost).matcher(searcher, context)
+
+
+class _TimedPrefix(_TimedPattern, query.Prefix):  # type: ignore[misc]
+    """`terror*`, its words' matchers built within the deadline."""
+
+
+class _TimedWildcard(_TimedPattern, query.Wildcard):  # type: ignore[misc]
+    """`wom?n`, its words' matchers built within the deadline."""
+
+
+_TIMED: dict[type, type] = {query.Prefix: _TimedPrefix, query.Wildcard: _TimedWildcard}
 
 
 def _fuzzy_words(reader: Any, key: tuple[str, str, int, int], most: int) -> list[str]:
