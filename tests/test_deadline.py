@@ -451,3 +451,23 @@ def test_a_pattern_stops_building_its_words_matchers_at_the_deadline(
     result = runner.invoke(app, ["search", "o*", "--index", str(tmp_path / "index")])
     assert result.exit_code == 6  # refused as too costly, as every search past its deadline
     assert "stands for took longer than 5 s" in result.output
+
+
+def test_the_vectorised_evaluator_is_held_to_the_search_deadline(
+    news: NewsIndex, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsindex.search import vector
+
+    scored = vector.Evaluation.scored
+    calls: list[int] = []
+
+    def slow_scoring(self: Any, node: Any) -> Any:
+        calls.append(1)
+        clock.now += 10  # the arrays took the request's time
+        return scored(self, node)
+
+    assert vector.ENABLED
+    monkeypatch.setattr(vector.Evaluation, "scored", slow_scoring)
+    with pytest.raises(QueryRejectedError, match="longer than 5 s and was stopped"):
+        news.search("oil prices")
+    assert calls  # the vectorised evaluator ran (not Whoosh's matchers), and stopped at its deadline
