@@ -147,3 +147,17 @@ def test_a_capitalised_word_inside_a_query_is_corrected_only_to_a_name(tmp_path:
     assert index.search("met Brane").suggestion is None  # a name, not "Brand" (main: "met Brand")
     assert index.search("met Varelo").suggestion == "met Varela"
     assert index.search("Brane").suggestion == "Brand"  # a query's first word is capitalised anyway
+
+
+def test_a_suggestion_that_finds_nothing_better_than_the_query_typed_is_not_made(tmp_path: Path) -> None:
+    index = NewsIndex.create(tmp_path / "index", fsync=False)
+    index.add(
+        [
+            *[Story(id=f"cw-{n}", body=f"Caesars World Inc said on day {n} it sold a casino.") for n in range(5)],
+            *stories("car", 30),
+            *[Story(id=f"op-{n}", body=f"The oil price rose on day {n}.") for n in range(5)],
+        ]
+    )
+    assert index.search("caw").suggestion == "car"  # alone it finds nothing: the spelling is the one help
+    assert index.search("caesars world caw").suggestion is None  # a ticker: "caesars world car" finds no more
+    assert index.search("oil pirce").suggestion == "oil price"  # the correction finds every word

@@ -428,6 +428,8 @@ class NewsIndex:
                     break
                 counted.update(count_facets(searcher, matching, (name,), facet_top))
             guess = suggest(searcher, plan, total) if text.strip() and not deadline.expired() else None
+            if guess is not None and not _suggestion_finds_more(searcher, self._plan(guess, filters), total, deadline):
+                guess = None
             return total, hits, counted, guess, notes, searched
 
         total, hits, counted, suggestion, notes, searched = self._reading(
@@ -934,6 +936,28 @@ def _ranking(
 
     words = query_words(searched.query)  # the user's words: not those feedback adds
     return matching, rank, searched
+
+
+def _suggestion_finds_more(searcher: Searcher, plan: QueryPlan, typed_total: int, deadline: deadlines.Deadline) -> bool:
+    """Whether to offer a suggested query: always when the query typed found nothing (the spelling is then
+    the one help there is), else only when the suggestion, searched as `search` would (filters, the
+    every-word rule and its fallback), finds stories with every word (under `match="any"`: more stories).
+
+    The query typed found something, so a suggestion that finds nothing better is not made, as
+    Elasticsearch's phrase suggester prunes with `collate`: `caesars world caw` (a ticker no story names,
+    the other words found) is not "corrected" to `caesars world car`, which no story has either. Past
+    the deadline, no suggestion."""
+    if typed_total == 0:
+        return True
+    if deadline.expired():
+        return False
+    try:
+        searched, matching = _every_match(searcher, plan)
+    except QueryRejectedError:  # the request's time ran out while looking: the search stands without it
+        return False
+    if plan.fallback is None and plan.matched == "any":  # the user asked for any of the words
+        return len(matching) > typed_total
+    return bool(matching) and searched.matched == "all"
 
 
 def _settled(searcher: Searcher, plan: QueryPlan, allowed: set[int] | None) -> tuple[QueryPlan, set[int]]:
