@@ -235,6 +235,25 @@ def test_stats(news: NewsIndex) -> None:
     assert ("Jane Doe", 2) in stats.top_bylines
 
 
+def test_stats_are_counted_once_per_commit(news: NewsIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    import newsindex.index as index_module
+
+    counted: list[int] = []
+    count = index_module._stats
+
+    def counting(*args: Any) -> Any:
+        counted.append(1)
+        return count(*args)
+
+    monkeypatch.setattr(index_module, "_stats", counting)
+    first = news.stats()
+    assert news.stats() == first and len(counted) == 1  # the same index: counted once
+    assert news.stats(top=3) != first and len(counted) == 2  # another top is another count
+    news.add([Story(id="late.txt", body="PARIS (Reuters) - A late story.", published=date(2021, 1, 2))])
+    after = news.stats()
+    assert (after.stories, str(after.last_published)) == (11, "2021-01-02")  # a commit: counted again
+
+
 def test_the_lead_sentence_weighs_more_than_the_rest_of_the_body(tmp_path: Path) -> None:
     filler = "Markets were calm and trading was thin across the region."
     stories = [

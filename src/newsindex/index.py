@@ -153,6 +153,9 @@ class NewsIndex:
         # opening one costs more than most searches; each is refreshed when a commit lands.
         self._local = threading.local()
         self._searchers = _Searchers()
+        # stats() of the index as last counted: (Whoosh index, generation, top) → stats. A commit or a
+        # rebuild makes a new key; until then every caller (a page's header, /api/stats) gets the same.
+        self._stats: tuple[tuple[Any, int, int], IndexStats] | None = None
         weakref.finalize(self, self._searchers.close_all)  # files closed even if close() never is
 
     # -- opening ------------------------------------------------------------------------------------
@@ -630,7 +633,17 @@ class NewsIndex:
 
     def stats(self, *, top: int = 10) -> IndexStats:
         """Story count, date span, stories per year and the most frequent bylines, locations and sources."""
-        return self._reading(lambda searcher: _stats(searcher, top))
+
+        def work(searcher: Searcher) -> IndexStats:
+            key = (searcher._ix, searcher.reader().generation(), top)
+            known = self._stats
+            if known is not None and known[0] == key:
+                return known[1]
+            counted = _stats(searcher, top)
+            self._stats = (key, counted)
+            return counted
+
+        return self._reading(work)
 
     def _reading(self, work: Callable[[Searcher], _T]) -> _T:
         """Run `work` on this thread's searcher; again on a fresh one if a commit removed files under it.

@@ -221,8 +221,11 @@ def check_expansion(plan: QueryPlan, reader: Any) -> QueryPlan:
                 "make them longer or more specific"
             )
 
+    if not expansions and not any(type(leaf) in _TIMED for leaf in leaves):
+        return plan
+
     def expand(node: Any) -> Any:
-        if type(node) in _TIMED:  # a pattern: its words' matchers built within the deadline
+        if type(node) in _TIMED:  # the same pattern, its words' matchers built within the deadline
             return _TIMED[type(node)](node.fieldname, node.text, boost=node.boost, constantscore=node.constantscore)
         if isinstance(node, query.FuzzyTerm):
             words = expansions[node.fieldname, node.text, node.maxdist, node.prefixlength]
