@@ -60,8 +60,8 @@ for _shared in (make_corpus.REPO_DIR.parent / "shared", Path("/work/shared")):
         break
 
 from newsindex import NewsIndex, Story  # noqa: E402
-from newsindex import index as index_module  # noqa: E402
 from newsindex.store import duplicates  # noqa: E402
+from newsindex.store import manifest as manifest_module  # noqa: E402
 from newsindex.store import schema as schema_module  # noqa: E402
 
 THRESHOLD = duplicates.THRESHOLD
@@ -362,13 +362,13 @@ def _size(folder: Path, suffix: str = "") -> int:
 
 def build(corpus: Path, folder: Path, *, grouped: bool) -> dict[str, Any]:
     shutil.rmtree(folder, ignore_errors=True)
-    original = index_module.build_schema
+    original = manifest_module.build_schema
     if not grouped:
-        index_module.build_schema = _old_schema
+        manifest_module.build_schema = _old_schema
     try:
         news = NewsIndex.create(folder, fsync=False)
     finally:
-        index_module.build_schema = original
+        manifest_module.build_schema = original
     load = os.getloadavg()[0]
     cpu, started = _cpu(), time.perf_counter()
     report = news.add_files([str(corpus / "stories.jsonl")])

@@ -116,14 +116,14 @@ def main() -> None:
 
     before = load_base_suggest(args.base)
     after = index_module.suggest
-    pruned = index_module._suggestion_finds_more  # after: a suggestion finding nothing better is not made
+    pruned = index_module.suggestion_finds_more  # after: a suggestion finding nothing better is not made
     results: dict[str, Any] = {}
     try:
         index_module.suggest = no_suggestion
         results["none"] = {"cpu": timings(indexes["text"], misspellings, queries)}
         for name, function in (("before", before), ("after", after)):
             index_module.suggest = function
-            index_module._suggestion_finds_more = pruned if name == "after" else always  # the base had no pruning
+            index_module.suggestion_finds_more = pruned if name == "after" else always  # the base had no pruning
             started = time.perf_counter()
             indexes["text"].search("zzxqv")  # the first search with a suggestion builds this code's word tables
             first_ms = (time.perf_counter() - started) * 1000
@@ -134,7 +134,7 @@ def main() -> None:
             }
     finally:
         index_module.suggest = after
-        index_module._suggestion_finds_more = pruned
+        index_module.suggestion_finds_more = pruned
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
     dirty = subprocess.run(["git", "status", "--porcelain", "src"], capture_output=True, text=True, cwd=ROOT).stdout

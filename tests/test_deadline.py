@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 import newsindex.index as index_module
+import newsindex.search.executor as executor_module
 import newsindex.search.similar as similar_module
 from newsindex import Filters, NewsIndex, Story
 from newsindex import deadline as deadlines
@@ -72,7 +73,7 @@ def test_past_the_deadline_snippets_give_way_to_the_lead_and_the_results_say_so(
         clock.now += 10  # the first snippet takes the rest of the request's time
         return snippet(*args, **kwargs)
 
-    monkeypatch.setattr(index_module, "snippet", slow_snippet)
+    monkeypatch.setattr(executor_module, "snippet", slow_snippet)
     results = news.search("oil", limit=5)
     assert len(results.hits) == 5 and len(made) == 1
     assert "<mark>" in results.hits[0].snippet
@@ -103,20 +104,20 @@ def test_the_deadline_covers_facets(news: NewsIndex, clock: FakeClock, monkeypat
 def test_collection_past_the_deadline_is_refused(
     news: NewsIndex, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    expand = index_module.check_expansion  # type: ignore[attr-defined]
+    expand = executor_module.check_expansion  # type: ignore[attr-defined]
 
     def slow_expansion(*args: Any, **kwargs: Any) -> Any:
         clock.now += 10  # the time went before collecting began: collecting must not get 5 s more
         return expand(*args, **kwargs)
 
-    monkeypatch.setattr(index_module, "check_expansion", slow_expansion)
+    monkeypatch.setattr(executor_module, "check_expansion", slow_expansion)
     with pytest.raises(QueryRejectedError, match="longer than 5 s"):
         news.search("oil")
 
 
 def _late_expansion(clock: FakeClock, monkeypatch: pytest.MonkeyPatch, *, after: int = 0) -> None:
     """Expanding patterns takes the request's whole time from call `after` + 1 on."""
-    expand = index_module.check_expansion  # type: ignore[attr-defined]
+    expand = executor_module.check_expansion  # type: ignore[attr-defined]
     calls: list[int] = []
 
     def slow_expansion(*args: Any, **kwargs: Any) -> Any:
@@ -125,7 +126,7 @@ def _late_expansion(clock: FakeClock, monkeypatch: pytest.MonkeyPatch, *, after:
             clock.now += 10
         return expand(*args, **kwargs)
 
-    monkeypatch.setattr(index_module, "check_expansion", slow_expansion)
+    monkeypatch.setattr(executor_module, "check_expansion", slow_expansion)
 
 
 def test_a_timeline_is_held_to_one_deadline_over_all_its_series(
@@ -256,7 +257,7 @@ def test_a_huge_story_is_scanned_for_its_snippet_only_so_far(tmp_path: Path, mon
             read.append(1)
             yield word
 
-    monkeypatch.setattr(index_module, "index_words", counted)
+    monkeypatch.setattr(executor_module, "index_words", counted)
     (hit,) = news.search("oil").hits
     assert hit.snippet.startswith("<mark>Oil</mark> prices rose.")
     assert len(read) <= SCAN_CHARS // 5 + 1  # "Oil prices rose. " is 17 characters, 3 words: not the 180,000
@@ -310,7 +311,7 @@ def test_http_search_refuses_an_oversized_filter_and_says_what_was_cut(
             clock.now += 10
             return snippet(*args, **kwargs)
 
-        monkeypatch.setattr(index_module, "snippet", slow_snippet)
+        monkeypatch.setattr(executor_module, "snippet", slow_snippet)
         body = client.get("/api/search", params={"q": "oil", "timeline": "year"}).json()
         assert body["notes"] == [
             "5 of 6 hits shown without a snippet or versions: the 5 s deadline passed",
@@ -396,7 +397,7 @@ def test_the_command_line_says_what_the_deadline_cut_on_stderr(
         clock.now += 10
         return snippet(*args, **kwargs)
 
-    monkeypatch.setattr(index_module, "snippet", slow_snippet)
+    monkeypatch.setattr(executor_module, "snippet", slow_snippet)
     result = runner.invoke(app, ["search", "oil", "--limit", "3", "-i", str(tmp_path / "index")])
     assert result.exit_code == 0
     assert result.stderr == "Note: 2 of 3 hits shown without a snippet or versions: the 5 s deadline passed\n"

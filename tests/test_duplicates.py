@@ -223,7 +223,7 @@ def test_similar_cli_json_and_exit_codes(tmp_path: Path, copies: Path) -> None:
 def test_an_index_from_before_duplicate_groups_opens_searches_and_says_to_rebuild(
     tmp_path: Path, copies: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from newsindex import index as index_module
+    from newsindex.store import manifest as manifest_module
     from newsindex.store import schema
 
     def old_schema() -> object:
@@ -233,7 +233,7 @@ def test_an_index_from_before_duplicate_groups_opens_searches_and_says_to_rebuil
         return fields
 
     with monkeypatch.context() as patch:
-        patch.setattr(index_module, "build_schema", old_schema)
+        patch.setattr(manifest_module, "build_schema", old_schema)
         NewsIndex.create(tmp_path / "index")
     news = NewsIndex.open(tmp_path / "index")
     report = news.add_files([str(copies)])
@@ -490,7 +490,7 @@ def test_a_copy_with_other_figures_is_its_own_hit_and_the_cli_says_which_story_i
 def test_an_index_from_before_the_revises_field_still_groups_by_window_and_figures(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from newsindex import index as index_module
+    from newsindex.store import manifest as manifest_module
     from newsindex.store import schema
 
     def old_schema() -> object:
@@ -499,7 +499,7 @@ def test_an_index_from_before_the_revises_field_still_groups_by_window_and_figur
         return fields
 
     with monkeypatch.context() as patch:
-        patch.setattr(index_module, "build_schema", old_schema)
+        patch.setattr(manifest_module, "build_schema", old_schema)
         NewsIndex.create(tmp_path / "index")
     news = NewsIndex.open(tmp_path / "index")
     report = news.add(

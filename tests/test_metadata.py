@@ -356,10 +356,10 @@ def _schema_before_tags() -> Any:
 def test_an_index_built_before_the_fields_searches_them_as_empty(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import newsindex.index
+    import newsindex.store.manifest
 
     with monkeypatch.context() as patched:
-        patched.setattr(newsindex.index, "build_schema", _schema_before_tags)
+        patched.setattr(newsindex.store.manifest, "build_schema", _schema_before_tags)
         old = NewsIndex.create(tmp_path / "old", fsync=False)
     assert "topic" not in old._whoosh.schema and "topic_exact" not in old._whoosh.schema
     report = old.add(STORIES)  # the new fields are left out of the documents, not refused

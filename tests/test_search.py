@@ -239,13 +239,13 @@ def test_stats_are_counted_once_per_commit(news: NewsIndex, monkeypatch: pytest.
     import newsindex.index as index_module
 
     counted: list[int] = []
-    count = index_module._stats
+    count = index_module.index_stats  # type: ignore[attr-defined]
 
     def counting(*args: Any) -> Any:
         counted.append(1)
         return count(*args)
 
-    monkeypatch.setattr(index_module, "_stats", counting)
+    monkeypatch.setattr(index_module, "index_stats", counting)
     first = news.stats()
     assert news.stats() == first and len(counted) == 1  # the same index: counted once
     assert news.stats(top=3) != first and len(counted) == 2  # another top is another count

@@ -190,8 +190,9 @@ def test_every_source_found_lies_under_a_root(
 
 
 def test_an_index_kept_inside_the_corpus_is_not_read_as_stories(tmp_path: Path) -> None:
-    from newsindex.index import MANIFEST, NewsIndex
+    from newsindex.index import NewsIndex
     from newsindex.ingest.sources import INDEX_MARKERS
+    from newsindex.store.manifest import MANIFEST
     from newsindex.store.storage import LOCK
 
     assert set(INDEX_MARKERS) == {MANIFEST, LOCK}

@@ -4,35 +4,28 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import html
-import json
 import os
 import pickle
-import re
 import struct
 import threading
 import time
-import uuid
 import weakref
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 from whoosh import query as query_module
-from whoosh.collectors import FilterCollector, WrappingCollector
 from whoosh.index import EmptyIndexError
-from whoosh.searching import Searcher, TimeLimit
+from whoosh.searching import Searcher
 
 from newsindex import deadline as deadlines
-from newsindex.deadline import SEARCH_SECONDS
 from newsindex.errors import (
     IndexDamagedError,
     IndexMissingError,
     NewsIndexError,
-    QueryRejectedError,
     StoryNotFoundError,
     UsageError,
 )
@@ -49,34 +42,43 @@ from newsindex.models import (
     SearchResults,
     Sort,
     Story,
-    lead_span,
 )
-from newsindex.search import expansion
-from newsindex.search.collapsing import Folded, story_groups
-from newsindex.search.expansion import expanded_plan, feedback_share, feedback_weights, kept_first, relevance_model
+from newsindex.search.collapsing import story_groups
+from newsindex.search.executor import (
+    PAST_DEADLINE,
+    Scoring,
+    index_stats,
+    matching_by_date,
+    ranked_matches,
+    read_through,
+    search_page,
+    similar_stories,
+    stop_at_deadline,
+    suggestion_finds_more,
+    timeline_matches,
+)
 from newsindex.search.facets import check_facets, count_days, count_facets, seconds_to_day
-from newsindex.search.facets import posting_docnums as _posting_docnums
-from newsindex.search.query import FALLBACK_NOTE, QueryPlan, check_expansion, parse_query, query_marks
+from newsindex.search.query import FALLBACK_NOTE, QueryPlan, parse_query
 from newsindex.search.ranking import (
-    Recency,
-    SummedUnions,
     check_half_life,
-    first_stage_depth,
-    query_words,
     weighting,
-    with_proximity,
 )
-from newsindex.search.snippets import SCAN_CHARS, snippet
 from newsindex.search.suggest import suggest
-from newsindex.store.dateindex import AllowedOnly, allowed_by_segment, date_filter, live_dates
+from newsindex.store.manifest import (
+    MANIFEST,
+    create_whoosh,
+    latest_toc,
+    new_index_name,
+    new_manifest,
+    old_index_name,
+    prepare_folder,
+    read_manifest,
+    remove_whoosh_files,
+    segment_ids,
+    upgraded_manifest,
+    write_manifest,
+)
 from newsindex.store.schema import (
-    ANALYSIS_VERSION,
-    READABLE_VERSIONS,
-    SCHEMA_VERSION,
-    PublishedField,
-    build_schema,
-    index_words,
-    matched_words,
     story_from_stored,
     with_new_fields,
 )
@@ -87,19 +89,12 @@ from newsindex.store.storage import (
     check_trusted_files,
     damaged_files,
     folder_lock,
-    make_private,
     read_checksums,
-    record_checksums,
     remove_leftovers,
-    sums_name,
-    sync_folder,
     zeroed_files,
 )
-from newsindex.text.dates import from_seconds
-from newsindex.text.names import merge_spellings
 from newsindex.timeline import Timeline, build_timeline, check_period, day_to_date
 
-MANIFEST = "newsindex.json"
 _READ_ATTEMPTS = 4
 _T = TypeVar("_T")
 # What reading a damaged file raises inside Whoosh (decompression, unpacking, unpickling, decoding).
@@ -107,7 +102,6 @@ _DAMAGE = (zlib.error, struct.error, EOFError, pickle.UnpicklingError, UnicodeDe
 MAX_LIMIT = 1000
 MAX_DEPTH = 10_000  # page × limit: the ranked stories a page may reach down to
 MAX_SERIES = 20  # queries in one timeline
-SELECTIVE_FILTER = 10  # a filter passing at most 1/10 of the stories is applied inside the matcher
 PARALLEL_MIN_BYTES = 4 * 1024 * 1024  # below this much input, starting worker processes costs more than it saves
 
 
@@ -170,31 +164,31 @@ class NewsIndex:
         is made under the folder's write lock (IndexBusyError after `lock_timeout` s).
         """
         folder = Path(path)
-        if _read_manifest(folder) is not None and not overwrite:
+        if read_manifest(folder) is not None and not overwrite:
             raise UsageError(f"an index already exists at {folder}: open it, or rebuild it with --rebuild")
-        _prepare_folder(folder)
+        prepare_folder(folder)
         with folder_lock(folder, timeout=lock_timeout):
             return cls._create_locked(folder, overwrite=overwrite, fsync=fsync)
 
     @classmethod
     def _create_locked(cls, folder: Path, *, overwrite: bool, fsync: bool) -> NewsIndex:
         """`create`, with the folder's write lock held by the caller."""
-        old = _read_manifest(folder)
+        old = read_manifest(folder)
         if old is not None and not overwrite:
             raise UsageError(f"an index already exists at {folder}: open it, or rebuild it with --rebuild")
-        name = _new_index_name()
-        manifest = _new_manifest(name)
-        whoosh_ix = _create_whoosh(folder, name, fsync=fsync)
-        _write_manifest(folder, manifest)
+        name = new_index_name()
+        manifest = new_manifest(name)
+        whoosh_ix = create_whoosh(folder, name, fsync=fsync)
+        write_manifest(folder, manifest)
         if old is not None:
-            _remove_whoosh_files(folder, old["index_name"])
+            remove_whoosh_files(folder, old["index_name"])
         return cls._from_parts(folder, whoosh_ix, manifest)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, fsync: bool = True) -> NewsIndex:
         """Open the index in folder `path`: IndexMissingError if there is none, IndexDamagedError if unreadable."""
         folder = Path(path)
-        manifest = _read_manifest(folder)
+        manifest = read_manifest(folder)
         if manifest is None:
             raise IndexMissingError(f"no index at {folder}: build one with `newsindex index CORPUS --index {folder}`")
         check_trusted(folder)  # before anything is unpickled
@@ -229,10 +223,10 @@ class NewsIndex:
         folder's write lock (IndexBusyError after `lock_timeout` s), then opens what the first made.
         """
         folder = Path(path)
-        if _read_manifest(folder) is None:
-            _prepare_folder(folder)
+        if read_manifest(folder) is None:
+            prepare_folder(folder)
             with folder_lock(folder, timeout=lock_timeout):
-                if _read_manifest(folder) is None:
+                if read_manifest(folder) is None:
                     return cls._create_locked(folder, overwrite=False, fsync=fsync)
         return cls.open(path, fsync=fsync)
 
@@ -243,7 +237,7 @@ class NewsIndex:
         Works on an index that `open` refuses; IndexMissingError if there is none.
         """
         folder = Path(path)
-        manifest = _read_manifest(folder)
+        manifest = read_manifest(folder)
         if manifest is None:
             raise IndexMissingError(f"no index at {folder}")
         check_trusted(folder)
@@ -261,7 +255,7 @@ class NewsIndex:
                 try:
                     stories = news.count()
                     with news._searcher() as searcher:
-                        problems += _read_through(searcher)
+                        problems += read_through(searcher)
                 finally:
                     news.close()
             except NewsIndexError as error:
@@ -311,7 +305,7 @@ class NewsIndex:
             other_live=self._other_live,
             lock_held=self._lock_held,
         ) as indexer:
-            self._manifest = _upgraded_manifest(self._path, self._manifest)
+            self._manifest = upgraded_manifest(self._path, self._manifest)
             for number, story in enumerate(stories, start=1):
                 if not isinstance(story, Story):
                     raise UsageError(
@@ -354,7 +348,7 @@ class NewsIndex:
             other_live=self._other_live,
             lock_held=self._lock_held,
         ) as indexer:
-            self._manifest = _upgraded_manifest(self._path, self._manifest)
+            self._manifest = upgraded_manifest(self._path, self._manifest)
             indexer.report.problems = problems
             for done, source in enumerate(sources, start=1):
                 if indexer.begin_file(source.path, source.stamp):
@@ -402,7 +396,7 @@ class NewsIndex:
         """
         started = time.perf_counter()
         check_half_life(recency_half_life)
-        scoring = _Scoring(expand, bool(filters and filters.require_all), recency_half_life)
+        scoring = Scoring(expand, bool(filters and filters.require_all), recency_half_life)
         if sort not in SORTS:
             raise UsageError(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
         if not 1 <= limit <= MAX_LIMIT:
@@ -423,15 +417,17 @@ class NewsIndex:
         ) -> tuple[int, tuple[Hit, ...], dict[str, tuple[tuple[str, int], ...]], str | None, list[str], QueryPlan]:
             deadline = deadlines.current()
             notes: list[str] = []
-            total, matching, hits, searched = _page(searcher, plan, order, limit, page, scoring, all_versions, notes)
+            total, matching, hits, searched = search_page(
+                searcher, plan, order, limit, page, scoring, all_versions, notes
+            )
             counted: dict[str, tuple[tuple[str, int], ...]] = {}
             for name in wanted:  # the deadline looked at between facets: each is one pass over the matches
                 if deadline.expired():
-                    notes.append(f"facets not counted ({', '.join(wanted[len(counted) :])}): {_PAST_DEADLINE}")
+                    notes.append(f"facets not counted ({', '.join(wanted[len(counted) :])}): {PAST_DEADLINE}")
                     break
                 counted.update(count_facets(searcher, matching, (name,), facet_top))
             guess = suggest(searcher, plan, total) if text.strip() and not deadline.expired() else None
-            if guess is not None and not _suggestion_finds_more(searcher, self._plan(guess, filters), total, deadline):
+            if guess is not None and not suggestion_finds_more(searcher, self._plan(guess, filters), total, deadline):
                 guess = None
             return total, hits, counted, guess, notes, searched
 
@@ -469,7 +465,7 @@ class NewsIndex:
         """
         check_half_life(recency_half_life)
         filters = filters or NO_FILTERS
-        scoring = _Scoring(expand, filters.require_all, recency_half_life)
+        scoring = Scoring(expand, filters.require_all, recency_half_life)
         if not 1 <= limit <= MAX_LIMIT:
             raise UsageError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
         plan = self._plan(text, filters)
@@ -478,7 +474,7 @@ class NewsIndex:
         def ids(searcher: Searcher) -> list[tuple[str, float]]:
             from newsindex.search.vector import story_ids
 
-            _, ranking, _ = _ranking(searcher, plan, order, scoring)
+            _, ranking, _ = ranked_matches(searcher, plan, order, scoring)
             found = ranking(limit)
             return list(
                 zip(story_ids(searcher, [docnum for docnum, _ in found]), [score for _, score in found], strict=True)
@@ -515,8 +511,8 @@ class NewsIndex:
         def work(searcher: Searcher) -> list[tuple[tuple[Counter[int], int], Match]]:
             counts = []
             for plan in plans:
-                _stop_at_deadline(deadlines.current())
-                matched, matching = _timeline_matches(searcher, plan)
+                stop_at_deadline(deadlines.current())
+                matched, matching = timeline_matches(searcher, plan)
                 counts.append((count_days(searcher, matching), matched))
             return counts
 
@@ -577,10 +573,10 @@ class NewsIndex:
         try:
             with deadlines.request():  # finding them is a search: within its deadline (no yield inside)
                 groups = story_groups(searcher)
-                found = _matching_by_date(searcher, plan, on_fallback)
+                found = matching_by_date(searcher, plan, on_fallback)
             for docnum in found:
                 if request is not None:
-                    _stop_at_deadline(request)
+                    stop_at_deadline(request)
                 label = groups.key(docnum) if groups is not None else None
                 yield story_from_stored(searcher.stored_fields(docnum)), label if isinstance(label, str) else None
         finally:
@@ -619,7 +615,7 @@ class NewsIndex:
         if not 1 <= limit <= MAX_LIMIT:
             raise UsageError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
         notes: list[str] = []
-        hits = self._reading(lambda searcher: _similar(searcher, story_id, limit, all_versions, notes))
+        hits = self._reading(lambda searcher: similar_stories(searcher, story_id, limit, all_versions, notes))
         if hits is None:
             raise StoryNotFoundError(f"no story with id {story_id!r} in {self._path}; search prints the ids")
         took_ms = (time.perf_counter() - started) * 1000
@@ -639,7 +635,7 @@ class NewsIndex:
             known = self._stats
             if known is not None and known[0] == key:
                 return known[1]
-            counted = _stats(searcher, top)
+            counted = index_stats(searcher, top)
             self._stats = (key, counted)
             return counted
 
@@ -703,7 +699,7 @@ class NewsIndex:
         with self._switching:
             if stamp == self._manifest_stamp:
                 return
-            manifest = _read_manifest(self._path)
+            manifest = read_manifest(self._path)
             if manifest is not None and manifest["index_name"] != self._manifest["index_name"]:
                 fresh = NewsIndex.open(self._path)
                 self._whoosh, self._schema, self._manifest = fresh._whoosh, fresh._schema, fresh._manifest
@@ -730,12 +726,12 @@ class NewsIndex:
         the next write removes what the abandoned rebuild left.
         """
         folder = Path(path)
-        _prepare_folder(folder)
+        prepare_folder(folder)
         with folder_lock(folder, timeout=lock_timeout):  # no other writer until the switch
-            old_name = _old_index_name(folder)
-            name = _new_index_name()
-            manifest = _new_manifest(name)
-            whoosh_ix = _create_whoosh(folder, name, fsync=fsync)
+            old_name = old_index_name(folder)
+            name = new_index_name()
+            manifest = new_manifest(name)
+            whoosh_ix = create_whoosh(folder, name, fsync=fsync)
             live = frozenset({old_name} if old_name else ())
             fresh = cls._from_parts(folder, whoosh_ix, manifest)
             fresh._other_live, fresh._lock_held = live, True
@@ -743,13 +739,13 @@ class NewsIndex:
                 report = fresh.add_files(paths, format=format, procs=procs, on_file=on_file, on_story=on_story)
             except BaseException:
                 fresh.close()
-                _remove_whoosh_files(folder, name)
+                remove_whoosh_files(folder, name)
                 raise
             fresh.close()
-            _write_manifest(folder, manifest)  # the switch: readers follow the manifest
+            write_manifest(folder, manifest)  # the switch: readers follow the manifest
             if old_name is not None:
-                _remove_whoosh_files(folder, old_name)
-            remove_leftovers(folder, name, _latest_toc(whoosh_ix), _segment_ids(whoosh_ix))  # and any others'
+                remove_whoosh_files(folder, old_name)
+            remove_leftovers(folder, name, latest_toc(whoosh_ix), segment_ids(whoosh_ix))  # and any others'
         return report
 
     def rebuild_files(
@@ -806,593 +802,3 @@ class _Searchers:
 
 
 # -- searching, the Whoosh side ----------------------------------------------------------------------
-
-
-class _Scoring(NamedTuple):
-    """How a search ranks by relevance beyond BM25F: feedback expansion and recency."""
-
-    expand: bool = False
-    require_all: bool = False
-    half_life: float | None = None
-
-    def recency(self, searcher: Searcher) -> Recency | None:
-        return Recency(searcher, "published", self.half_life) if self.half_life else None
-
-
-def _page(
-    searcher: Searcher,
-    plan: QueryPlan,
-    order: str,
-    limit: int,
-    page: int,
-    scoring: _Scoring = _Scoring(),
-    all_versions: bool = False,
-    notes: list[str] | None = None,
-) -> tuple[int, set[int], tuple[Hit, ...], QueryPlan]:
-    """The total, every matching story (document numbers), one page of hits of `plan`, ranked by
-    `order`, and the plan searched (its fallback when no story has every word); duplicate groups fold
-    into their best story and count once unless `all_versions`. Hits in date order carry their
-    relevance score too. What the deadline cut short is said in `notes`."""
-    plan = check_expansion(plan, searcher.reader())  # fuzzy words as the index words they stand for
-    # the user's words, not the words expansion adds; a phrase's words only where they stand as the phrase
-    terms, phrases = query_marks(plan.query, plan.marked_words(searcher.reader()))
-    wanted = page * limit
-    matching, rank, searched = _ranking(searcher, plan, order, scoring)
-    groups = None if all_versions else story_groups(searcher)
-    if groups is None:
-        found, total = [Folded(docnum, score) for docnum, score in rank(wanted)], len(matching)
-    else:
-        found, total = groups.fold(rank, wanted, matching), groups.count(matching)
-    shown = found[wanted - limit : wanted]
-    if order != "relevance" and searched.has_words and shown:
-        scores = _scores(searcher, searched.query, {folded.docnum for folded in shown})
-        scores = dict(with_proximity(searcher, list(scores.items()), query_words(searched.query)))  # as ranked
-        shown = [dataclasses.replace(folded, score=scores.get(folded.docnum, 0.0)) for folded in shown]
-    hits = _hits(
-        searcher,
-        [(folded.docnum, folded.score, folded.duplicates) for folded in shown],
-        wanted - limit + 1,
-        terms,
-        phrases,
-        notes,
-    )
-    return total, matching, hits, searched
-
-
-_PAST_DEADLINE = f"the {deadlines.SEARCH_SECONDS:g} s deadline passed"
-
-
-def _hits(
-    searcher: Searcher,
-    shown: Sequence[tuple[int, float, Sequence[int]]],
-    first_rank: int,
-    terms: set[str],
-    phrases: Sequence[Any],
-    notes: list[str] | None,
-) -> tuple[Hit, ...]:
-    """The hits of (docnum, score, duplicates' docnums), ranked from `first_rank`: their stories read and
-    snippets made until the request's deadline; past it, the lead stands for the snippet and the
-    duplicates' ids are not read (a note says so)."""
-    deadline = deadlines.current()
-    hits = []
-    cut = 0
-    duplicates: tuple[str, ...]
-    for rank_number, (docnum, score, duplicate_docnums) in enumerate(shown, start=first_rank):
-        stored = searcher.stored_fields(docnum)
-        story = story_from_stored(stored)
-        if deadline.expired():
-            cut += 1
-            marked, duplicates = html.escape(story.lead, quote=False), ()
-        else:
-            after = 0 if story.headline else lead_span(story.body)[1]  # the lead is shown as the title
-            analyzer = _body_analyzer(searcher)
-            words = (  # every word's place for phrases; else the query's words only
-                index_words(story.body, analyzer)
-                if phrases
-                else matched_words(story.body, terms, analyzer, limit=SCAN_CHARS)
-            )
-            marked = snippet(
-                story.body, terms, words, fallback=story.lead, phrases=phrases, after=after, expired=deadline.expired
-            )
-            duplicates = tuple(_ids(searcher, duplicate_docnums, deadline))
-        hits.append(Hit(story, score, rank_number, marked, duplicates=duplicates, revises=stored.get("revises")))
-    if cut and notes is not None:
-        notes.append(f"{cut} of {len(shown)} hits shown without a snippet or versions: {_PAST_DEADLINE}")
-    return tuple(hits)
-
-
-def _ids(searcher: Searcher, docnums: Iterable[int], deadline: deadlines.Deadline) -> Iterator[str]:
-    """The story ids of `docnums`, until the deadline: from the id column, no stored story read."""
-    column: Any = None
-    for docnum in docnums:
-        if deadline.expired():
-            return
-        if column is None:
-            reader = searcher.reader()
-            column = reader.column_reader("id") if reader.has_column("id") else False
-        yield column[docnum] if column else searcher.stored_fields(docnum)["id"]
-
-
-def _body_analyzer(searcher: Searcher) -> Any:
-    """The analyzer the index cuts bodies with (an older index keeps its own)."""
-    return searcher.schema["body"].analyzer
-
-
-def _ranking(
-    searcher: Searcher, plan: QueryPlan, order: str, scoring: _Scoring
-) -> tuple[set[int], Callable[[int], list[tuple[int, float]]], QueryPlan]:
-    """Every story matching `plan` (document numbers), its ranking in `order` (a function giving the
-    first `depth` (docnum, score) pairs) and the plan searched: its fallback when no story has every word."""
-    plan = check_expansion(plan, searcher.reader())
-    recency = scoring.recency(searcher)
-    from newsindex.search import vector  # NumPy: imported when a search first ranks, not when the CLI starts
-
-    evaluated = vector.ranking(searcher, plan, order, recency, scoring.expand)
-    if evaluated is not None:  # the shapes people type, scored with arrays; the rest through Whoosh
-        return evaluated
-    allowed = _allowed_docnums(searcher, plan)
-    plan, matching = _settled(searcher, plan, allowed)
-    searched = plan
-    kept: list[int] = []  # the first run's best stories, which keep their place (see expansion.FEEDBACK_KEEP)
-    if order == "relevance" and scoring.expand:  # the feedback words also match, unless `require_all`
-        plan, kept = _expanded(searcher, plan, allowed, recency, require_all=scoring.require_all)
-        matching = _allowed_matches(searcher, plan, allowed)
-    # With a filter, only the stories that match and pass it are scored: often far fewer.
-    narrowed = None if allowed is None else matching
-
-    def rank(depth: int) -> list[tuple[int, float]]:
-        if not matching:  # Whoosh reads an empty filter as no filter at all
-            return []
-        if order != "relevance":
-            return _by_date(searcher, plan.query, narrowed, depth, newest_first=order == "-date")
-        return kept_first(_ranked(searcher, plan, narrowed, depth + len(kept), recency, words), kept)[:depth]
-
-    words = query_words(searched.query)  # the user's words: not those feedback adds
-    return matching, rank, searched
-
-
-def _suggestion_finds_more(searcher: Searcher, plan: QueryPlan, typed_total: int, deadline: deadlines.Deadline) -> bool:
-    """Whether to offer a suggested query: always when the query typed found nothing (the spelling is then
-    the one help there is), else only when the suggestion, searched as `search` would (filters, the
-    every-word rule and its fallback), finds stories with every word (under `match="any"`: more stories).
-
-    The query typed found something, so a suggestion that finds nothing better is not made, as
-    Elasticsearch's phrase suggester prunes with `collate`: `caesars world caw` (a ticker no story names,
-    the other words found) is not "corrected" to `caesars world car`, which no story has either. Past
-    the deadline, no suggestion."""
-    if typed_total == 0:
-        return True
-    if deadline.expired():
-        return False
-    try:
-        searched, matching = _every_match(searcher, plan)
-    except QueryRejectedError:  # the request's time ran out while looking: the search stands without it
-        return False
-    if plan.fallback is None and plan.matched == "any":  # the user asked for any of the words
-        return len(matching) > typed_total
-    return bool(matching) and searched.matched == "all"
-
-
-def _settled(searcher: Searcher, plan: QueryPlan, allowed: set[int] | None) -> tuple[QueryPlan, set[int]]:
-    """The plan to search and the stories it matches among those the filters allow: `plan`, or its
-    fallback (some of the words) when no allowed story has every word."""
-    matching = _allowed_matches(searcher, plan, allowed)
-    if not matching and plan.fallback is not None and (allowed is None or allowed):
-        plan = plan.fall_back()
-        matching = _allowed_matches(searcher, plan, allowed)
-    return plan, matching
-
-
-def _every_match(searcher: Searcher, plan: QueryPlan) -> tuple[QueryPlan, set[int]]:
-    """Every story matching `plan` (document numbers), and the plan searched (see `_settled`)."""
-    plan = check_expansion(plan, searcher.reader())
-    return _settled(searcher, plan, _allowed_docnums(searcher, plan))
-
-
-def _timeline_matches(searcher: Searcher, plan: QueryPlan) -> tuple[Match, set[int]]:
-    """The stories a timeline of `plan` counts, with its date range left out (undated stories are
-    counted apart; the range bounds the periods), and which set they are. Whether to fall back to some
-    of the words is decided inside the range, as `search` decides it."""
-    plan = check_expansion(plan, searcher.reader())
-    if plan.start is not None or plan.end is not None:
-        if plan.fallback is not None:
-            plan, _ = _settled(searcher, plan, _allowed_docnums(searcher, plan))
-        plan = dataclasses.replace(plan, start=None, end=None, fallback=None)
-    plan, matching = _settled(searcher, plan, _allowed_docnums(searcher, plan))
-    return plan.matched, matching
-
-
-def _scores(searcher: Searcher, query: Any, docnums: set[int]) -> dict[int, float]:
-    """The relevance score of each of these stories for `query`."""
-    results = _timed_search(searcher, query, limit=len(docnums), filter=docnums)
-    return {hit.docnum: float(hit.score) for hit in results}
-
-
-def _allowed_matches(searcher: Searcher, plan: QueryPlan, allowed: set[int] | None) -> set[int]:
-    """The stories matching `plan`'s query among those its filters allow (`allowed`, None for all)."""
-    if allowed is not None and (not allowed or not plan.has_words):
-        return allowed  # filters alone: what passes them is the answer
-    matching = _matching(searcher, plan.query)
-    return matching if allowed is None else matching & allowed
-
-
-def _expanded(
-    searcher: Searcher, plan: QueryPlan, allowed: set[int] | None, recency: Recency | None, *, require_all: bool
-) -> tuple[QueryPlan, list[int]]:
-    """`plan` with the words of its best stories added (RM3, see newsindex.search.expansion), and the first
-    run's best FEEDBACK_KEEP stories, which keep their place."""
-    first = _ranked(searcher, plan, allowed, expansion.FEEDBACK_STORIES + 1, recency)
-    share = feedback_share(first)
-    if share <= 0:
-        return plan, []  # one story stands out: the query has its answer, feedback would only drift
-    feedback = feedback_weights(first)
-    texts = []
-    for docnum, score in feedback:
-        story = story_from_stored(searcher.stored_fields(docnum))
-        texts.append((f"{story.headline or ''}\n{story.body}", score))
-    reader = searcher.reader()
-    stories = max(1, reader.doc_count())
-    analyzer = _body_analyzer(searcher)
-    model = relevance_model(texts, share=lambda term: reader.doc_frequency("body", term) / stories, analyzer=analyzer)
-    kept = [docnum for docnum, _ in first[: expansion.FEEDBACK_KEEP]]
-    return expanded_plan(plan, model, require_all=require_all, share=share), kept
-
-
-def _similar(
-    searcher: Searcher, story_id: str, limit: int, all_versions: bool, notes: list[str] | None = None
-) -> tuple[Hit, ...] | None:
-    """The hits of `NewsIndex.similar`, or None if there is no such story."""
-    from newsindex.search.similar import KEY_TERMS_CHARS, key_terms, more_like
-
-    docnum = searcher.document_number(id=story_id)
-    if docnum is None:
-        return None
-    story = story_from_stored(searcher.stored_fields(docnum))
-    weighted = key_terms(searcher, f"{story.headline or ''}\n{story.body[:KEY_TERMS_CHARS]}")
-
-    def search(query: Any, depth: int, left_out: set[int]) -> list[tuple[int, float]]:
-        return [(hit.docnum, float(hit.score)) for hit in _timed_search(searcher, query, limit=depth, mask=left_out)]
-
-    found = more_like(searcher, docnum, weighted, limit, all_versions=all_versions, search=search)
-    shown = [(folded.docnum, folded.score, folded.duplicates) for folded in found]
-    return _hits(searcher, shown, 1, {term for term, _ in weighted}, (), notes)
-
-
-def _matching_by_date(
-    searcher: Searcher, plan: QueryPlan | None, on_fallback: Callable[[str], None] | None = None
-) -> list[int]:
-    """The document numbers matching `plan` (every live one if None), oldest first, undated last;
-    `on_fallback` hears the message when no story has every word and those with some are listed."""
-    if plan is None:
-        matching: Iterable[int] = searcher.reader().all_doc_ids()
-    else:
-        plan, matching = _every_match(searcher, plan)
-        if plan.fell_back and on_fallback is not None:
-            on_fallback(FALLBACK_NOTE)
-    dates: dict[int, int] = {}
-    for leaf, offset in searcher.leaf_searchers():
-        _stop_at_deadline(deadlines.current())
-        reader = leaf.reader()
-        if reader.has_column("published"):
-            column = reader.column_reader("published", translate=False)
-            dates.update((offset + docnum, column[docnum]) for docnum in range(reader.doc_count_all()))
-    undated = PublishedField.MISSING
-    return sorted(matching, key=lambda docnum: (dates.get(docnum, undated) == undated, dates.get(docnum, 0), docnum))
-
-
-def _stats(searcher: Searcher, top: int) -> IndexStats:
-    reader = searcher.reader()
-    dated = [
-        from_seconds(value) for leaf, _ in searcher.leaf_searchers() for value in live_dates(leaf.reader(), "published")
-    ]
-    years = Counter(moment.year for moment in dated)
-    span = range(min(years), max(years) + 1) if years else range(0)
-    return IndexStats(
-        stories=reader.doc_count(),
-        first_published=min(dated).date() if dated else None,
-        last_published=max(dated).date() if dated else None,
-        undated=reader.doc_count() - len(dated),
-        years=tuple((year, years.get(year, 0)) for year in span),
-        top_bylines=_top_values(reader, "byline_exact", top),
-        top_locations=_top_values(reader, "location_exact", top),
-        top_sources=_top_values(reader, "source_exact", top),
-    )
-
-
-def _read_through(searcher: Searcher) -> list[str]:
-    """Read every stored story, column and posting list of every segment; one line per failure."""
-    problems = []
-    for leaf, _ in searcher.leaf_searchers():
-        reader = leaf.reader()
-        if reader.segment() is None:  # an empty index has no segment to read
-            continue
-        segment = reader.segment().segment_id()
-        try:
-            for docnum in range(reader.doc_count_all()):
-                if not reader.is_deleted(docnum):
-                    story_from_stored(reader.stored_fields(docnum))
-            for fieldname in reader.schema.names():
-                if reader.has_column(fieldname):
-                    column = reader.column_reader(fieldname)
-                    for docnum in range(reader.doc_count_all()):
-                        column[docnum]
-                if reader.schema[fieldname].indexed:
-                    for term in reader.lexicon(fieldname):
-                        _posting_docnums(reader.postings(fieldname, term))
-        except Exception as error:
-            problems.append(f"segment {segment} cannot be read: {type(error).__name__}: {error}")
-    return problems
-
-
-def _allowed_docnums(searcher: Searcher, plan: QueryPlan) -> set[int] | None:
-    """The stories that pass the plan's date range and filters (None: every story passes)."""
-    allowed: set[int] | None = None
-    if plan.start is not None or plan.end is not None:
-        allowed = date_filter(searcher, "published", plan.start, plan.end)
-    for filter_query in plan.filters:
-        matching = _docs_within_deadline(searcher, filter_query)
-        allowed = matching if allowed is None else allowed & matching
-    return allowed
-
-
-def _ranked(
-    searcher: Searcher,
-    plan: QueryPlan,
-    allowed: set[int] | None,
-    wanted: int,
-    recency: Recency | None = None,
-    words: Sequence[str] | None = None,
-) -> list[tuple[int, float]]:
-    """The top `wanted` (docnum, score): stories matching every word first, then those matching some;
-    within each, the best ranked again with the proximity of the query's `words` (the user's words in
-    order, by default those of `plan.query`: see `ranking.with_proximity`)."""
-    words = query_words(plan.query) if words is None else words
-    found: list[tuple[int, float]] = []
-    for tier in (plan.ranked_first, plan.query):
-        if tier is None or len(found) >= wanted:
-            continue
-        already = {docnum for docnum, _ in found}
-        depth = first_stage_depth(wanted - len(found))
-        results = _timed_search(searcher, tier, limit=depth, filter=allowed, mask=already or None, recency=recency)
-        tier_found = with_proximity(searcher, [(hit.docnum, float(hit.score)) for hit in results], words, recency)
-        found.extend(tier_found[: wanted - len(found)])
-    return found
-
-
-def _by_date(
-    searcher: Searcher, query: Any, allowed: set[int] | None, wanted: int, *, newest_first: bool
-) -> list[tuple[int, float]]:
-    """The first `wanted` matches by date; stories without a date come last either way."""
-    dated = date_filter(searcher, "published", None, None)
-    first = dated if allowed is None else allowed & dated
-    results = _timed_search(searcher, query, limit=wanted, filter=first, sortedby="published", reverse=newest_first)
-    found = [(hit.docnum, 0.0) for hit in results]
-    if len(found) < wanted:
-        results = _timed_search(searcher, query, limit=wanted - len(found), filter=allowed, mask=dated)
-        found.extend((hit.docnum, 0.0) for hit in results)
-    return found
-
-
-def _timed_search(
-    searcher: Searcher,
-    query: Any,
-    *,
-    filter: set[int] | None = None,
-    mask: set[int] | None = None,
-    recency: Recency | None = None,
-    **options: Any,
-) -> Any:
-    """Whoosh's search, stopped with QueryRejectedError when the request's deadline passes."""
-    if filter is not None and not filter:
-        return []  # Whoosh reads an empty filter as no filter at all
-    query = SummedUnions(query)  # true score bounds for its ORs (newsindex.search.ranking)
-    if filter is not None and len(filter) * SELECTIVE_FILTER <= searcher.doc_count_all():
-        # A few allowed stories: score only those, rather than every match and then filter.
-        query, filter = AllowedOnly(query, allowed_by_segment(searcher, filter)), None
-    # The deadline wraps the ranking collector, the filter wraps both: Whoosh's own TimeLimitCollector
-    # would bypass the filter, which lives in FilterCollector.collect_matches.
-    ranking = recency.collector(options["limit"]) if recency else searcher.collector(**options)
-    collector: Any = _Deadline(ranking, deadlines.current())
-    if filter is not None or mask:
-        collector = FilterCollector(collector, allow=filter, restrict=mask or None)
-    try:
-        searcher.search_with_collector(query, collector)
-    except TimeLimit:
-        raise QueryRejectedError(
-            f"the search took longer than {SEARCH_SECONDS:g} s and was stopped: make the query more specific"
-        ) from None
-    return collector.results()
-
-
-class _Deadline(WrappingCollector):  # type: ignore[misc]
-    """Raises TimeLimit when a search collects past its deadline."""
-
-    def __init__(self, child: Any, deadline: deadlines.Deadline) -> None:
-        super().__init__(child)
-        self._deadline = deadline
-
-    def collect(self, sub_docnum: int) -> Any:
-        if self._deadline.expired():
-            raise TimeLimit
-        return self.child.collect(sub_docnum)
-
-
-def _matching(searcher: Searcher, query: Any) -> set[int]:
-    """The stories matching `query`."""
-    matching = _union_of_terms(searcher, query)
-    if matching is None and isinstance(query, query_module.And) and query.subqueries:
-        # every word (the default): each word's stories from the postings, intersected, rarest first
-        parts = [_union_of_terms(searcher, part) for part in query.subqueries]
-        if all(part is not None for part in parts):
-            found = sorted((part for part in parts if part is not None), key=len)
-            return found[0].intersection(*found[1:])
-    return _docs_within_deadline(searcher, query) if matching is None else matching
-
-
-def _docs_within_deadline(searcher: Searcher, query: Any) -> set[int]:
-    """Whoosh's `docs_for_query`, stopped with QueryRejectedError when the request's deadline passes."""
-    deadline = deadlines.current()
-    found: set[int] = set()
-    for docnum in searcher.docs_for_query(query):
-        _stop_at_deadline(deadline)
-        found.add(docnum)
-    return found
-
-
-def _stop_at_deadline(deadline: deadlines.Deadline) -> None:
-    """QueryRejectedError once `deadline` has passed."""
-    if deadline.expired():
-        raise QueryRejectedError(
-            f"the search took longer than {SEARCH_SECONDS:g} s and was stopped: make the query more specific"
-        )
-
-
-def _union_of_terms(searcher: Searcher, query: Any) -> set[int] | None:
-    """The stories matching any term of an OR-of-terms query, read a postings block at a time.
-
-    Counting through Whoosh's matchers costs a Python call per story per term; plain keyword queries
-    (terms OR-ed across fields) are most queries and can be counted from the postings directly.
-    None when the query has other parts (phrases, AND, NOT, ranges).
-    """
-    if not _is_or_of_terms(query):
-        return None
-    found: set[int] = set()
-    deadline = deadlines.current()
-    for leaf, offset in searcher.leaf_searchers():
-        reader = leaf.reader()
-        for term in query.leaves():
-            _stop_at_deadline(deadline)
-            if (term.fieldname, term.text) not in reader:
-                continue
-            docnums = _posting_docnums(reader.postings(term.fieldname, term.text))
-            found.update(docnums if offset == 0 else (docnum + offset for docnum in docnums))
-    return found
-
-
-def _is_or_of_terms(query: Any) -> bool:
-    if isinstance(query, query_module.Term):
-        return type(query) is query_module.Term  # not a Prefix, Wildcard or other subclass
-    return isinstance(query, query_module.Or) and all(_is_or_of_terms(child) for child in query.children())
-
-
-def _top_values(reader: Any, fieldname: str, top: int) -> tuple[tuple[str, int], ...]:
-    counts: Counter[str] = Counter()
-    for term in reader.lexicon(fieldname):
-        postings = reader.postings(fieldname, term)
-        counts[term.decode("utf-8")] = sum(1 for _ in postings.all_ids())
-    merged = Counter(merge_spellings(counts))  # "Peter Torday" and "PETER TORDAY" are one name
-    return tuple((name, count) for name, count in merged.most_common(top) if count)
-
-
-# -- the folder ---------------------------------------------------------------------------------------
-
-
-def _latest_toc(whoosh_ix: Any) -> int:
-    return int(whoosh_ix.latest_generation())
-
-
-def _segment_ids(whoosh_ix: Any) -> set[str]:
-    return {segment.segment_id() for segment in whoosh_ix._read_toc().segments}
-
-
-def _prepare_folder(folder: Path) -> None:
-    """Make the index folder if needed, private to its owner, and refuse one others could write to."""
-    folder.mkdir(parents=True, exist_ok=True)
-    make_private(folder)
-    check_trusted(folder)
-
-
-def _old_index_name(folder: Path) -> str | None:
-    """The Whoosh index the manifest names, whatever else is wrong with it (None: no readable name)."""
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    name = manifest.get("index_name") if isinstance(manifest, dict) else None
-    return name if isinstance(name, str) and re.fullmatch(r"stories_[0-9a-f]{12}", name) else None
-
-
-def _create_whoosh(folder: Path, name: str, *, fsync: bool) -> Any:
-    whoosh_ix = SafeFileIndex.create(DurableStorage(str(folder), fsync=fsync), build_schema(), indexname=name)
-    record_checksums(whoosh_ix)
-    return whoosh_ix
-
-
-def _new_index_name() -> str:
-    return f"stories_{uuid.uuid4().hex[:12]}"
-
-
-def _read_manifest(folder: Path) -> dict[str, Any] | None:
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as error:
-        raise IndexDamagedError(f"{folder / MANIFEST} is unreadable ({error}); rebuild the index") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != "newsindex" or "index_name" not in manifest:
-        raise IndexDamagedError(f"{folder / MANIFEST} is not a newsindex manifest; rebuild the index")
-    version = manifest.get("schema_version")
-    if version not in READABLE_VERSIONS:
-        readable = " and ".join(map(str, sorted(READABLE_VERSIONS)))
-        if isinstance(version, int) and version > SCHEMA_VERSION:
-            raise IndexDamagedError(
-                f"index at {folder} was written by a newer newsindex ({manifest.get('written_by', 'format')} "
-                f"{version}; this one reads format {readable}): upgrade newsindex "
-                "(`pip install -U newsindex-search`), or rebuild it with `newsindex index --rebuild CORPUS`"
-            )
-        raise IndexDamagedError(
-            f"index at {folder} has index format {version!r}, which this newsindex does not read (it reads "
-            f"{readable}); rebuild it with `newsindex index --rebuild CORPUS`"
-        )
-    return manifest
-
-
-def _new_manifest(index_name: str) -> dict[str, Any]:
-    """The manifest of a new index: its format version, who wrote it, its layout and analysis."""
-    from newsindex import __version__
-
-    return {
-        "format": "newsindex",
-        "schema_version": SCHEMA_VERSION,
-        "index_name": index_name,
-        "written_by": f"newsindex {__version__}",
-        "codec": "newsindex packed blocks, CRC-32 per block",
-        "analysis": f"analysis {ANALYSIS_VERSION}: news tokens (U.S., AT&T, tickers), accents folded, "
-        "Snowball English stems (PyStemmer), stop words after stemming",
-    }
-
-
-def _upgraded_manifest(folder: Path, known: dict[str, Any]) -> dict[str, Any]:
-    """Before this code first writes to an index of an older format version (with the write lock held):
-    the manifest says the index may now hold segments of this version, which the older release cannot
-    read, and who wrote them. Read again from disk: another process may have replaced it since."""
-    if known.get("schema_version") == SCHEMA_VERSION:
-        return known
-    manifest = _read_manifest(folder)
-    if manifest is None or manifest.get("schema_version") == SCHEMA_VERSION:
-        return manifest or known
-    from newsindex import __version__
-
-    upgraded = {**manifest, "schema_version": SCHEMA_VERSION, "written_by": f"newsindex {__version__}"}
-    upgraded.setdefault("created_as", manifest.get("schema_version"))
-    _write_manifest(folder, upgraded)
-    return upgraded
-
-
-def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
-    """Replace the manifest atomically: readers see the old one or the new one, never half of one."""
-    temporary = folder / f".{MANIFEST}.{os.getpid()}.tmp"
-    with open(temporary, "w", encoding="utf-8") as file:
-        json.dump(manifest, file, indent=2)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, folder / MANIFEST)
-    sync_folder(folder)
-
-
-def _remove_whoosh_files(folder: Path, index_name: str) -> None:
-    """Delete the files of a replaced Whoosh index (its TOCs, segments and lock)."""
-    for entry in folder.iterdir():
-        if entry.name.startswith((f"_{index_name}_", f"{index_name}_")) and entry.is_file():
-            entry.unlink(missing_ok=True)
-    (folder / sums_name(index_name)).unlink(missing_ok=True)

@@ -671,7 +671,7 @@ def top(docs: np.ndarray, scores: np.ndarray, limit: int) -> list[tuple[int, flo
 
 
 def ranking(searcher: Any, plan: QueryPlan, order: str, recency: Any = None, expand: bool = False) -> Ranking | None:
-    """What `index._ranking` answers, from arrays: every story matching `plan` and its filters (document
+    """What `executor.ranked_matches` answers, from arrays: every story matching `plan` and its filters (document
     numbers), a function giving the first `depth` (docnum, score) pairs by relevance, and the plan searched
     (its fallback when no allowed story has every word). None for what it leaves to Whoosh: other orders,
     feedback expansion, phrases, patterns and other shapes of query."""
@@ -712,7 +712,7 @@ def ranking(searcher: Any, plan: QueryPlan, order: str, recency: Any = None, exp
                 raise QueryRejectedError(
                     f"the search took longer than {SEARCH_SECONDS:g} s and was stopped: make the query more specific"
                 )
-            # The first stage's best, rescored with the lead and proximity bonuses as index._ranked does.
+            # The first stage's best, rescored with the lead and proximity bonuses as executor._ranked does.
             tier_found = top(docs[keep], scores[keep], first_stage_depth(depth - len(found)))
             found.extend(with_proximity(searcher, tier_found, words, recency)[: depth - len(found)])
         return found

@@ -42,11 +42,12 @@ from newsindex.errors import (
     QueryRejectedError,
     UsageError,
 )
-from newsindex.index import MANIFEST, NewsIndex, _read_manifest
+from newsindex.index import NewsIndex
 from newsindex.models import Filters, Hit, Match, Sort
 from newsindex.search.ranking import half_life_for
 from newsindex.server import admission
 from newsindex.server.browsing import facet_names, named_facets, timeline_body
+from newsindex.store.manifest import MANIFEST, read_manifest
 from newsindex.store.storage import SUMS, damaged_files, read_checksums, sums_name
 
 INDEX_VARIABLE = "NEWSINDEX_INDEX"
@@ -260,7 +261,7 @@ class _IndexHolder:
     def damage(self) -> list[str]:
         """What is wrong with the index's files, read through in full (empty: nothing found)."""
         try:
-            manifest = _read_manifest(self._path)
+            manifest = read_manifest(self._path)
             return [] if manifest is None else damaged_files(self._path, manifest["index_name"], full=True)
         except NewsIndexError as error:
             return [str(error)]
@@ -270,7 +271,7 @@ class _IndexHolder:
     def _verify(self, seen: tuple[Any, ...]) -> None:
         self._verified = None
         try:
-            manifest = _read_manifest(self._path)
+            manifest = read_manifest(self._path)
         except NotADirectoryError:
             manifest = None
         if manifest is None:
