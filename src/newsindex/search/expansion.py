@@ -35,7 +35,7 @@ MAX_SHARE = 0.1  # words in more than this share of the stories say little and a
 #   headline, a known story) keeps its ranking; one with many near-equal answers (a topic) is expanded.
 # A news topic has two or three relevant stories, a Medline topic twenty: a fixed ten stories at half
 # weight feeds a news query mostly off-topic words.
-FEEDBACK_MODE = "fixed"
+FEEDBACK_MODE = "softmax"  # measured against the others in benchmarks/EVAL.md (session 8)
 FEEDBACK_RATIO = 0.7
 FEEDBACK_GAP = False
 # - "softmax": the best FEEDBACK_STORIES, each weighing exp((score − best) / FEEDBACK_TEMPERATURE), as the
