@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import write_story
-from newsindex import NewsIndex, __version__
+from newsindex import NewsIndex, Story, __version__
 from newsindex.cli.commands import EXIT_PIPE_CLOSED, app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,3 +120,24 @@ def test_the_distribution_name_is_ours_and_every_install_hint_uses_it() -> None:
     for path in texts:
         text = path.read_text(encoding="utf-8")
         assert "newsindex[" not in text, f"{path.name} names the PyPI project `newsindex`"
+
+
+def test_a_reader_gone_in_the_middle_of_a_long_output_is_a_closed_pipe(tmp_path: Path) -> None:
+    # Output far past a pipe's 64 KiB: one big write would be taken in part and the rest dropped silently.
+    news = NewsIndex.create(tmp_path / "index", fsync=False)
+    body = "LONDON (Reuters) - Oil prices rose as traders weighed supply. " * 12
+    news.add([Story(id=f"oil-{number}", headline=f"Oil report {number}", body=body) for number in range(400)])
+    news.close()
+    for args in (["search", "oil", "--limit", "400"], ["search", "oil", "--limit", "400", "--json"]):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "newsindex", *args, "--index", str(tmp_path / "index")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONWARNINGS": ""},
+        )
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.read(200)  # the first lines, as `| head -2` reads them
+        process.stdout.close()
+        assert process.wait(timeout=60) == EXIT_PIPE_CLOSED
+        with process.stderr:
+            assert process.stderr.read() == b""

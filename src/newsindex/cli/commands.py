@@ -253,6 +253,25 @@ def reported_errors(debug: bool) -> Iterator[None]:
         _fail(f"internal error: {type(error).__name__}: {error} (run with --debug for details)", EXIT_INTERNAL, debug)
 
 
+_PIPE_CHARS = 1024  # at most PIPE_BUF (4,096 bytes) once encoded: a pipe takes each such write whole or not at all
+
+
+def _print(text: str, *, nl: bool = True) -> None:
+    """`typer.echo` to stdout, written to a pipe in pieces it takes whole, so that a reader gone mid-output
+    (`search --limit 1000 | head -2`) is a BrokenPipeError, exit 141, not a quiet exit 0 with output cut.
+
+    One big write to a pipe whose reader leaves is taken in part, and Python's buffered stdout then drops
+    the rest without an error (seen with CPython 3.11.7). A terminal gets the text in one write (it may
+    hold colour codes, which click strips per write when the output is not a terminal).
+    """
+    if sys.stdout.isatty() or len(text) <= _PIPE_CHARS:
+        typer.echo(text, nl=nl)
+        return
+    text += "\n" if nl else ""
+    for start in range(0, len(text), _PIPE_CHARS):
+        typer.echo(text[start : start + _PIPE_CHARS], nl=False)  # click.echo flushes each piece
+
+
 def _pipe_closed() -> None:
     """The reader of stdout went away (`| head -2`): end quietly, as a Unix tool killed by SIGPIPE does.
 
@@ -345,7 +364,7 @@ def index(
                 )
         _print_problems(report)
         if as_json:
-            typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+            _print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
         elif not quiet:
             typer.echo(_summary(report, news.count()), err=True)
         if strict and report.skipped:
@@ -490,18 +509,18 @@ def search(
             all_versions=all_versions,
         )
         if as_json:
-            typer.echo(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
+            _print(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
         elif as_jsonl:
             for hit in results.hits:
-                typer.echo(json.dumps(hit.to_dict(), ensure_ascii=False))
+                _print(json.dumps(hit.to_dict(), ensure_ascii=False))
             if results.suggestion is not None:  # one hit per line on stdout: the hint goes to the person
                 typer.echo(f"Did you mean: {results.suggestion}?", err=True)
             if results.message is not None:
                 typer.echo(f"Note: {results.message}", err=True)
         else:
-            typer.echo(_render_results(results, color=_wants_color()))
+            _print(_render_results(results, color=_wants_color()))
             if results.facets:
-                typer.echo("\n" + _render_facets(results, all_versions=all_versions))
+                _print("\n" + _render_facets(results, all_versions=all_versions))
         if not as_json:
             for note in results.notes:  # what the deadline cut short (in --json, under "notes")
                 typer.echo(f"Note: {note}", err=True)
@@ -652,15 +671,15 @@ def timeline(
             written = plot_timeline(found, plot)
             typer.echo(f"Chart written to {written}", err=True)
         if as_json:
-            typer.echo(json.dumps(found.to_dict(), ensure_ascii=False, indent=2))
+            _print(json.dumps(found.to_dict(), ensure_ascii=False, indent=2))
         elif as_csv:
-            typer.echo(timeline_csv(found), nl=False)
+            _print(timeline_csv(found), nl=False)
             for series in found.series:
                 if series.undated:
                     stories = "story" if series.undated == 1 else "stories"
                     typer.echo(f"Note: {series.query}: {series.undated:,} undated {stories} not in the rows", err=True)
         else:
-            typer.echo(timeline_text(found))
+            _print(timeline_text(found))
 
 
 # -- show, stats ----------------------------------------------------------------------------------------
@@ -678,7 +697,7 @@ def show(
         story = _open(index_path).get(story_id)
         if story is None:
             raise UsageError(f"no story with id {story_id!r} in {index_path}; search prints the ids")
-        typer.echo(json.dumps(story.to_dict(), ensure_ascii=False, indent=2) if as_json else _render_story(story))
+        _print(json.dumps(story.to_dict(), ensure_ascii=False, indent=2) if as_json else _render_story(story))
 
 
 def _render_story(story: Story) -> str:
@@ -712,11 +731,11 @@ def similar(
     with reported_errors(debug):
         results = _open(index_path).similar(story_id, limit=limit, all_versions=all_versions)
         if as_json:
-            typer.echo(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
+            _print(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
         elif results.hits:
-            typer.echo(_render_results(results, color=_wants_color()))
+            _print(_render_results(results, color=_wants_color()))
         else:
-            typer.echo("No similar stories found.")
+            _print("No similar stories found.")
 
 
 @app.command()
@@ -732,7 +751,7 @@ def stats(
     with reported_errors(debug):
         summary = _open(index_path).stats(top=top)
         if as_json:
-            typer.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
+            _print(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
             return
         first = summary.first_published.isoformat() if summary.first_published else "-"
         last = summary.last_published.isoformat() if summary.last_published else "-"
@@ -746,7 +765,7 @@ def stats(
         ):
             lines.append(f"top {title}:")
             lines += [f"  {count:>8,}  {name}" for name, count in values] or ["  -"]
-        typer.echo("\n".join(lines))
+        _print("\n".join(lines))
 
 
 @app.command()
@@ -761,9 +780,9 @@ def check(
 
         report = NewsIndex.check(index_path)
         if as_json:
-            typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+            _print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
         elif report.is_whole:
-            typer.echo(f"OK: {report.stories:,} stories, {report.files} files ({report.bytes:,} bytes) verified")
+            _print(f"OK: {report.stories:,} stories, {report.files} files ({report.bytes:,} bytes) verified")
         for problem in report.problems:
             typer.echo(f"damaged: {problem}", err=True)
         if not report.is_whole:
@@ -1011,7 +1030,7 @@ def evaluate_command(
             shown = ", ".join(result.missing[:10]) + (" …" if len(result.missing) > 10 else "")
             typer.echo(f"Note: {len(result.missing)} judged topic(s) have no run lines, scored 0: {shown}", err=True)
         if as_json:
-            typer.echo(json.dumps({"run": run, "qrels": qrels, **result.to_dict()}, ensure_ascii=False, indent=2))
+            _print(json.dumps({"run": run, "qrels": qrels, **result.to_dict()}, ensure_ascii=False, indent=2))
             return
         rows = [("queries", str(result.queries))]
         rows += [
@@ -1023,4 +1042,4 @@ def evaluate_command(
                 ("Recall@100", result.recall_100),
             )
         ]
-        typer.echo("\n".join(f"{name:<11} {value}" for name, value in rows))
+        _print("\n".join(f"{name:<11} {value}" for name, value in rows))
