@@ -92,6 +92,7 @@ def test_dateline_shapes(body: str, location: str | None, region: str | None, so
         "In Chicago, March 3 - a Tuesday - futures fell.",
         "Monday, March 2 - the day the market fell - began quietly.",
         "Posted March 2 - Profit rose.",
+        "TOKYO STOCKS PLUNGE 502.98 TO 21,675.04 DUE TO YEN RISE AGAINST DOLLAR -- BROKERS",  # a brief's headline
     ],
 )
 def test_sentences_are_no_datelines(body: str) -> None:

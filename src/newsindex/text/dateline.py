@@ -273,6 +273,8 @@ def _is_places(places: str, *, field: bool, dated: bool) -> bool:
         city = city.strip()
         if not city or not _PLACE_CHARS.match(city) or not city[0].isupper():
             return False
+        if any(ch.isdigit() for ch in city):  # "TOKYO STOCKS PLUNGE 502.98 TO 21,675.04 -- BROKERS": a headline
+            return False
         words = city.split()
         if len(words) > 6 or len(city) > 40 or (not field and words[0].lower() in _SENTENCE_OPENERS):
             return False
