@@ -144,7 +144,7 @@ def test_date_library_warnings_become_report_lines_once_per_input(tmp_path: Path
     stories, problems = read_all(tmp_path)
     assert [story.published for story in stories] == [datetime(1987, 3, 1, 10), datetime(1987, 3, 2, 10)]
     assert reasons(problems) == [
-        ("a.jsonl", "degraded", 1, "date '1987-03-01 10:00 XYZ': tzname XYZ identified but not understood")
+        ("a.jsonl", "degraded", 1, "date '1987-03-01 10:00 XYZ': time zone 'XYZ' unknown: the time is read without one")
     ]
     assert problems[0].story == "s1"
 

@@ -217,13 +217,20 @@ def date_prefix(text: str) -> tuple[date, str] | None:
     return None
 
 
+_UNKNOWN_ZONE = re.compile(r"tzname (\S+) identified but not understood")
+
+
 def parse_published_noted(text: str) -> tuple[date, list[str]]:
-    """`parse_published`, with what the date library warned about returned as notes ("tzname RM
-    identified but not understood"), never raised or printed as Python warnings."""
+    """`parse_published`, with what the date library warned about returned as notes in plain words
+    ("time zone 'RM' unknown: the time is read without one"), never raised or printed as Python warnings."""
     import warnings
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         value = parse_published(text)
-    notes = [" ".join(str(warning.message).split(".  ")[0].split()) for warning in caught]
+    notes = []
+    for warning in caught:
+        message = " ".join(str(warning.message).split(".  ")[0].split())
+        zone = _UNKNOWN_ZONE.search(message)  # dateutil's words for a zone it does not know
+        notes.append(f"time zone {zone[1]!r} unknown: the time is read without one" if zone else message)
     return value, list(dict.fromkeys(notes))
