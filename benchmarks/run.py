@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -803,6 +804,43 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     if args.stories < 1 or args.queries < 1:
         parser.error("N and K must be at least 1")
     return args
+
+
+# Where the flat modules of newsindex went when the tree got its subpackages (evaluation, cli and server
+# were renamed too, and are not imported by the modules module_at loads).
+_MOVED_INTO = {
+    "text": ("dates", "dateline", "names", "regions"),
+    "ingest": ("sources", "records", "readers", "archives", "web"),
+    "search": ("query", "ranking", "expansion", "suggest", "similar", "collapsing", "facets", "vector", "snippets"),
+    "store": (
+        "schema", "codec", "safereading", "storage", "indexer", "writer", "workers", "dateindex", "duplicates", "catalogue",
+    ),
+}  # fmt: skip
+
+
+def module_at(commit: str, name: str) -> Any:
+    """newsindex's search module `name` ("snippets", "suggest") as it was at `commit`, imported apart
+    as `<name>_base`, for a run of the code before beside the code now."""
+    import importlib.util
+    import tempfile
+
+    shown = [  # where the module lives at that commit: search/ since the tree's subpackages, flat before
+        subprocess.run(["git", "show", f"{commit}:{place}"], capture_output=True, text=True, cwd=BENCHMARKS_DIR.parent)
+        for place in (f"src/newsindex/search/{name}.py", f"src/newsindex/{name}.py")
+    ]
+    source = next((shown_run.stdout for shown_run in shown if shown_run.returncode == 0), None)
+    if source is None:
+        raise SystemExit(f"no {name}.py at {commit}: {shown[-1].stderr.strip()}")
+    for package, modules in _MOVED_INTO.items():  # a module from before the subpackages names flat modules
+        source = re.sub(rf"\bnewsindex\.({'|'.join(modules)})\b", rf"newsindex.{package}.\1", source)
+    path = Path(tempfile.mkdtemp()) / f"{name}_base.py"
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(f"{name}_base", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[f"{name}_base"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 def main(argv: Sequence[str] | None = None) -> int:

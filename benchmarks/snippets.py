@@ -14,12 +14,12 @@ words: every few words a match. Then the worst case: the word alone, `--words` t
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from run import module_at  # a script beside this one
 
 from newsindex import NewsIndex, Story
 from newsindex.search import snippets as snippets_module
@@ -55,20 +55,7 @@ def main() -> None:
     terms = {stem(args.word)}
     matches = sum(1 for word in words if word[2] in terms)
 
-    shown = [  # where the module lives at that commit: search/ since the tree's subpackages, flat before
-        subprocess.run(["git", "show", f"{args.base}:{place}"], capture_output=True, text=True, cwd=ROOT)
-        for place in ("src/newsindex/search/snippets.py", "src/newsindex/snippets.py")
-    ]
-    source = next((run.stdout for run in shown if run.returncode == 0), None)
-    if source is None:
-        raise SystemExit(f"no snippets.py at {args.base}: {shown[-1].stderr.strip()}")
-    path = Path(tempfile.mkdtemp()) / "snippets_base.py"
-    path.write_text(source, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("snippets_base", path)
-    assert spec is not None and spec.loader is not None
-    base = importlib.util.module_from_spec(spec)
-    sys.modules["snippets_base"] = base
-    spec.loader.exec_module(base)
+    base = module_at(args.base, "snippets")
 
     def best(function: object) -> float:
         times = []

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import os
 import platform
 import random
@@ -51,7 +50,6 @@ import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import zlib
 from collections import Counter
@@ -60,6 +58,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from run import module_at  # a script beside this one
 from whoosh.analysis.filters import STOP_WORDS
 
 import newsindex.index as _index
@@ -201,21 +200,7 @@ def title_span(titles: list[list[str]], rng: random.Random) -> str:
 
 
 def load_base_suggest(commit: str) -> Callable[..., Any]:
-    shown = [  # where the module lives at that commit: search/ since the tree's subpackages, flat before
-        subprocess.run(["git", "show", f"{commit}:{place}"], capture_output=True, text=True, cwd=ROOT)
-        for place in ("src/newsindex/search/suggest.py", "src/newsindex/suggest.py")
-    ]
-    source = next((run.stdout for run in shown if run.returncode == 0), None)
-    if source is None:
-        raise SystemExit(f"no suggest.py at {commit}: {shown[-1].stderr.strip()}")
-    path = Path(tempfile.mkdtemp()) / "suggest_base.py"
-    path.write_text(source, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("suggest_base", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["suggest_base"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module.suggest  # type: ignore[no-any-return]
+    return module_at(commit, "suggest").suggest  # type: ignore[no-any-return]
 
 
 def timings(news: NewsIndex, misspellings: list[tuple[str, str]], queries: list[str]) -> list[float]:
