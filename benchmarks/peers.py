@@ -255,8 +255,8 @@ def _searchers(engine: str, index_dir: str) -> dict[str, Callable[[dict[str, Any
             "and": lambda query: ask(query, **all_kw),
             "month": lambda query: ask(query, **any_kw, **month_kw(query)),
         }
-        if engine == "newsindex-rank" and "start" not in inspect.signature(news.rank).parameters:
-            del shapes["month"]  # rank() takes no date range (yet)
+        if engine == "newsindex-rank" and not {"start", "filters"} & set(inspect.signature(news.rank).parameters):
+            del shapes["month"]  # a rank() of before it took a date range
         return shapes
     if engine == "whoosh":
         from whoosh import index as whoosh_index

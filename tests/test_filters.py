@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from newsindex import Filters, NewsIndex, QueryError, QueryRejectedError, UsageError
-from newsindex.cli.commands import SortOrder, app
+from newsindex.cli.commands import app
+from newsindex.cli.options import SortOrder
 from newsindex.models import SORTS, Sort
 from newsindex.server.app import create_app
 

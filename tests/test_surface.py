@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from conftest import write_story
 from newsindex import NewsIndex, Story, __version__
-from newsindex.cli.commands import EXIT_PIPE_CLOSED, app
+from newsindex.cli.commands import app
+from newsindex.cli.output import EXIT_PIPE_CLOSED
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()

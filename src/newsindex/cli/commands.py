@@ -8,53 +8,40 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
-import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from newsindex.cli.options import (
+    FILTERS,
+    AllVersionsOption,
+    DebugOption,
+    ExpandOption,
+    FacetName,
+    HalfLifeOption,
+    IndexOption,
+    JsonOption,
+    PeriodName,
+    RecentOption,
+    SortOrder,
+    filter_options,
+)
+from newsindex.cli.output import EXIT_PIPE_CLOSED, echo, pipe_closed, reported_errors
+from newsindex.cli.render import render_facets, render_results, render_story, wants_color
 from newsindex.errors import (
-    IndexBusyError,
     IndexDamagedError,
-    IndexIOError,
-    IndexMissingError,
     InputError,
-    NewsIndexError,
-    QueryError,
-    QueryRejectedError,
     UsageError,
 )
 
 if TYPE_CHECKING:
     from newsindex.index import NewsIndex
-    from newsindex.models import Filters, IndexReport, SearchResults, Story
+    from newsindex.models import Filters, IndexReport
 
-EXIT_OK = 0
-EXIT_INTERNAL = 1
-EXIT_USAGE = 2
-EXIT_BUSY = 3
-EXIT_INDEX = 4
-EXIT_IO = 5
-EXIT_QUERY_REJECTED = 6
-EXIT_SKIPPED = 7
-EXIT_INTERRUPTED = 130
-EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE: what a shell reports for `yes | head -1`'s `yes`
-
-EXIT_CODES: dict[type[NewsIndexError], int] = {
-    UsageError: EXIT_USAGE,
-    QueryError: EXIT_USAGE,
-    IndexBusyError: EXIT_BUSY,
-    IndexMissingError: EXIT_INDEX,
-    IndexDamagedError: EXIT_INDEX,
-    IndexIOError: EXIT_IO,
-    QueryRejectedError: EXIT_QUERY_REJECTED,
-    InputError: EXIT_SKIPPED,
-}
 _MAX_PROBLEM_LINES = 50
 
 app = typer.Typer(
@@ -64,231 +51,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-
-
-class FacetName(StrEnum):
-    bylines = "bylines"
-    location = "location"
-    source = "source"
-    region = "region"
-    topic = "topic"
-    place = "place"
-    org = "org"
-    person = "person"
-    year = "year"
-    month = "month"
-
-
-class PeriodName(StrEnum):
-    day = "day"
-    week = "week"
-    month = "month"
-    year = "year"
-
-
-class SortOrder(StrEnum):
-    relevance = "relevance"
-    date = "date"
-    newest = "-date"
-
-
-IndexOption = Annotated[
-    str,
-    typer.Option("--index", "-i", envvar="NEWSINDEX_INDEX", help="Index folder.", show_envvar=True),
-]
-DebugOption = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
-# The filters of search and export.
-FromOption = Annotated[
-    Optional[str],
-    typer.Option(
-        "--from", help="Earliest date, inclusive: YYYY, YYYY-MM, YYYY-MM-DD, or that long ago: 30d, 2w, 3m, 1y."
-    ),
-]
-ToOption = Annotated[Optional[str], typer.Option("--to", help="Latest date, inclusive: --to 2019-10 includes Oct 31.")]
-BylineOption = Annotated[
-    Optional[list[str]], typer.Option("--byline", help="Only stories by this reporter (repeatable).")
-]
-LocationOption = Annotated[Optional[str], typer.Option("--location", help="Only stories datelined here.")]
-SourceOption = Annotated[Optional[str], typer.Option("--source", help="Only stories from this agency or outlet.")]
-RegionOption = Annotated[
-    Optional[str], typer.Option("--region", help="Only stories datelined in this state or country (Calif., Alberta).")
-]
-TopicOption = Annotated[
-    Optional[list[str]], typer.Option("--topic", help="Only stories tagged with this topic (repeatable: any).")
-]
-PlaceOption = Annotated[
-    Optional[list[str]], typer.Option("--place", help="Only stories tagged with this place (repeatable: any).")
-]
-OrgOption = Annotated[
-    Optional[list[str]], typer.Option("--org", help="Only stories tagged with this organisation (repeatable: any).")
-]
-PersonOption = Annotated[
-    Optional[list[str]], typer.Option("--person", help="Only stories tagged with this person (repeatable: any).")
-]
-AllOption = Annotated[
-    bool, typer.Option("--all", help="Every word must match, even when no story has them all (no fallback).")
-]
-AnyOption = Annotated[
-    bool, typer.Option("--any", help="Stories with some of the words (every word ranks first), not just every word.")
-]
-ExpandOption = Annotated[
-    bool, typer.Option("--expand", help="Add words of the best stories to the query (pseudo-relevance feedback).")
-]
-RecentOption = Annotated[
-    bool, typer.Option("--recent", help="Rank newer stories higher: relevance halves for every 30 days of age.")
-]
-HalfLifeOption = Annotated[
-    Optional[float],
-    typer.Option(
-        "--half-life", metavar="DAYS", help="With --recent: days in which relevance halves (implies --recent)."
-    ),
-]
-SinceOption = Annotated[
-    Optional[str], typer.Option("--since", help="Only stories from this long ago on: 7d, 2w, 3m, 1y or today.")
-]
-PlainOption = Annotated[bool, typer.Option("--plain", help="Read the query as plain words: nothing in it is syntax.")]
-FuzzyOption = Annotated[bool, typer.Option("--fuzzy", help="Let every word of 3+ letters match words one edit away.")]
-# Where a command (decorated with _filter_options) takes the filter options above, as one Filters.
-FILTERS: Any = None
-AllVersionsOption = Annotated[
-    bool, typer.Option("--all-versions", help="Show every copy of a story, not one hit per duplicate group.")
-]
-
-
-_FILTER_OPTIONS: dict[str, tuple[Any, Any]] = {  # parameter: (annotation, default)
-    "start": (FromOption, None),
-    "end": (ToOption, None),
-    "since": (SinceOption, None),
-    "byline": (BylineOption, None),
-    "location": (LocationOption, None),
-    "source": (SourceOption, None),
-    "region": (RegionOption, None),
-    "topic": (TopicOption, None),
-    "place": (PlaceOption, None),
-    "org": (OrgOption, None),
-    "person": (PersonOption, None),
-    "require_all": (AllOption, False),
-    "any_word": (AnyOption, False),
-    "plain": (PlainOption, False),
-    "fuzzy": (FuzzyOption, False),
-}
-
-
-def _filters(options: dict[str, Any]) -> Filters:
-    """The Filters of the filter options given (`_FILTER_OPTIONS`); --any: some of the words, else every
-    word (with its fallback unless --all). QueryError or UsageError for a value they refuse."""
-    from newsindex.models import Filters
-
-    return Filters(
-        start=options["start"],
-        end=options["end"],
-        since=options["since"],
-        bylines=options["byline"] or (),
-        location=options["location"],
-        source=options["source"],
-        region=options["region"],
-        topics=options["topic"] or (),
-        places=options["place"] or (),
-        orgs=options["org"] or (),
-        people=options["person"] or (),
-        match="any" if options["any_word"] else "all",
-        require_all=options["require_all"],
-        plain=options["plain"],
-        fuzzy=options["fuzzy"],
-    )
-
-
-def _filter_options(command: Callable[..., None]) -> Callable[..., None]:
-    """`command` with the filter options (`_FILTER_OPTIONS`: --from, --to, --byline, …) in place of its
-    `filters` parameter, which it is given as the one Filters they make (`_filters`).
-
-    Typer reads a command's options from its signature: this one signature is shared by search,
-    timeline and export, instead of the same fifteen parameters spelled out in each.
-    """
-    import inspect
-    from typing import get_type_hints
-
-    hints = get_type_hints(command, localns={"Filters": Any}, include_extras=True)
-    parameters: list[inspect.Parameter] = []
-    for parameter in inspect.signature(command).parameters.values():
-        if parameter.name == "filters":
-            parameters += [
-                inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
-                for name, (annotation, default) in _FILTER_OPTIONS.items()
-            ]
-        else:
-            parameters.append(parameter.replace(annotation=hints[parameter.name], kind=inspect.Parameter.KEYWORD_ONLY))
-
-    def run(**given: Any) -> None:
-        options = {name: given.pop(name) for name in _FILTER_OPTIONS}
-        with reported_errors(given.get("debug", False)):
-            filters = _filters(options)
-        command(**given, filters=filters)
-
-    run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-    run.__annotations__ = {parameter.name: parameter.annotation for parameter in parameters}
-    run.__name__, run.__qualname__, run.__doc__ = command.__name__, command.__qualname__, command.__doc__
-    run.__module__ = command.__module__
-    return run
-
-
-@contextmanager
-def reported_errors(debug: bool) -> Iterator[None]:
-    """Turn every failure into one `Error: …` line on stderr and the exit code of the contract."""
-    try:
-        yield
-    except NewsIndexError as error:
-        code = next((EXIT_CODES[kind] for kind in type(error).__mro__ if kind in EXIT_CODES), EXIT_INTERNAL)
-        _fail(str(error), code, debug)
-    except KeyboardInterrupt:
-        _fail("interrupted; the index keeps its last commit", EXIT_INTERRUPTED, debug)
-    except BrokenPipeError:
-        _pipe_closed()
-    except OSError as error:
-        _fail(f"I/O error: {error.strerror or error} ({error.filename or 'no file named'})", EXIT_IO, debug)
-    except typer.Exit:
-        raise
-    except Exception as error:
-        _fail(f"internal error: {type(error).__name__}: {error} (run with --debug for details)", EXIT_INTERNAL, debug)
-
-
-_PIPE_CHARS = 1024  # at most PIPE_BUF (4,096 bytes) once encoded: a pipe takes each such write whole or not at all
-
-
-def _print(text: str, *, nl: bool = True) -> None:
-    """`typer.echo` to stdout, written to a pipe in pieces it takes whole, so that a reader gone mid-output
-    (`search --limit 1000 | head -2`) is a BrokenPipeError, exit 141, not a quiet exit 0 with output cut.
-
-    One big write to a pipe whose reader leaves is taken in part, and Python's buffered stdout then drops
-    the rest without an error (seen with CPython 3.11.7). A terminal gets the text in one write (it may
-    hold colour codes, which click strips per write when the output is not a terminal).
-    """
-    if sys.stdout.isatty() or len(text) <= _PIPE_CHARS:
-        typer.echo(text, nl=nl)
-        return
-    text += "\n" if nl else ""
-    for start in range(0, len(text), _PIPE_CHARS):
-        typer.echo(text[start : start + _PIPE_CHARS], nl=False)  # click.echo flushes each piece
-
-
-def _pipe_closed() -> None:
-    """The reader of stdout went away (`| head -2`): end quietly, as a Unix tool killed by SIGPIPE does.
-
-    stdout is pointed at /dev/null first, so that the flush at exit finds nowhere to fail.
-    """
-    with suppress(OSError, ValueError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    raise typer.Exit(EXIT_PIPE_CLOSED)
-
-
-def _fail(message: str, code: int, debug: bool) -> None:
-    if debug:
-        traceback.print_exc(file=sys.stderr)
-    typer.echo(f"Error: {message}", err=True)
-    raise typer.Exit(code)
 
 
 def _show_version(value: bool) -> None:
@@ -364,7 +126,7 @@ def index(
                 )
         _print_problems(report)
         if as_json:
-            _print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+            echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
         elif not quiet:
             typer.echo(_summary(report, news.count()), err=True)
         if strict and report.skipped:
@@ -460,7 +222,7 @@ def _summary(report: IndexReport, stories: int) -> str:
 
 
 @app.command()
-@_filter_options
+@filter_options
 def search(
     query: Annotated[
         str,
@@ -509,18 +271,18 @@ def search(
             all_versions=all_versions,
         )
         if as_json:
-            _print(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
+            echo(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
         elif as_jsonl:
             for hit in results.hits:
-                _print(json.dumps(hit.to_dict(), ensure_ascii=False))
+                echo(json.dumps(hit.to_dict(), ensure_ascii=False))
             if results.suggestion is not None:  # one hit per line on stdout: the hint goes to the person
                 typer.echo(f"Did you mean: {results.suggestion}?", err=True)
             if results.message is not None:
                 typer.echo(f"Note: {results.message}", err=True)
         else:
-            _print(_render_results(results, color=_wants_color()))
+            echo(render_results(results, color=wants_color()))
             if results.facets:
-                _print("\n" + _render_facets(results, all_versions=all_versions))
+                echo("\n" + render_facets(results, all_versions=all_versions))
         if not as_json:
             for note in results.notes:  # what the deadline cut short (in --json, under "notes")
                 typer.echo(f"Note: {note}", err=True)
@@ -541,105 +303,11 @@ def _open(index_path: str) -> NewsIndex:
     return NewsIndex.open(index_path)
 
 
-def _wants_color() -> bool:
-    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
-
-
-def _render_results(results: SearchResults, *, color: bool) -> str:
-    blocks = []
-    if results.suggestion is not None:
-        suggestion = typer.style(results.suggestion, bold=True) if color else results.suggestion
-        blocks.append(f"Did you mean: {suggestion}?")
-    if results.message is not None:
-        blocks.append(f"Note: {results.message}")
-    for hit in results.hits:
-        story = hit.story
-        facts = [story.published.isoformat()[:10] if story.published else "undated"]
-        facts += [value for value in (_place_text(story), ", ".join(story.bylines), story.source) if value]
-        title = story.title
-        blocks.append(
-            "\n".join(
-                [
-                    f"{hit.rank:>3}. {' · '.join(facts)}   [{_score_text(hit.score)}]",
-                    f"     {typer.style(title, bold=True) if color else title}",
-                    f"     {_terminal_snippet(hit.snippet, color)}",
-                    *_tags_line(story),
-                    f"     id: {story.id}",
-                    *_versions_line(hit.duplicates),
-                    *([f"     updated version of {hit.revises} (other figures)"] if hit.revises else []),
-                ]
-            )
-        )
-    first = (results.page - 1) * results.limit + 1
-    if results.hits:
-        blocks.append(
-            f"Stories {first}-{first + len(results.hits) - 1} of {results.total:,} ({results.took_ms:.0f} ms)"
-        )
-    elif results.total:
-        blocks.append(f"No stories on page {results.page}; {results.total:,} in all")
-    else:
-        blocks.append("No stories matched.")
-    return "\n\n".join(blocks)
-
-
-def _place_text(story: Story) -> str | None:
-    """The dateline's place as a reporter writes it: "San Mateo, Calif.", or the city or region alone."""
-    return ", ".join(part for part in (story.location, story.region) if part) or None
-
-
-def _tags_line(story: Story) -> list[str]:
-    """ "topics: grain, wheat · places: usa" under a hit whose source tags it; nothing for one without tags."""
-    parts = [f"{name}: {', '.join(values)}" for name, values in _tag_lists(story)]
-    return [f"     {' · '.join(parts)}"] if parts else []
-
-
-def _tag_lists(story: Story) -> list[tuple[str, tuple[str, ...]]]:
-    """The story's non-empty tag lists, by name: topics, places, orgs, people."""
-    tags = (("topics", story.topics), ("places", story.places), ("orgs", story.orgs), ("people", story.people))
-    return [(name, values) for name, values in tags if values]
-
-
-def _score_text(score: float) -> str:
-    """Two decimals, or two significant digits for the tiny scores of old stories under --recent."""
-    return f"{score:.2g}" if 0 < abs(score) < 0.01 else f"{score:.2f}"
-
-
-def _render_facets(results: SearchResults, *, all_versions: bool) -> str:
-    from newsindex.cli.charts import bar_rows
-
-    # Facets count every story, copies included; a folded total counts duplicate groups instead.
-    counted = f"of all {results.total:,} matching" if all_versions else "every matching story, copies included"
-    blocks = []
-    for name, pairs in results.facets.items():
-        rows = bar_rows(pairs, width=20) if name in ("year", "month") else [f"  {n:>8,}  {v}" for v, n in pairs]
-        blocks.append("\n".join([f"{name} ({counted}):", *(rows or ["  -"])]))
-    return "\n\n".join(blocks)
-
-
-def _versions_line(duplicates: tuple[str, ...]) -> list[str]:
-    """ "+2 similar versions: id, id" under a hit whose duplicate group has other matching stories."""
-    if not duplicates:
-        return []
-    shown = ", ".join(duplicates[:5]) + (" …" if len(duplicates) > 5 else "")
-    return [f"     +{len(duplicates)} similar version{'' if len(duplicates) == 1 else 's'}: {shown}"]
-
-
-def _terminal_snippet(snippet: str, color: bool) -> str:
-    import html
-
-    def mark(match: re.Match[str]) -> str:
-        word = html.unescape(match.group(1))
-        return typer.style(word, fg="yellow", bold=True) if color else f"*{word}*"
-
-    marked = re.sub(r"<mark>(.*?)</mark>", mark, snippet)
-    return html.unescape(marked)
-
-
 # -- timeline -------------------------------------------------------------------------------------------
 
 
 @app.command()
-@_filter_options
+@filter_options
 def timeline(
     queries: Annotated[list[str], typer.Argument(help="One or more queries: one series each.")],
     index_path: IndexOption = "index",
@@ -671,15 +339,15 @@ def timeline(
             written = plot_timeline(found, plot)
             typer.echo(f"Chart written to {written}", err=True)
         if as_json:
-            _print(json.dumps(found.to_dict(), ensure_ascii=False, indent=2))
+            echo(json.dumps(found.to_dict(), ensure_ascii=False, indent=2))
         elif as_csv:
-            _print(timeline_csv(found), nl=False)
+            echo(timeline_csv(found), nl=False)
             for series in found.series:
                 if series.undated:
                     stories = "story" if series.undated == 1 else "stories"
                     typer.echo(f"Note: {series.query}: {series.undated:,} undated {stories} not in the rows", err=True)
         else:
-            _print(timeline_text(found))
+            echo(timeline_text(found))
 
 
 # -- show, stats ----------------------------------------------------------------------------------------
@@ -697,25 +365,7 @@ def show(
         story = _open(index_path).get(story_id)
         if story is None:
             raise UsageError(f"no story with id {story_id!r} in {index_path}; search prints the ids")
-        _print(json.dumps(story.to_dict(), ensure_ascii=False, indent=2) if as_json else _render_story(story))
-
-
-def _render_story(story: Story) -> str:
-    lines = [f"id:        {story.id}"]
-    if story.headline:
-        lines.append(f"headline:  {story.headline}")
-    lines += [
-        f"published: {story.published.isoformat() if story.published else 'undated'}",
-        f"bylines:   {', '.join(story.bylines) or '-'}",
-        f"location:  {story.location or '-'}",
-        f"region:    {story.region or '-'}",
-        f"source:    {story.source or '-'}",
-    ]
-    lines += [f"{name + ':':<10} {', '.join(values)}" for name, values in _tag_lists(story)]
-    lines += [f"{credit.role.lower() + ':':<10} {', '.join(credit.names)}" for credit in story.credits]
-    if story.path:
-        lines.append(f"path:      {story.path}")
-    return "\n".join(lines) + "\n\n" + story.body
+        echo(json.dumps(story.to_dict(), ensure_ascii=False, indent=2) if as_json else render_story(story))
 
 
 @app.command()
@@ -731,11 +381,11 @@ def similar(
     with reported_errors(debug):
         results = _open(index_path).similar(story_id, limit=limit, all_versions=all_versions)
         if as_json:
-            _print(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
+            echo(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
         elif results.hits:
-            _print(_render_results(results, color=_wants_color()))
+            echo(render_results(results, color=wants_color()))
         else:
-            _print("No similar stories found.")
+            echo("No similar stories found.")
 
 
 @app.command()
@@ -751,7 +401,7 @@ def stats(
     with reported_errors(debug):
         summary = _open(index_path).stats(top=top)
         if as_json:
-            _print(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
+            echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
             return
         first = summary.first_published.isoformat() if summary.first_published else "-"
         last = summary.last_published.isoformat() if summary.last_published else "-"
@@ -765,7 +415,7 @@ def stats(
         ):
             lines.append(f"top {title}:")
             lines += [f"  {count:>8,}  {name}" for name, count in values] or ["  -"]
-        _print("\n".join(lines))
+        echo("\n".join(lines))
 
 
 @app.command()
@@ -780,9 +430,9 @@ def check(
 
         report = NewsIndex.check(index_path)
         if as_json:
-            _print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+            echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
         elif report.is_whole:
-            _print(f"OK: {report.stories:,} stories, {report.files} files ({report.bytes:,} bytes) verified")
+            echo(f"OK: {report.stories:,} stories, {report.files} files ({report.bytes:,} bytes) verified")
         for problem in report.problems:
             typer.echo(f"damaged: {problem}", err=True)
         if not report.is_whole:
@@ -801,7 +451,7 @@ def main() -> None:
             sys.stdout.flush()
         except BrokenPipeError:
             with suppress(typer.Exit):
-                _pipe_closed()
+                pipe_closed()
             raise SystemExit(EXIT_PIPE_CLOSED) from None
         if type(sys.stdout).__name__ == "PacifyFlushWrapper":  # click met the closed pipe itself (--help)
             raise SystemExit(EXIT_PIPE_CLOSED) from None
@@ -863,7 +513,7 @@ def serve(
 
 
 @app.command()
-@_filter_options
+@filter_options
 def export(
     output: Annotated[
         str,
@@ -1030,7 +680,7 @@ def evaluate_command(
             shown = ", ".join(result.missing[:10]) + (" …" if len(result.missing) > 10 else "")
             typer.echo(f"Note: {len(result.missing)} judged topic(s) have no run lines, scored 0: {shown}", err=True)
         if as_json:
-            _print(json.dumps({"run": run, "qrels": qrels, **result.to_dict()}, ensure_ascii=False, indent=2))
+            echo(json.dumps({"run": run, "qrels": qrels, **result.to_dict()}, ensure_ascii=False, indent=2))
             return
         rows = [("queries", str(result.queries))]
         rows += [
@@ -1042,4 +692,4 @@ def evaluate_command(
                 ("Recall@100", result.recall_100),
             )
         ]
-        _print("\n".join(f"{name:<11} {value}" for name, value in rows))
+        echo("\n".join(f"{name:<11} {value}" for name, value in rows))
