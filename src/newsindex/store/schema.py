@@ -398,12 +398,14 @@ class NewsAnalyzer(Analyzer):  # type: ignore[misc]
         if self.lead_boost == 1.0:
             return terms, 0
         # The lead ends at white space (`lead_span`), so its terms are those of its chunks; were it to end inside
-        # a chunk, its terms are counted as `__call__` boosts them: those of the tokens found in the text cut there.
+        # a chunk, its terms are counted as `__call__` boosts them: those of the tokens that start before the cut.
         lead_end = lead_span(value)[1]
         lead = value[:lead_end].split()
-        if lead and lead[-1] != chunks[len(lead) - 1]:
-            forms = list(map(_news_forms_in_capitals if capitals else _news_forms, _NEWS_TOKEN.findall(value)))
-            return terms, sum(map(len, forms[: len(_NEWS_TOKEN.findall(value, 0, lead_end))]))
+        if lead and lead[-1] != chunks[len(lead) - 1]:  # as `__call__` boosts: a token starting in the lead
+            forms_of = _news_forms_in_capitals if capitals else _news_forms
+            return terms, sum(
+                len(forms_of(match.group())) for match in _NEWS_TOKEN.finditer(value) if match.start() < lead_end
+            )
         return terms, sum(map(len, map(terms_of, chunks[: len(lead)])))
 
     def index_postings(self, value: str) -> dict[str, tuple[list[int], float]]:
