@@ -309,3 +309,29 @@ def test_stored_values_read_back_in_any_order(sizes: list[int], rng: random.Rand
     assert [reader[docnum] for docnum in order] == [values[docnum] for docnum in order]
     assert [reader[docnum] for docnum in reversed(range(len(values)))] == values[::-1]
     assert list(reader) == values
+
+
+def test_skipping_to_a_story_lands_where_whooshs_own_skip_does(tmp_path: Path) -> None:
+    from whoosh.codec import whoosh3
+
+    news = NewsIndex.create(tmp_path / "index", fsync=False)
+    # "oil" in every third story: its postings span several blocks, with gaps inside each
+    news.add([Story(id=f"s{n}", body=("Oil rose. " if n % 3 == 0 else "Wheat fell. ") * 2) for n in range(1200)])
+    with news._whoosh.searcher() as searcher:
+        reader = searcher.reader()
+        rng = random.Random(3)
+        for _ in range(20):
+            targets = sorted(rng.sample(range(1200), 40))
+            ours, whooshs = reader.postings("body", "oil"), reader.postings("body", "oil")
+            assert type(ours).__name__ == "PackedLeafMatcher" and ours.block_max_id() < 1199  # several blocks
+            for target in targets:
+                if not ours.is_active():
+                    break
+                ours.skip_to(target)
+                whoosh3.W3LeafMatcher.skip_to(whooshs, target)
+                assert ours.is_active() == whooshs.is_active()
+                if ours.is_active():
+                    assert (ours.id(), sorted(ours.value_as("positions"))) == (
+                        whooshs.id(),
+                        sorted(whooshs.value_as("positions")),
+                    )

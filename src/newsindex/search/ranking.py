@@ -213,7 +213,7 @@ def with_proximity(
             positions = _positions(reader, fieldname, terms, [docnum - offset for docnum in docnums])
             for docnum in docnums:
                 local = docnum - offset
-                length = reader.doc_field_length(local, fieldname, 0)
+                length = reader.doc_field_length(local, fieldname, 0) if pairs else 0  # proximity's alone
                 for first, second in pairs:
                     found = positions.get((first, local)), positions.get((second, local))
                     if found[0] and found[1]:

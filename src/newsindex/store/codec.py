@@ -21,12 +21,14 @@ import operator
 import struct
 import zlib
 from array import array
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import accumulate
 from typing import Any
 
 from whoosh import columns, formats
 from whoosh.codec import whoosh3
+from whoosh.matching import ReadTooFar
 from whoosh.system import emptybytes
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
@@ -324,6 +326,22 @@ class PackedLeafMatcher(whoosh3.W3LeafMatcher):  # type: ignore[misc]
         if self._data is None:
             self._read_data()
         self._ids = self._data[0]
+
+    def skip_to(self, targetid: int) -> None:
+        """Whoosh's `W3LeafMatcher.skip_to`, the posting found in its block by bisection of the block's
+        ids rather than one `next()` at a time (the lead bonus skips to a hundred stories a query)."""
+        if not self.is_active():
+            raise ReadTooFar
+        if targetid <= self.id():
+            return
+        if targetid > self.block_max_id():
+            self._skip_to_block(lambda: targetid > self.block_max_id())
+            if not self.is_active():
+                return
+        if self._ids is None:
+            self._read_ids()
+        ids: Any = self._ids
+        self._i = bisect_left(ids, targetid, self._i)  # inside the block: its last id is >= targetid
 
     def _read_weights(self) -> None:
         if self._data is None:
