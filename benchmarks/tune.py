@@ -6,7 +6,8 @@ Usage (from the repository root, with the project's Python):
 
 Each SETTING is a JSON object of search-time knobs, e.g. '{"headline": 1.5, "k1": 1.6}'; unnamed knobs keep
 the shipped values. Knobs: `headline` (the headline's weight against the body's 1), `k1`, `b` (BM25),
-`idf` ("lucene", "robertson" or "whoosh", see newsindex.search.ranking.idf), `delta` (BM25+'s lower bound), `qtf` (a repeated plain-words
+`idf` ("lucene", "robertson" or "whoosh", see newsindex.search.ranking.idf), `delta` (BM25+'s lower bound), `coordination`, `short` (what a matched word of a short query weighs beyond its idf, and the most
+distinct words a short query has: see newsindex.search.ranking.SHORT_QUERY_WORDS), `qtf` (a repeated plain-words
 query word: "none", "linear", "log"), `function_words` ("shipped", "none", "snowball": the Snowball
 stop list left out of plain-words queries), `expand` (true: RM3), `stories`, `words`, `weight`, `share`
 (RM3's feedback stories at most, added words, weight of the original query, largest share of stories
@@ -60,6 +61,8 @@ def apply(setting: dict[str, Any]) -> None:
     newsindex.search.ranking.BM25_B = setting.get("b", SHIPPED["b"])
     newsindex.search.ranking.IDF = setting.get("idf", SHIPPED["idf"])
     newsindex.search.ranking.BM25_DELTA = setting.get("delta", SHIPPED["delta"])
+    newsindex.search.ranking.COORDINATION = setting.get("coordination", SHIPPED["coordination"])
+    newsindex.search.ranking.SHORT_QUERY_WORDS = setting.get("short", SHIPPED["short"])
     newsindex.search.expansion.FEEDBACK_STORIES = setting.get("stories", SHIPPED["stories"])
     newsindex.search.expansion.FEEDBACK_RATIO = setting.get("ratio", SHIPPED["ratio"])
     newsindex.search.expansion.FEEDBACK_GAP = setting.get("gap", SHIPPED["gap"])
@@ -85,6 +88,8 @@ SHIPPED = {
     "b": newsindex.search.ranking.BM25_B,
     "idf": newsindex.search.ranking.IDF,
     "delta": newsindex.search.ranking.BM25_DELTA,
+    "coordination": newsindex.search.ranking.COORDINATION,
+    "short": newsindex.search.ranking.SHORT_QUERY_WORDS,
     "stories": newsindex.search.expansion.FEEDBACK_STORIES,
     "ratio": newsindex.search.expansion.FEEDBACK_RATIO,
     "gap": newsindex.search.expansion.FEEDBACK_GAP,

@@ -238,6 +238,35 @@ def test_words_in_most_stories_weigh_next_to_nothing(tmp_path: Path) -> None:
     ]
 
 
+def _tariff_index(tmp_path: Path) -> NewsIndex:
+    """Stories with "tariff" in nearly every one, and "zinc" in two: a shorter one, and a longer one with "tariff"."""
+    news = NewsIndex.create(tmp_path / "coordination", fsync=False)
+    long = "Zinc miners in the north face the new tariff on exports of ore from next year, officials said."
+    shorter = "Zinc miners in the north face new rules on exports, officials said."
+    stories = [Story(id="zinc-tariff", body=long), Story(id="zinc", body=shorter)]
+    stories += [Story(id=f"filler-{n}", body=f"A tariff report on {FILLER_WORDS[n % 10]} {n}.") for n in range(30)]
+    news.add(stories)
+    return news
+
+
+def test_in_a_short_query_each_matched_word_counts(tmp_path: Path) -> None:
+    # No story has all three words. BM25's idf gives "tariff" (in 31 of 32 stories) next to nothing, so
+    # the shorter story saying only "zinc" would win; in a short query every matched word weighs
+    # ranking.COORDINATION more, and the story matching two of the three words the person typed wins.
+    news = _tariff_index(tmp_path)
+    ranked = [story_id for story_id, _ in news.rank("zinc copper tariff", filters=Filters(plain=True), limit=2)]
+    assert ranked == ["zinc-tariff", "zinc"]
+    assert [hit.story.id for hit in news.search("zinc copper tariff", limit=2).hits] == ["zinc-tariff", "zinc"]
+
+
+def test_a_verbose_query_keeps_bm25s_idf(tmp_path: Path) -> None:
+    # Past ranking.SHORT_QUERY_WORDS distinct words a query is a topic, whose common words are noise.
+    news = _tariff_index(tmp_path)
+    verbose = "zinc copper tariff nickel cobalt lithium graphite bauxite manganese"
+    ranked = [story_id for story_id, _ in news.rank(verbose, filters=Filters(plain=True), limit=2)]
+    assert ranked == ["zinc", "zinc-tariff"]
+
+
 def test_idf_formulas() -> None:
     from newsindex.search.ranking import ROBERTSON_FLOOR, idf
 

@@ -33,6 +33,7 @@ from newsindex.search.query import FALLBACK_NOTE, QueryPlan, check_expansion, qu
 from newsindex.search.ranking import (
     Recency,
     SummedUnions,
+    coordinated,
     first_stage_depth,
     query_words,
     with_proximity,
@@ -167,6 +168,10 @@ def ranked_matches(
     """Every story matching `plan` (document numbers), its ranking in `order` (a function giving the
     first `depth` (docnum, score) pairs) and the plan searched: its fallback when no story has every word."""
     plan = check_expansion(plan, searcher.reader())
+    parts = {name: getattr(plan, name) for name in ("query", "ranked_first", "fallback")}
+    plan = dataclasses.replace(
+        plan, **{name: coordinated(part, searcher) for name, part in parts.items() if part is not None}
+    )
     recency = scoring.recency(searcher)
     from newsindex.search import vector  # NumPy: imported when a search first ranks, not when the CLI starts
 

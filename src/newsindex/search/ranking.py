@@ -34,6 +34,15 @@ ROBERTSON_FLOOR = 0.01
 # BM25+ (Lv and Zhai, 2011): each matched word adds DELTA × its idf whatever the story's length, so a long
 # story is not scored below one that lacks the word. 0: plain BM25.
 BM25_DELTA = 0.0  # Robertson's idf is negative for words in over half the stories: floored here
+# A short query is a person's search or a headline: each of its words was chosen, so a story matching one
+# more of them ranks higher even when that word is common. BM25's idf gives a word in most stories next to
+# nothing, so in a query of 2 to SHORT_QUERY_WORDS distinct words (as analysed: stop words out) each matched
+# word weighs COORDINATION more than its idf (`coordinated`), as Whoosh's idf of ln(N/(n+1)) + 1 and
+# Lucene's former coord factor gave every query; a verbose topic keeps BM25's idf, its common words being
+# noise. The lead bonus keeps the plain idf. Measured (benchmarks/EVAL.md): Reuters known-item (headlines,
+# 3-8 such words) +0.007 MAP; the SMART collections' topics of 9 words or more lost with it.
+SHORT_QUERY_WORDS = 8
+COORDINATION = 0.5
 # Plain words (`plain=True`, `newsindex batch`): how a word repeated in the query counts ("none": once;
 # "linear": as often as it is repeated, as BM25's query-term frequency, FTS5 and Tantivy do; "log":
 # 1 + ln(repeats)). "linear": CISI +0.041 MAP, Cranfield -0.007, Medline -0.009 (benchmarks/EVAL.md).
@@ -172,6 +181,36 @@ def query_words(node: Any, fieldname: str = "body") -> list[str]:
     if node.is_leaf():
         return []
     return [word for child in node.children() for word in query_words(child, fieldname)]
+
+
+def coordination(words: Sequence[str]) -> float:
+    """What each matched word weighs beyond its idf in a query of these words (see SHORT_QUERY_WORDS)."""
+    return COORDINATION if 1 < len(set(words)) <= SHORT_QUERY_WORDS else 0.0  # one word: nothing to count
+
+
+def coordinated(node: Any, searcher: Any) -> Any:
+    """`node` with each word's weight raised from idf to idf + COORDINATION (a boost of (idf + c) / idf,
+    from the searcher's counts) when it is a short query (see SHORT_QUERY_WORDS); words under NOT, and
+    patterns and phrases, keep theirs."""
+    extra = coordination(query_words(node))
+    if not extra:
+        return node
+    from whoosh import query
+
+    parent = searcher.get_parent() if hasattr(searcher, "get_parent") else searcher
+    stories = parent.doc_count_all()
+
+    def raised(part: Any) -> Any:
+        if isinstance(part, query.Not):
+            return part
+        if type(part) is query.Term and part.fieldname in TEXT_FIELDS:
+            weight = idf(stories, parent.doc_frequency(part.fieldname, part.text), IDF)
+            if weight <= 0:
+                return part
+            return query.Term(part.fieldname, part.text, boost=part.boost * (weight + extra) / weight)
+        return part if part.is_leaf() else part.apply(raised)
+
+    return raised(node)
 
 
 def lead_bonus(frequency: float, word_idf: float) -> float:
