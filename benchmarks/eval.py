@@ -98,6 +98,7 @@ BEFORE: list[tuple[Any, str, Any]] = [
     (newsindex.search.ranking, "BM25_B", 0.75),
     (newsindex.search.ranking, "IDF", "whoosh"),
     (newsindex.search.ranking, "QUERY_TF", "none"),
+    (newsindex.search.ranking, "COORDINATION", 0.0),
     (newsindex.search.ranking, "FUNCTION_WORDS", frozenset()),
     (newsindex.search.ranking, "PROXIMITY_WEIGHT", 0.0),
     (newsindex.search.ranking, "LEAD_WEIGHT", 0.0),
