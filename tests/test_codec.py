@@ -56,6 +56,7 @@ ANALYZERS = [
     NewsAnalyzer(),
     NewsAnalyzer(lead_boost=2.0),
     NewsAnalyzer(stemming=False),
+    NewsAnalyzer(lead_boost=2.0, analysis=2),  # news tokens, stop words taking no place
     NewsAnalyzer(analysis=1),
     NewsAnalyzer(lead_boost=2.0, analysis=1),
 ]
@@ -76,9 +77,16 @@ def test_index_postings_are_what_indexing_through_tokens_gives(analyzer: NewsAna
 @given(text=texts)
 def test_index_terms_are_the_words_indexing_through_tokens_gives(analyzer: NewsAnalyzer, text: str) -> None:
     terms, in_lead = analyzer.index_terms(text)
-    tokens = [(t.text, t.boost) for t in analyzer(text, positions=True, mode="index")]
-    assert terms == [text for text, _ in tokens]
-    assert in_lead == sum(1 for _, boost in tokens if boost != 1.0)
+    tokens = [(t.text, t.pos, t.boost) for t in analyzer(text, positions=True, mode="index")]
+    assert _placed(terms) == [(text, pos) for text, pos, _ in tokens]  # the same terms in the same places
+    assert [pos < in_lead for _, pos, _ in tokens] == [boost != 1.0 for _, _, boost in tokens]
+
+
+def _placed(terms: list[str]) -> list[tuple[str, int]]:
+    """Each term of `index_terms` and its place; GAP holds a stop word's place (analysis 3)."""
+    from newsindex.store.schema import GAP
+
+    return [(term, pos) for pos, term in enumerate(terms) if term != GAP]
 
 
 @given(text=texts, cut=st.integers(0, 400))
@@ -90,9 +98,9 @@ def test_index_terms_count_the_lead_as_tokens_do_where_the_lead_ends_inside_a_ru
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(schema, "lead_span", lambda value: (0, min(cut, len(value))))
         terms, in_lead = analyzer.index_terms(text)
-        tokens = [(t.text, t.boost) for t in analyzer(text, positions=True, mode="index")]
-    assert terms == [text for text, _ in tokens]
-    assert in_lead == sum(1 for _, boost in tokens if boost != 1.0)
+        tokens = [(t.text, t.pos, t.boost) for t in analyzer(text, positions=True, mode="index")]
+    assert _placed(terms) == [(text, pos) for text, pos, _ in tokens]
+    assert [pos < in_lead for _, pos, _ in tokens] == [boost != 1.0 for _, _, boost in tokens]
 
 
 def test_the_cache_of_runs_of_text_stays_within_its_limit_and_still_answers() -> None:

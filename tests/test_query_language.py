@@ -32,9 +32,11 @@ def fixed_now(monkeypatch: pytest.MonkeyPatch) -> datetime:
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        # proximity: the words in this order, the second at most N words after the first (common words
-        # not counted): "Albania expelled two Iran" is 3 apart, "Albania and Iran" 1
-        ('"albania iran"', ["albania-iran-deep.txt"]),
+        # proximity: the words in this order, the second at most N words after the first (a common word
+        # keeps its place): "Albania expelled two Iran" is 3 apart, "Albania and Iran" 2
+        ('"albania iran"', []),
+        ('"albania and iran"', ["albania-iran-deep.txt"]),
+        ('"albania or iran"', ["albania-iran-deep.txt"]),  # any common word in between, as Lucene has it
         ('"albania iran"~2', ["albania-iran-deep.txt"]),
         ('"albania iran"~3', ["albania-iran-ties.txt", "albania-iran-deep.txt"]),
         ('"iran albania"~5', []),

@@ -13,6 +13,7 @@ them and says so (`QueryPlan.fallback`, `SearchResults.matched`); `require_all` 
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -23,6 +24,7 @@ from typing import Any
 from whoosh import qparser, query
 from whoosh.codec.base import Automata
 from whoosh.fields import Schema
+from whoosh.query.spans import Span, SpanNear2, bisect_spans
 
 from newsindex.deadline import SEARCH_SECONDS as SEARCH_SECONDS  # where it was, for callers
 from newsindex.deadline import current
@@ -475,6 +477,8 @@ def _parser(schema: Schema) -> qparser.QueryParser:
         qparser.PlusMinusPlugin(plusexpr=r"(?<![^\s(])\+(?=[^\s)+-])", minusexpr=r"(?<![^\s(])-(?=[^\s)+-])")
     )
     parser.add_plugin(_UrlPlugin())
+    parser.remove_plugin_class(qparser.PhrasePlugin)
+    parser.add_plugin(_PhrasePlugin())
     parser.add_plugin(qparser.GtLtPlugin(expr=_GT_LT))
     parser.remove_plugin_class(qparser.BoostPlugin)
     parser.add_plugin(_BoostPlugin())
@@ -485,6 +489,102 @@ def _parser(schema: Schema) -> qparser.QueryParser:
             aliases.setdefault(fieldname, []).append(alias)
     parser.add_plugin(qparser.FieldAliasPlugin(aliases))
     return parser
+
+
+class GappedPhrase(query.Phrase):  # type: ignore[misc]
+    """A phrase whose words stand `gaps` places apart, the places of the stop words it holds ("Bank of
+    England": bank, then england two places on), as an index of analysis 3 keeps them (see
+    `newsindex.store.schema.ANALYSIS_VERSION`). With a slop of s, each word stands within s - 1 places
+    past where the phrase puts it."""
+
+    def __init__(
+        self, fieldname: str, words: list[str], slop: int = 1, gaps: tuple[int, ...] | None = None, **options: Any
+    ) -> None:
+        super().__init__(fieldname, words, slop=slop, **options)
+        self.gaps = gaps or (1,) * (len(words) - 1)
+
+    def normalize(self) -> Any:
+        found = super().normalize()
+        if isinstance(found, GappedPhrase):
+            found.gaps = self.gaps
+        return found
+
+    def __eq__(self, other: object) -> bool:
+        return bool(super().__eq__(other)) and self.gaps == getattr(other, "gaps", None)
+
+    def __hash__(self) -> int:
+        return hash((super().__hash__(), self.gaps))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.fieldname!r}, {self.words!r}, gaps={self.gaps!r}, slop={self.slop})"
+
+    def matcher(self, searcher: Any, context: Any = None) -> Any:
+        from whoosh import matching
+
+        if len(self.words) < 2:
+            return super().matcher(searcher, context)
+        field = searcher.schema[self.fieldname] if self.fieldname in searcher.schema else None
+        reader = searcher.reader()
+        terms = []
+        for word in self.words:
+            if field is None or (self.fieldname, field.to_bytes(word)) not in reader:
+                return matching.NullMatcher()  # a word no story has: no story has the phrase
+            terms.append(query.Term(self.fieldname, word))
+        found = _GappedMatcher([term.matcher(searcher, context) for term in terms], self.gaps, int(self.slop))
+        return matching.WrappingMatcher(found, boost=self.boost) if self.boost != 1.0 else found
+
+
+class _GappedMatcher(SpanNear2.SpanNear2Matcher):  # type: ignore[misc]
+    """Whoosh's phrase matcher (ordered, in one field), each word `gaps[i]` to `gaps[i] + slop - 1`
+    places after the one before."""
+
+    def __init__(self, matchers: list[Any], gaps: tuple[int, ...], slop: int = 1) -> None:
+        self.gaps = gaps
+        super().__init__(matchers, slop=slop, ordered=True, mindist=1)
+
+    def copy(self) -> Any:
+        return type(self)([matcher.copy() for matcher in self.ms], self.gaps, self.slop)
+
+    def _get_spans(self) -> list[Any]:
+        found = self.ms[0].spans()
+        for matcher, gap in zip(self.ms[1:], self.gaps, strict=True):
+            if not found:
+                break
+            following = matcher.spans()
+            joined = set()
+            for span in found:
+                low, high = span.end + gap, span.end + gap + self.slop - 1
+                index = bisect_spans(following, low)
+                while index < len(following) and following[index].start <= high:
+                    joined.add(Span(span.start, following[index].end))
+                    index += 1
+            found = sorted(joined)
+        return list(found)
+
+
+class _PhrasePlugin(qparser.PhrasePlugin):  # type: ignore[misc]
+    """Whoosh's "quoted phrase"~slop, made a GappedPhrase where the field's analyzer keeps stop words' places."""
+
+    class PhraseNode(qparser.PhrasePlugin.PhraseNode):  # type: ignore[misc]
+        def query(self, parser: Any) -> Any:
+            found = super().query(parser)
+            fieldname = self.fieldname or parser.fieldname
+            analyzer = getattr(parser.schema[fieldname], "analyzer", None) if fieldname in parser.schema else None
+            if not isinstance(found, query.Phrase) or not getattr(analyzer, "gaps", False):
+                return found
+            places = [token.pos for token in analyzer(self.text, positions=True, mode="query")]
+            gaps = tuple(later - earlier for earlier, later in itertools.pairwise(places))
+            if len(places) != len(found.words) or all(gap == 1 for gap in gaps):
+                return found
+            phrase = GappedPhrase(
+                found.fieldname, found.words, found.slop, gaps, boost=found.boost, char_ranges=found.char_ranges
+            )
+            return qparser.syntax.attach(phrase, self)
+
+    class PhraseTagger(qparser.PhrasePlugin.PhraseTagger):  # type: ignore[misc]
+        def create(self, parser: Any, match: re.Match[str]) -> Any:
+            slop = match.group("slop")
+            return _PhrasePlugin.PhraseNode(match.group("text"), match.start("text"), int(slop) if slop else 1)
 
 
 class _UrlPlugin(qparser.TaggingPlugin):  # type: ignore[misc]
@@ -605,7 +705,7 @@ def query_marks(found: object, words: set[str]) -> tuple[set[str], tuple[Phrase,
     less those it has only inside phrases), and its phrases of the text fields."""
     leaves = [found] if found.is_leaf() else list(found.leaves())  # type: ignore[attr-defined]
     phrases = {
-        Phrase(tuple(leaf.words), max(1, int(leaf.slop)))
+        Phrase(tuple(leaf.words), max(1, int(leaf.slop)), tuple(getattr(leaf, "gaps", ())))
         for leaf in leaves
         if isinstance(leaf, query.Phrase) and leaf.fieldname in TEXT_FIELDS and len(leaf.words) > 1
     }

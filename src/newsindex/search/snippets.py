@@ -9,12 +9,12 @@ words stand as the phrase asks, never as lone words.
 from __future__ import annotations
 
 import html
-from bisect import bisect_right
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from newsindex.store.schema import _index_form
+from newsindex.store.schema import GAP, _index_form
 
 SNIPPET_CHARS = 260
 SCAN_CHARS = 200_000  # of a longer story (a 9 MB one, say), only this much is searched for a passage
@@ -25,10 +25,17 @@ window_steps = 0  # the sliding window's moves, all snippets together (a test co
 
 @dataclass(frozen=True, slots=True)
 class Phrase:
-    """Index words that must stand in this order, each at most `slop` words after the one before."""
+    """Index words that must stand in this order, each `gaps[i]` places after the one before (1: the next
+    word; more where the phrase holds stop words an index of analysis 3 keeps places for), or up to
+    `slop` - 1 places further."""
 
     words: tuple[str, ...]
     slop: int = 1
+    gaps: tuple[int, ...] = ()
+
+    def gap(self, index: int) -> int:
+        """The places from word `index` to the next."""
+        return self.gaps[index] if index < len(self.gaps) else 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +116,10 @@ def _matches(
         if term in terms:
             found.append(_Match(start, end, term, ((start, end),)))
         if phrase_words:
+            if term == GAP:  # a stop word whose place the index keeps (analysis 3)
+                position += 1
+                spans.append((start, end))
+                continue
             if _index_form(text[start:end]) is None:
                 continue  # a common word: not indexed, takes no position
             position += 1
@@ -122,14 +133,15 @@ def _matches(
 
 
 def _phrase_matches(phrase: Phrase, places: dict[str, list[int]], spans: list[tuple[int, int]]) -> list[_Match]:
-    """Where the phrase's words stand in order, each within `slop` positions of the one before."""
+    """Where the phrase's words stand in order, each its gap (to its gap + `slop` - 1) after the one before."""
     found = []
     following = [places.get(word, []) for word in phrase.words[1:]]
     for first in places.get(phrase.words[0], []):
         chain = [first]
-        for positions in following:
-            index = bisect_right(positions, chain[-1])
-            if index == len(positions) or positions[index] - chain[-1] > phrase.slop:
+        for number, positions in enumerate(following):
+            nearest = chain[-1] + phrase.gap(number)
+            index = bisect_left(positions, nearest)
+            if index == len(positions) or positions[index] > nearest + phrase.slop - 1:
                 break
             chain.append(positions[index])
         else:

@@ -37,8 +37,13 @@ from newsindex.text.dates import parse_published, to_seconds
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = frozenset({1, 2})
 # How the words of headlines and bodies are cut and normalised: 1 for indexes built before news tokens (the
-# analyzers pickled into them lack the attribute), 2 for new ones (`NewsAnalyzer`, "news tokens").
-ANALYSIS_VERSION = 2
+# analyzers pickled into them lack the attribute), 2 with news tokens (`NewsAnalyzer`), 3 for new ones:
+# news tokens, and a stop word left out still takes its place, so that the phrase "debt moratorium" does
+# not match "debts. The moratorium" and "Bank of England" matches only with a word between (Lucene's
+# StopFilter keeps such gaps too).
+ANALYSIS_VERSION = 3
+# Analysis 3: the term standing for a stop word in `index_terms` (a place, and no posting).
+GAP = ""
 
 # Words are runs of letters and digits, with inner dots kept ("U.S", "3.5"); hyphens and apostrophes split.
 _WORD = re.compile(r"\w+(?:\.?\w+)*")
@@ -145,6 +150,23 @@ def _news_forms_in_capitals(token: str) -> tuple[str, ...]:
     return _news_forms(token, True)
 
 
+def _takes_a_place(token: str) -> bool:
+    """Whether a token with no terms is a stop word, which keeps its place under analysis 3 (a lone
+    letter, such as the "s" of "Nam's", does not)."""
+    return _is_stop(fold(token))
+
+
+@lru_cache(maxsize=500_000)
+def _gapped_forms(token: str) -> tuple[str, ...]:
+    """`_news_forms` for analysis 3: a stop word as (GAP,)."""
+    return _news_forms(token) or ((GAP,) if _takes_a_place(token) else ())
+
+
+@lru_cache(maxsize=100_000)
+def _gapped_forms_in_capitals(token: str) -> tuple[str, ...]:
+    return _news_forms(token, True) or ((GAP,) if _takes_a_place(token) else ())
+
+
 def _in_capitals(value: str) -> bool:
     """Whether `value` is set in capitals: four words or more and no lower-case letter."""
     return value.isupper() and value.count(" ") >= 3
@@ -160,13 +182,17 @@ class _ChunkTerms(dict[str, tuple[str, ...]]):
     lookup a token.
     """
 
-    def __init__(self, capitals: bool, limit: int = 100_000) -> None:
+    def __init__(self, capitals: bool, limit: int = 100_000, gaps: bool = False) -> None:
         super().__init__()
         self._capitals = capitals
         self._limit = limit
+        self._gaps = gaps
 
     def __missing__(self, chunk: str) -> tuple[str, ...]:
-        forms_of = _news_forms_in_capitals if self._capitals else _news_forms  # as `__call__` caches them
+        if self._gaps:  # analysis 3
+            forms_of = _gapped_forms_in_capitals if self._capitals else _gapped_forms
+        else:
+            forms_of = _news_forms_in_capitals if self._capitals else _news_forms  # as `__call__` caches them
         tokens = _NEWS_TOKEN.findall(chunk)
         terms = forms_of(tokens[0]) if len(tokens) == 1 else tuple(chain.from_iterable(map(forms_of, tokens)))
         if len(self) >= self._limit:
@@ -177,24 +203,29 @@ class _ChunkTerms(dict[str, tuple[str, ...]]):
 
 _CHUNK_TERMS = _ChunkTerms(capitals=False)
 _CHUNK_TERMS_IN_CAPITALS = _ChunkTerms(capitals=True)
+_GAPPED_CHUNK_TERMS = _ChunkTerms(capitals=False, gaps=True)
+_GAPPED_CHUNK_TERMS_IN_CAPITALS = _ChunkTerms(capitals=True, gaps=True)
 
 
 def clear_analysis_caches() -> None:
     """Empty the caches of stems and index terms (a worker process does between batches)."""
     for cached in (stem, index_term, _index_form, _news_forms, _news_forms_in_capitals):
         cached.cache_clear()
-    _CHUNK_TERMS.clear()
-    _CHUNK_TERMS_IN_CAPITALS.clear()
+    for cache in (_CHUNK_TERMS, _CHUNK_TERMS_IN_CAPITALS, _GAPPED_CHUNK_TERMS, _GAPPED_CHUNK_TERMS_IN_CAPITALS):
+        cache.clear()
 
 
 def index_words(text: str, analyzer: Any = None) -> Iterator[tuple[int, int, str]]:
     """(start, end, term) for every word of `text`, common words included: for marking matches. Words are
     cut as `analyzer` (the index's, a NewsAnalyzer) cuts them; a token indexed as two terms ("10mln")
-    is marked for the first."""
+    is marked for the first; under analysis 3 a stop word's term is GAP (the index keeps its place)."""
     if getattr(analyzer, "news_tokens", False):
         capitals = _in_capitals(text)
+        gaps = getattr(analyzer, "gaps", False)
         for match in _NEWS_TOKEN.finditer(text):
             forms = _news_forms(match.group(), capitals)
+            if not forms and gaps and _takes_a_place(match.group()):
+                forms = (GAP,)  # a stop word's place (analysis 3)
             yield match.start(), match.end(), forms[0] if forms else index_term(match.group())
         return
     for match in _WORD.finditer(text):
@@ -291,6 +322,11 @@ class NewsAnalyzer(Analyzer):  # type: ignore[misc]
         """Whether this analyzer reads news tokens (analysis 2; stemming fields only: names stay whole words)."""
         return self.analysis >= 2 and self.stemming
 
+    @property
+    def gaps(self) -> bool:
+        """Whether a stop word left out keeps its place (analysis 3; stemming fields only)."""
+        return self.analysis >= 3 and self.stemming
+
     def __call__(  # type: ignore[no-untyped-def]
         self,
         value: str,
@@ -368,11 +404,16 @@ class NewsAnalyzer(Analyzer):  # type: ignore[misc]
         itself marked stopped when stop words are kept)."""
         capitals = _in_capitals(value)
         lead_end = lead_span(value)[1] if self.lead_boost != 1.0 and token.mode == "index" else -1
+        gaps = self.gaps
         for match in _NEWS_TOKEN.finditer(value):
             forms = _news_forms(match.group(), capitals)
             stopped = not forms
             if stopped:
-                if removestops:
+                if gaps and _takes_a_place(match.group()):
+                    if removestops:
+                        pos += 1  # left out, its place kept
+                        continue
+                elif removestops:
                     continue
                 forms = (fold(match.group()),)
             for form in forms:
@@ -392,7 +433,10 @@ class NewsAnalyzer(Analyzer):  # type: ignore[misc]
     def _news_index_terms(self, value: str) -> tuple[list[str], int]:
         """`index_terms` for analysis 2: the terms of each chunk of text between white space (`_ChunkTerms`)."""
         capitals = _in_capitals(value)
-        terms_of = (_CHUNK_TERMS_IN_CAPITALS if capitals else _CHUNK_TERMS).__getitem__
+        if self.gaps:
+            terms_of = (_GAPPED_CHUNK_TERMS_IN_CAPITALS if capitals else _GAPPED_CHUNK_TERMS).__getitem__
+        else:
+            terms_of = (_CHUNK_TERMS_IN_CAPITALS if capitals else _CHUNK_TERMS).__getitem__
         chunks = value.split()
         terms = list(chain.from_iterable(map(terms_of, chunks)))
         if self.lead_boost == 1.0:
@@ -403,6 +447,8 @@ class NewsAnalyzer(Analyzer):  # type: ignore[misc]
         lead = value[:lead_end].split()
         if lead and lead[-1] != chunks[len(lead) - 1]:  # as `__call__` boosts: a token starting in the lead
             forms_of = _news_forms_in_capitals if capitals else _news_forms
+            if self.gaps:
+                forms_of = _gapped_forms_in_capitals if capitals else _gapped_forms
             return terms, sum(
                 len(forms_of(match.group())) for match in _NEWS_TOKEN.finditer(value) if match.start() < lead_end
             )
@@ -414,7 +460,8 @@ class NewsAnalyzer(Analyzer):  # type: ignore[misc]
         terms, in_lead = self.index_terms(value)
         positions: dict[str, list[int]] = {}
         for pos, term in enumerate(terms):
-            positions.setdefault(term, []).append(pos)
+            if term != GAP:  # a stop word's place (analysis 3): no posting
+                positions.setdefault(term, []).append(pos)
         extra = self.lead_boost - 1.0
         return {
             term: (found, len(found) + extra * sum(1 for pos in found if pos < in_lead))

@@ -29,6 +29,7 @@ from typing import Any
 from whoosh.writing import SegmentWriter
 
 from newsindex.store.codec import PackedPositions, PackedPostingsWriter
+from newsindex.store.schema import GAP
 
 CHUNK_WORDS = 250_000  # words of a text field turned into postings at a time when a segment is written
 # One term's postings, ready to write: term bytes, story numbers, weights, value sizes, values end to end.
@@ -110,6 +111,7 @@ class _TextField:
         self._lead_boost = float(field.analyzer.lead_boost)
         self._field_boost = float(field.format.field_boost)
         self._index_terms = field.analyzer.index_terms
+        self._gaps = bool(getattr(field.analyzer, "gaps", False))  # GAP terms hold stop words' places
         self._numbers: dict[str, int] = _Numbers()  # term → its number
         self._words = array("I")  # the term number of every indexed word, story after story
         self._counts = array("I")  # words in each story (0 for a story without the field)
@@ -131,7 +133,7 @@ class _TextField:
             self._leads.extend(repeat(0, missing))
         self._counts.append(len(terms))
         self._leads.append(in_lead)
-        return len(terms)
+        return len(terms) - terms.count(GAP) if self._gaps else len(terms)  # a stop word's place is no word
 
     def postings(self) -> Iterator[TermPostings]:
         """Every term's postings, terms in order: what Whoosh's PackedPositions format would give.
@@ -195,6 +197,8 @@ class _TextField:
         value_bytes = values.tobytes()
         del where, chunk_terms, stories, positions, starts, freqs, weights, values, value_lengths
         for n, term in enumerate(terms[low:high]):
+            if term == GAP:
+                continue  # a stop word's place: no posting
             start, end = term_bounds[n], term_bounds[n + 1]
             yield (
                 term.encode("utf-8"),
