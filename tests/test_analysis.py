@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 from datetime import date
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 import newsindex.store.schema
 from newsindex import Filters, NewsIndex, Story
+from newsindex.cli.commands import app
 from newsindex.store.schema import NewsAnalyzer
+
+runner = CliRunner()
 
 STORIES = {
     "dotted": "WASHINGTON - The U.S. imposed tariffs on steel imports from Japan.",
@@ -156,3 +161,45 @@ def test_a_web_address_of_nothing_but_a_per_cent_sign_is_indexed_and_searched(tm
     report = news.add([Story(id="odd", body="LONDON - Rates at www.% rose.", published=date(1987, 3, 1))])
     assert (report.added, report.problems) == (1, [])
     assert [hit.story.id for hit in news.search("rates www.%").hits] == ["odd"]
+
+
+PHRASES = {
+    "apart": "BRASILIA - Brazil stopped paying its debts. The moratorium covers bank loans.",
+    "together": "BRASILIA - Brazil declared a debt moratorium on its bank loans.",
+    "bank-of-england": "LONDON - The Bank of England raised rates.",
+    "bank-england": "LONDON - The central bank, England's oldest, raised rates.",
+}
+
+
+def _phrases(path: Path, analysis: int, monkeypatch: pytest.MonkeyPatch) -> NewsIndex:
+    monkeypatch.setattr(newsindex.store.schema, "ANALYSIS_VERSION", analysis)
+    news = NewsIndex.create(path, fsync=False)
+    news.add([Story(id=key, headline="Loans", body=body, published=date(1987, 3, 1)) for key, body in PHRASES.items()])
+    monkeypatch.undo()
+    return news
+
+
+def _found(news: NewsIndex, text: str) -> list[str]:
+    return sorted(hit.story.id for hit in news.search(text, limit=10).hits)
+
+
+def test_a_phrase_matches_only_where_its_words_stand_as_typed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Stop words are not indexed, but each keeps its place: "debts. The moratorium" has a word between.
+    news = _phrases(tmp_path / "index", 3, monkeypatch)
+    assert _found(news, '"debt moratorium"') == ["together"]
+    assert _found(news, '"Bank of England"') == ["bank-of-england"]  # a stop word stands for any stop word
+    assert _found(news, '"bank england"') == ["bank-england"]
+    assert _found(news, '"brazil moratorium"~4') == ["together"]  # 4 places on, "a" counted
+    assert _found(news, '"brazil moratorium"~6') == ["apart", "together"]  # 6 places on, "its" and "the" counted
+    (hit,) = news.search('"debt moratorium"').hits
+    assert "<mark>debt</mark> <mark>moratorium</mark>" in hit.snippet
+    result = runner.invoke(app, ["search", '"debt moratorium"', "--json", "-i", str(news.path)])
+    assert [hit["id"] for hit in json.loads(result.stdout)["hits"]] == ["together"]
+
+
+def test_an_index_of_analysis_2_matches_phrases_as_it_did(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Built before stop words kept their places: its phrases still skip them, with or without one typed.
+    news = _phrases(tmp_path / "index", 2, monkeypatch)
+    assert _found(news, '"debt moratorium"') == ["apart", "together"]
+    assert _found(news, '"bank england"') == ["bank-england", "bank-of-england"]
+    assert _found(news, '"Bank of England"') == ["bank-england", "bank-of-england"]

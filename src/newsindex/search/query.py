@@ -523,7 +523,7 @@ class GappedPhrase(query.Phrase):  # type: ignore[misc]
 
         if len(self.words) < 2:
             return super().matcher(searcher, context)
-        field = searcher.schema[self.fieldname] if self.fieldname in searcher.schema else None
+        field = searcher.schema[self.fieldname] if self.fieldname in searcher.schema else None  # noqa: SIM401
         reader = searcher.reader()
         terms = []
         for word in self.words:
@@ -569,7 +569,7 @@ class _PhrasePlugin(qparser.PhrasePlugin):  # type: ignore[misc]
         def query(self, parser: Any) -> Any:
             found = super().query(parser)
             fieldname = self.fieldname or parser.fieldname
-            analyzer = getattr(parser.schema[fieldname], "analyzer", None) if fieldname in parser.schema else None
+            analyzer: Any = getattr(parser.schema[fieldname], "analyzer", None) if fieldname in parser.schema else None
             if not isinstance(found, query.Phrase) or not getattr(analyzer, "gaps", False):
                 return found
             places = [token.pos for token in analyzer(self.text, positions=True, mode="query")]

@@ -104,7 +104,7 @@ def new_manifest(index_name: str) -> dict[str, Any]:
         "written_by": f"newsindex {__version__}",
         "codec": "newsindex packed blocks, CRC-32 per block",
         "analysis": f"analysis {ANALYSIS_VERSION}: news tokens (U.S., AT&T, tickers), accents folded, "
-        "Snowball English stems (PyStemmer), stop words after stemming",
+        "Snowball English stems (PyStemmer), stop words after stemming, each keeping its place",
     }
 
 
