@@ -527,6 +527,7 @@ taken out), FTS5 as its words OR-ed. Systems (see the script's docstring):
   k1 1.6, b 0.75, headline weight 1.5, a repeated word counted once, words cut by analysis 1;
 - `newsindex`: `NewsIndex.rank(topic)` as shipped: {newsindex.search.ranking.IDF} idf, k1 {newsindex.search.ranking.BM25_K1}, b {newsindex.search.ranking.BM25_B},
   headline weight {newsindex.store.schema.TEXT_FIELDS["headline"]:g}, query-term frequency "{newsindex.search.ranking.QUERY_TF}", {len(newsindex.search.ranking.FUNCTION_WORDS)} function words left out,
+  in a query of 2-{newsindex.search.ranking.SHORT_QUERY_WORDS} distinct words each matched word weighing its idf + {newsindex.search.ranking.COORDINATION:g},
   analysis {ANALYSIS}; stories matching every word ranked first; every story ranked (at least {newsindex.search.ranking.PROXIMITY_DEPTH} of each tier)
   rescored with the lead bonus (weight {newsindex.search.ranking.LEAD_WEIGHT:g}, the first {newsindex.search.ranking.LEAD_WORDS} words of the body) and the
   proximity bonus (weight {newsindex.search.ranking.PROXIMITY_WEIGHT:g});
