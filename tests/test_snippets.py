@@ -31,6 +31,14 @@ def test_the_passage_with_most_distinct_words_wins() -> None:
     assert len(marked) < SNIPPET_CHARS + 60
 
 
+def test_a_passage_starts_at_its_sentence_not_at_an_abbreviation() -> None:
+    # "U.S." and "Jan." end no sentence: the passage starts where the sentence does, with nothing cut.
+    assert mark("U.S. officials said tariffs would rise.", "tariffs").startswith("U.S. officials said <mark>")
+    assert mark("Talks began on Jan. 5 in Geneva.", "geneva").startswith("Talks began on Jan. 5 in <mark>")
+    marked = mark("Officials met in the U.S. capital. They said tariffs would rise.", "tariffs")
+    assert marked.startswith("… They said <mark>tariffs</mark>")  # a full stop before a new sentence does
+
+
 def test_text_is_escaped_and_fallback_used_without_matches() -> None:
     assert mark("a <b> & iran", "iran") == "a &lt;b&gt; &amp; <mark>iran</mark>"
     assert snippet("no match here", terms("iran"), [], fallback="Lead <x>") == "Lead &lt;x&gt;"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal, get_args
@@ -491,14 +491,20 @@ def lead_span(body: str) -> tuple[int, int]:
     start += len(rest) - len(rest.lstrip())
     newline = body.find("\n", start)
     paragraph_end = len(body) if newline < 0 else newline
-    for match in _SENTENCE_END.finditer(body, start, paragraph_end):
-        before = body[start : match.start() + 1]
+    end = next(sentence_ends(body, start, paragraph_end), paragraph_end)
+    return start, end
+
+
+def sentence_ends(text: str, low: int, high: int) -> Iterator[int]:
+    """Where each sentence of `text[low:high]` but the last ends: the offset of the next one's first
+    character, in order. A full stop ending an abbreviation ("U.S. officials", "Jan. 5") ends none."""
+    for match in _SENTENCE_END.finditer(text, low, high):
+        before = text[low : match.start() + 1]
         if _ABBREVIATION.search(before):
             continue
-        if _NUMBER_ABBREVIATION.search(before) and body[match.end() : match.end() + 1].isdigit():
+        if _NUMBER_ABBREVIATION.search(before) and text[match.end() : match.end() + 1].isdigit():
             continue
-        return start, match.end()
-    return start, paragraph_end
+        yield match.end()
 
 
 @dataclass(frozen=True, slots=True)

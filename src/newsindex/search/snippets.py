@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from newsindex.models import sentence_ends
 from newsindex.store.schema import GAP, _index_form
 
 SNIPPET_CHARS = 260
@@ -170,8 +171,11 @@ def _window(text: str, matches: list[_Match], after: int) -> tuple[int, int]:
         steps += 1
     window_steps += steps
     first = matches[best].start
-    full_stop, newline = text.rfind(". ", after, first), text.rfind("\n", after, first)
-    sentence = max(full_stop + 2 if full_stop >= 0 else after, newline + 1, after)
+    # The sentence holding the first match starts after the last sentence end before it in its paragraph
+    # ("U.S." and "Jan." end none); looked for only as far back as a passage may start at it.
+    paragraph = max(after, text.rfind("\n", after, first) + 1)
+    ends = list(sentence_ends(text, max(paragraph, first - 2 * _LEAD_IN), min(first + 1, len(text))))
+    sentence = ends[-1] if ends else paragraph
     start = sentence if first - sentence <= _LEAD_IN else max(after, text.rfind(" ", 0, first - _LEAD_IN // 2) + 1)
     end = start + SNIPPET_CHARS
     if end >= len(text):
