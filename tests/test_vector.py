@@ -337,3 +337,35 @@ def test_a_scorer_it_does_not_know_leaves_the_search_to_whoosh(
         assert vector.ranking(searcher, parse_query("iran oil", searcher.schema, match="any"), "relevance") is None
     ranked = _call(news, "rank", "iran oil", limit=5, match="any")  # through Whoosh's matchers, with the other scorer
     assert ranked and ranked != expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    postings=st.lists(st.lists(st.integers(0, 300_000), max_size=12).map(lambda p: sorted(set(p))), max_size=8),
+    limit=st.integers(0, 300),
+)
+def test_the_lead_counts_decoded_by_block_are_the_positions_below_the_limit(
+    postings: list[list[int]], limit: int
+) -> None:
+    # The lead bonus's counts (vector.early_positions) from varint gaps end to end, one- to three-byte
+    # varints and postings without positions among them, against codec.decode_gaps one posting at a time.
+    import numpy as np
+
+    from newsindex.store.codec import decode_gaps, encode_gaps
+
+    values = [encode_gaps(positions) for positions in postings]
+    found = vector.early_positions(
+        np.frombuffer(b"".join(values), dtype=np.uint8), np.array([len(v) for v in values], dtype=np.int64), limit
+    )
+    assert found.tolist() == [sum(1 for p in decode_gaps(value) if p < limit) for value in values]
+
+
+def test_the_lead_bonus_from_decoded_counts_ranks_as_from_positions(
+    news: NewsIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsindex.search import ranking
+
+    queries = ["iran oil", "wheat grain trade", "minister", "bank rate talks", "crude tanker shipping export"]
+    fast = [news.rank(text, limit=50) for text in queries]
+    monkeypatch.setattr(ranking, "_early_counts", lambda *args: None)  # positions read story by story
+    assert [news.rank(text, limit=50) for text in queries] == fast

@@ -225,14 +225,24 @@ def lead_bonus(frequency: float, word_idf: float) -> float:
     return LEAD_WEIGHT * word_idf * frequency * (BM25_K1 + 1) / (frequency + BM25_K1)
 
 
+# (segment reader, field, term, its sorted local document numbers, limit) → how many of the term's positions
+# in each are below the limit; None when it cannot tell (`vector.Evaluation.early_counts`).
+EarlyCounts = Callable[[Any, str, str, list[int], int], "list[int] | None"]
+
+
 def with_proximity(
-    searcher: Any, ranked: list[tuple[int, float]], words: Sequence[str], recency: Recency | None = None
+    searcher: Any,
+    ranked: list[tuple[int, float]],
+    words: Sequence[str],
+    recency: Recency | None = None,
+    early: EarlyCounts | None = None,
 ) -> list[tuple[int, float]]:
     """`ranked` (docnum, score; best first: at least the first PROXIMITY_DEPTH) with each story's score raised
     by its proximity bonus (`proximity_bonus`, summed over the query's pairs and the text fields, each
     field's bonus × its weight in `schema.TEXT_FIELDS`) and its lead bonus (`lead_bonus`, summed over
     the query's distinct words, in the body), both × the recency factor when there is one; those
-    stories ranked again by the new score (ties: the earlier first)."""
+    stories ranked again by the new score (ties: the earlier first). `early` gives the lead's counts
+    without reading positions story by story (used when there is no proximity to score)."""
     pairs = query_pairs(words) if PROXIMITY_WEIGHT > 0 else []
     lead_terms = sorted(set(words)) if LEAD_WEIGHT > 0 else []
     if not (pairs or lead_terms) or not ranked:
@@ -249,9 +259,11 @@ def with_proximity(
         average = parent.avg_field_length(fieldname)
         idfs = {term: idf(stories, parent.doc_frequency(fieldname, term), IDF) for term in terms}
         for reader, offset, docnums in _by_segment(parent, sorted(bonus)):
-            positions = _positions(reader, fieldname, terms, [docnum - offset for docnum in docnums])
-            for docnum in docnums:
-                local = docnum - offset
+            locals_ = [docnum - offset for docnum in docnums]
+            counts = _early_counts(early, reader, fieldname, in_lead, locals_) if not pairs else None
+            positions = _positions(reader, fieldname, terms, locals_) if counts is None else {}
+            for number, docnum in enumerate(docnums):
+                local = locals_[number]
                 length = reader.doc_field_length(local, fieldname, 0) if pairs else 0  # proximity's alone
                 for first, second in pairs:
                     found = positions.get((first, local)), positions.get((second, local))
@@ -260,8 +272,11 @@ def with_proximity(
                         pair_idf = min(idfs[first], idfs[second])
                         bonus[docnum] += field_weight * proximity_bonus(frequency, pair_idf, length, average)
                 for term in in_lead:
-                    early = bisect_left(positions.get((term, local), ()), LEAD_WORDS)
-                    bonus[docnum] += field_weight * lead_bonus(early, idfs[term])
+                    if counts is not None:
+                        in_first = counts[term][number]
+                    else:
+                        in_first = bisect_left(positions.get((term, local), ()), LEAD_WORDS)
+                    bonus[docnum] += field_weight * lead_bonus(in_first, idfs[term])
     if recency is not None:
         dates = _dates(parent, recency._fieldname)
         for docnum in bonus:
@@ -271,6 +286,21 @@ def with_proximity(
         ((docnum, score + bonus[docnum]) for docnum, score in head), key=lambda hit: (-hit[1], order[hit[0]])
     )
     return rescored
+
+
+def _early_counts(
+    early: EarlyCounts | None, reader: Any, fieldname: str, terms: Sequence[str], docnums: list[int]
+) -> dict[str, list[int]] | None:
+    """Each term's count of positions below LEAD_WORDS in each of `docnums`, from `early`; None if it cannot tell."""
+    if early is None:
+        return None
+    counts = {}
+    for term in terms:
+        found = early(reader, fieldname, term, docnums, LEAD_WORDS)
+        if found is None:
+            return None
+        counts[term] = found
+    return counts
 
 
 def _by_segment(searcher: Any, docnums: list[int]) -> Iterator[tuple[Any, int, list[int]]]:

@@ -20,9 +20,9 @@ from __future__ import annotations
 import itertools
 import threading
 import zlib
-from bisect import bisect_right, insort
+from bisect import bisect_left, bisect_right, insort
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -197,6 +197,28 @@ class _Segment:
             CACHE.put(key, found, found[0].nbytes + found[1].nbytes + 100)
         return found  # type: ignore[no-any-return]
 
+    def early(self, fieldname: str, tbytes: bytes, limit: int) -> np.ndarray:
+        """For each of the term's postings (as `postings` gives them), how many of its positions are
+        below `limit`: the lead bonus's counts (`ranking.lead_bonus`), decoded once per term."""
+        key = (self.id, "early", fieldname, tbytes, limit)
+        found = CACHE.get(key)
+        if found is None:
+            terminfo = self.reader.term_info(fieldname, tbytes)
+            if not terminfo.is_inlined() and isinstance(self.codec, codec.NewsCodec):
+                offset, length = terminfo.extent()
+                length = length[0] if isinstance(length, tuple) else length
+                checked = bool(getattr(self.codec, "block_checksums", False))
+                found = _decode_early(self.reader._terms._postfile, offset, length, checked, limit)
+            else:  # a few postings kept in the term's entry, or Whoosh's W3 codec: through its matcher
+                matcher = self.reader.postings(fieldname, tbytes)
+                counts = []
+                while matcher.is_active():
+                    counts.append(bisect_left(sorted(matcher.value_as("positions")), limit))
+                    matcher.next()
+                found = np.asarray(counts, dtype=np.int64)
+            CACHE.put(key, found, found.nbytes + 100)
+        return found  # type: ignore[no-any-return]
+
     def _read_postings(self, fieldname: str, tbytes: bytes) -> tuple[np.ndarray, np.ndarray]:
         terminfo = self.reader.term_info(fieldname, tbytes)
         if terminfo.is_inlined():
@@ -248,12 +270,72 @@ def _numeric_column(column: Any, doccount: int, dtype: np.dtype[Any]) -> np.ndar
 def _decode_packed(postfile: Any, offset: int, length: int, checked: bool) -> tuple[np.ndarray, np.ndarray]:
     """A term's postings from the blocks `codec.PackedPostingsWriter` wrote, all read at once, each
     block's CRC-32 checked as `codec.PackedLeafMatcher` checks it."""
+    id_parts: list[np.ndarray] = []
+    weight_parts: list[np.ndarray] = []
+    for count, minid, id_type, weight_type, _, data in _blocks(postfile, offset, length, checked):
+        gaps = np.frombuffer(data, dtype=id_type, count=count - 1)
+        ids = np.empty(count, dtype=np.int64)
+        ids[0] = minid
+        np.cumsum(gaps, out=ids[1:])
+        ids[1:] += minid
+        id_parts.append(ids)
+        if weight_type is None:
+            weight_parts.append(np.ones(count, dtype=np.float64))
+        else:
+            weights = np.frombuffer(data, dtype=weight_type, count=count, offset=id_type.itemsize * (count - 1))
+            weight_parts.append(weights.astype(np.float32).astype(np.float64))  # as Whoosh reads them: float32
+    docs = id_parts[0] if len(id_parts) == 1 else np.concatenate(id_parts)
+    weights_all = weight_parts[0] if len(weight_parts) == 1 else np.concatenate(weight_parts)
+    return docs.astype(np.int32), weights_all
+
+
+def _decode_early(postfile: Any, offset: int, length: int, checked: bool, limit: int) -> np.ndarray:
+    """For each of a term's postings (as `_decode_packed` gives them), how many of its positions are
+    below `limit`: the values of `codec.PackedPositions`, varint gaps, decoded for whole blocks at once."""
+    parts: list[np.ndarray] = []
+    for count, _, id_type, weight_type, layout, data in _blocks(postfile, offset, length, checked):
+        lcode = layout >> 4 & 3
+        if not lcode:  # no values: no positions
+            parts.append(np.zeros(count, dtype=np.int64))
+            continue
+        start = id_type.itemsize * (count - 1) + (weight_type.itemsize * count if weight_type else 0)
+        length_type = _ID_TYPES[lcode - 1]  # codec._UNSIGNED, as for ids
+        lengths = np.frombuffer(data, dtype=length_type, count=count, offset=start).astype(np.int64)
+        values = np.frombuffer(data, dtype=np.uint8, offset=start + length_type.itemsize * count)
+        parts.append(early_positions(values, lengths, limit))
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def early_positions(values: np.ndarray, lengths: np.ndarray, limit: int) -> np.ndarray:
+    """For postings whose positions are `codec.encode_gaps` varints end to end in `values` (uint8), each
+    `lengths[i]` bytes long: how many of each posting's positions are below `limit`."""
+    count = len(lengths)
+    values = values[: int(lengths.sum())]
+    if not len(values):
+        return np.zeros(count, dtype=np.int64)
+    ends = np.flatnonzero(values < 0x80)  # a varint's last byte has no high bit
+    starts = np.concatenate(([0], ends[:-1] + 1))  # where each varint begins
+    if len(ends) == len(values):  # every gap under 128: one byte each
+        gaps = values.astype(np.int64)
+    else:
+        varint = np.repeat(np.arange(len(starts)), ends - starts + 1)  # the varint each byte belongs to
+        shift = 7 * (np.arange(len(values)) - starts[varint])
+        gaps = np.add.reduceat((values & 0x7F).astype(np.int64) << shift, starts)
+    posting_starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    posting = np.searchsorted(posting_starts, starts, side="right") - 1  # an empty posting shares its offset
+    total = np.cumsum(gaps)
+    first = np.searchsorted(starts, posting_starts).clip(max=len(starts) - 1)  # each posting's first varint
+    positions = total - (total - gaps)[first][posting]
+    return np.bincount(posting[positions < limit], minlength=count).astype(np.int64)
+
+
+def _blocks(postfile: Any, offset: int, length: int, checked: bool) -> Iterator[tuple[int, int, Any, Any, int, Any]]:
+    """Each block of a term's postings: (count, first id, id dtype, weight dtype or None, layout, data
+    after the header), its CRC-32 checked as `codec.PackedLeafMatcher` checks it."""
     raw = postfile.get(offset, length)
     view = memoryview(raw)
     header_end = codec._INT.size + codec._HEADER.size
     position = 0
-    id_parts: list[np.ndarray] = []
-    weight_parts: list[np.ndarray] = []
     while True:
         if position + header_end > len(raw):
             raise _damaged(postfile, offset + position, "is cut short")
@@ -282,23 +364,10 @@ def _decode_packed(postfile: Any, offset: int, length: int, checked: bool) -> tu
             or not count
         ):
             raise _damaged(postfile, offset + position, "is cut short")
-        gaps = np.frombuffer(data, dtype=id_type, count=count - 1)
-        ids = np.empty(count, dtype=np.int64)
-        ids[0] = minid
-        np.cumsum(gaps, out=ids[1:])
-        ids[1:] += minid
-        id_parts.append(ids)
-        if weight_type is None:
-            weight_parts.append(np.ones(count, dtype=np.float64))
-        else:
-            weights = np.frombuffer(data, dtype=weight_type, count=count, offset=id_type.itemsize * (count - 1))
-            weight_parts.append(weights.astype(np.float32).astype(np.float64))  # as Whoosh reads them: float32
+        yield count, minid, id_type, weight_type, layout, data
         position = end
         if last or position >= len(raw):
             break
-    docs = id_parts[0] if len(id_parts) == 1 else np.concatenate(id_parts)
-    weights_all = weight_parts[0] if len(weight_parts) == 1 else np.concatenate(weight_parts)
-    return docs.astype(np.int32), weights_all
 
 
 def _damaged(postfile: Any, position: int, what: str) -> IndexDamagedError:
@@ -428,6 +497,21 @@ class Evaluation:
             folder = str(getattr(self.segments[0].reader.storage(), "folder", ""))
             token = _token(self.segments[0].reader.storage())
             CACHE.seen(f"{folder}/{index_name}@{token}", frozenset(s.id for s in self.segments))
+
+    def early_counts(self, reader: Any, fieldname: str, term: str, docnums: list[int], limit: int) -> list[int] | None:
+        """How many of `term`'s positions are below `limit` in each of the segment's (local, sorted)
+        `docnums`, from the decoded postings; None for a reader that is none of this searcher's segments."""
+        segment = next((segment for segment in self.segments if segment.reader is reader), None)
+        if segment is None or segment.codec is None:
+            return None
+        tbytes = term.encode("utf-8")
+        if not segment.frequency(fieldname, tbytes):
+            return [0] * len(docnums)
+        docs, _ = segment.postings(fieldname, tbytes)
+        counts = segment.early(fieldname, tbytes, limit)
+        wanted = np.asarray(docnums, dtype=np.int64)
+        at = np.searchsorted(docs, wanted).clip(max=len(docs) - 1)
+        return np.where(docs[at] == wanted, counts[at], 0).tolist()  # type: ignore[no-any-return]
 
     # global document numbers ------------------------------------------------------------------------
 
@@ -714,7 +798,8 @@ def ranking(searcher: Any, plan: QueryPlan, order: str, recency: Any = None, exp
                 )
             # The first stage's best, rescored with the lead and proximity bonuses as executor._ranked does.
             tier_found = top(docs[keep], scores[keep], first_stage_depth(depth - len(found)))
-            found.extend(with_proximity(searcher, tier_found, words, recency)[: depth - len(found)])
+            rescored = with_proximity(searcher, tier_found, words, recency, early=evaluation.early_counts)
+            found.extend(rescored[: depth - len(found)])
         return found
 
     words = query_words(plan.query)  # the user's words (the plan searched: its fallback when it fell back)
