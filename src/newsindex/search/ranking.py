@@ -204,13 +204,29 @@ def coordinated(node: Any, searcher: Any) -> Any:
         if isinstance(part, query.Not):
             return part
         if type(part) is query.Term and part.fieldname in TEXT_FIELDS:
-            weight = idf(stories, parent.doc_frequency(part.fieldname, part.text), IDF)
+            weight = idf(stories, doc_frequency(parent, part.fieldname, part.text), IDF)
             if weight <= 0:
                 return part
             return query.Term(part.fieldname, part.text, boost=part.boost * (weight + extra) / weight)
         return part if part.is_leaf() else part.apply(raised)
 
     return raised(node)
+
+
+def doc_frequency(searcher: Any, fieldname: str, term: str) -> int:
+    """The stories of a (top-level) searcher having `term`, kept with the searcher: a searcher's segments
+    never change, and looking a term up in each segment costs more than the rest of a short query's rewrite."""
+    try:
+        counts: dict[tuple[str, str], int] = searcher._newsindex_frequencies
+    except AttributeError:
+        counts = searcher._newsindex_frequencies = {}
+    key = (fieldname, term)
+    found = counts.get(key)
+    if found is None:
+        if len(counts) > 100_000:  # a long-lived searcher: no unbounded growth
+            counts.clear()
+        found = counts[key] = int(searcher.doc_frequency(fieldname, term))
+    return found
 
 
 def lead_bonus(frequency: float, word_idf: float) -> float:
@@ -257,7 +273,7 @@ def with_proximity(
         in_lead = lead_terms if fieldname == "body" else []
         terms = sorted({word for pair in pairs for word in pair} | set(in_lead))
         average = parent.avg_field_length(fieldname)
-        idfs = {term: idf(stories, parent.doc_frequency(fieldname, term), IDF) for term in terms}
+        idfs = {term: idf(stories, doc_frequency(parent, fieldname, term), IDF) for term in terms}
         for reader, offset, docnums in _by_segment(parent, sorted(bonus)):
             locals_ = [docnum - offset for docnum in docnums]
             counts = _early_counts(early, reader, fieldname, in_lead, locals_) if not pairs else None
