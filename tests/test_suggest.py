@@ -108,6 +108,13 @@ def test_a_letter_left_out_is_likelier_than_a_letter_typed_for_another(tmp_path:
     assert index.search("plat").suggestion == "plant"
 
 
+def test_a_word_one_edit_away_wins_over_a_commoner_one_two_edits_away(tmp_path: Path) -> None:
+    # "macth": "match" with two letters swapped, or "march" two edits off and 200 times as common. Fewer
+    # edits first, as Lucene's DirectSpellChecker and Elasticsearch's term suggester sort (before: "march")
+    index = build(tmp_path, stories("match", 2), stories("march", 400))
+    assert index.search("macth").suggestion == "match"
+
+
 def test_the_spelling_shown_is_searched_past_the_first_stories(tmp_path: Path) -> None:
     # the first 30 stories of "forecast" never write "forecasting" (main: no suggestion at all)
     index = build(tmp_path, stories("forecast", 40), stories("forecasting", 2, start=40))

@@ -328,7 +328,9 @@ def best_candidate(
         edits, spelling = min((damerau_levenshtein(form, typed), form) for form in found)
         if edits <= (max(CHANNEL) if two else 1):  # a short word is one edit off at most
             verified.append(_Candidate(candidate.term, edits, weigh(candidate.term, spelling, typed), spelling))
-    best = max(verified, key=lambda found: (found.weight, -found.edits, found.term), default=None)
+    # Fewer edits first, then weight: as Lucene's DirectSpellChecker and Elasticsearch's term suggester
+    # sort (a word a month's name is two edits from, "macth", meant "match", not "march").
+    best = max(verified, key=lambda found: (-found.edits, found.weight, found.term), default=None)
     if best is None or best.weight <= kept:
         return None
     return best
