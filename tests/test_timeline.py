@@ -222,3 +222,27 @@ def test_cli_timeline_takes_since_plain_and_fuzzy(index_path: str, monkeypatch: 
     bad = runner.invoke(app, ["timeline", "iran", "--since", "lately", "-i", index_path])
     assert bad.exit_code == 2
     assert "lately" in bad.stderr
+
+
+def test_auto_picks_the_scale_by_the_span_of_the_matches_and_finds_them_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import newsindex.index
+
+    news = NewsIndex.create(tmp_path / "auto", fsync=False)
+    news.add(
+        [
+            Story(id="a", body="Floods hit the coast.", published=date(2019, 3, 1)),
+            Story(id="b", body="Floods again on the coast.", published=date(2019, 3, 20)),
+            Story(id="c", body="Drought in the north.", published=date(2015, 6, 1)),
+            Story(id="d", body="Drought again in the north.", published=date(2019, 6, 1)),
+        ]
+    )
+    found = []
+    real = newsindex.index.timeline_matches
+    monkeypatch.setattr(newsindex.index, "timeline_matches", lambda *args: found.append(1) or real(*args))
+    assert news.timeline("floods", by="auto").by == "day"  # 20 days apart
+    assert news.timeline("drought", by="auto").by == "year"  # four years apart
+    assert len(found) == 2  # one search per query, whatever the scales tried
+    result = runner.invoke(app, ["timeline", "floods", "--by", "auto", "--json", "-i", str(news.path)])
+    assert result.exit_code == 0 and json.loads(result.stdout)["by"] == "day"

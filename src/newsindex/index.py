@@ -93,7 +93,7 @@ from newsindex.store.storage import (
     remove_leftovers,
     zeroed_files,
 )
-from newsindex.timeline import Timeline, build_timeline, check_period, day_to_date
+from newsindex.timeline import Timeline, auto_timeline, build_timeline, check_period, day_to_date
 
 _READ_ATTEMPTS = 4
 _T = TypeVar("_T")
@@ -490,7 +490,8 @@ class NewsIndex:
         by: str = "year",
         filters: Filters | None = None,
     ) -> Timeline:
-        """Stories matching each query per day, ISO week, month or year: one series per query.
+        """Stories matching each query per day, ISO week, month or year (`"auto"`: years, months or days by
+        the span of the matching stories, see `timeline.auto_timeline`): one series per query.
 
         Every period of the filters' date range is listed, zeros included (by default from the earliest to
         the latest matching story); matching stories without a date are counted apart, in `Series.undated`.
@@ -498,7 +499,7 @@ class NewsIndex:
         its `total` (with `all_versions`): every word, or some when no story has every word (then the
         series' `matched` is "any"). An empty query with no filter counts every story.
         """
-        period = check_period(by)
+        period = None if by == "auto" else check_period(by)
         texts = (queries,) if isinstance(queries, str) else tuple(queries)
         if not texts:
             raise UsageError("give at least one query for the timeline")
@@ -533,7 +534,7 @@ class NewsIndex:
             raise UsageError(
                 f"the timeline starts ({day_to_date(first)}) after it ends ({day_to_date(last)}): swap the dates"
             )
-        found = build_timeline(period, counted, first, last)
+        found = auto_timeline(counted, first, last) if period is None else build_timeline(period, counted, first, last)
         series = zip(found.series, matched_sets, strict=True)
         return dataclasses.replace(found, series=tuple(dataclasses.replace(one, matched=how) for one, how in series))
 

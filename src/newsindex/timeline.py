@@ -99,6 +99,25 @@ def period_of(day: date, by: Period) -> str:
     return f"{year:04d}-W{week:02d}"
 
 
+AUTO_DAYS = 92  # `auto` draws days when the matches span at most this many days,
+AUTO_MONTHS = 36  # months when they span at most this many months, years beyond
+
+
+def auto_timeline(counted: Sequence[tuple[str, Counter[int], int]], first: int | None, last: int | None) -> Timeline:
+    """`build_timeline` by the span of the matching stories (`by="auto"`): years, or months when they
+    span at most AUTO_MONTHS months, or days when at most AUTO_DAYS days; the counts are made once."""
+    found = build_timeline("year", counted, first, last)
+    wide = 0 < len(found.periods) <= AUTO_MONTHS // 12 + 1
+    months = build_timeline("month", counted, first, last) if wide else found
+    if months.by == "month" and len(months.periods) <= AUTO_MONTHS:
+        found = months
+    if found.by == "month" and len(found.periods) <= 4:
+        days = build_timeline("day", counted, first, last)
+        if len(days.periods) <= AUTO_DAYS:
+            found = days
+    return found
+
+
 def build_timeline(
     by: Period,
     counted: Sequence[tuple[str, Counter[int], int]],

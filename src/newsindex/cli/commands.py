@@ -312,7 +312,12 @@ def timeline(
     queries: Annotated[list[str], typer.Argument(help="One or more queries: one series each.")],
     index_path: IndexOption = "index",
     by: Annotated[
-        PeriodName, typer.Option("--by", help="day, week (ISO 8601, Monday to Sunday), month or year.")
+        PeriodName,
+        typer.Option(
+            "--by",
+            help="day, week (ISO 8601, Monday to Sunday), month, year, or auto (days when the matches span at most "
+            "92 days, months up to 36 months, else years).",
+        ),
     ] = PeriodName.year,
     filters: Filters = FILTERS,
     as_json: JsonOption = False,
@@ -323,7 +328,7 @@ def timeline(
     ] = None,
     debug: DebugOption = False,
 ) -> None:
-    """Matching stories per day, week, month or year: every period in the range, zeros included."""
+    """Matching stories per day, week, month or year (or auto): every period in the range, zeros included."""
     with reported_errors(debug):
         from newsindex.cli.charts import check_plot_path, plot_timeline, timeline_csv, timeline_text
 

@@ -32,6 +32,7 @@ class PeriodName(StrEnum):
     week = "week"
     month = "month"
     year = "year"
+    auto = "auto"  # by the span of the matching stories, as the page draws it
 
 
 class SortOrder(StrEnum):

@@ -18,8 +18,6 @@ from newsindex.search.facets import FACETS
 
 # Facet names HTTP took before it used the core's (`newsindex search --facet`), still accepted.
 FACET_ALIASES = {"locations": "location", "sources": "source", "years": "year"}
-_AUTO_DAYS = 92  # `auto` draws days when the matches span at most this many days,
-_AUTO_MONTHS = 36  # months when they span at most this many months, years beyond
 
 
 def facet_names(asked: Iterable[str]) -> dict[str, str]:
@@ -48,18 +46,7 @@ def named_facets(results: SearchResults, names: dict[str, str]) -> dict[str, lis
 
 def timeline_body(news: NewsIndex, text: str, filters: Filters, by: str) -> dict[str, Any]:
     """The answer of /api/timeline: stories per year, month or day (`auto`: by the span of the matches)."""
-    if by == "auto":  # years first: a wide range has too many months (or days) to list
-        found = news.timeline(text, by="year", filters=filters)
-        wide = 0 < len(found.periods) <= _AUTO_MONTHS // 12 + 1
-        months = news.timeline(text, by="month", filters=filters) if wide else found
-        if months.by == "month" and len(months.periods) <= _AUTO_MONTHS:
-            found = months
-        if found.by == "month" and len(found.periods) <= 4:
-            days = news.timeline(text, by="day", filters=filters)
-            if len(days.periods) <= _AUTO_DAYS:
-                found = days
-    else:
-        found = news.timeline(text, by=by, filters=filters)
+    found = news.timeline(text, by=by, filters=filters)  # `auto`: the matches found once, whatever the scale
     series = found.series[0]
     total = series.total + series.undated
     return {
