@@ -238,9 +238,14 @@ def test_auto_picks_the_scale_by_the_span_of_the_matches_and_finds_them_once(
             Story(id="d", body="Drought again in the north.", published=date(2019, 6, 1)),
         ]
     )
-    found = []
-    real = newsindex.index.timeline_matches
-    monkeypatch.setattr(newsindex.index, "timeline_matches", lambda *args: found.append(1) or real(*args))
+    found: list[object] = []
+    real = newsindex.index.timeline_matches  # type: ignore[attr-defined]
+
+    def counted(*args: object) -> object:
+        found.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(newsindex.index, "timeline_matches", counted)
     assert news.timeline("floods", by="auto").by == "day"  # 20 days apart
     assert news.timeline("drought", by="auto").by == "year"  # four years apart
     assert len(found) == 2  # one search per query, whatever the scales tried
