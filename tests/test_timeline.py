@@ -7,6 +7,7 @@ import sys
 from collections import Counter
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -241,7 +242,7 @@ def test_auto_picks_the_scale_by_the_span_of_the_matches_and_finds_them_once(
     found: list[object] = []
     real = newsindex.index.timeline_matches  # type: ignore[attr-defined]
 
-    def counted(*args: object) -> object:
+    def counted(*args: Any) -> Any:
         found.append(args)
         return real(*args)
 
