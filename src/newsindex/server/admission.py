@@ -32,7 +32,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from newsindex import deadline as deadlines
 
 WORKING = 4  # costly requests doing their work at once (pure Python: the interpreter runs one at a time)
-QUEUED = 32  # more requests waiting for their turn; beyond them, 503 at once
+# More requests waiting for their turn; beyond them, 503 at once. Enough for 50 clients on keep-alive
+# connections to wait rather than be refused: with 32, the 14 refused at once asked again at once, and
+# answering those refusals (36,000 in 30 s) took the CPU the searches needed (benchmarks/RESULTS-serve.md,
+# session 9: 25.7 → 59.8 searches/s). One waiting past its deadline is still refused at it.
+QUEUED = 64
 RETRY_AFTER_SECONDS = 1
 # The work of a request stops this long before its SEARCH_SECONDS are up, to leave time for the answer
 # (the last step, the JSON, the threads it waits behind): measured, the work overran its deadline by up
