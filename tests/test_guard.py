@@ -154,7 +154,7 @@ def test_plain_mode_takes_long_texts_too(wordy: NewsIndex, postings_opened: list
     assert postings_opened[0] <= POSTINGS_BOUND
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(min_size=MAX_QUERY_CHARS // 2, max_size=MAX_QUERY_CHARS))
 def test_fuzzy_long_texts_stay_within_the_caps(wordy: NewsIndex, postings_opened: list[int], text: str) -> None:
     postings_opened[0] = 0  # one example of many

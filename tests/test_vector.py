@@ -339,7 +339,7 @@ def test_a_scorer_it_does_not_know_leaves_the_search_to_whoosh(
     assert ranked and ranked != expected
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     postings=st.lists(st.lists(st.integers(0, 300_000), max_size=12).map(lambda p: sorted(set(p))), max_size=8),
     limit=st.integers(0, 300),
