@@ -252,20 +252,3 @@ def test_auto_picks_the_scale_by_the_span_of_the_matches_and_finds_them_once(
     assert len(found) == 2  # one search per query, whatever the scales tried
     result = runner.invoke(app, ["timeline", "floods", "--by", "auto", "--json", "-i", str(news.path)])
     assert result.exit_code == 0 and json.loads(result.stdout)["by"] == "day"
-
-
-def test_a_date_range_in_the_query_counts_no_undated_story(tmp_path: Path) -> None:
-    # `date:2019` in the text, as `--from 2019`: a story without a date is in no range, and search leaves
-    # it out of its total; the timeline counted it as undated (and the page's total with it).
-    news = NewsIndex.create(tmp_path / "range", fsync=False)
-    news.add(
-        [
-            Story(id="dated", body="Iran talks.", published=date(2019, 3, 1)),
-            Story(id="undated", body="Iran again."),
-            Story(id="older", body="Iran before.", published=date(2018, 3, 1)),
-        ]
-    )
-    (series,) = news.timeline("iran date:2019", by="year").series
-    assert (series.total, series.undated) == (1, 0) == (news.search("iran date:2019").total, 0)
-    (series,) = news.timeline("iran", by="year").series
-    assert (series.total, series.undated) == (2, 1)  # with no range the undated story counts apart

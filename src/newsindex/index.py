@@ -525,7 +525,6 @@ class NewsIndex:
                 low = -(2**31) if plan.start is None else seconds_to_day(plan.start)
                 high = 2**31 if plan.end is None else seconds_to_day(plan.end)
                 per_day = Counter({day: count for day, count in per_day.items() if low <= day <= high})
-                undated = 0  # a story without a date is in no date range: `search` does not count it either
             counted.append((text, per_day, undated))
         starts = [plan.start for plan in plans if plan.start is not None]
         ends = [plan.end for plan in plans if plan.end is not None]
