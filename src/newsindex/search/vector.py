@@ -302,6 +302,9 @@ def _decode_early(postfile: Any, offset: int, length: int, checked: bool, limit:
         length_type = _ID_TYPES[lcode - 1]  # codec._UNSIGNED, as for ids
         lengths = np.frombuffer(data, dtype=length_type, count=count, offset=start).astype(np.int64)
         values = np.frombuffer(data, dtype=np.uint8, offset=start + length_type.itemsize * count)
+        size = int(lengths.sum())
+        if size > len(values) or (size and values[size - 1] >= 0x80):  # cut short, or a varint left open
+            raise _damaged(postfile, offset, "holds positions that cannot be read")
         parts.append(early_positions(values, lengths, limit))
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
